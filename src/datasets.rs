@@ -1,0 +1,14 @@
+//! Tables of facts, embedded at build time from `datasets/` (each file names its source and licence).
+
+pub const REGIONS_TSV: &str = include_str!("../datasets/regions.tsv");
+pub const TRADITIONAL_TO_SIMPLIFIED_TSV: &str = include_str!("../datasets/t2s.tsv");
+pub const SURNAMES_TSV: &str = include_str!("../datasets/surnames.tsv");
+pub const ETHNICITIES_TSV: &str = include_str!("../datasets/ethnicities.tsv");
+
+/// The data lines of a TSV table, split into fields: `#` comments and blank lines skipped.
+pub fn tsv_rows(table: &str) -> impl Iterator<Item = Vec<&str>> {
+    table
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').collect())
+}

@@ -1,0 +1,147 @@
+//! CSV in UTF-8 (with or without BOM) or GB18030/GBK, comma-, tab- or semicolon-separated.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::ingest::table::{find_header_row, Table, TableBuilder, HEADER_SEARCH_ROWS};
+use crate::ingest::{Encoding, IngestOptions};
+
+pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = decode(path, &bytes, options.encoding)?;
+    let delimiter = sniff_delimiter(&text);
+    let reader = || {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(text.as_bytes())
+    };
+
+    let mut head: Vec<Vec<String>> = Vec::with_capacity(HEADER_SEARCH_ROWS);
+    for record in reader().records().take(HEADER_SEARCH_ROWS) {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        head.push(record.iter().map(str::to_owned).collect());
+    }
+    let Some(header_index) = find_header_row(&head, &options.headers) else {
+        return Err(Error::input(path, format!("no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号")));
+    };
+    let mut records = reader().into_records();
+    let mut header_line = 0;
+    for _ in 0..=header_index {
+        header_line = records
+            .next()
+            .and_then(|r| r.ok())
+            .and_then(|r| r.position().map(|p| p.line()))
+            .unwrap_or(0);
+    }
+    let mut table = TableBuilder::new(
+        path,
+        &head[header_index],
+        header_line as usize,
+        &options.headers,
+    )?;
+    for record in records {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        table.push_row(line as u32, record.iter());
+    }
+    table.finish()
+}
+
+/// The file as UTF-8 text. `Auto` takes a UTF-8 BOM or valid UTF-8 as UTF-8 and anything else as
+/// GB18030 (a superset of GBK and GB2312, so rare characters survive).
+fn decode<'b>(path: &Path, bytes: &'b [u8], encoding: Encoding) -> Result<Cow<'b, str>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let utf8 = std::str::from_utf8(bytes);
+    match (encoding, utf8) {
+        (Encoding::Utf8 | Encoding::Auto, Ok(text)) => return Ok(text.into()),
+        (Encoding::Utf8, Err(e)) => {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            return Err(Error::input(
+                path,
+                format!(
+                    "line {line}: not valid UTF-8 (byte {}); try --encoding gb18030",
+                    e.valid_up_to()
+                ),
+            ));
+        }
+        _ => {}
+    }
+    match encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(bytes) {
+        Some(text) => Ok(text),
+        None => {
+            let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+            let line = 1 + text
+                .split('\u{FFFD}')
+                .next()
+                .unwrap_or("")
+                .matches('\n')
+                .count();
+            Err(Error::input(
+                path,
+                format!("line {line}: neither UTF-8 nor GB18030 text"),
+            ))
+        }
+    }
+}
+
+/// The separator that splits the first lines most consistently (comma by default).
+fn sniff_delimiter(text: &str) -> u8 {
+    let head: Vec<&str> = text.lines().take(HEADER_SEARCH_ROWS).collect();
+    [b',', b'\t', b';', b'|']
+        .into_iter()
+        .max_by_key(|&d| {
+            head.iter()
+                .map(|line| line.bytes().filter(|&b| b == d).count())
+                .max()
+                .unwrap_or(0)
+        })
+        .filter(|&d| head.iter().any(|line| line.as_bytes().contains(&d)))
+        .unwrap_or(b',')
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let line = e
+        .position()
+        .map_or(String::new(), |p| format!("line {}: ", p.line()));
+    Error::input(path, format!("{line}{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(sniff_delimiter("姓名,性别\n张三,1\n"), b',');
+        assert_eq!(sniff_delimiter("姓名\t性别\n张三\t1\n"), b'\t');
+        assert_eq!(sniff_delimiter("姓名;性别;出生日期\n"), b';');
+        assert_eq!(sniff_delimiter("姓名\n"), b',');
+    }
+
+    #[test]
+    fn encodings() {
+        let path = Path::new("t.csv");
+        let (gbk, _, _) = encoding_rs::GB18030.encode("姓名,性别\n張三·䶮,男\n");
+        assert_eq!(
+            decode(path, &gbk, Encoding::Auto).unwrap(),
+            "姓名,性别\n張三·䶮,男\n"
+        );
+        assert_eq!(
+            decode(path, "\u{FEFF}姓名".as_bytes(), Encoding::Auto).unwrap(),
+            "姓名"
+        );
+        let err = decode(path, &gbk, Encoding::Utf8).unwrap_err().to_string();
+        assert!(err.starts_with("t.csv: line 1: not valid UTF-8"), "{err}");
+        assert_eq!(
+            decode(path, "姓名".as_bytes(), Encoding::Gb18030).unwrap(),
+            "濮撳悕",
+            "forced encodings are obeyed"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! Ingest: school sheets in any supported format become one table of text columns, one row per
+//! record, with provenance (`source_file`, `source_row`) and a stable `record_id`.
+//!
+//! Everything is read as text: a document number never passes through a float, and where a
+//! spreadsheet already stored one as a number the lost digits are reported, not guessed.
+
+mod columnar;
+mod csv;
+mod excel;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::problems::Problem;
+use crate::schema::HeaderMap;
+pub use table::Table;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    /// UTF-8 when the bytes are valid UTF-8 (BOM or not), else GB18030.
+    #[default]
+    Auto,
+    Utf8,
+    /// GB18030, which also reads GBK and GB2312 files.
+    Gb18030,
+}
+
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// Text encoding of CSV files.
+    pub encoding: Encoding,
+    /// Worksheet to read in Excel files (default: the first).
+    pub sheet: Option<String>,
+    pub headers: HeaderMap,
+    /// Column holding the records' own stable ids (default: `source_file:source_row`).
+    pub id_column: Option<String>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            encoding: Encoding::Auto,
+            sheet: None,
+            headers: HeaderMap::new(&[]).expect("built-in headers"),
+            id_column: None,
+        }
+    }
+}
+
+/// The supported formats, by file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Excel,
+    Parquet,
+    Ipc,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" | "tsv" | "txt" => Format::Csv,
+            "xlsx" | "xlsm" | "xlsb" | "xls" => Format::Excel,
+            "parquet" => Format::Parquet,
+            "arrow" | "ipc" | "feather" => Format::Ipc,
+            _ => return None,
+        })
+    }
+}
+
+/// Every input: files as named, and every supported file below a folder (sorted, so runs are
+/// reproducible; hidden files and Excel's `~$` lock files skipped).
+pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
+        if meta.is_dir() {
+            let before = files.len();
+            walk(input, &mut files)?;
+            files[before..].sort();
+            if files.len() == before {
+                return Err(Error::input(
+                    input,
+                    "folder holds no .csv, .xlsx, .xls, .parquet or .arrow file",
+                ));
+            }
+        } else if Format::of(input).is_some() {
+            files.push(input.clone());
+        } else {
+            return Err(Error::input(input, "unsupported file type (expected .csv, .tsv, .txt, .xlsx, .xlsm, .xlsb, .xls, .parquet, .arrow, .ipc)"));
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
+        if hidden {
+            continue;
+        } else if path.is_dir() {
+            walk(&path, files)?;
+        } else if Format::of(&path).is_some() {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file into a [`Table`].
+pub fn read_file(path: &Path, options: &IngestOptions) -> Result<Table> {
+    match Format::of(path) {
+        Some(Format::Csv) => csv::read(path, options),
+        Some(Format::Excel) => excel::read(path, options),
+        Some(Format::Parquet) => columnar::read(path, options, false),
+        Some(Format::Ipc) => columnar::read(path, options, true),
+        None => Err(Error::input(path, "unsupported file type")),
+    }
+}
+
+/// All records of all inputs, in input order.
+pub struct Records {
+    /// `record_id`, `source_file`, `source_row`, then the canonical fields and other columns.
+    pub df: DataFrame,
+    /// Problems found while reading (`record` indexes `df`).
+    pub problems: Vec<Problem>,
+    pub files: Vec<PathBuf>,
+    pub blank_rows: usize,
+}
+
+/// Reads every input (files in parallel, in Polars' thread pool) and stacks them: columns
+/// missing from a file are null there.
+pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Records> {
+    let files = discover(inputs)?;
+    let tables: Vec<Table> = THREAD_POOL.install(|| {
+        files
+            .par_iter()
+            .map(|f| read_file(f, options))
+            .collect::<Result<_>>()
+    })?;
+
+    let mut names: Vec<PlSmallStr> = Vec::new();
+    for table in &tables {
+        for name in table.df.get_column_names() {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    let mut blank_rows = 0;
+    let mut stacked: Option<DataFrame> = None;
+    for table in tables {
+        let offset = stacked.as_ref().map_or(0, DataFrame::height);
+        problems.extend(table.problems.into_iter().map(|p| Problem {
+            record: p.record + offset,
+            ..p
+        }));
+        blank_rows += table.blank_rows;
+        let height = table.df.height();
+        let columns: Vec<Column> = names
+            .iter()
+            .map(|name| match table.df.column(name) {
+                Ok(c) => c.clone(),
+                Err(_) => Column::full_null(name.clone(), height, &DataType::String),
+            })
+            .collect();
+        let df = DataFrame::new(height, columns)?;
+        match stacked.as_mut() {
+            Some(all) => {
+                all.vstack_mut_owned(df)?;
+            }
+            None => stacked = Some(df),
+        }
+    }
+    let mut df = stacked.unwrap_or_else(|| DataFrame::empty());
+    df.rechunk_mut_par();
+    let record_ids = record_ids(&df, options.id_column.as_deref())?;
+    df.insert_column(0, record_ids)?;
+    Ok(Records {
+        df,
+        problems,
+        files,
+        blank_rows,
+    })
+}
+
+/// `--id-column` values (which must be present and unique), else `source_file:source_row`.
+fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
+    let files = df.column("source_file")?.str()?.clone();
+    let rows = df.column("source_row")?.u32()?.clone();
+    let ids: StringChunked = match id_column {
+        None => files
+            .iter()
+            .zip(rows.iter())
+            .map(|(f, r)| Some(format!("{}:{}", f.unwrap_or(""), r.unwrap_or(0))))
+            .collect(),
+        Some(name) => {
+            let column = df
+                .column(name)
+                .map_err(|_| Error::Usage(format!("--id-column {name}: no such column")))?
+                .str()?
+                .clone();
+            let mut seen = std::collections::HashMap::with_capacity(column.len());
+            for (i, id) in column.iter().enumerate() {
+                let at = || {
+                    format!(
+                        "{}: row {}: column {name}",
+                        files.get(i).unwrap_or(""),
+                        rows.get(i).unwrap_or(0)
+                    )
+                };
+                let Some(id) = id else {
+                    return Err(Error::Usage(format!("{}: empty record id", at())));
+                };
+                if let Some(first) = seen.insert(id, i) {
+                    return Err(Error::Usage(format!(
+                        "{}: record id {id:?} already used at {}: row {}",
+                        at(),
+                        files.get(first).unwrap_or(""),
+                        rows.get(first).unwrap_or(0)
+                    )));
+                }
+            }
+            column
+        }
+    };
+    Ok(ids.with_name("record_id".into()).into_column())
+}

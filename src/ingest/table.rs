@@ -1,0 +1,216 @@
+//! Turns rows of text cells with a header into a table of string columns: header-row detection,
+//! header → canonical field mapping, ragged rows, provenance.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::problems::{Code, Problem};
+use crate::schema::{self, HeaderMap};
+
+/// How far down a sheet the header row is looked for (titles and notes sit above it).
+pub const HEADER_SEARCH_ROWS: usize = 30;
+
+/// One input file as read: its records as string columns, with what went wrong on which row.
+pub struct Table {
+    pub df: DataFrame,
+    /// `record` is the row index in `df`.
+    pub problems: Vec<Problem>,
+    /// Rows with no value in any cell, skipped and counted.
+    pub blank_rows: usize,
+}
+
+/// The row (index into `rows`) that looks most like the template's header: the most cells that
+/// name a known field, at least two.
+pub fn find_header_row<S: AsRef<str>>(rows: &[Vec<S>], headers: &HeaderMap) -> Option<usize> {
+    rows.iter()
+        .take(HEADER_SEARCH_ROWS)
+        .enumerate()
+        .map(|(i, row)| {
+            (
+                i,
+                row.iter()
+                    .filter(|cell| headers.canonical(cell.as_ref()).is_some())
+                    .count(),
+            )
+        })
+        .filter(|&(_, known)| known >= 2)
+        .max_by_key(|&(i, known)| (known, std::cmp::Reverse(i)))
+        .map(|(i, _)| i)
+}
+
+/// Names the columns of a header: the canonical field where the header is known (the first column
+/// wins if two name the same field), else the header as typed (`column_N` when blank, made unique).
+/// Fails, naming `place` and the headers seen, when a required field has no column.
+pub fn name_columns<S: AsRef<str>>(
+    path: &Path,
+    header: &[S],
+    place: &str,
+    headers: &HeaderMap,
+) -> Result<(Vec<String>, Vec<Option<&'static str>>)> {
+    let mut names: Vec<String> = Vec::with_capacity(header.len());
+    let mut canonical = Vec::with_capacity(header.len());
+    for (i, cell) in header.iter().enumerate() {
+        let typed = cell.as_ref().trim();
+        let field = headers
+            .canonical(typed)
+            .filter(|f| !canonical.contains(&Some(*f)));
+        let mut name = match (field, typed) {
+            (Some(field), _) => field.to_owned(),
+            (None, "") => format!("column_{}", i + 1),
+            (None, typed) => typed.to_owned(),
+        };
+        while names.contains(&name)
+            || (field.is_none()
+                && RESERVED
+                    .iter()
+                    .chain(schema::FIELDS.iter().map(|f| &f.name))
+                    .any(|f| *f == name))
+        {
+            name.push('_');
+        }
+        names.push(name);
+        canonical.push(field);
+    }
+    let missing: Vec<String> = schema::REQUIRED
+        .iter()
+        .filter(|f| !canonical.contains(&Some(**f)))
+        .map(|f| format!("{} ({f})", schema::label(f)))
+        .collect();
+    if !missing.is_empty() {
+        let seen: Vec<&str> = header
+            .iter()
+            .map(|h| h.as_ref().trim())
+            .filter(|h| !h.is_empty())
+            .collect();
+        return Err(Error::input(
+            path,
+            format!("{place}: required column {} not found in the header (headers: {}); name it with --map HEADER=FIELD", missing.join(", "), seen.join(", ")),
+        ));
+    }
+    Ok((names, canonical))
+}
+
+/// Column names xueji adds to every table.
+pub const RESERVED: [&str; 3] = ["record_id", "source_file", "source_row"];
+
+/// Builds a [`Table`] row by row.
+pub struct TableBuilder<'a> {
+    path: &'a Path,
+    /// Column names: the canonical field name, or the header as typed for other columns.
+    names: Vec<String>,
+    canonical: Vec<Option<&'static str>>,
+    columns: Vec<StringChunkedBuilder>,
+    source_rows: Vec<u32>,
+    problems: Vec<Problem>,
+    blank_rows: usize,
+}
+
+impl<'a> TableBuilder<'a> {
+    /// `header_row` is the 1-based row number of the header, for messages.
+    pub fn new<S: AsRef<str>>(
+        path: &'a Path,
+        header: &[S],
+        header_row: usize,
+        headers: &HeaderMap,
+    ) -> Result<TableBuilder<'a>> {
+        let (names, canonical) = name_columns(path, header, &format!("row {header_row}"), headers)?;
+        let columns = names
+            .iter()
+            .map(|n| StringChunkedBuilder::new(n.as_str().into(), 1024))
+            .collect();
+        Ok(TableBuilder {
+            path,
+            names,
+            canonical,
+            columns,
+            source_rows: Vec::new(),
+            problems: Vec::new(),
+            blank_rows: 0,
+        })
+    }
+
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The canonical field of column `i`, if it is one.
+    pub fn field(&self, i: usize) -> Option<&'static str> {
+        self.canonical.get(i).copied().flatten()
+    }
+
+    /// Index the next pushed row will get.
+    pub fn next_record(&self) -> usize {
+        self.source_rows.len()
+    }
+
+    pub fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    /// Adds one data row (`source_row` is 1-based as the analyst sees it). Empty cells become null.
+    /// A row with more fields than the header keeps the first ones and reports the rest; a row with
+    /// fewer is padded with nulls and reported. Rows with no value at all are counted and skipped.
+    pub fn push_row<'c>(&mut self, source_row: u32, cells: impl IntoIterator<Item = &'c str>) {
+        let cells: Vec<&str> = cells.into_iter().collect();
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            self.blank_rows += 1;
+            return;
+        }
+        let record = self.next_record();
+        for (i, column) in self.columns.iter_mut().enumerate() {
+            match cells.get(i).filter(|c| !c.trim().is_empty()) {
+                Some(cell) => column.append_value(cell),
+                None => column.append_null(),
+            }
+        }
+        let width = self.width();
+        if cells.len() > width {
+            let extra: Vec<&str> = cells[width..]
+                .iter()
+                .copied()
+                .filter(|c| !c.trim().is_empty())
+                .collect();
+            if !extra.is_empty() {
+                let message = format!("row {source_row} has {} fields, the header {width}: extra values kept here only", cells.len());
+                self.problems.push(Problem::new(
+                    record,
+                    Code::RowFieldCount,
+                    Some(&extra.join(" | ")),
+                    message,
+                ));
+            }
+        } else if cells.len() < width {
+            let message = format!(
+                "row {source_row} has {} fields, the header {width}: columns {} .. {} are empty",
+                cells.len(),
+                self.names[cells.len()],
+                self.names[width - 1]
+            );
+            self.problems
+                .push(Problem::new(record, Code::RowFieldCount, None, message));
+        }
+        self.source_rows.push(source_row);
+    }
+
+    /// The table, with `source_file` and `source_row` columns first.
+    pub fn finish(self) -> Result<Table> {
+        let height = self.source_rows.len();
+        let file = self.path.display().to_string();
+        let mut columns: Vec<Column> = Vec::with_capacity(self.columns.len() + 2);
+        columns.push(Column::new_scalar(
+            "source_file".into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(file.into())),
+            height,
+        ));
+        columns.push(Column::new("source_row".into(), self.source_rows));
+        columns.extend(self.columns.into_iter().map(|b| b.finish().into_column()));
+        let df = DataFrame::new(height, columns)?;
+        Ok(Table {
+            df,
+            problems: self.problems,
+            blank_rows: self.blank_rows,
+        })
+    }
+}

@@ -1,0 +1,18 @@
+//! xueji (学籍) finds problem and duplicate student registrations across a province.
+//!
+//! The pipeline, one module per stage:
+//! [`ingest`] (school sheets → one table of text columns) → [`normalize`] (new columns in the
+//! forms records are compared on) → [`check`] (problem records and exact duplicates) →
+//! [`report`] (problem files and summaries). [`problems`] is the catalogue of what can be wrong.
+
+pub mod check;
+pub mod datasets;
+pub mod error;
+pub mod ingest;
+pub mod normalize;
+pub mod pipeline;
+pub mod problems;
+pub mod report;
+pub mod schema;
+
+pub use error::{Error, Result};

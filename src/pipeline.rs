@@ -1,0 +1,113 @@
+//! The stages chained: what `xueji check` runs, callable without the CLI.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+
+use crate::check::{self, id_number, CheckOptions};
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestOptions};
+use crate::normalize;
+use crate::problems::{Code, Problem};
+use crate::report;
+
+/// The outcome of `check`: every record with its normalized columns, and every problem.
+pub struct CheckRun {
+    /// Original columns, then the normalized ones, `id_valid`, `locality_city`, `locality_county`.
+    pub records: DataFrame,
+    /// Ordered by record, then code.
+    pub problems: Vec<Problem>,
+    pub files: Vec<PathBuf>,
+    pub blank_rows: usize,
+    /// Wall time per stage, in order.
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+/// Reads, normalizes and checks the inputs.
+pub fn check_inputs(
+    inputs: &[PathBuf],
+    ingest_options: &IngestOptions,
+    check_options: &CheckOptions,
+) -> Result<CheckRun> {
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |stage: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
+        timings.push((stage, clock.elapsed()));
+        clock = Instant::now();
+    };
+
+    let ingest::Records {
+        df: mut records,
+        mut problems,
+        files,
+        blank_rows,
+    } = ingest::read_inputs(inputs, ingest_options)?;
+    lap("ingest", &mut timings);
+
+    problems.extend(normalize::normalize(&mut records)?);
+    lap("normalize", &mut timings);
+
+    let lost_ids: HashSet<usize> = problems
+        .iter()
+        .filter(|p| {
+            p.code == Code::CellNumberPrecisionLost
+                && p.message.contains(crate::schema::label("id_number"))
+        })
+        .map(|p| p.record)
+        .collect();
+    problems.extend(check::check(&records, &lost_ids, check_options)?);
+    let valid: Vec<bool> = records
+        .column("id_norm")?
+        .str()?
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            !lost_ids.contains(&i)
+                && id.is_some_and(|id| id_number::is_valid(id, check_options.as_of))
+        })
+        .collect();
+    let (cities, counties) = report::locality_columns(&records, &valid)?;
+    records.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column())?;
+    records.with_column(
+        StringChunked::from_iter_options("locality_city".into(), cities.into_iter()).into_column(),
+    )?;
+    records.with_column(
+        StringChunked::from_iter_options("locality_county".into(), counties.into_iter())
+            .into_column(),
+    )?;
+    problems.sort_by_key(|p| (p.record, p.code));
+    lap("check", &mut timings);
+
+    Ok(CheckRun {
+        records,
+        problems,
+        files,
+        blank_rows,
+        timings,
+    })
+}
+
+/// The files `check` writes into its output folder.
+pub const CHECK_OUTPUTS: [&str; 4] = [
+    "problems.parquet",
+    "problems.csv",
+    "problems_summary.csv",
+    "records.parquet",
+];
+
+/// Writes the problem report, its summary and the normalized records into `out` (created if
+/// needed); each file appears whole or not at all.
+pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut problems = report::problems_frame(&run.records, &run.problems)?;
+    report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
+    report::write_csv(&out.join("problems.csv"), &problems)?;
+    let summary = report::summary_frame(&run.records, &run.problems)?;
+    report::write_csv(&out.join("problems_summary.csv"), &summary)?;
+    report::write_parquet(&out.join("records.parquet"), &mut run.records)?;
+    run.timings.push(("write", started.elapsed()));
+    Ok(())
+}

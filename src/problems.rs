@@ -1,0 +1,191 @@
+//! Problem records (问题学籍): the catalogue of every problem xueji reports, with a stable code,
+//! the field it concerns, its severity and its Chinese and English labels, and [`Problem`], one
+//! finding on one record. Codes never change meaning; new problems get new codes. The README's
+//! table is [`markdown_table`] (a test keeps them equal).
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The record must be corrected before it can be trusted.
+    Error,
+    /// Probably wrong; look at it.
+    Warning,
+    /// Cleaned automatically or worth knowing; nothing to fix.
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+pub struct ProblemKind {
+    pub code: Code,
+    pub severity: Severity,
+    /// The canonical field the problem is about (`row` for the whole record).
+    pub field: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+macro_rules! catalogue {
+    ($($code:ident $name:literal $severity:ident $field:literal $zh:literal $en:literal;)*) => {
+        /// A problem code; `Code::X.kind()` gives its catalogue entry.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $($code),* }
+
+        /// Every problem, in the order the README lists them.
+        pub const CATALOGUE: &[ProblemKind] = &[
+            $(ProblemKind { code: Code::$code, severity: Severity::$severity, field: $field, zh: $zh, en: $en }),*
+        ];
+
+        impl Code {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$code => $name),* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    RowFieldCount "ROW_FIELD_COUNT" Error "row" "行字段数与表头不符" "Row has a different number of fields than the header";
+    CellNumberPrecisionLost "CELL_NUMBER_PRECISION_LOST" Error "id_number" "Excel数值单元格丢失位数" "Long number stored as an Excel number lost digits";
+    CellError "CELL_ERROR" Warning "row" "单元格为错误值" "Cell holds an Excel error value (#N/A, #VALUE! …)";
+    NameMissing "NAME_MISSING" Error "name" "姓名为空" "Name is empty";
+    NameWhitespace "NAME_WHITESPACE" Info "name" "姓名含空格(已去除)" "Name contains whitespace (removed)";
+    NameDotVariant "NAME_DOT_VARIANT" Info "name" "姓名间隔号不规范(已统一为·)" "Non-standard middle dot in name (unified to U+00B7)";
+    NameTraditional "NAME_TRADITIONAL" Info "name" "姓名含繁体字" "Name contains traditional characters";
+    NameLatin "NAME_LATIN" Warning "name" "姓名含拉丁字母" "Name contains Latin letters";
+    NameDigit "NAME_DIGIT" Error "name" "姓名含数字" "Name contains digits";
+    NameSymbol "NAME_SYMBOL" Warning "name" "姓名含符号或生僻字占位符" "Name contains symbols or a rare-character placeholder (□, ?)";
+    SexMissing "SEX_MISSING" Error "sex" "性别为空" "Sex is empty";
+    SexInvalid "SEX_INVALID" Error "sex" "性别无法识别" "Sex is not a recognised code or label";
+    BirthDateMissing "BIRTH_DATE_MISSING" Error "birth_date" "出生日期为空" "Birth date is empty";
+    BirthDateInvalid "BIRTH_DATE_INVALID" Error "birth_date" "出生日期无效" "Birth date is not a real date in a known format";
+    BirthDateFuture "BIRTH_DATE_FUTURE" Error "birth_date" "出生日期晚于当前日期" "Birth date is in the future";
+    AgeGradeMismatch "AGE_GRADE_MISMATCH" Warning "grade" "年龄与年级不符" "Age is implausible for the grade";
+    DocumentTypeInvalid "DOCUMENT_TYPE_INVALID" Warning "id_type" "身份证件类型无法识别" "Document type is not a recognised code";
+    IdMissing "ID_MISSING" Error "id_number" "身份证件号为空" "Document number is empty although the document type needs one";
+    IdFormat "ID_FORMAT" Error "id_number" "身份证件号格式错误" "Document number has the wrong length or characters";
+    IdChecksum "ID_CHECKSUM" Error "id_number" "身份证号校验位错误" "Check character (MOD 11-2) is wrong";
+    IdDateInvalid "ID_DATE_INVALID" Error "id_number" "身份证号出生日期无效" "Birth date inside the number is not a real date, or is in the future";
+    IdRegionUnknown "ID_REGION_UNKNOWN" Warning "id_number" "身份证号行政区划代码不存在" "Region code is in no GB/T 2260 table";
+    IdRegionAnachronism "ID_REGION_ANACHRONISM" Info "id_number" "行政区划代码在出生年份不存在" "Region code did not exist in the birth year";
+    IdLegacy15 "ID_LEGACY_15" Warning "id_number" "15位旧身份证号(已升位)" "15-digit legacy number (upgraded; likely a guardian's number)";
+    IdReformatted "ID_REFORMATTED" Info "id_number" "身份证件号格式已规范(全角/空格/小写x)" "Number was cleaned (full width, spaces, hyphens, lower-case x)";
+    IdTypeMismatch "ID_TYPE_MISMATCH" Warning "id_type" "证件号与证件类型不符" "Number is of another document type than the one declared";
+    IdSexMismatch "ID_SEX_MISMATCH" Error "sex" "性别与身份证号不符" "Recorded sex contradicts the number's sequence parity";
+    IdBirthMismatch "ID_BIRTH_MISMATCH" Error "birth_date" "出生日期与身份证号不符" "Recorded birth date differs from the number's";
+    IdDuplicate "ID_DUPLICATE" Error "id_number" "身份证件号重复(同一人多籍)" "Same number on several records of one person (一人多籍)";
+    IdConflict "ID_CONFLICT" Error "id_number" "身份证件号重复(不同人共用)" "Same number on records of different people";
+    NoIdDuplicate "NO_ID_DUPLICATE" Warning "name" "无证件号且姓名性别出生日期重复" "No document number; same name, sex and birth date as another record";
+    StudentNoInvalid "STUDENT_NO_INVALID" Warning "student_no" "全国学籍号格式错误" "National student number is not a G/J/L number";
+    StudentNoIdMismatch "STUDENT_NO_ID_MISMATCH" Warning "student_no" "学籍号与身份证件号不符" "G-number does not carry the record's ID number";
+    SchoolCodeMissing "SCHOOL_CODE_MISSING" Warning "school_code" "学校标识码为空" "School code is empty";
+    SchoolCodeInvalid "SCHOOL_CODE_INVALID" Error "school_code" "学校标识码结构错误" "School code is not 10 digits with a valid province";
+    SchoolTypeUnknown "SCHOOL_TYPE_UNKNOWN" Info "school_code" "学校类别码未收录" "School type (first two digits) is not in the catalogue";
+    EthnicityMissing "ETHNICITY_MISSING" Warning "ethnicity" "民族为空" "Ethnicity is empty";
+    EthnicityInvalid "ETHNICITY_INVALID" Warning "ethnicity" "民族无法识别" "Ethnicity is not a GB/T 3304 code or name";
+    GradeInvalid "GRADE_INVALID" Warning "grade" "年级无法识别" "Grade is not 1–12 in a known form";
+    ClassInvalid "CLASS_INVALID" Info "class" "班级无班号" "Class has no class number";
+}
+
+impl Code {
+    pub fn kind(self) -> &'static ProblemKind {
+        &CATALOGUE[self as usize]
+    }
+
+    pub fn parse(code: &str) -> Option<Code> {
+        CATALOGUE
+            .iter()
+            .find(|k| k.code.as_str() == code)
+            .map(|k| k.code)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem found on one record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Row index of the record in the records table (in the file's own table during ingest).
+    pub record: usize,
+    pub code: Code,
+    /// The value as it was read, when the problem is about one value.
+    pub raw: Option<String>,
+    /// What exactly is wrong, with the values involved.
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(
+        record: usize,
+        code: Code,
+        raw: Option<&str>,
+        message: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            record,
+            code,
+            raw: raw.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+/// The catalogue as the Markdown table in the README.
+pub fn markdown_table() -> String {
+    let mut table =
+        String::from("| code | severity | field | 问题 | problem |\n|---|---|---|---|---|\n");
+    for k in CATALOGUE {
+        table.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            k.code,
+            k.severity.as_str(),
+            k.field,
+            k.zh,
+            k.en
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_indexed_in_order() {
+        for (i, kind) in CATALOGUE.iter().enumerate() {
+            assert_eq!(kind.code as usize, i);
+            assert_eq!(Code::parse(kind.code.as_str()), Some(kind.code));
+        }
+        let mut names: Vec<_> = CATALOGUE.iter().map(|k| k.code.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+    }
+
+    #[test]
+    fn readme_lists_the_catalogue() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(
+            readme.contains(&markdown_table()),
+            "README's problem table is stale: paste `xueji codes --markdown`"
+        );
+    }
+}
