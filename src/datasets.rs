@@ -7,8 +7,5 @@ pub const ETHNICITIES_TSV: &str = include_str!("../datasets/ethnicities.tsv");
 
 /// The data lines of a TSV table, split into fields: `#` comments and blank lines skipped.
 pub fn tsv_rows(table: &str) -> impl Iterator<Item = Vec<&str>> {
-    table
-        .lines()
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| line.split('\t').collect())
+    table.lines().filter(|line| !line.is_empty() && !line.starts_with('#')).map(|line| line.split('\t').collect())
 }

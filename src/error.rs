@@ -8,10 +8,7 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Input { path: PathBuf, message: String },
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -22,16 +19,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn input(path: &Path, message: impl Into<String>) -> Error {
-        Error::Input {
-            path: path.to_owned(),
-            message: message.into(),
-        }
+        Error::Input { path: path.to_owned(), message: message.into() }
     }
 
     pub fn io(path: &Path, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.to_owned(),
-            source,
-        }
+        Error::Io { path: path.to_owned(), source }
     }
 }

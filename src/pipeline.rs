@@ -38,12 +38,8 @@ pub fn check_inputs(
         clock = Instant::now();
     };
 
-    let ingest::Records {
-        df: mut records,
-        mut problems,
-        files,
-        blank_rows,
-    } = ingest::read_inputs(inputs, ingest_options)?;
+    let ingest::Records { df: mut records, mut problems, files, blank_rows } =
+        ingest::read_inputs(inputs, ingest_options)?;
     lap("ingest", &mut timings);
 
     problems.extend(normalize::normalize(&mut records)?);
@@ -51,10 +47,7 @@ pub fn check_inputs(
 
     let lost_ids: HashSet<usize> = problems
         .iter()
-        .filter(|p| {
-            p.code == Code::CellNumberPrecisionLost
-                && p.message.contains(crate::schema::label("id_number"))
-        })
+        .filter(|p| p.code == Code::CellNumberPrecisionLost && p.message.contains(crate::schema::label("id_number")))
         .map(|p| p.record)
         .collect();
     problems.extend(check::check(&records, &lost_ids, check_options)?);
@@ -63,39 +56,21 @@ pub fn check_inputs(
         .str()?
         .iter()
         .enumerate()
-        .map(|(i, id)| {
-            !lost_ids.contains(&i)
-                && id.is_some_and(|id| id_number::is_valid(id, check_options.as_of))
-        })
+        .map(|(i, id)| !lost_ids.contains(&i) && id.is_some_and(|id| id_number::is_valid(id, check_options.as_of)))
         .collect();
     let (cities, counties) = report::locality_columns(&records, &valid)?;
     records.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column())?;
-    records.with_column(
-        StringChunked::from_iter_options("locality_city".into(), cities.into_iter()).into_column(),
-    )?;
-    records.with_column(
-        StringChunked::from_iter_options("locality_county".into(), counties.into_iter())
-            .into_column(),
-    )?;
+    records.with_column(StringChunked::from_iter_options("locality_city".into(), cities.into_iter()).into_column())?;
+    records
+        .with_column(StringChunked::from_iter_options("locality_county".into(), counties.into_iter()).into_column())?;
     problems.sort_by_key(|p| (p.record, p.code));
     lap("check", &mut timings);
 
-    Ok(CheckRun {
-        records,
-        problems,
-        files,
-        blank_rows,
-        timings,
-    })
+    Ok(CheckRun { records, problems, files, blank_rows, timings })
 }
 
 /// The files `check` writes into its output folder.
-pub const CHECK_OUTPUTS: [&str; 4] = [
-    "problems.parquet",
-    "problems.csv",
-    "problems_summary.csv",
-    "records.parquet",
-];
+pub const CHECK_OUTPUTS: [&str; 4] = ["problems.parquet", "problems.csv", "problems_summary.csv", "records.parquet"];
 
 /// Writes the problem report, its summary and the normalized records into `out` (created if
 /// needed); each file appears whole or not at all.

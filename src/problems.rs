@@ -105,10 +105,7 @@ impl Code {
     }
 
     pub fn parse(code: &str) -> Option<Code> {
-        CATALOGUE
-            .iter()
-            .find(|k| k.code.as_str() == code)
-            .map(|k| k.code)
+        CATALOGUE.iter().find(|k| k.code.as_str() == code).map(|k| k.code)
     }
 }
 
@@ -131,34 +128,16 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(
-        record: usize,
-        code: Code,
-        raw: Option<&str>,
-        message: impl Into<String>,
-    ) -> Problem {
-        Problem {
-            record,
-            code,
-            raw: raw.map(str::to_owned),
-            message: message.into(),
-        }
+    pub fn new(record: usize, code: Code, raw: Option<&str>, message: impl Into<String>) -> Problem {
+        Problem { record, code, raw: raw.map(str::to_owned), message: message.into() }
     }
 }
 
 /// The catalogue as the Markdown table in the README.
 pub fn markdown_table() -> String {
-    let mut table =
-        String::from("| code | severity | field | 问题 | problem |\n|---|---|---|---|---|\n");
+    let mut table = String::from("| code | severity | field | 问题 | problem |\n|---|---|---|---|---|\n");
     for k in CATALOGUE {
-        table.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
-            k.code,
-            k.severity.as_str(),
-            k.field,
-            k.zh,
-            k.en
-        ));
+        table.push_str(&format!("| `{}` | {} | {} | {} | {} |\n", k.code, k.severity.as_str(), k.field, k.zh, k.en));
     }
     table
 }
@@ -181,11 +160,7 @@ mod tests {
 
     #[test]
     fn readme_lists_the_catalogue() {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-        assert!(
-            readme.contains(&markdown_table()),
-            "README's problem table is stale: paste `xueji codes --markdown`"
-        );
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(readme.contains(&markdown_table()), "README's problem table is stale: paste `xueji codes --markdown`");
     }
 }

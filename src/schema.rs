@@ -58,15 +58,11 @@ fields! {
 pub const REQUIRED: [&str; 4] = ["name", "sex", "birth_date", "id_number"];
 
 /// Fields whose values are long digit strings that a spreadsheet number would corrupt.
-pub const DIGIT_STRING_FIELDS: [&str; 4] =
-    ["id_number", "student_no", "school_code", "guardian_phone"];
+pub const DIGIT_STRING_FIELDS: [&str; 4] = ["id_number", "student_no", "school_code", "guardian_phone"];
 
 /// The template header of a canonical field, for messages (`id_number` → 身份证件号).
 pub fn label(canonical: &str) -> &str {
-    FIELDS
-        .iter()
-        .find(|f| f.name == canonical)
-        .map_or(canonical, |f| f.zh)
+    FIELDS.iter().find(|f| f.name == canonical).map_or(canonical, |f| f.zh)
 }
 
 /// A header as compared: NFKC, no whitespace, no ★/* required markers, no bracketed notes
@@ -78,8 +74,7 @@ pub fn header_key(raw: &str) -> String {
         match c {
             '(' | '[' | '【' | '〔' => depth += 1,
             ')' | ']' | '】' | '〕' => depth = depth.saturating_sub(1),
-            _ if depth > 0 || c.is_whitespace() || matches!(c, '★' | '*' | '☆' | '\u{FEFF}') => {
-            }
+            _ if depth > 0 || c.is_whitespace() || matches!(c, '★' | '*' | '☆' | '\u{FEFF}') => {}
             _ => key.push(c.to_ascii_lowercase()),
         }
     }

@@ -17,26 +17,26 @@ const NAMED_IN_MESSAGE: usize = 5;
 pub struct Person<'a> {
     pub name: Option<&'a str>,
     pub pinyin: Option<&'a str>,
-    pub birth: Option<i32>,
 }
 
-/// Two records sharing a number are the same person when their names agree (same characters
-/// after normalization, or same pinyin: a homophone typo) and their birth dates do not disagree.
+/// Two records sharing a number are the same person when their names agree: the same characters
+/// after normalization, the same pinyin (a homophone typo), or one character apart in a name of
+/// three or more with the same surname. Recorded birth dates are not asked: the number carries
+/// the birth date, and a recorded one that disagrees is reported as ID_BIRTH_MISMATCH.
 pub fn same_person(a: &Person, b: &Person) -> bool {
-    let names_agree = (a.name.is_some() && a.name == b.name)
-        || (a.pinyin.is_some_and(|p| !p.is_empty()) && a.pinyin == b.pinyin);
-    let births_agree = a.birth.is_none() || b.birth.is_none() || a.birth == b.birth;
-    names_agree && births_agree
+    let (Some(x), Some(y)) = (a.name, b.name) else { return false };
+    if x == y || a.pinyin.is_some_and(|p| !p.is_empty() && Some(p) == b.pinyin) {
+        return true;
+    }
+    let (x, y): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    x.len() == y.len() && x.len() >= 3 && x[0] == y[0] && x.iter().zip(&y).filter(|(p, q)| p != q).count() == 1
 }
 
 /// Splits records into people: each record joins the first person whose first record it matches.
 pub fn people(records: &[Person]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, record) in records.iter().enumerate() {
-        match groups
-            .iter_mut()
-            .find(|g| same_person(&records[g[0]], record))
-        {
+        match groups.iter_mut().find(|g| same_person(&records[g[0]], record)) {
             Some(group) => group.push(i),
             None => groups.push(vec![i]),
         }
@@ -53,15 +53,10 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     let births = df.column("birth_date_norm")?.to_physical_repr();
     let births = births.i32()?;
     let record_ids = df.column("record_id")?.str()?;
-    let person = |i: usize| Person {
-        name: names.get(i),
-        pinyin: pinyins.get(i),
-        birth: births.get(i),
-    };
+    let person = |i: usize| Person { name: names.get(i), pinyin: pinyins.get(i) };
 
     // Only numbers that occur more than once need a hash entry: Polars finds them in parallel.
-    let repeated =
-        DataFrame::new(df.height(), vec![df.column("id_norm")?.clone()])?.is_duplicated()?;
+    let repeated = DataFrame::new(df.height(), vec![df.column("id_norm")?.clone()])?.is_duplicated()?;
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, (id, repeated)) in ids.iter().zip(repeated.iter()).enumerate() {
         if let (Some(id), Some(true)) = (id, repeated) {
@@ -79,19 +74,9 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
         let others = |i: usize| named_others(rows, i, |j| record_ids.get(j).unwrap_or(""));
         for &i in rows {
             let (code, message) = if persons.len() == 1 {
-                (
-                    Code::IdDuplicate,
-                    format!(
-                        "{} records of this person carry {id}: also {}",
-                        rows.len(),
-                        others(i)
-                    ),
-                )
+                (Code::IdDuplicate, format!("{} records of this person carry {id}: also {}", rows.len(), others(i)))
             } else {
-                let who: Vec<&str> = persons
-                    .iter()
-                    .map(|g| names.get(rows[g[0]]).unwrap_or("?"))
-                    .collect();
+                let who: Vec<&str> = persons.iter().map(|g| names.get(rows[g[0]]).unwrap_or("?")).collect();
                 (
                     Code::IdConflict,
                     format!(
@@ -102,12 +87,7 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
                     ),
                 )
             };
-            problems.push(Problem {
-                record: i,
-                code,
-                raw: Some(id.to_string()),
-                message,
-            });
+            problems.push(Problem { record: i, code, raw: Some(id.to_string()), message });
         }
     }
 
@@ -115,9 +95,7 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     let mut by_key: HashMap<(&str, &str, i32), Vec<usize>> = HashMap::new();
     for i in 0..df.height() {
         let no_document = ids.get(i).is_none() && matches!(doc_types.get(i), None | Some("Z"));
-        if let (true, Some(name), Some(sex), Some(birth)) =
-            (no_document, names.get(i), sexes.get(i), births.get(i))
-        {
+        if let (true, Some(name), Some(sex), Some(birth)) = (no_document, names.get(i), sexes.get(i), births.get(i)) {
             by_key.entry((name, sex, birth)).or_default().push(i);
         }
     }
@@ -128,12 +106,7 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
                 rows.len(),
                 named_others(rows, i, |j| record_ids.get(j).unwrap_or(""))
             );
-            problems.push(Problem {
-                record: i,
-                code: Code::NoIdDuplicate,
-                raw: Some(name.to_string()),
-                message,
-            });
+            problems.push(Problem { record: i, code: Code::NoIdDuplicate, raw: Some(name.to_string()), message });
         }
     }
     problems.sort_by_key(|p| (p.record, p.code));
@@ -142,17 +115,8 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
 
 /// The record ids of the group other than `me`, the first few, then a count.
 fn named_others<'a>(rows: &[usize], me: usize, record_id: impl Fn(usize) -> &'a str) -> String {
-    let others: Vec<&str> = rows
-        .iter()
-        .filter(|&&j| j != me)
-        .map(|&j| record_id(j))
-        .collect();
-    let mut text = others
-        .iter()
-        .take(NAMED_IN_MESSAGE)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let others: Vec<&str> = rows.iter().filter(|&&j| j != me).map(|&j| record_id(j)).collect();
+    let mut text = others.iter().take(NAMED_IN_MESSAGE).copied().collect::<Vec<_>>().join(", ");
     if others.len() > NAMED_IN_MESSAGE {
         text.push_str(&format!(" (+{} more)", others.len() - NAMED_IN_MESSAGE));
     }
@@ -163,57 +127,26 @@ fn named_others<'a>(rows: &[usize], me: usize, record_id: impl Fn(usize) -> &'a 
 mod tests {
     use super::*;
 
-    fn p<'a>(name: &'a str, pinyin: &'a str, birth: Option<i32>) -> Person<'a> {
-        Person {
-            name: Some(name),
-            pinyin: Some(pinyin),
-            birth,
-        }
+    fn p<'a>(name: &'a str, pinyin: &'a str) -> Person<'a> {
+        Person { name: Some(name), pinyin: Some(pinyin) }
     }
 
     #[test]
-    fn same_person_needs_agreeing_names_and_births() {
-        assert!(same_person(
-            &p("张伟", "zhang wei", Some(1)),
-            &p("张伟", "zhang wei", Some(1))
-        ));
-        assert!(
-            same_person(
-                &p("张伟", "zhang wei", Some(1)),
-                &p("张炜", "zhang wei", Some(1))
-            ),
-            "homophone"
-        );
-        assert!(
-            same_person(
-                &p("张伟", "zhang wei", None),
-                &p("张伟", "zhang wei", Some(1))
-            ),
-            "missing birth date"
-        );
-        assert!(!same_person(
-            &p("张伟", "zhang wei", Some(1)),
-            &p("张伟", "zhang wei", Some(2))
-        ));
-        assert!(!same_person(
-            &p("张伟", "zhang wei", Some(1)),
-            &p("李娜", "li na", Some(1))
-        ));
-        let nameless = Person {
-            name: None,
-            pinyin: Some(""),
-            birth: Some(1),
-        };
+    fn same_person_needs_agreeing_names() {
+        assert!(same_person(&p("张伟", "zhang wei"), &p("张伟", "zhang wei")));
+        assert!(same_person(&p("张伟", "zhang wei"), &p("张炜", "zhang wei")), "homophone");
+        assert!(same_person(&p("欧阳子轩", "ou yang zi xuan"), &p("欧阳子宣", "ou yang zi xuan")));
+        assert!(same_person(&p("刘思琪", "liu si qi"), &p("刘思玥", "liu si yue")), "one character apart in three");
+        assert!(!same_person(&p("张伟", "zhang wei"), &p("张强", "zhang qiang")), "two-character names: a sibling");
+        assert!(!same_person(&p("张伟", "zhang wei"), &p("李娜", "li na")));
+        assert!(!same_person(&p("刘思琪", "liu si qi"), &p("王思琪", "wang si qi")), "another surname");
+        let nameless = Person { name: None, pinyin: Some("") };
         assert!(!same_person(&nameless, &nameless));
     }
 
     #[test]
     fn people_split_a_shared_number() {
-        let records = [
-            p("张伟", "zhang wei", Some(1)),
-            p("李娜", "li na", Some(1)),
-            p("张炜", "zhang wei", Some(1)),
-        ];
+        let records = [p("张伟", "zhang wei"), p("李娜", "li na"), p("张炜", "zhang wei")];
         assert_eq!(people(&records), vec![vec![0, 2], vec![1]]);
     }
 
@@ -221,10 +154,7 @@ mod tests {
     fn messages_name_a_few_others() {
         let rows: Vec<usize> = (0..8).collect();
         let ids = ["a", "b", "c", "d", "e", "f", "g", "h"];
-        assert_eq!(
-            named_others(&rows, 0, |j| ids[j]),
-            "b, c, d, e, f (+2 more)"
-        );
+        assert_eq!(named_others(&rows, 0, |j| ids[j]), "b, c, d, e, f (+2 more)");
         assert_eq!(named_others(&rows[..2], 1, |j| ids[j]), "a");
     }
 }

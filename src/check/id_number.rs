@@ -21,20 +21,14 @@ pub enum NumberShape {
 
 pub fn shape(id: &str) -> NumberShape {
     let b = id.as_bytes();
-    if b.len() == 18
-        && b[..17].iter().all(u8::is_ascii_digit)
-        && (b[17].is_ascii_digit() || b[17] == b'X')
-    {
+    if b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X') {
         return match &id[..6] {
             "810000" | "820000" | "830000" => NumberShape::ResidencePermit,
             _ if b[0] == b'9' => NumberShape::ForeignPermanent,
             _ => NumberShape::Resident,
         };
     }
-    if b.len() == 15
-        && b[..3].iter().all(u8::is_ascii_uppercase)
-        && b[3..].iter().all(u8::is_ascii_digit)
-    {
+    if b.len() == 15 && b[..3].iter().all(u8::is_ascii_uppercase) && b[3..].iter().all(u8::is_ascii_digit) {
         return NumberShape::ForeignPermanentOld;
     }
     NumberShape::Other
@@ -56,10 +50,7 @@ impl ResidentNumber<'_> {
     /// Parses the layout `AAAAAA YYYYMMDD SSS C`; `None` if the number does not have it.
     pub fn parse(id: &str) -> Option<ResidentNumber<'_>> {
         let b = id.as_bytes();
-        if !matches!(
-            shape(id),
-            NumberShape::Resident | NumberShape::ResidencePermit | NumberShape::ForeignPermanent
-        ) {
+        if !matches!(shape(id), NumberShape::Resident | NumberShape::ResidencePermit | NumberShape::ForeignPermanent) {
             return None;
         }
         let num = |r: std::ops::Range<usize>| id[r].parse::<u32>().ok();
@@ -84,8 +75,7 @@ impl ResidentNumber<'_> {
 /// Whether `id` is a fully valid 18-character number: layout, real past birth date and check
 /// character (the region code is judged separately: an unknown one is only a warning).
 pub fn is_valid(id: &str, today: Date) -> bool {
-    ResidentNumber::parse(id)
-        .is_some_and(|n| n.checksum_ok(id) && n.plausible_birth(today).is_some())
+    ResidentNumber::parse(id).is_some_and(|n| n.checksum_ok(id) && n.plausible_birth(today).is_some())
 }
 
 /// A 全国学籍号 and what it is built on.
@@ -123,9 +113,7 @@ pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, &'static str>
         {
             Ok(StudentNumber::Temporary)
         }
-        '9' if no.len() == 18 && no.starts_with("999") && digits(no) => {
-            Ok(StudentNumber::LegacyProvincial)
-        }
+        '9' if no.len() == 18 && no.starts_with("999") && digits(no) => Ok(StudentNumber::LegacyProvincial),
         'G' | 'J' | 'L' | 'g' | 'j' | 'l' => Err("a G/J/L number has 19 characters"),
         _ => Err("not a G, J or L number"),
     }
@@ -135,11 +123,7 @@ pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, &'static str>
 mod tests {
     use super::*;
 
-    const TODAY: Date = Date {
-        year: 2026,
-        month: 11,
-        day: 29,
-    };
+    const TODAY: Date = Date { year: 2026, month: 11, day: 29 };
 
     #[test]
     fn domain_md_valid_vectors() {
@@ -168,22 +152,9 @@ mod tests {
         assert_eq!(check.expected_check, 'X');
         let check = ResidentNumber::parse("36042619910102009X").unwrap();
         assert!(!check.checksum_ok("36042619910102009X"));
-        assert_eq!(
-            ResidentNumber::parse("360426199113010079").unwrap().birth,
-            None,
-            "month 13"
-        );
-        assert_eq!(
-            ResidentNumber::parse("11010519490229002X").unwrap().birth,
-            None,
-            "1949-02-29"
-        );
-        for id in [
-            "110105194912310021",
-            "36042619910102009X",
-            "360426199113010079",
-            "11010519490229002X",
-        ] {
+        assert_eq!(ResidentNumber::parse("360426199113010079").unwrap().birth, None, "month 13");
+        assert_eq!(ResidentNumber::parse("11010519490229002X").unwrap().birth, None, "1949-02-29");
+        for id in ["110105194912310021", "36042619910102009X", "360426199113010079", "11010519490229002X"] {
             assert!(!is_valid(id, TODAY), "{id}");
         }
     }
@@ -239,26 +210,11 @@ mod tests {
 
     #[test]
     fn student_numbers() {
-        assert_eq!(
-            parse_student_number("G11010519491231002X"),
-            Ok(StudentNumber::Formal("11010519491231002X"))
-        );
-        assert_eq!(
-            parse_student_number("J44011320141005001X"),
-            Ok(StudentNumber::WithoutId)
-        );
-        assert_eq!(
-            parse_student_number("L440113201410051234"),
-            Ok(StudentNumber::Temporary)
-        );
-        assert_eq!(
-            parse_student_number("999114400180012345"),
-            Ok(StudentNumber::LegacyProvincial)
-        );
-        assert!(
-            parse_student_number("L440113201413051234").is_err(),
-            "month 13"
-        );
+        assert_eq!(parse_student_number("G11010519491231002X"), Ok(StudentNumber::Formal("11010519491231002X")));
+        assert_eq!(parse_student_number("J44011320141005001X"), Ok(StudentNumber::WithoutId));
+        assert_eq!(parse_student_number("L440113201410051234"), Ok(StudentNumber::Temporary));
+        assert_eq!(parse_student_number("999114400180012345"), Ok(StudentNumber::LegacyProvincial));
+        assert!(parse_student_number("L440113201413051234").is_err(), "month 13");
         assert!(parse_student_number("G1101051949123100").is_err());
         assert!(parse_student_number("X11010519491231002X").is_err());
         assert!(parse_student_number("").is_err());

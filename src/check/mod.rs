@@ -66,10 +66,7 @@ pub fn verify_document(
         "1" | "B" => &[NumberShape::Resident],
         "C" => &[NumberShape::ResidencePermit],
         "6" | "7" | "8" => &[NumberShape::ResidencePermit, NumberShape::Other],
-        "9" => &[
-            NumberShape::ForeignPermanent,
-            NumberShape::ForeignPermanentOld,
-        ],
+        "9" => &[NumberShape::ForeignPermanent, NumberShape::ForeignPermanentOld],
         "A" => &[NumberShape::Other],
         _ => &[],
     };
@@ -80,18 +77,12 @@ pub fn verify_document(
             } else {
                 "18 characters: 17 digits and a digit or X"
             };
-            findings.push((
-                Code::IdFormat,
-                format!("{} characters; expected {wanted}", id.chars().count()),
-            ));
+            findings.push((Code::IdFormat, format!("{} characters; expected {wanted}", id.chars().count())));
             return None;
         }
         findings.push((
             Code::IdTypeMismatch,
-            format!(
-                "document type {declared} but the number has the layout of {}",
-                shape_label(shape)
-            ),
+            format!("document type {declared} but the number has the layout of {}", shape_label(shape)),
         ));
     }
     match shape {
@@ -103,24 +94,16 @@ pub fn verify_document(
             if !n.checksum_ok(id) {
                 findings.push((
                     Code::IdChecksum,
-                    format!(
-                        "check character should be {}, is {}",
-                        n.expected_check,
-                        &id[17..]
-                    ),
+                    format!("check character should be {}, is {}", n.expected_check, &id[17..]),
                 ));
             }
             None
         }
         NumberShape::ForeignPermanentOld => None,
         NumberShape::Other => {
-            let plausible =
-                (5..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
+            let plausible = (5..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
             if !plausible {
-                findings.push((
-                    Code::IdFormat,
-                    format!("{:?} is not 5-20 letters and digits", id),
-                ));
+                findings.push((Code::IdFormat, format!("{:?} is not 5-20 letters and digits", id)));
             }
             None
         }
@@ -140,20 +123,12 @@ fn shape_label(shape: NumberShape) -> &'static str {
 
 /// GB 11643: real birth date not after `as_of`, MOD 11-2 check character, and (for resident
 /// numbers) a region code from GB/T 2260.
-fn verify_gb11643(
-    id: &str,
-    check_region: bool,
-    as_of: Date,
-    findings: &mut Findings,
-) -> Option<IdFacts> {
+fn verify_gb11643(id: &str, check_region: bool, as_of: Date, findings: &mut Findings) -> Option<IdFacts> {
     let n = ResidentNumber::parse(id)?;
     let mut valid = true;
     match n.birth {
         None => {
-            findings.push((
-                Code::IdDateInvalid,
-                format!("{} is not a real date", &id[6..14]),
-            ));
+            findings.push((Code::IdDateInvalid, format!("{} is not a real date", &id[6..14])));
             valid = false;
         }
         Some(birth) if birth > as_of => {
@@ -163,14 +138,7 @@ fn verify_gb11643(
         Some(_) => {}
     }
     if !n.checksum_ok(id) {
-        findings.push((
-            Code::IdChecksum,
-            format!(
-                "check character should be {}, is {}",
-                n.expected_check,
-                &id[17..]
-            ),
-        ));
+        findings.push((Code::IdChecksum, format!("check character should be {}, is {}", n.expected_check, &id[17..])));
         valid = false;
     }
     let birth = n.birth.filter(|_| valid)?;
@@ -186,30 +154,18 @@ fn verify_gb11643(
                     birth.year
                 ),
             )),
-            RegionStatus::Unknown => findings.push((
-                Code::IdRegionUnknown,
-                format!("region {} is in no GB/T 2260 table", n.region),
-            )),
+            RegionStatus::Unknown => {
+                findings.push((Code::IdRegionUnknown, format!("region {} is in no GB/T 2260 table", n.region)))
+            }
         }
     }
-    Some(IdFacts {
-        birth,
-        male: n.male,
-    })
+    Some(IdFacts { birth, male: n.male })
 }
 
 /// 1 September of the school year `as_of` falls in.
 pub fn school_year_start(as_of: Date) -> Date {
-    let year = if as_of.month >= 9 {
-        as_of.year
-    } else {
-        as_of.year - 1
-    };
-    Date {
-        year,
-        month: 9,
-        day: 1,
-    }
+    let year = if as_of.month >= 9 { as_of.year } else { as_of.year - 1 };
+    Date { year, month: 9, day: 1 }
 }
 
 /// The text column `name`, all null when the inputs have no such column.
@@ -226,14 +182,9 @@ fn ints(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>> {
 
 /// Every per-record problem of the normalized records, plus the exact duplicates. Records whose
 /// number lost digits in a spreadsheet (`lost_ids`) are not verified: their number is not theirs.
-pub fn check(
-    df: &DataFrame,
-    lost_ids: &HashSet<usize>,
-    options: &CheckOptions,
-) -> Result<Vec<Problem>> {
+pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) -> Result<Vec<Problem>> {
     let has = |name: &str| df.column(name).is_ok();
-    let (has_ethnicity, has_school, has_student_no) =
-        (has("ethnicity"), has("school_code"), has("student_no"));
+    let (has_ethnicity, has_school, has_student_no) = (has("ethnicity"), has("school_code"), has("student_no"));
     let name = text(df, "name")?;
     let sex = text(df, "sex")?;
     let birth_raw = text(df, "birth_date")?;
@@ -257,41 +208,25 @@ pub fn check(
         }
         let recorded_birth = birth[i].map(Date::from_epoch_days);
         match recorded_birth {
-            None if birth_raw[i].is_none() => {
-                findings.push((Code::BirthDateMissing, "no birth date".into()))
-            }
-            Some(b) if b > as_of => {
-                findings.push((Code::BirthDateFuture, format!("{b} is after {as_of}")))
-            }
+            None if birth_raw[i].is_none() => findings.push((Code::BirthDateMissing, "no birth date".into())),
+            Some(b) if b > as_of => findings.push((Code::BirthDateFuture, format!("{b} is after {as_of}"))),
             _ => {}
         }
-        let facts = if lost_ids.contains(&i) {
-            None
-        } else {
-            verify_document(doc_type[i], id_norm[i], as_of, findings)
-        };
+        let facts =
+            if lost_ids.contains(&i) { None } else { verify_document(doc_type[i], id_norm[i], as_of, findings) };
         if let Some(facts) = facts {
             if let Some(s @ ("1" | "2")) = sex_norm[i] {
                 if (s == "1") != facts.male {
-                    let said = if facts.male {
-                        "male (odd sequence)"
-                    } else {
-                        "female (even sequence)"
-                    };
+                    let said = if facts.male { "male (odd sequence)" } else { "female (even sequence)" };
                     findings.push((
                         Code::IdSexMismatch,
-                        format!(
-                            "recorded {} but the number says {said}",
-                            if s == "1" { "男" } else { "女" }
-                        ),
+                        format!("recorded {} but the number says {said}", if s == "1" { "男" } else { "女" }),
                     ));
                 }
             }
             if let Some(recorded) = recorded_birth.filter(|&b| b != facts.birth) {
-                findings.push((
-                    Code::IdBirthMismatch,
-                    format!("recorded {recorded} but the number says {}", facts.birth),
-                ));
+                findings
+                    .push((Code::IdBirthMismatch, format!("recorded {recorded} but the number says {}", facts.birth)));
             }
         }
         if let (Some(grade), Some(born)) = (grade[i], facts.map(|f| f.birth).or(recorded_birth)) {
@@ -300,9 +235,7 @@ pub fn check(
             if !AGE_SLACK.contains(&(age - expected)) {
                 findings.push((
                     Code::AgeGradeMismatch,
-                    format!(
-                        "born {born}: {age} on {september}, grade {grade} expects about {expected}"
-                    ),
+                    format!("born {born}: {age} on {september}, grade {grade} expects about {expected}"),
                 ));
             }
         }
@@ -372,20 +305,11 @@ pub fn check(
 /// 学校标识码 `AABBCCCCCC`: 10 digits, BB a province code; AA an unknown school type is only noted.
 fn check_school_code(code: &str, findings: &mut Findings) {
     if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        findings.push((
-            Code::SchoolCodeInvalid,
-            format!("{code:?} is not 10 digits"),
-        ));
+        findings.push((Code::SchoolCodeInvalid, format!("{code:?} is not 10 digits")));
     } else if !PROVINCE_CODES.contains(&&code[2..4]) {
-        findings.push((
-            Code::SchoolCodeInvalid,
-            format!("digits 3-4 ({}) are no province code", &code[2..4]),
-        ));
+        findings.push((Code::SchoolCodeInvalid, format!("digits 3-4 ({}) are no province code", &code[2..4])));
     } else if !SCHOOL_TYPES.iter().any(|(t, _)| *t == &code[..2]) {
-        findings.push((
-            Code::SchoolTypeUnknown,
-            format!("school type {} is not in xueji's list", &code[..2]),
-        ));
+        findings.push((Code::SchoolTypeUnknown, format!("school type {} is not in xueji's list", &code[..2])));
     }
 }
 
@@ -393,11 +317,7 @@ fn check_school_code(code: &str, findings: &mut Findings) {
 mod tests {
     use super::*;
 
-    const AS_OF: Date = Date {
-        year: 2026,
-        month: 11,
-        day: 29,
-    };
+    const AS_OF: Date = Date { year: 2026, month: 11, day: 29 };
 
     fn verify(doc_type: Option<&str>, id: Option<&str>) -> (Option<IdFacts>, Vec<Code>) {
         let mut findings = Findings::new();
@@ -409,64 +329,28 @@ mod tests {
     fn valid_resident_numbers_give_their_facts() {
         let (facts, codes) = verify(Some("1"), Some("44011320141005001X"));
         assert_eq!(codes, vec![]);
-        assert_eq!(
-            facts,
-            Some(IdFacts {
-                birth: Date::new(2014, 10, 5).unwrap(),
-                male: true
-            })
-        );
-        assert_eq!(
-            verify(None, Some("44011320141005001X")).1,
-            vec![],
-            "type inferred"
-        );
-        assert_eq!(
-            verify(Some("B"), Some("44011320141005001X")).1,
-            vec![],
-            "户口簿 carries the ID number"
-        );
+        assert_eq!(facts, Some(IdFacts { birth: Date::new(2014, 10, 5).unwrap(), male: true }));
+        assert_eq!(verify(None, Some("44011320141005001X")).1, vec![], "type inferred");
+        assert_eq!(verify(Some("B"), Some("44011320141005001X")).1, vec![], "户口簿 carries the ID number");
     }
 
     #[test]
     fn invalid_vectors_get_their_codes() {
-        assert_eq!(
-            verify(Some("1"), Some("110105194912310021")).1,
-            vec![Code::IdChecksum]
-        );
-        assert_eq!(
-            verify(Some("1"), Some("36042619910102009X")).1,
-            vec![Code::IdChecksum]
-        );
-        assert!(verify(Some("1"), Some("360426199113010079"))
-            .1
-            .contains(&Code::IdDateInvalid));
-        assert!(verify(Some("1"), Some("11010519490229002X"))
-            .1
-            .contains(&Code::IdDateInvalid));
-        assert_eq!(
-            verify(Some("1"), Some("1101051949123100")).1,
-            vec![Code::IdFormat]
-        );
-        assert_eq!(
-            verify(Some("1"), Some("11010519491231002Y")).1,
-            vec![Code::IdFormat]
-        );
+        assert_eq!(verify(Some("1"), Some("110105194912310021")).1, vec![Code::IdChecksum]);
+        assert_eq!(verify(Some("1"), Some("36042619910102009X")).1, vec![Code::IdChecksum]);
+        assert!(verify(Some("1"), Some("360426199113010079")).1.contains(&Code::IdDateInvalid));
+        assert!(verify(Some("1"), Some("11010519490229002X")).1.contains(&Code::IdDateInvalid));
+        assert_eq!(verify(Some("1"), Some("1101051949123100")).1, vec![Code::IdFormat]);
+        assert_eq!(verify(Some("1"), Some("11010519491231002Y")).1, vec![Code::IdFormat]);
         assert_eq!(verify(Some("1"), None).1, vec![Code::IdMissing]);
         assert_eq!(verify(None, None).1, vec![Code::IdMissing]);
-        assert_eq!(
-            verify(Some("Z"), None).1,
-            vec![],
-            "no document: not an error by itself"
-        );
+        assert_eq!(verify(Some("Z"), None).1, vec![], "no document: not an error by itself");
     }
 
     #[test]
     fn region_codes_are_checked() {
         let mut id = String::from("19010520140101001");
-        id.push(char::from(
-            crate::normalize::id_number::check_char(id.as_bytes()).unwrap(),
-        ));
+        id.push(char::from(crate::normalize::id_number::check_char(id.as_bytes()).unwrap()));
         assert_eq!(verify(Some("1"), Some(&id)).1, vec![Code::IdRegionUnknown]);
         assert_eq!(
             verify(Some("1"), Some("440524188001010014")).1,
@@ -479,27 +363,16 @@ mod tests {
     fn other_document_types() {
         assert_eq!(verify(Some("C"), Some("810000199408230021")).1, vec![]);
         assert_eq!(verify(None, Some("830000199201300022")).1, vec![]);
-        assert_eq!(
-            verify(Some("1"), Some("810000199408230021")).1,
-            vec![Code::IdTypeMismatch]
-        );
+        assert_eq!(verify(Some("1"), Some("810000199408230021")).1, vec![Code::IdTypeMismatch]);
         assert_eq!(verify(Some("6"), Some("810000199408230021")).1, vec![]);
         assert_eq!(verify(Some("6"), Some("H12345678")).1, vec![]);
         assert_eq!(verify(Some("A"), Some("E12345678")).1, vec![]);
         assert_eq!(verify(Some("A"), Some("E1")).1, vec![Code::IdFormat]);
-        assert_eq!(
-            verify(Some("A"), Some("44011320141005001X")).1,
-            vec![Code::IdTypeMismatch]
-        );
-        assert_eq!(
-            verify(Some("Z"), Some("44011320141005001X")).1,
-            vec![Code::IdTypeMismatch]
-        );
+        assert_eq!(verify(Some("A"), Some("44011320141005001X")).1, vec![Code::IdTypeMismatch]);
+        assert_eq!(verify(Some("Z"), Some("44011320141005001X")).1, vec![Code::IdTypeMismatch]);
         assert_eq!(verify(Some("9"), Some("USA110012345678")).1, vec![]);
         let mut foreign = String::from("93311020140101001");
-        foreign.push(char::from(
-            crate::normalize::id_number::check_char(foreign.as_bytes()).unwrap(),
-        ));
+        foreign.push(char::from(crate::normalize::id_number::check_char(foreign.as_bytes()).unwrap()));
         assert_eq!(verify(Some("9"), Some(&foreign)).1, vec![]);
         foreign.replace_range(17.., if foreign.ends_with('0') { "1" } else { "0" });
         assert_eq!(verify(Some("9"), Some(&foreign)).1, vec![Code::IdChecksum]);
@@ -523,9 +396,6 @@ mod tests {
     #[test]
     fn school_year() {
         assert_eq!(school_year_start(AS_OF), Date::new(2026, 9, 1).unwrap());
-        assert_eq!(
-            school_year_start(Date::new(2026, 3, 1).unwrap()),
-            Date::new(2025, 9, 1).unwrap()
-        );
+        assert_eq!(school_year_start(Date::new(2026, 3, 1).unwrap()), Date::new(2025, 9, 1).unwrap());
     }
 }

@@ -37,9 +37,7 @@ static REGIONS: LazyLock<HashMap<u32, Region>> = LazyLock::new(|| {
 });
 
 fn code_number(code: &str) -> Option<u32> {
-    (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| code.parse().ok())
-        .flatten()
+    (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())).then(|| code.parse().ok()).flatten()
 }
 
 /// The region's name (`440113` → 番禺区), from its most recent entry.
@@ -55,14 +53,11 @@ pub fn region_status(code: &str, birth_year: i32) -> RegionStatus {
         return RegionStatus::Unknown;
     };
     if let Some(region) = REGIONS.get(&number) {
-        let in_year = region.spans.iter().any(|&(start, end)| {
-            start.is_none_or(|s| s <= birth_year) && end.is_none_or(|e| birth_year <= e)
-        });
-        return if in_year {
-            RegionStatus::Valid
-        } else {
-            RegionStatus::OtherYears
-        };
+        let in_year = region
+            .spans
+            .iter()
+            .any(|&(start, end)| start.is_none_or(|s| s <= birth_year) && end.is_none_or(|e| birth_year <= e));
+        return if in_year { RegionStatus::Valid } else { RegionStatus::OtherYears };
     }
     let prefecture_known = REGIONS.contains_key(&(number / 100 * 100));
     if prefecture_known && matches!(number % 100, 1 | 20) {
@@ -77,14 +72,10 @@ pub fn region_status(code: &str, birth_year: i32) -> RegionStatus {
 pub fn city_code(county: &str) -> Option<String> {
     let number = code_number(county)?;
     let city = number / 100 * 100;
-    let is_real_prefecture = REGIONS.get(&city).is_some_and(|r| {
-        city % 10_000 != 0 && !matches!(r.name, "市辖区" | "县") && !r.name.contains("直辖县级")
-    });
-    let code = if is_real_prefecture {
-        city
-    } else {
-        number / 10_000 * 10_000
-    };
+    let is_real_prefecture = REGIONS
+        .get(&city)
+        .is_some_and(|r| city % 10_000 != 0 && !matches!(r.name, "市辖区" | "县") && !r.name.contains("直辖县级"));
+    let code = if is_real_prefecture { city } else { number / 10_000 * 10_000 };
     Some(format!("{code:06}"))
 }
 
@@ -102,18 +93,9 @@ mod tests {
 
     #[test]
     fn domain_vector_regions_are_known() {
-        for id in [
-            "11010519491231002X",
-            "440524188001010014",
-            "360426199101010071",
-            "44011320141005001X",
-        ] {
+        for id in ["11010519491231002X", "440524188001010014", "360426199101010071", "44011320141005001X"] {
             let year: i32 = id[6..10].parse().unwrap();
-            assert_ne!(
-                region_status(&id[..6], year.max(1983)),
-                RegionStatus::Unknown,
-                "{id}"
-            );
+            assert_ne!(region_status(&id[..6], year.max(1983)), RegionStatus::Unknown, "{id}");
         }
         // DOMAIN.md's 34052419800101001X is a valid number whose region the tables do not have:
         // why an unknown region is only a warning.
@@ -133,16 +115,8 @@ mod tests {
 
     #[test]
     fn legacy_city_patterns() {
-        assert_eq!(
-            region_status("440120", 1981),
-            RegionStatus::Valid,
-            "xxxx20 city area"
-        );
-        assert_eq!(
-            region_status("210101", 2010),
-            RegionStatus::Valid,
-            "xxxx01 市辖区"
-        );
+        assert_eq!(region_status("440120", 1981), RegionStatus::Valid, "xxxx20 city area");
+        assert_eq!(region_status("210101", 2010), RegionStatus::Valid, "xxxx01 市辖区");
         assert_eq!(region_status("999901", 2010), RegionStatus::Unknown);
     }
 

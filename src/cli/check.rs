@@ -28,25 +28,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let options = CheckOptions {
-        as_of: args.as_of.unwrap_or_else(today),
-    };
+    let options = CheckOptions { as_of: args.as_of.unwrap_or_else(today) };
     let mut run = check_inputs(&args.input.inputs, &args.input.options()?, &options)?;
     write_check_outputs(&mut run, &args.out)?;
 
     let mut by_code: BTreeMap<(Severity, &str), usize> = BTreeMap::new();
     for p in &run.problems {
-        *by_code
-            .entry((p.code.kind().severity, p.code.as_str()))
-            .or_default() += 1;
+        *by_code.entry((p.code.kind().severity, p.code.as_str())).or_default() += 1;
     }
     let records_with = |severity: Severity| {
-        let mut records: Vec<usize> = run
-            .problems
-            .iter()
-            .filter(|p| p.code.kind().severity == severity)
-            .map(|p| p.record)
-            .collect();
+        let mut records: Vec<usize> =
+            run.problems.iter().filter(|p| p.code.kind().severity == severity).map(|p| p.record).collect();
         records.dedup();
         records.len()
     };
@@ -65,16 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for ((severity, code), count) in &by_code {
         println!("  {:<8} {code:<28} {count}", severity.as_str());
     }
-    let timings: Vec<String> = run
-        .timings
-        .iter()
-        .map(|(stage, t)| format!("{stage} {:.2}s", t.as_secs_f64()))
-        .collect();
+    let timings: Vec<String> =
+        run.timings.iter().map(|(stage, t)| format!("{stage} {:.2}s", t.as_secs_f64())).collect();
     println!("time: {}", timings.join(", "));
-    println!(
-        "wrote {} in {}",
-        CHECK_OUTPUTS.join(", "),
-        args.out.display()
-    );
+    println!("wrote {} in {}", CHECK_OUTPUTS.join(", "), args.out.display());
     Ok(())
 }

@@ -17,12 +17,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.fields {
         for field in FIELDS {
-            println!(
-                "{:<18} {} {}",
-                field.name,
-                field.zh,
-                field.aliases.join(" ")
-            );
+            println!("{:<18} {} {}", field.name, field.zh, field.aliases.join(" "));
         }
     } else if args.markdown {
         print!("{}", markdown_table());

@@ -68,23 +68,13 @@ impl InputArgs {
     pub fn options(&self) -> anyhow::Result<IngestOptions> {
         let headers = HeaderMap::new(&self.maps).map_err(anyhow::Error::msg)?;
         // The id column may be named by its header as typed or by the field it maps to.
-        let id_column = self
-            .id_column
-            .as_ref()
-            .map(|c| headers.canonical(c).map_or(c.clone(), str::to_owned));
-        Ok(IngestOptions {
-            encoding: self.encoding,
-            sheet: self.sheet.clone(),
-            headers,
-            id_column,
-        })
+        let id_column = self.id_column.as_ref().map(|c| headers.canonical(c).map_or(c.clone(), str::to_owned));
+        Ok(IngestOptions { encoding: self.encoding, sheet: self.sheet.clone(), headers, id_column })
     }
 }
 
 fn parse_mapping(text: &str) -> Result<(String, String), String> {
-    let (header, field) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?}: expected HEADER=FIELD"))?;
+    let (header, field) = text.split_once('=').ok_or_else(|| format!("{text:?}: expected HEADER=FIELD"))?;
     Ok((header.trim().to_owned(), field.trim().to_owned()))
 }
 
@@ -95,8 +85,6 @@ pub fn parse_as_of(text: &str) -> Result<Date, String> {
 
 /// Today (UTC), the default `--as-of`.
 pub fn today() -> Date {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Date::from_epoch_days((secs / 86_400) as i32)
 }

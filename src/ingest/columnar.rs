@@ -7,24 +7,16 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ingest::table::{name_columns, Table};
+use crate::ingest::table::{float_text, name_columns, Table};
 use crate::ingest::IngestOptions;
 use crate::problems::{Code, Problem};
 use crate::schema;
 
 pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let read = if ipc {
-        IpcReader::new(file).finish()
-    } else {
-        ParquetReader::new(file).finish()
-    };
+    let read = if ipc { IpcReader::new(file).finish() } else { ParquetReader::new(file).finish() };
     let df = read.map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
-    let headers: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
+    let headers: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
     let (names, fields) = name_columns(path, &headers, "columns", &options.headers)?;
 
     let height = df.height();
@@ -32,17 +24,11 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
     let mut columns: Vec<Column> = Vec::with_capacity(names.len() + 2);
     columns.push(Column::new_scalar(
         "source_file".into(),
-        Scalar::new(
-            DataType::String,
-            AnyValue::StringOwned(path.display().to_string().into()),
-        ),
+        Scalar::new(DataType::String, AnyValue::StringOwned(path.display().to_string().into())),
         height,
     ));
     // Row numbers as a person counts them in the file: the first record is row 1.
-    columns.push(Column::new(
-        "source_row".into(),
-        (1..=height as u32).collect::<Vec<u32>>(),
-    ));
+    columns.push(Column::new("source_row".into(), (1..=height as u32).collect::<Vec<u32>>()));
     for ((column, name), field) in df.columns().iter().zip(&names).zip(&fields) {
         let text = match column.dtype() {
             DataType::String => column.clone(),
@@ -55,19 +41,14 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
                         texts.append_null();
                         continue;
                     };
-                    let text = if v.fract() == 0.0 && v.abs() < 1e20 {
-                        format!("{v:.0}")
-                    } else {
-                        v.to_string()
-                    };
+                    let text = float_text(v);
                     if let Some(field) = digit_field.filter(|_| v.abs() >= 1e15) {
-                        let message = format!("row {}: {} is a floating-point number, which keeps only 15-17 digits; store it as text", row + 1, schema::label(field));
-                        problems.push(Problem::new(
-                            row,
-                            Code::CellNumberPrecisionLost,
-                            Some(&text),
-                            message,
-                        ));
+                        let message = format!(
+                            "row {}: {} is a floating-point number, which keeps only 15-17 digits; store it as text",
+                            row + 1,
+                            schema::label(field)
+                        );
+                        problems.push(Problem::new(row, Code::CellNumberPrecisionLost, Some(&text), message));
                     }
                     texts.append_value(&text);
                 }
@@ -77,9 +58,5 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
         };
         columns.push(text.with_name(name.as_str().into()));
     }
-    Ok(Table {
-        df: DataFrame::new(height, columns)?,
-        problems,
-        blank_rows: 0,
-    })
+    Ok(Table { df: DataFrame::new(height, columns)?, problems, blank_rows: 0 })
 }

@@ -12,11 +12,7 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     let text = decode(path, &bytes, options.encoding)?;
     let delimiter = sniff_delimiter(&text);
     let reader = || {
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(text.as_bytes())
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes())
     };
 
     let mut head: Vec<Vec<String>> = Vec::with_capacity(HEADER_SEARCH_ROWS);
@@ -30,18 +26,9 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     let mut records = reader().into_records();
     let mut header_line = 0;
     for _ in 0..=header_index {
-        header_line = records
-            .next()
-            .and_then(|r| r.ok())
-            .and_then(|r| r.position().map(|p| p.line()))
-            .unwrap_or(0);
+        header_line = records.next().and_then(|r| r.ok()).and_then(|r| r.position().map(|p| p.line())).unwrap_or(0);
     }
-    let mut table = TableBuilder::new(
-        path,
-        &head[header_index],
-        header_line as usize,
-        &options.headers,
-    )?;
+    let mut table = TableBuilder::new(path, &head[header_index], header_line as usize, &options.headers)?;
     for record in records {
         let record = record.map_err(|e| csv_error(path, e))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -58,16 +45,10 @@ fn decode<'b>(path: &Path, bytes: &'b [u8], encoding: Encoding) -> Result<Cow<'b
     match (encoding, utf8) {
         (Encoding::Utf8 | Encoding::Auto, Ok(text)) => return Ok(text.into()),
         (Encoding::Utf8, Err(e)) => {
-            let line = 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+            let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
             return Err(Error::input(
                 path,
-                format!(
-                    "line {line}: not valid UTF-8 (byte {}); try --encoding gb18030",
-                    e.valid_up_to()
-                ),
+                format!("line {line}: not valid UTF-8 (byte {}); try --encoding gb18030", e.valid_up_to()),
             ));
         }
         _ => {}
@@ -76,16 +57,8 @@ fn decode<'b>(path: &Path, bytes: &'b [u8], encoding: Encoding) -> Result<Cow<'b
         Some(text) => Ok(text),
         None => {
             let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-            let line = 1 + text
-                .split('\u{FFFD}')
-                .next()
-                .unwrap_or("")
-                .matches('\n')
-                .count();
-            Err(Error::input(
-                path,
-                format!("line {line}: neither UTF-8 nor GB18030 text"),
-            ))
+            let line = 1 + text.split('\u{FFFD}').next().unwrap_or("").matches('\n').count();
+            Err(Error::input(path, format!("line {line}: neither UTF-8 nor GB18030 text")))
         }
     }
 }
@@ -95,20 +68,13 @@ fn sniff_delimiter(text: &str) -> u8 {
     let head: Vec<&str> = text.lines().take(HEADER_SEARCH_ROWS).collect();
     [b',', b'\t', b';', b'|']
         .into_iter()
-        .max_by_key(|&d| {
-            head.iter()
-                .map(|line| line.bytes().filter(|&b| b == d).count())
-                .max()
-                .unwrap_or(0)
-        })
+        .max_by_key(|&d| head.iter().map(|line| line.bytes().filter(|&b| b == d).count()).max().unwrap_or(0))
         .filter(|&d| head.iter().any(|line| line.as_bytes().contains(&d)))
         .unwrap_or(b',')
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
-    let line = e
-        .position()
-        .map_or(String::new(), |p| format!("line {}: ", p.line()));
+    let line = e.position().map_or(String::new(), |p| format!("line {}: ", p.line()));
     Error::input(path, format!("{line}{e}"))
 }
 
@@ -128,14 +94,8 @@ mod tests {
     fn encodings() {
         let path = Path::new("t.csv");
         let (gbk, _, _) = encoding_rs::GB18030.encode("姓名,性别\n張三·䶮,男\n");
-        assert_eq!(
-            decode(path, &gbk, Encoding::Auto).unwrap(),
-            "姓名,性别\n張三·䶮,男\n"
-        );
-        assert_eq!(
-            decode(path, "\u{FEFF}姓名".as_bytes(), Encoding::Auto).unwrap(),
-            "姓名"
-        );
+        assert_eq!(decode(path, &gbk, Encoding::Auto).unwrap(), "姓名,性别\n張三·䶮,男\n");
+        assert_eq!(decode(path, "\u{FEFF}姓名".as_bytes(), Encoding::Auto).unwrap(), "姓名");
         let err = decode(path, &gbk, Encoding::Utf8).unwrap_err().to_string();
         assert!(err.starts_with("t.csv: line 1: not valid UTF-8"), "{err}");
         assert_eq!(

@@ -7,30 +7,19 @@ use std::path::Path;
 use calamine::{open_workbook_auto, Data, Reader};
 
 use crate::error::{Error, Result};
-use crate::ingest::table::{find_header_row, Table, TableBuilder, HEADER_SEARCH_ROWS};
+use crate::ingest::table::{find_header_row, float_text, Table, TableBuilder, HEADER_SEARCH_ROWS};
 use crate::ingest::IngestOptions;
 use crate::problems::{Code, Problem};
 use crate::schema;
 
-/// A double holds integers exactly only up to 2^53; Excel itself keeps 15 significant digits.
-const EXACT_DIGITS: usize = 15;
-
 pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
-    let mut workbook = open_workbook_auto(path)
-        .map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
+    let mut workbook =
+        open_workbook_auto(path).map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
     let sheets = workbook.sheet_names();
     let sheet = match &options.sheet {
         Some(wanted) if sheets.contains(wanted) => wanted.clone(),
-        Some(wanted) => {
-            return Err(Error::input(
-                path,
-                format!("no sheet {wanted:?}; sheets: {}", sheets.join(", ")),
-            ))
-        }
-        None => sheets
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::input(path, "workbook has no sheets"))?,
+        Some(wanted) => return Err(Error::input(path, format!("no sheet {wanted:?}; sheets: {}", sheets.join(", ")))),
+        None => sheets.first().cloned().ok_or_else(|| Error::input(path, "workbook has no sheets"))?,
     };
     let range = workbook
         .worksheet_range(&sheet)
@@ -38,20 +27,12 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     // Row numbers as Excel shows them: the range may start below row 1.
     let first_row = range.start().map_or(0, |(row, _)| row as usize) + 1;
 
-    let head: Vec<Vec<Cow<str>>> = range
-        .rows()
-        .take(HEADER_SEARCH_ROWS)
-        .map(|row| row.iter().map(|c| cell_text(c).0).collect())
-        .collect();
+    let head: Vec<Vec<Cow<str>>> =
+        range.rows().take(HEADER_SEARCH_ROWS).map(|row| row.iter().map(|c| cell_text(c).0).collect()).collect();
     let header_index = find_header_row(&head, &options.headers).ok_or_else(|| {
         Error::input(path, format!("sheet {sheet:?}: no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号"))
     })?;
-    let mut table = TableBuilder::new(
-        path,
-        &head[header_index],
-        first_row + header_index,
-        &options.headers,
-    )?;
+    let mut table = TableBuilder::new(path, &head[header_index], first_row + header_index, &options.headers)?;
     let mut texts: Vec<Cow<str>> = Vec::with_capacity(table.width());
     for (offset, row) in range.rows().enumerate().skip(header_index + 1) {
         let source_row = first_row + offset;
@@ -62,13 +43,12 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
             let record = table.next_record();
             let column = || format!("row {source_row}, column {}", column_letter(col));
             if lost_digits && field.is_some_and(|f| schema::DIGIT_STRING_FIELDS.contains(&f)) {
-                let message = format!("{}: {} was stored as an Excel number, which keeps only {EXACT_DIGITS} digits; re-enter it as text", column(), schema::label(field.unwrap_or("")));
-                table.problem(Problem::new(
-                    record,
-                    Code::CellNumberPrecisionLost,
-                    Some(&text),
-                    message,
-                ));
+                let message = format!(
+                    "{}: {} was stored as an Excel number, which keeps only 15 digits; re-enter it as text",
+                    column(),
+                    schema::label(field.unwrap_or(""))
+                );
+                table.problem(Problem::new(record, Code::CellNumberPrecisionLost, Some(&text), message));
             }
             if let Data::Error(e) = cell {
                 table.problem(Problem::new(
@@ -89,19 +69,9 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
 /// Whole numbers print without `.0`; dates as `YYYY-MM-DD` (with the time when there is one).
 fn cell_text(cell: &Data) -> (Cow<'_, str>, bool) {
     match cell {
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => {
-            (Cow::Borrowed(s.as_str()), false)
-        }
-        Data::Int(i) => (
-            i.to_string().into(),
-            i.unsigned_abs().to_string().len() > EXACT_DIGITS,
-        ),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e20 => {
-            let text = format!("{f:.0}");
-            let lost = text.trim_start_matches('-').len() > EXACT_DIGITS;
-            (text.into(), lost)
-        }
-        Data::Float(f) => (f.to_string().into(), f.abs() >= 1e15),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => (Cow::Borrowed(s.as_str()), false),
+        Data::Int(i) => (i.to_string().into(), i.unsigned_abs() >= 1_000_000_000_000_000),
+        Data::Float(f) => (float_text(*f).into(), f.abs() >= 1e15),
         Data::Bool(b) => (Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }), false),
         Data::DateTime(dt) => {
             let (y, m, d, hh, mm, ss, _) = dt.to_ymd_hms_milli();
@@ -147,19 +117,14 @@ mod tests {
     #[test]
     fn cells_read_as_people_see_them() {
         assert_eq!(cell_text(&Data::Float(41703.0)), ("41703".into(), false));
-        assert_eq!(
-            cell_text(&Data::Float(110105194912310000.0)),
-            ("110105194912310000".into(), true)
-        );
+        assert_eq!(cell_text(&Data::Float(110105194912310000.0)), ("110105194912310000".into(), true));
+        assert_eq!(cell_text(&Data::Float(440113201410050000.0)), ("440113201410050000".into(), true), "not ...49984");
         assert_eq!(
             cell_text(&Data::Float(310112850409522.0)),
             ("310112850409522".into(), false),
             "15 digits are exact"
         );
-        assert_eq!(
-            cell_text(&Data::Int(13800138000)),
-            ("13800138000".into(), false)
-        );
+        assert_eq!(cell_text(&Data::Int(13800138000)), ("13800138000".into(), false));
         assert_eq!(cell_text(&Data::Float(1.5)), ("1.5".into(), false));
         assert_eq!(cell_text(&Data::Empty), ("".into(), false));
     }

@@ -85,15 +85,15 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             walk(input, &mut files)?;
             files[before..].sort();
             if files.len() == before {
-                return Err(Error::input(
-                    input,
-                    "folder holds no .csv, .xlsx, .xls, .parquet or .arrow file",
-                ));
+                return Err(Error::input(input, "folder holds no .csv, .xlsx, .xls, .parquet or .arrow file"));
             }
         } else if Format::of(input).is_some() {
             files.push(input.clone());
         } else {
-            return Err(Error::input(input, "unsupported file type (expected .csv, .tsv, .txt, .xlsx, .xlsm, .xlsb, .xls, .parquet, .arrow, .ipc)"));
+            return Err(Error::input(
+                input,
+                "unsupported file type (expected .csv, .tsv, .txt, .xlsx, .xlsm, .xlsb, .xls, .parquet, .arrow, .ipc)",
+            ));
         }
     }
     Ok(files)
@@ -102,10 +102,8 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
+        let hidden =
+            path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
         if hidden {
             continue;
         } else if path.is_dir() {
@@ -142,12 +140,8 @@ pub struct Records {
 /// missing from a file are null there.
 pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Records> {
     let files = discover(inputs)?;
-    let tables: Vec<Table> = THREAD_POOL.install(|| {
-        files
-            .par_iter()
-            .map(|f| read_file(f, options))
-            .collect::<Result<_>>()
-    })?;
+    let tables: Vec<Table> =
+        THREAD_POOL.install(|| files.par_iter().map(|f| read_file(f, options)).collect::<Result<_>>())?;
 
     let mut names: Vec<PlSmallStr> = Vec::new();
     for table in &tables {
@@ -162,10 +156,7 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     let mut stacked: Option<DataFrame> = None;
     for table in tables {
         let offset = stacked.as_ref().map_or(0, DataFrame::height);
-        problems.extend(table.problems.into_iter().map(|p| Problem {
-            record: p.record + offset,
-            ..p
-        }));
+        problems.extend(table.problems.into_iter().map(|p| Problem { record: p.record + offset, ..p }));
         blank_rows += table.blank_rows;
         let height = table.df.height();
         let columns: Vec<Column> = names
@@ -187,12 +178,7 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     df.rechunk_mut_par();
     let record_ids = record_ids(&df, options.id_column.as_deref())?;
     df.insert_column(0, record_ids)?;
-    Ok(Records {
-        df,
-        problems,
-        files,
-        blank_rows,
-    })
+    Ok(Records { df, problems, files, blank_rows })
 }
 
 /// `--id-column` values (which must be present and unique), else `source_file:source_row`.
@@ -213,13 +199,7 @@ fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
                 .clone();
             let mut seen = std::collections::HashMap::with_capacity(column.len());
             for (i, id) in column.iter().enumerate() {
-                let at = || {
-                    format!(
-                        "{}: row {}: column {name}",
-                        files.get(i).unwrap_or(""),
-                        rows.get(i).unwrap_or(0)
-                    )
-                };
+                let at = || format!("{}: row {}: column {name}", files.get(i).unwrap_or(""), rows.get(i).unwrap_or(0));
                 let Some(id) = id else {
                     return Err(Error::Usage(format!("{}: empty record id", at())));
                 };

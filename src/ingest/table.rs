@@ -27,17 +27,27 @@ pub fn find_header_row<S: AsRef<str>>(rows: &[Vec<S>], headers: &HeaderMap) -> O
     rows.iter()
         .take(HEADER_SEARCH_ROWS)
         .enumerate()
-        .map(|(i, row)| {
-            (
-                i,
-                row.iter()
-                    .filter(|cell| headers.canonical(cell.as_ref()).is_some())
-                    .count(),
-            )
-        })
+        .map(|(i, row)| (i, row.iter().filter(|cell| headers.canonical(cell.as_ref()).is_some()).count()))
         .filter(|&(_, known)| known >= 2)
         .max_by_key(|&(i, known)| (known, std::cmp::Reverse(i)))
         .map(|(i, _)| i)
+}
+
+/// A spreadsheet number as Excel displays it when edited: whole numbers without `.0`, and at most
+/// 15 significant digits (`440113201410050000`, not the double's exact `440113201410049984`).
+pub fn float_text(value: f64) -> String {
+    if value.fract() != 0.0 || value.abs() >= 1e21 {
+        return value.to_string();
+    }
+    if value.abs() < 1e15 {
+        return format!("{value:.0}");
+    }
+    let scientific = format!("{value:.14e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: usize = exponent.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let sign = if value < 0.0 { "-" } else { "" };
+    format!("{sign}{digits}{}", "0".repeat(exponent.saturating_sub(14)))
 }
 
 /// Names the columns of a header: the canonical field where the header is known (the first column
@@ -53,20 +63,14 @@ pub fn name_columns<S: AsRef<str>>(
     let mut canonical = Vec::with_capacity(header.len());
     for (i, cell) in header.iter().enumerate() {
         let typed = cell.as_ref().trim();
-        let field = headers
-            .canonical(typed)
-            .filter(|f| !canonical.contains(&Some(*f)));
+        let field = headers.canonical(typed).filter(|f| !canonical.contains(&Some(*f)));
         let mut name = match (field, typed) {
             (Some(field), _) => field.to_owned(),
             (None, "") => format!("column_{}", i + 1),
             (None, typed) => typed.to_owned(),
         };
         while names.contains(&name)
-            || (field.is_none()
-                && RESERVED
-                    .iter()
-                    .chain(schema::FIELDS.iter().map(|f| &f.name))
-                    .any(|f| *f == name))
+            || (field.is_none() && RESERVED.iter().chain(schema::FIELDS.iter().map(|f| &f.name)).any(|f| *f == name))
         {
             name.push('_');
         }
@@ -79,14 +83,14 @@ pub fn name_columns<S: AsRef<str>>(
         .map(|f| format!("{} ({f})", schema::label(f)))
         .collect();
     if !missing.is_empty() {
-        let seen: Vec<&str> = header
-            .iter()
-            .map(|h| h.as_ref().trim())
-            .filter(|h| !h.is_empty())
-            .collect();
+        let seen: Vec<&str> = header.iter().map(|h| h.as_ref().trim()).filter(|h| !h.is_empty()).collect();
         return Err(Error::input(
             path,
-            format!("{place}: required column {} not found in the header (headers: {}); name it with --map HEADER=FIELD", missing.join(", "), seen.join(", ")),
+            format!(
+                "{place}: required column {} not found in the header (headers: {}); name it with --map HEADER=FIELD",
+                missing.join(", "),
+                seen.join(", ")
+            ),
         ));
     }
     Ok((names, canonical))
@@ -116,10 +120,7 @@ impl<'a> TableBuilder<'a> {
         headers: &HeaderMap,
     ) -> Result<TableBuilder<'a>> {
         let (names, canonical) = name_columns(path, header, &format!("row {header_row}"), headers)?;
-        let columns = names
-            .iter()
-            .map(|n| StringChunkedBuilder::new(n.as_str().into(), 1024))
-            .collect();
+        let columns = names.iter().map(|n| StringChunkedBuilder::new(n.as_str().into(), 1024)).collect();
         Ok(TableBuilder {
             path,
             names,
@@ -167,19 +168,13 @@ impl<'a> TableBuilder<'a> {
         }
         let width = self.width();
         if cells.len() > width {
-            let extra: Vec<&str> = cells[width..]
-                .iter()
-                .copied()
-                .filter(|c| !c.trim().is_empty())
-                .collect();
+            let extra: Vec<&str> = cells[width..].iter().copied().filter(|c| !c.trim().is_empty()).collect();
             if !extra.is_empty() {
-                let message = format!("row {source_row} has {} fields, the header {width}: extra values kept here only", cells.len());
-                self.problems.push(Problem::new(
-                    record,
-                    Code::RowFieldCount,
-                    Some(&extra.join(" | ")),
-                    message,
-                ));
+                let message = format!(
+                    "row {source_row} has {} fields, the header {width}: extra values kept here only",
+                    cells.len()
+                );
+                self.problems.push(Problem::new(record, Code::RowFieldCount, Some(&extra.join(" | ")), message));
             }
         } else if cells.len() < width {
             let message = format!(
@@ -188,8 +183,7 @@ impl<'a> TableBuilder<'a> {
                 self.names[cells.len()],
                 self.names[width - 1]
             );
-            self.problems
-                .push(Problem::new(record, Code::RowFieldCount, None, message));
+            self.problems.push(Problem::new(record, Code::RowFieldCount, None, message));
         }
         self.source_rows.push(source_row);
     }
@@ -207,10 +201,6 @@ impl<'a> TableBuilder<'a> {
         columns.push(Column::new("source_row".into(), self.source_rows));
         columns.extend(self.columns.into_iter().map(|b| b.finish().into_column()));
         let df = DataFrame::new(height, columns)?;
-        Ok(Table {
-            df,
-            problems: self.problems,
-            blank_rows: self.blank_rows,
-        })
+        Ok(Table { df, problems: self.problems, blank_rows: self.blank_rows })
     }
 }

@@ -30,11 +30,7 @@ static ETHNICITIES: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
         by_label.insert(code.to_owned(), code);
         by_label.insert(code.trim_start_matches('0').to_owned(), code);
         by_label.insert(row[1].to_owned(), code);
-        for alias in row
-            .get(2)
-            .into_iter()
-            .flat_map(|aliases| aliases.split(','))
-        {
+        for alias in row.get(2).into_iter().flat_map(|aliases| aliases.split(',')) {
             by_label.insert(alias.to_owned(), code);
         }
     }
@@ -43,9 +39,7 @@ static ETHNICITIES: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
 
 /// The official name of a GB/T 3304 code (`01` → 汉族).
 pub fn ethnicity_name(code: &str) -> Option<&'static str> {
-    datasets::tsv_rows(datasets::ETHNICITIES_TSV)
-        .find(|row| row[0] == code)
-        .map(|row| row[1])
+    datasets::tsv_rows(datasets::ETHNICITIES_TSV).find(|row| row[0] == code).map(|row| row[1])
 }
 
 /// 民族 as a two-digit GB/T 3304 code, from a code (`1`, `01`) or a name with or without 族,
@@ -60,22 +54,15 @@ pub fn normalize_ethnicity(raw: &str) -> Option<&'static str> {
 pub fn normalize_document_type(raw: &str) -> Option<&'static str> {
     let folded = fold(raw).to_ascii_uppercase();
     // Labels are often typed as `1-居民身份证` or `1:居民身份证`: the code before the separator decides.
-    let key = folded
-        .split(['-', ':', '：', '.', '、'])
-        .next()
-        .unwrap_or("");
+    let key = folded.split(['-', ':', '：', '.', '、']).next().unwrap_or("");
     let code = match key {
         "1" | "01" | "居民身份证" | "身份证" | "二代身份证" => "1",
-        "6"
-        | "香港特区护照/身份证明"
-        | "香港特区护照"
-        | "香港身份证"
-        | "港澳居民来往内地通行证(香港)" => "6",
+        "6" | "香港特区护照/身份证明" | "香港特区护照" | "香港身份证" | "港澳居民来往内地通行证(香港)" => {
+            "6"
+        }
         "7" | "澳门特区护照/身份证明" | "澳门特区护照" | "澳门身份证" => "7",
         "8" | "台湾居民来往大陆通行证" | "台胞证" => "8",
-        "9" | "境外永久居住证" | "外国人永久居留身份证" | "外国人永久居留证" => {
-            "9"
-        }
+        "9" | "境外永久居住证" | "外国人永久居留身份证" | "外国人永久居留证" => "9",
         "A" | "护照" => "A",
         "B" | "户口簿" | "户口本" => "B",
         "C" | "港澳台居民居住证" => "C",
@@ -92,12 +79,7 @@ fn parse_small_number(text: &str) -> Option<u32> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok();
     }
-    let digit = |c: char| {
-        CHINESE_DIGITS
-            .iter()
-            .position(|&d| d == c)
-            .map(|d| d as u32)
-    };
+    let digit = |c: char| CHINESE_DIGITS.iter().position(|&d| d == c).map(|d| d as u32);
     let chars: Vec<char> = text.chars().collect();
     match chars.as_slice() {
         ['十'] => Some(10),
@@ -151,9 +133,8 @@ pub const SCHOOL_TYPES: [(&str, &str); 6] = [
 
 /// Province-level codes (GB/T 2260), the BB of 学校标识码.
 pub const PROVINCE_CODES: [&str; 34] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
-    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71",
-    "81", "82",
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
+    "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
 ];
 
 /// A 学校标识码 folded to ASCII digits (spaces removed); structure is checked in `check`.
@@ -275,14 +256,8 @@ mod tests {
 
     #[test]
     fn school_codes() {
-        assert_eq!(
-            normalize_school_code(" 1144 001800 ").as_deref(),
-            Some("1144001800")
-        );
-        assert_eq!(
-            normalize_school_code("１１４４００１８００").as_deref(),
-            Some("1144001800")
-        );
+        assert_eq!(normalize_school_code(" 1144 001800 ").as_deref(), Some("1144001800"));
+        assert_eq!(normalize_school_code("１１４４００１８００").as_deref(), Some("1144001800"));
         assert_eq!(normalize_school_code("  "), None);
     }
 }

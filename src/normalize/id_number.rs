@@ -14,11 +14,7 @@ pub fn check_char(body: &[u8]) -> Option<u8> {
     if body.len() < 17 || !body[..17].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let sum: u32 = body[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(&b, w)| u32::from(b - b'0') * w)
-        .sum();
+    let sum: u32 = body[..17].iter().zip(WEIGHTS).map(|(&b, w)| u32::from(b - b'0') * w).sum();
     Some(CHECK_CHARS[(sum % 11) as usize])
 }
 
@@ -35,22 +31,12 @@ pub struct IdCleaning {
 /// ASCII letters upper-cased, and a 15-digit legacy resident number upgraded to 18 characters.
 /// Returns `None` when nothing is left.
 pub fn normalize_id_number(raw: &str) -> Option<(String, IdCleaning)> {
-    let folded: Cow<str> = if raw.is_ascii() {
-        raw.into()
-    } else {
-        raw.nfkc().collect::<String>().into()
-    };
-    let mut cleaning = IdCleaning {
-        reformatted: !raw.is_ascii(),
-        ..IdCleaning::default()
-    };
+    let folded: Cow<str> = if raw.is_ascii() { raw.into() } else { raw.nfkc().collect::<String>().into() };
+    let mut cleaning = IdCleaning { reformatted: !raw.is_ascii(), ..IdCleaning::default() };
     let mut id = String::with_capacity(18);
     for c in folded.chars() {
         if c.is_whitespace()
-            || matches!(
-                c,
-                '-' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}'
-            )
+            || matches!(c, '-' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}')
         {
             cleaning.reformatted = true;
         } else if c.is_ascii_lowercase() {
@@ -101,11 +87,7 @@ mod tests {
             assert_eq!(check_char(id.as_bytes()), Some(id.as_bytes()[17]), "{id}");
         }
         assert_eq!(check_char(b"1101051949123100"), None, "too short");
-        assert_eq!(
-            check_char(b"11010519491231002A"),
-            Some(b'X'),
-            "only the body is read"
-        );
+        assert_eq!(check_char(b"11010519491231002A"), Some(b'X'), "only the body is read");
         assert_eq!(check_char(b"1101051949123A002X"), None);
     }
 
@@ -140,10 +122,7 @@ mod tests {
             assert_eq!(id, "11010519491231002X", "{raw:?}");
             assert!(cleaning.reformatted, "{raw:?}");
         }
-        assert_eq!(
-            normalize_id_number("11010519491231002X").unwrap().1,
-            IdCleaning::default()
-        );
+        assert_eq!(normalize_id_number("11010519491231002X").unwrap().1, IdCleaning::default());
         assert_eq!(normalize_id_number(" - "), None);
         assert_eq!(normalize_id_number("e12345678").unwrap().0, "E12345678");
     }

@@ -58,20 +58,13 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
             }
         }
         let mut variants = name::name_pinyin_variants(&norm, PINYIN_VARIANTS + 1);
-        let pinyin = if variants.is_empty() {
-            String::new()
-        } else {
-            variants.remove(0)
-        };
+        let pinyin = if variants.is_empty() { String::new() } else { variants.remove(0) };
         let alt = (!variants.is_empty()).then(|| variants.join("|"));
         (!norm.is_empty()).then_some((norm, pinyin, alt))
     })?;
     problems.extend(found);
-    let (mut norm, mut pinyin, mut alt) = (
-        Vec::with_capacity(names.len()),
-        Vec::with_capacity(names.len()),
-        Vec::with_capacity(names.len()),
-    );
+    let (mut norm, mut pinyin, mut alt) =
+        (Vec::with_capacity(names.len()), Vec::with_capacity(names.len()), Vec::with_capacity(names.len()));
     for entry in names {
         let (n, p, a) = entry.map_or((None, None, None), |(n, p, a)| (Some(n), Some(p), a));
         norm.push(n);
@@ -85,10 +78,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (sexes, found) = map_column(df, "sex", |raw, findings| {
         let sex = codes::normalize_sex(raw);
         if sex.is_none() {
-            findings.push((
-                Code::SexInvalid,
-                format!("{raw:?} is not 男/女, 1/2 or M/F"),
-            ));
+            findings.push((Code::SexInvalid, format!("{raw:?} is not 男/女, 1/2 or M/F")));
         }
         sex.map(str::to_owned)
     })?;
@@ -98,16 +88,12 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (dates, found) = map_column(df, "birth_date", |raw, findings| {
         let parsed = date::parse_date(raw);
         if parsed.is_none() {
-            findings.push((
-                Code::BirthDateInvalid,
-                format!("{raw:?} is not a real date in a known format"),
-            ));
+            findings.push((Code::BirthDateInvalid, format!("{raw:?} is not a real date in a known format")));
         }
         parsed.map(date::Date::to_epoch_days)
     })?;
     problems.extend(found);
-    let dates =
-        Int32Chunked::from_iter_options("birth_date_norm".into(), dates.into_iter()).into_date();
+    let dates = Int32Chunked::from_iter_options("birth_date_norm".into(), dates.into_iter()).into_date();
     df.with_column(dates.into_column())?;
 
     let (types, found) = map_column(df, "id_type", |raw, findings| {
@@ -129,7 +115,12 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
             findings.push((Code::IdReformatted, format!("{raw:?} → {id}")));
         }
         if cleaning.upgraded_from_15 {
-            findings.push((Code::IdLegacy15, format!("15-digit number upgraded to {id}; no K-12 student has a genuine one: probably a guardian's number")));
+            findings.push((
+                Code::IdLegacy15,
+                format!(
+                    "15-digit number upgraded to {id}; no K-12 student has a genuine one: probably a guardian's number"
+                ),
+            ));
         }
         Some(id)
     })?;
@@ -139,19 +130,14 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (ethnicities, found) = map_column(df, "ethnicity", |raw, findings| {
         let code = codes::normalize_ethnicity(raw);
         if code.is_none() {
-            findings.push((
-                Code::EthnicityInvalid,
-                format!("{raw:?} is not a GB/T 3304 code or name"),
-            ));
+            findings.push((Code::EthnicityInvalid, format!("{raw:?} is not a GB/T 3304 code or name")));
         }
         code.map(str::to_owned)
     })?;
     problems.extend(found);
     add_text(df, "ethnicity_norm", ethnicities)?;
 
-    let (schools, _) = map_column(df, "school_code", |raw, _| {
-        codes::normalize_school_code(raw)
-    })?;
+    let (schools, _) = map_column(df, "school_code", |raw, _| codes::normalize_school_code(raw))?;
     add_text(df, "school_code_norm", schools)?;
 
     let (grades, found) = map_column(df, "grade", |raw, findings| {
@@ -162,9 +148,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         grade.map(i32::from)
     })?;
     problems.extend(found);
-    df.with_column(
-        Int32Chunked::from_iter_options("grade_norm".into(), grades.into_iter()).into_column(),
-    )?;
+    df.with_column(Int32Chunked::from_iter_options("grade_norm".into(), grades.into_iter()).into_column())?;
 
     let (classes, found) = map_column(df, "class", |raw, findings| {
         let class = codes::normalize_class(raw);
@@ -180,9 +164,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
 }
 
 fn add_text(df: &mut DataFrame, name: &str, values: Vec<Option<String>>) -> Result<()> {
-    df.with_column(
-        StringChunked::from_iter_options(name.into(), values.into_iter()).into_column(),
-    )?;
+    df.with_column(StringChunked::from_iter_options(name.into(), values.into_iter()).into_column())?;
     Ok(())
 }
 

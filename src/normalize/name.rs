@@ -16,15 +16,7 @@ pub const MIDDLE_DOT: char = '\u{00B7}';
 fn is_dot_variant(c: char) -> bool {
     matches!(
         c,
-        '\u{30FB}'
-            | '\u{2022}'
-            | '\u{2027}'
-            | '\u{2219}'
-            | '\u{22C5}'
-            | '.'
-            | '\u{FF0E}'
-            | '\u{FF65}'
-            | '\u{0387}'
+        '\u{30FB}' | '\u{2022}' | '\u{2027}' | '\u{2219}' | '\u{22C5}' | '.' | '\u{FF0E}' | '\u{FF65}' | '\u{0387}'
     )
 }
 
@@ -35,9 +27,7 @@ static TRADITIONAL_TO_SIMPLIFIED: LazyLock<HashMap<char, char>> = LazyLock::new(
 });
 
 static SURNAME_READINGS: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
-    datasets::tsv_rows(datasets::SURNAMES_TSV)
-        .filter_map(|row| Some((row[0], *row.get(1)?)))
-        .collect()
+    datasets::tsv_rows(datasets::SURNAMES_TSV).filter_map(|row| Some((row[0], *row.get(1)?))).collect()
 });
 
 /// What normalization found in a name, for the NAME_* problems.
@@ -147,11 +137,7 @@ pub fn name_pinyin_variants(name: &str, limit: usize) -> Vec<String> {
                 if next.len() == limit {
                     break 'outer;
                 }
-                next.push(if prefix.is_empty() {
-                    reading.clone()
-                } else {
-                    format!("{prefix} {reading}")
-                });
+                next.push(if prefix.is_empty() { reading.clone() } else { format!("{prefix} {reading}") });
             }
         }
         variants = next;
@@ -217,18 +203,13 @@ mod tests {
     #[test]
     fn every_middle_dot_variant_becomes_u00b7() {
         for dot in [
-            '\u{00B7}', '\u{30FB}', '\u{FF65}', '\u{2022}', '\u{2027}', '\u{2219}', '\u{22C5}',
-            '\u{0387}', '.', '\u{FF0E}',
+            '\u{00B7}', '\u{30FB}', '\u{FF65}', '\u{2022}', '\u{2027}', '\u{2219}', '\u{22C5}', '\u{0387}', '.',
+            '\u{FF0E}',
         ] {
             let raw = format!("阿依古丽{dot}买买提");
             let (name, flags) = normalize_name(&raw);
             assert_eq!(name, "阿依古丽·买买提", "U+{:04X}", dot as u32);
-            assert_eq!(
-                flags.dot_variant,
-                dot != '\u{00B7}' && dot != '\u{0387}',
-                "U+{:04X}",
-                dot as u32
-            );
+            assert_eq!(flags.dot_variant, dot != '\u{00B7}' && dot != '\u{0387}', "U+{:04X}", dot as u32);
             assert!(!flags.symbol);
         }
     }
@@ -292,10 +273,7 @@ mod tests {
     fn homophones_share_pinyin() {
         assert_eq!(name_pinyin("张伟"), name_pinyin("张炜"));
         assert_eq!(name_pinyin("李娜"), name_pinyin("李纳"));
-        assert_ne!(
-            name_pinyin("张伟"),
-            name_pinyin("章伟").replace("zhang", "x")
-        );
+        assert_ne!(name_pinyin("张伟"), name_pinyin("章伟").replace("zhang", "x"));
     }
 
     #[test]
@@ -311,22 +289,15 @@ mod tests {
         let variants = name_pinyin_variants("王行", 8);
         assert_eq!(variants[0], name_pinyin("王行"));
         assert!(
-            variants.contains(&"wang xing".to_owned())
-                && variants.contains(&"wang hang".to_owned()),
+            variants.contains(&"wang xing".to_owned()) && variants.contains(&"wang hang".to_owned()),
             "{variants:?}"
         );
         assert_eq!(
-            name_pinyin_variants("单行", 8)
-                .iter()
-                .filter(|v| v.starts_with("dan"))
-                .count(),
+            name_pinyin_variants("单行", 8).iter().filter(|v| v.starts_with("dan")).count(),
             0,
             "surname override fixes 单"
         );
-        assert_eq!(
-            name_pinyin_variants("张伟", 8),
-            vec!["zhang wei".to_owned()]
-        );
+        assert_eq!(name_pinyin_variants("张伟", 8), vec!["zhang wei".to_owned()]);
         assert!(name_pinyin_variants("乐乐行行长长", 5).len() <= 5);
     }
 }

@@ -14,18 +14,13 @@ use crate::problems::{Problem, Severity};
 
 /// Writes `path` through `write`, so that a crash or error never leaves a half-written file:
 /// the content goes to a hidden temporary file in the same folder, renamed over `path` at the end.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
-) -> Result<()> {
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut out = BufWriter::new(File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
         write(&mut out)?;
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        let file = out.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
@@ -37,9 +32,7 @@ pub fn write_atomic(
 
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     write_atomic(path, |out| {
-        ParquetWriter::new(out)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(df)?;
+        ParquetWriter::new(out).with_compression(ParquetCompression::Zstd(None)).finish(df)?;
         Ok(())
     })
 }
@@ -62,22 +55,15 @@ pub fn write_csv(path: &Path, df: &DataFrame) -> Result<()> {
         .map(|c| Ok(c.cast(&DataType::String)?.str()?.rechunk().into_owned()))
         .collect::<Result<_>>()?;
     write_atomic(path, |out| {
-        out.write_all(b"\xEF\xBB\xBF")
-            .map_err(|e| Error::io(path, e))?;
+        out.write_all(b"\xEF\xBB\xBF").map_err(|e| Error::io(path, e))?;
         let mut csv = csv::Writer::from_writer(out);
         let io = |e: csv::Error| Error::input(path, format!("cannot write: {e}"));
-        csv.write_record(
-            df.get_column_names()
-                .iter()
-                .map(|n| inert(n.as_str()).into_owned()),
-        )
-        .map_err(io)?;
+        csv.write_record(df.get_column_names().iter().map(|n| inert(n.as_str()).into_owned())).map_err(io)?;
         let mut row: Vec<std::borrow::Cow<str>> = Vec::with_capacity(columns.len());
         for i in 0..df.height() {
             row.clear();
             row.extend(columns.iter().map(|c| c.get(i).map_or("".into(), inert)));
-            csv.write_record(row.iter().map(|c| c.as_ref()))
-                .map_err(io)?;
+            csv.write_record(row.iter().map(|c| c.as_ref())).map_err(io)?;
         }
         csv.flush().map_err(|e| Error::io(path, e))
     })
@@ -108,37 +94,19 @@ pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataF
         }
         source_rows.push(rows.get(p.record));
     }
-    let names = [
-        "record_id",
-        "source_file",
-        "code",
-        "severity",
-        "field",
-        "problem",
-        "raw_value",
-        "message",
-    ];
+    let names = ["record_id", "source_file", "code", "severity", "field", "problem", "raw_value", "message"];
     let mut out: Vec<Column> = names
         .iter()
         .zip(columns)
-        .map(|(name, values)| {
-            StringChunked::from_iter_options((*name).into(), values.into_iter()).into_column()
-        })
+        .map(|(name, values)| StringChunked::from_iter_options((*name).into(), values.into_iter()).into_column())
         .collect();
-    out.insert(
-        2,
-        UInt32Chunked::from_iter_options("source_row".into(), source_rows.into_iter())
-            .into_column(),
-    );
+    out.insert(2, UInt32Chunked::from_iter_options("source_row".into(), source_rows.into_iter()).into_column());
     Ok(DataFrame::new(n, out)?)
 }
 
 /// Where a record belongs for the summary: the city and county columns of the sheet when it has
 /// them (the school's location), otherwise the household region in a valid ID number.
-pub fn locality_columns(
-    records: &DataFrame,
-    valid_ids: &[bool],
-) -> Result<(Vec<Option<String>>, Vec<Option<String>>)> {
+pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<(Vec<Option<String>>, Vec<Option<String>>)> {
     let text = |name: &str| -> Result<Vec<Option<&str>>> {
         Ok(match records.column(name) {
             Ok(c) => c.str()?.iter().collect(),
@@ -150,15 +118,12 @@ pub fn locality_columns(
     let mut counties = Vec::with_capacity(records.height());
     for i in 0..records.height() {
         let from_id = ids[i].filter(|_| valid_ids[i]).map(|id| &id[..6]);
-        let county_name = county[i].map(str::to_owned).or_else(|| {
-            from_id.map(|code| format!("{code} {}", region::region_name(code).unwrap_or("")))
-        });
+        let county_name = county[i]
+            .map(str::to_owned)
+            .or_else(|| from_id.map(|code| format!("{code} {}", region::region_name(code).unwrap_or(""))));
         let city_name = city[i].map(str::to_owned).or_else(|| {
             let code = region::city_code(from_id?)?;
-            Some(format!(
-                "{code} {}",
-                region::region_name(&code).unwrap_or("")
-            ))
+            Some(format!("{code} {}", region::region_name(&code).unwrap_or("")))
         });
         cities.push(city_name);
         counties.push(county_name);
@@ -170,21 +135,11 @@ pub fn locality_columns(
 pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFrame> {
     let cities = records.column("locality_city")?.str()?;
     let counties = records.column("locality_county")?.str()?;
-    let text = |name: &str| {
-        records
-            .column(name)
-            .ok()
-            .and_then(|c| c.str().ok().cloned())
-    };
+    let text = |name: &str| records.column(name).ok().and_then(|c| c.str().ok().cloned());
     let (school_codes, school_names) = (text("school_code_norm"), text("school_name"));
     let mut counts: BTreeMap<(&str, String, String, String, String), u64> = BTreeMap::new();
     for p in problems {
-        let get = |c: &Option<StringChunked>| {
-            c.as_ref()
-                .and_then(|c| c.get(p.record))
-                .unwrap_or("")
-                .to_owned()
-        };
+        let get = |c: &Option<StringChunked>| c.as_ref().and_then(|c| c.get(p.record)).unwrap_or("").to_owned();
         let key = (
             p.code.as_str(),
             cities.get(p.record).unwrap_or("").to_owned(),
@@ -200,10 +155,7 @@ pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFr
         StringChunked::from_iter_values(name.into(), rows.iter().map(f)).into_column()
     };
     let severity = |code: &str| {
-        crate::problems::Code::parse(code)
-            .map_or(Severity::Info, |c| c.kind().severity)
-            .as_str()
-            .to_owned()
+        crate::problems::Code::parse(code).map_or(Severity::Info, |c| c.kind().severity).as_str().to_owned()
     };
     let columns = vec![
         col("code", &|r| r.0 .0.to_owned()),

@@ -1,0 +1,227 @@
+//! `xueji check` end to end on fixtures written by the tests themselves: an Excel sheet with a
+//! title row, a GB18030 CSV, a Parquet file, and malformed inputs.
+
+mod common;
+
+use std::path::Path;
+
+use common::{codes_at, problem_set, read_parquet, with_check, xueji, xueji_ok};
+use polars::prelude::*;
+use rust_xlsxwriter::Workbook;
+
+const AS_OF: &str = "2026-11-29";
+
+fn write_xlsx(path: &Path, other_id: &str) {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.write_string(0, 0, "实验小学2026年秋季学生基本信息表").unwrap();
+    sheet.write_string(1, 0, "说明：带★为必填项").unwrap();
+    let header = [
+        "★姓名",
+        "★性别",
+        "★出生日期",
+        "★身份证件类型",
+        "身份证件号",
+        "★民族",
+        "学校标识码",
+        "学校名称",
+        "★年级",
+        "★班级",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(2, c as u16, *h).unwrap();
+    }
+    let rows: [[&str; 10]; 5] = [
+        [
+            "张伟",
+            "男",
+            "2014-10-05",
+            "居民身份证",
+            "44011320141005001X",
+            "汉族",
+            "2144001800",
+            "实验小学",
+            "六年级",
+            "3班",
+        ],
+        ["李娜", "女", "2014/3/5", "1", "110105194912310021", "汉", "2144001800", "实验小学", "六年级", "3班"],
+        ["王 芳", "2", "20140305", "1", "", "01", "2144001800", "实验小学", "6", "(3)班"],
+        ["張偉", "男", "", "1", "44011320141005001x", "汉族", "2144001800", "实验小学", "六年级", "3班"],
+        ["赵敏", "女", "2013-01-01", "1", other_id, "火星族", "21440018", "实验小学", "一年级", "1"],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, value) in row.iter().enumerate() {
+            if !value.is_empty() {
+                sheet.write_string(3 + r as u32, c as u16, *value).unwrap();
+            }
+        }
+    }
+    // 王芳's number typed into a numeric cell: Excel keeps 15 digits, the rest is lost.
+    sheet.write_number(5, 4, 440113201410050000.0).unwrap();
+    // 張偉's birth date as an Excel serial number (41703 = 2014-03-05).
+    sheet.write_number(6, 2, 41703.0).unwrap();
+    workbook.save(path).unwrap();
+}
+
+fn write_gb18030_csv(path: &Path) {
+    let text = "学生名单（县教育局汇总）\n\
+                姓名,性别,出生日期,身份证件号,民族\n\
+                阿依古丽\u{30FB}买买提,女,2015年3月5日,,维吾尔族\n\
+                刘䶮,男,2015-06-01,310112850409522,汉族\n\
+                孙悟空,男\n\
+                猪八戒,男,2015-01-01,,汉族,多出来的值\n\
+                ,,,,\n";
+    let (bytes, _, unmappable) = encoding_rs::GB18030.encode(text);
+    assert!(!unmappable);
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn write_parquet(path: &Path) {
+    let mut df = df!(
+        "姓名" => ["陈晨", "陈晨", "张伟"],
+        "性别" => ["1", "1", "1"],
+        "出生日期" => ["2016-01-01", "2016/1/1", "2014-10-05"],
+        "身份证件类型" => ["Z", "无", "1"],
+        "身份证件号" => [None, None, Some("440113 20141005 001X")],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(&mut df).unwrap();
+}
+
+#[test]
+fn mixed_formats_get_the_right_problem_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("county");
+    std::fs::create_dir_all(input.join("school_b")).unwrap();
+    let other_id = with_check("44011320140101002"); // a girl born 2014-01-01: not 赵敏's birth date
+    write_xlsx(&input.join("school_a.xlsx"), &other_id);
+    write_gb18030_csv(&input.join("school_b/students.csv"));
+    write_parquet(&input.join("school_b/extra.parquet"));
+    std::fs::write(input.join("notes.docx"), "ignored: not a table").unwrap();
+    let out = dir.path().join("out");
+
+    let stdout = xueji_ok(&["check", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+    assert!(stdout.contains("read 12 records from 3 files (1 blank rows skipped)"), "{stdout}");
+    for file in ["problems.parquet", "problems.csv", "problems_summary.csv", "records.parquet"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let problems = problem_set(&out);
+    let at = |file: &str, row: u32| codes_at(&problems, file, row);
+
+    // Excel: title and notes above the header on row 3; data from row 4.
+    assert_eq!(at("school_a.xlsx", 4), ["ID_DUPLICATE"], "张伟, also on row 7 and in extra.parquet");
+    assert_eq!(at("school_a.xlsx", 5), ["ID_CHECKSUM"]);
+    assert_eq!(at("school_a.xlsx", 6), ["CELL_NUMBER_PRECISION_LOST", "NAME_WHITESPACE"]);
+    assert_eq!(at("school_a.xlsx", 7), ["ID_BIRTH_MISMATCH", "ID_DUPLICATE", "ID_REFORMATTED", "NAME_TRADITIONAL"]);
+    assert_eq!(
+        at("school_a.xlsx", 8),
+        ["AGE_GRADE_MISMATCH", "ETHNICITY_INVALID", "ID_BIRTH_MISMATCH", "SCHOOL_CODE_INVALID"]
+    );
+    // GB18030 CSV with a title line: header on line 2.
+    // Files without a 学校标识码 or 民族 column: their records lack the value, and say so.
+    assert_eq!(at("students.csv", 3), ["ID_MISSING", "NAME_DOT_VARIANT", "SCHOOL_CODE_MISSING"]);
+    assert_eq!(
+        at("students.csv", 4),
+        ["ID_BIRTH_MISMATCH", "ID_LEGACY_15", "ID_SEX_MISMATCH", "SCHOOL_CODE_MISSING"],
+        "a boy carrying his mother's 15-digit number"
+    );
+    assert_eq!(
+        at("students.csv", 5),
+        ["BIRTH_DATE_MISSING", "ETHNICITY_MISSING", "ID_MISSING", "ROW_FIELD_COUNT", "SCHOOL_CODE_MISSING"]
+    );
+    assert_eq!(at("students.csv", 6), ["ID_MISSING", "ROW_FIELD_COUNT", "SCHOOL_CODE_MISSING"]);
+    // Parquet: no header row; rows count from 1.
+    for row in [1, 2] {
+        assert_eq!(at("extra.parquet", row), ["ETHNICITY_MISSING", "NO_ID_DUPLICATE", "SCHOOL_CODE_MISSING"]);
+    }
+    assert_eq!(
+        at("extra.parquet", 3),
+        ["ETHNICITY_MISSING", "ID_DUPLICATE", "ID_REFORMATTED", "SCHOOL_CODE_MISSING"],
+        "the same 张伟 registered at another school"
+    );
+
+    // Records keep their originals beside the normalized columns, with provenance and ids.
+    let records = read_parquet(&out.join("records.parquet"));
+    assert_eq!(records.height(), 12);
+    let names = records.column("name").unwrap().str().unwrap().clone();
+    let norms = records.column("name_norm").unwrap().str().unwrap().clone();
+    let ids = records.column("record_id").unwrap().str().unwrap().clone();
+    let row = (0..12).find(|&i| names.get(i) == Some("張偉")).unwrap();
+    assert_eq!(norms.get(row), Some("张伟"));
+    assert!(ids.get(row).unwrap().ends_with("school_a.xlsx:7"), "{:?}", ids.get(row));
+    let rare = (0..12).find(|&i| names.get(i) == Some("刘䶮")).unwrap();
+    assert_eq!(records.column("id_norm").unwrap().str().unwrap().get(rare), Some("310112198504095227"));
+    let lost = (0..12).find(|&i| names.get(i) == Some("王 芳")).unwrap();
+    assert_eq!(
+        records.column("id_number").unwrap().str().unwrap().get(lost),
+        Some("440113201410050000"),
+        "shown as Excel shows it"
+    );
+
+    // The CSV export is what Excel opens: BOM, then the header.
+    let csv = std::fs::read(out.join("problems.csv")).unwrap();
+    assert!(csv.starts_with(b"\xEF\xBB\xBFrecord_id,source_file,source_row,code,"));
+    let summary = std::fs::read_to_string(out.join("problems_summary.csv")).unwrap();
+    assert!(summary.contains("ID_DUPLICATE,error,440100 广州市,440113 番禺区,2144001800,实验小学,2"), "{summary}");
+}
+
+#[test]
+fn map_and_id_column_name_unusual_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("a.csv");
+    std::fs::write(
+        &csv,
+        "学号,姓名,性别,出生日期,学生证件编号\nS1,张伟,男,2014-10-05,44011320141005001X\nS2,李娜,女,2014-01-01,\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let failed = xueji(&["check", csv.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(stderr.contains("a.csv: row 1: required column 身份证件号 (id_number) not found"), "{stderr}");
+    assert!(!out.exists(), "nothing written on failure");
+
+    xueji_ok(&[
+        "check",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--map",
+        "学生证件编号=id_number",
+        "--id-column",
+        "学号",
+    ]);
+    let problems = read_parquet(&out.join("problems.parquet"));
+    let ids: Vec<Option<&str>> = problems.column("record_id").unwrap().str().unwrap().iter().collect();
+    assert_eq!(ids, [Some("S2")], "only 李娜 lacks a number");
+}
+
+#[test]
+fn bad_inputs_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let missing = dir.path().join("nope.xlsx");
+    let failed = xueji(&["check", missing.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("nope.xlsx"), "{failed:?}");
+
+    let not_excel = dir.path().join("broken.xlsx");
+    std::fs::write(&not_excel, "this is not a workbook").unwrap();
+    let failed = xueji(&["check", not_excel.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("broken.xlsx: cannot open workbook"), "{stderr}");
+
+    let headerless = dir.path().join("numbers.csv");
+    std::fs::write(&headerless, "1,2,3\n4,5,6\n").unwrap();
+    let failed = xueji(&["check", headerless.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("numbers.csv: no header row in the first 30 rows"), "{stderr}");
+
+    let bad_utf8 = dir.path().join("bad.csv");
+    std::fs::write(&bad_utf8, b"\xE5\xA7\x93\xE5\x90\x8D,x\n\xFF\xFE\n").unwrap();
+    let failed = xueji(&["check", bad_utf8.to_str().unwrap(), "--out", out.to_str().unwrap(), "--encoding", "utf8"]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("bad.csv: line 2: not valid UTF-8"), "{stderr}");
+    assert!(!out.exists());
+}
