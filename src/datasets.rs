@@ -4,6 +4,8 @@ pub const REGIONS_TSV: &str = include_str!("../datasets/regions.tsv");
 pub const TRADITIONAL_TO_SIMPLIFIED_TSV: &str = include_str!("../datasets/t2s.tsv");
 pub const SURNAMES_TSV: &str = include_str!("../datasets/surnames.tsv");
 pub const ETHNICITIES_TSV: &str = include_str!("../datasets/ethnicities.tsv");
+pub const SURNAME_FREQUENCIES_TSV: &str = include_str!("../datasets/surname_frequencies.tsv");
+pub const GIVEN_NAMES_TSV: &str = include_str!("../datasets/given_names.tsv");
 
 /// The data lines of a TSV table, split into fields: `#` comments and blank lines skipped.
 pub fn tsv_rows(table: &str) -> impl Iterator<Item = Vec<&str>> {

@@ -8,6 +8,8 @@
 pub mod check;
 pub mod datasets;
 pub mod error;
+pub mod eval;
+pub mod generate;
 pub mod ingest;
 pub mod normalize;
 pub mod pipeline;

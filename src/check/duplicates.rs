@@ -25,6 +25,11 @@ pub struct Person<'a> {
 /// the birth date, and a recorded one that disagrees is reported as ID_BIRTH_MISMATCH.
 pub fn same_person(a: &Person, b: &Person) -> bool {
     let (Some(x), Some(y)) = (a.name, b.name) else { return false };
+    // Digits and placeholders typed into a name (王伟2, 王□) are noise, not another person.
+    let letters = |name: &str| -> String {
+        name.chars().filter(|c| !c.is_ascii_digit() && !matches!(c, '□' | '?' | '？' | '*')).collect()
+    };
+    let (x, y) = (letters(x), letters(y));
     if x == y || a.pinyin.is_some_and(|p| !p.is_empty() && Some(p) == b.pinyin) {
         return true;
     }
@@ -32,14 +37,23 @@ pub fn same_person(a: &Person, b: &Person) -> bool {
     x.len() == y.len() && x.len() >= 3 && x[0] == y[0] && x.iter().zip(&y).filter(|(p, q)| p != q).count() == 1
 }
 
-/// Splits records into people: each record joins the first person whose first record it matches.
+/// Splits records into people: each named record joins the first person whose first record it
+/// matches. A record without a name is no evidence of another person: it joins the first one.
 pub fn people(records: &[Person]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, record) in records.iter().enumerate() {
+    for (i, record) in records.iter().enumerate().filter(|(_, r)| r.name.is_some()) {
         match groups.iter_mut().find(|g| same_person(&records[g[0]], record)) {
             Some(group) => group.push(i),
             None => groups.push(vec![i]),
         }
+    }
+    let nameless = (0..records.len()).filter(|&i| records[i].name.is_none());
+    match groups.first_mut() {
+        Some(first) => {
+            first.extend(nameless);
+            first.sort_unstable();
+        }
+        None => groups.push(nameless.collect()),
     }
     groups
 }
@@ -140,8 +154,17 @@ mod tests {
         assert!(!same_person(&p("张伟", "zhang wei"), &p("张强", "zhang qiang")), "two-character names: a sibling");
         assert!(!same_person(&p("张伟", "zhang wei"), &p("李娜", "li na")));
         assert!(!same_person(&p("刘思琪", "liu si qi"), &p("王思琪", "wang si qi")), "another surname");
-        let nameless = Person { name: None, pinyin: Some("") };
+        assert!(same_person(&p("王伟2", "wang wei 2"), &p("王伟", "wang wei")), "a stray digit");
+        let nameless = Person { name: None, pinyin: None };
         assert!(!same_person(&nameless, &nameless));
+    }
+
+    #[test]
+    fn nameless_records_join_the_first_person() {
+        let nameless = Person { name: None, pinyin: None };
+        assert_eq!(people(&[nameless, p("张伟", "zhang wei")]), vec![vec![0, 1]]);
+        assert_eq!(people(&[nameless, p("张伟", "zhang wei"), p("李娜", "li na")]), vec![vec![0, 1], vec![2]]);
+        assert_eq!(people(&[nameless, nameless]), vec![vec![0, 1]]);
     }
 
     #[test]

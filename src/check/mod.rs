@@ -28,7 +28,7 @@ pub struct CheckOptions {
 
 /// Ages on 1 September accepted for grade g: from g+5-1 to g+5+2 (a year early, or repeated or
 /// late-entered up to two years).
-const AGE_SLACK: std::ops::RangeInclusive<i32> = -1..=2;
+pub const AGE_SLACK: std::ops::RangeInclusive<i32> = -1..=2;
 
 /// What a valid resident-layout number says about its holder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,7 +229,7 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
                     .push((Code::IdBirthMismatch, format!("recorded {recorded} but the number says {}", facts.birth)));
             }
         }
-        if let (Some(grade), Some(born)) = (grade[i], facts.map(|f| f.birth).or(recorded_birth)) {
+        if let (Some(grade), Some(born)) = (grade[i], recorded_birth.or(facts.map(|f| f.birth))) {
             let age = born.age_on(september);
             let expected = grade + 5;
             if !AGE_SLACK.contains(&(age - expected)) {

@@ -66,6 +66,25 @@ pub fn region_status(code: &str, birth_year: i32) -> RegionStatus {
     RegionStatus::Unknown
 }
 
+/// County-level codes of a province (`21` → 210102 …) that existed in every year of `years`,
+/// sorted: the household regions a generated population can carry without tripping
+/// ID_REGION_ANACHRONISM.
+pub fn stable_counties(province: &str, years: std::ops::RangeInclusive<i32>) -> Vec<String> {
+    let mut codes: Vec<String> = REGIONS
+        .iter()
+        .filter(|(code, region)| {
+            let text = format!("{code:06}");
+            text.starts_with(province)
+                && *code % 100 != 0
+                && region.name != "市辖区"
+                && years.clone().all(|y| region_status(&text, y) == RegionStatus::Valid)
+        })
+        .map(|(code, _)| format!("{code:06}"))
+        .collect();
+    codes.sort();
+    codes
+}
+
 /// The prefecture-level (city) code of a county code: `440113` → `440100`. Where the prefecture
 /// level is only a placeholder (the municipalities' 市辖区 and 县, 省直辖县级行政单位) the province
 /// code stands in (`110105` → `110000`).
@@ -118,6 +137,14 @@ mod tests {
         assert_eq!(region_status("440120", 1981), RegionStatus::Valid, "xxxx20 city area");
         assert_eq!(region_status("210101", 2010), RegionStatus::Valid, "xxxx01 市辖区");
         assert_eq!(region_status("999901", 2010), RegionStatus::Unknown);
+    }
+
+    #[test]
+    fn stable_counties_of_liaoning() {
+        let counties = stable_counties("21", 2005..=2020);
+        assert!(counties.len() > 80, "{}", counties.len());
+        assert!(counties.iter().all(|c| c.starts_with("21") && !c.ends_with("00")));
+        assert!(counties.contains(&"210102".to_owned()), "沈阳市和平区");
     }
 
     #[test]

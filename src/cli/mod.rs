@@ -2,6 +2,8 @@
 
 mod check;
 mod codes;
+mod eval;
+mod generate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     Check(check::Args),
     Codes(codes::Args),
+    Eval(eval::Args),
+    Generate(generate::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -33,6 +37,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Codes(args) => codes::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

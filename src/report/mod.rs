@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -12,22 +12,53 @@ use crate::check::region;
 use crate::error::{Error, Result};
 use crate::problems::{Problem, Severity};
 
-/// Writes `path` through `write`, so that a crash or error never leaves a half-written file:
-/// the content goes to a hidden temporary file in the same folder, renamed over `path` at the end.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut out = BufWriter::new(File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
-        write(&mut out)?;
-        let file = out.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// A file that appears at its path whole or not at all: written to a hidden temporary file in
+/// the same folder and renamed over the path by [`AtomicFile::commit`]. Dropped uncommitted (an
+/// error, a panic), the temporary file is removed.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+        let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(AtomicFile { path: path.to_owned(), tmp, out: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
-    result
+
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.out.as_mut().expect("not committed")
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        let out = self.out.take().expect("committed once");
+        let file = out.into_inner().map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `path` through `write` as an [`AtomicFile`].
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    write(file.writer())?;
+    file.commit()
 }
 
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
@@ -49,24 +80,36 @@ pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Writes `df` as UTF-8 CSV with a BOM (so Excel opens Chinese text correctly), every value as
 /// text and made [`inert`].
 pub fn write_csv(path: &Path, df: &DataFrame) -> Result<()> {
+    write_atomic(path, |out| {
+        out.write_all(b"\xEF\xBB\xBF").map_err(|e| Error::io(path, e))?;
+        csv_rows(out, df, true).map_err(|e| Error::input(path, format!("cannot write: {e}")))
+    })
+}
+
+/// Writes the rows of `df` (after its header, when `header`) as CSV into `out`, every value as
+/// text and made [`inert`].
+pub fn csv_rows(
+    out: &mut impl Write,
+    df: &DataFrame,
+    header: bool,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let columns: Vec<StringChunked> = df
         .columns()
         .iter()
         .map(|c| Ok(c.cast(&DataType::String)?.str()?.rechunk().into_owned()))
-        .collect::<Result<_>>()?;
-    write_atomic(path, |out| {
-        out.write_all(b"\xEF\xBB\xBF").map_err(|e| Error::io(path, e))?;
-        let mut csv = csv::Writer::from_writer(out);
-        let io = |e: csv::Error| Error::input(path, format!("cannot write: {e}"));
-        csv.write_record(df.get_column_names().iter().map(|n| inert(n.as_str()).into_owned())).map_err(io)?;
-        let mut row: Vec<std::borrow::Cow<str>> = Vec::with_capacity(columns.len());
-        for i in 0..df.height() {
-            row.clear();
-            row.extend(columns.iter().map(|c| c.get(i).map_or("".into(), inert)));
-            csv.write_record(row.iter().map(|c| c.as_ref())).map_err(io)?;
-        }
-        csv.flush().map_err(|e| Error::io(path, e))
-    })
+        .collect::<PolarsResult<_>>()?;
+    let mut csv = csv::Writer::from_writer(out);
+    if header {
+        csv.write_record(df.get_column_names().iter().map(|n| inert(n.as_str()).into_owned()))?;
+    }
+    let mut row: Vec<std::borrow::Cow<str>> = Vec::with_capacity(columns.len());
+    for i in 0..df.height() {
+        row.clear();
+        row.extend(columns.iter().map(|c| c.get(i).map_or("".into(), inert)));
+        csv.write_record(row.iter().map(|c| c.as_ref()))?;
+    }
+    csv.flush()?;
+    Ok(())
 }
 
 /// The problems as a table, one row per record × problem, ordered by record then code.

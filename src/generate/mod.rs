@@ -1,0 +1,269 @@
+//! Synthetic province populations with ground truth: how xueji is tested, demonstrated and
+//! benchmarked without any real student data.
+//!
+//! A population is a pure function of its options: person `i` draws from random streams keyed
+//! by (seed, i), so the output is byte-identical for a seed whatever the thread count, and
+//! persons are generated and written in parallel batches with bounded memory.
+
+mod names;
+mod output;
+mod person;
+pub mod rng;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::check::region;
+use crate::error::{Error, Result};
+use crate::normalize::date::Date;
+pub use output::{Format, TextEncoding};
+use person::{Person, Record};
+use rng::{Rng, Weighted};
+
+/// Persons generated (and written) per batch: bounds memory at any population size.
+const BATCH_PERSONS: usize = 100_000;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerateOptions {
+    pub students: usize,
+    /// Province code (two digits, e.g. `21` 辽宁).
+    pub province: String,
+    pub seed: u64,
+    /// The school year is the one this day falls in: it fixes birth dates for grades.
+    pub as_of: Date,
+    /// Share of people registered more than once (a fifth of them twice over).
+    pub duplicate_rate: f64,
+    /// Twin pairs per person.
+    pub twin_rate: f64,
+    /// Share of people whose record carries a classmate's ID number.
+    pub misuse_rate: f64,
+    /// Share of original records with one injected data-quality problem.
+    pub problem_rate: f64,
+    pub format: Format,
+    pub encoding: TextEncoding,
+}
+
+impl GenerateOptions {
+    pub fn new(students: usize, seed: u64, as_of: Date) -> GenerateOptions {
+        GenerateOptions {
+            students,
+            province: "21".into(),
+            seed,
+            as_of,
+            duplicate_rate: 0.03,
+            twin_rate: 0.01,
+            misuse_rate: 0.002,
+            problem_rate: 0.02,
+            format: Format::Parquet,
+            encoding: TextEncoding::Utf8,
+        }
+    }
+}
+
+/// Counts of what was generated, written to `generate.json` beside the data.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GenerateSummary {
+    pub people: usize,
+    pub records: usize,
+    pub duplicate_records: usize,
+    pub twin_pairs: usize,
+    pub misused_ids: usize,
+    pub injected_problems: usize,
+    pub schools: usize,
+    pub counties: usize,
+    pub files: Vec<PathBuf>,
+    pub seconds: f64,
+}
+
+/// How a school types its sheet: the same facts look different from school to school.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub sex_as_code: bool,
+    pub date_format: usize,
+    pub ethnicity_as_code: bool,
+    pub grade_as_number: bool,
+    pub class_format: usize,
+    pub document_type_as_code: bool,
+}
+
+pub struct County {
+    pub code: String,
+    pub name: &'static str,
+    pub city: String,
+    pub household_text: String,
+}
+
+pub struct School {
+    pub code: String,
+    pub name: String,
+    pub county: usize,
+    pub style: Style,
+}
+
+pub struct Class {
+    pub school: usize,
+    pub grade: u8,
+    pub number: u16,
+    /// Index of the first person in this class.
+    pub start: usize,
+}
+
+/// The province as generated: counties, schools and classes with their seats.
+pub struct Province {
+    pub code: String,
+    pub counties: Vec<County>,
+    pub county_weights: Weighted<usize>,
+    pub schools: Vec<School>,
+    pub classes: Vec<Class>,
+    /// Class indices by (grade, county), for choosing where a transferred student re-registers.
+    pub classes_by_grade_county: HashMap<(u8, usize), Vec<usize>>,
+    pub classes_by_grade: HashMap<u8, Vec<usize>>,
+    pub school_year: Date,
+}
+
+impl Province {
+    fn build(options: &GenerateOptions) -> Result<Province> {
+        let school_year = crate::check::school_year_start(options.as_of);
+        let oldest_birth = school_year.year - 20;
+        let codes = region::stable_counties(&options.province, oldest_birth.min(2000)..=2020);
+        if codes.is_empty() {
+            return Err(Error::Usage(format!("--province {}: no county codes in the region table", options.province)));
+        }
+        let province_name = region::region_name(&format!("{}0000", options.province)).unwrap_or("");
+        let mut rng = Rng::keyed(options.seed, 0, person::PURPOSE_PROVINCE);
+        let counties: Vec<County> = codes
+            .into_iter()
+            .map(|code| {
+                let city_code = region::city_code(&code).unwrap_or_default();
+                let city = if city_code.ends_with("0000") {
+                    String::new()
+                } else {
+                    region::region_name(&city_code).unwrap_or("").to_owned()
+                };
+                let name = region::region_name(&code).unwrap_or("");
+                let household_text = format!("{province_name}{city}{name}");
+                County { code, name, city, household_text }
+            })
+            .collect();
+        let county_weights = Weighted::new((0..counties.len()).map(|i| (i, 0.3 + 2.0 * rng.unit())));
+
+        let mut schools = Vec::new();
+        let mut classes = Vec::new();
+        let mut seats = 0usize;
+        let mut per_county_kind: HashMap<(usize, u8), usize> = HashMap::new();
+        while seats < options.students {
+            let county = *county_weights.draw(&mut rng);
+            let (kind, grades, label, type_code) = match rng.unit() {
+                x if x < 0.5 => (0u8, 1..=6u8, "小学", "21"),
+                x if x < 0.77 => (1, 7..=9, "中学", "31"),
+                _ => (2, 10..=12, "高级中学", "34"),
+            };
+            let nth = per_county_kind.entry((county, kind)).or_default();
+            *nth += 1;
+            let school = schools.len();
+            let style = Style {
+                sex_as_code: rng.chance(0.3),
+                date_format: rng.below(person::DATE_FORMATS),
+                ethnicity_as_code: rng.chance(0.2),
+                grade_as_number: rng.chance(0.3),
+                class_format: rng.below(3),
+                document_type_as_code: rng.chance(0.3),
+            };
+            schools.push(School {
+                code: format!("{type_code}{}{:06}", options.province, school + 1),
+                name: format!("{}第{}{label}", counties[county].name, nth),
+                county,
+                style,
+            });
+            let per_grade = 1 + rng.below(6);
+            for grade in grades {
+                for number in 1..=per_grade {
+                    if seats >= options.students {
+                        break;
+                    }
+                    classes.push(Class { school, grade, number: number as u16, start: seats });
+                    seats += 35 + rng.below(11);
+                }
+            }
+        }
+        let mut classes_by_grade_county: HashMap<(u8, usize), Vec<usize>> = HashMap::new();
+        let mut classes_by_grade: HashMap<u8, Vec<usize>> = HashMap::new();
+        for (i, class) in classes.iter().enumerate() {
+            classes_by_grade_county.entry((class.grade, schools[class.school].county)).or_default().push(i);
+            classes_by_grade.entry(class.grade).or_default().push(i);
+        }
+        Ok(Province {
+            code: options.province.clone(),
+            counties,
+            county_weights,
+            schools,
+            classes,
+            classes_by_grade_county,
+            classes_by_grade,
+            school_year,
+        })
+    }
+
+    /// The class person `index` sits in.
+    pub fn class_of(&self, index: usize) -> usize {
+        self.classes.partition_point(|c| c.start <= index) - 1
+    }
+}
+
+/// Generates the population into `out` (created if needed): the student sheets in the chosen
+/// format, `truth/` and `generate.json`.
+pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary> {
+    let started = Instant::now();
+    if options.students == 0 {
+        return Err(Error::Usage("--students must be at least 1".into()));
+    }
+    std::fs::create_dir_all(out.join("truth")).map_err(|e| Error::io(out, e))?;
+    let province = Province::build(options)?;
+    let world = person::World::new(options, &province);
+    let overrides = THREAD_POOL.install(|| world.resolve_id_collisions());
+
+    let mut sheets = output::SheetWriter::create(out, options.format, options.encoding, &province)?;
+    let mut truth = output::TruthWriter::create(&out.join("truth"))?;
+    let mut keys = output::DuplicateKeys::default();
+    let mut summary =
+        GenerateSummary { schools: province.schools.len(), counties: province.counties.len(), ..Default::default() };
+    for start in (0..options.students).step_by(BATCH_PERSONS) {
+        let end = (start + BATCH_PERSONS).min(options.students);
+        let batch: Vec<(Person, Vec<Record>)> = THREAD_POOL.install(|| {
+            (start..end)
+                .into_par_iter()
+                .map(|i| {
+                    let person = world.person(i, &overrides);
+                    let records = world.records(&person, &overrides);
+                    (person, records)
+                })
+                .collect()
+        });
+        let records: Vec<&Record> = batch.iter().flat_map(|(_, records)| records).collect();
+        for (person, person_records) in &batch {
+            summary.people += 1;
+            summary.twin_pairs += usize::from(person.twin_of.is_some_and(|t| t < person.index));
+            summary.misused_ids += usize::from(person.misuses.is_some());
+            summary.duplicate_records += person_records.iter().filter(|r| r.role == person::Role::Duplicate).count();
+            summary.injected_problems += person_records.iter().filter(|r| r.injected.is_some()).count();
+        }
+        summary.records += records.len();
+        sheets.write(&records)?;
+        truth.write(&records)?;
+        keys.add(&records);
+    }
+    summary.files = sheets.finish()?;
+    truth.finish(&keys.expected_codes())?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    let manifest = serde_json::json!({ "options": options, "summary": summary });
+    crate::report::write_atomic(&out.join("generate.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &manifest).map_err(|e| Error::input(out, e.to_string()))?;
+        std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
+    })?;
+    Ok(summary)
+}
