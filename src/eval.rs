@@ -62,21 +62,36 @@ impl Truth {
         let perturbations = strings(&df, &path, "perturbations")?.into_iter().map(split).collect();
         let true_name = strings(&df, &path, "true_name")?.into_iter().map(Option::unwrap_or_default).collect();
         let mut expected: Vec<Vec<String>> = strings(&df, &path, "expected_problems")?.into_iter().map(split).collect();
-        let index: HashMap<String, u32> = record_ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
         let exact_path = dir.join("exact_duplicates.parquet");
         let exact = read_table(&exact_path)?;
-        for (id, code) in
-            strings(&exact, &exact_path, "record_id")?.into_iter().zip(strings(&exact, &exact_path, "code")?)
-        {
-            if let (Some(&i), Some(code)) = (id.as_ref().and_then(|id| index.get(id)), code) {
-                expected[i as usize].push(code);
+        let position: HashMap<&str, usize> = record_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let exact_rows =
+            strings(&exact, &exact_path, "record_id")?.into_iter().zip(strings(&exact, &exact_path, "code")?);
+        for (id, code) in exact_rows {
+            if let (Some(&i), Some(code)) = (id.as_deref().and_then(|id| position.get(id)), code) {
+                expected[i].push(code);
             }
         }
+        drop(position);
+        Ok(Truth::new(record_ids, person, role, twin_of, perturbations, true_name, expected))
+    }
+
+    /// A truth from its columns (one entry per record).
+    pub fn new(
+        record_ids: Vec<String>,
+        person: Vec<u32>,
+        role: Vec<String>,
+        twin_of: Vec<Option<u32>>,
+        perturbations: Vec<Vec<String>>,
+        true_name: Vec<String>,
+        expected: Vec<Vec<String>>,
+    ) -> Truth {
+        let index = record_ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
         let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
         for (i, &p) in person.iter().enumerate() {
             members.entry(p).or_default().push(i as u32);
         }
-        Ok(Truth { record_ids, index, person, role, twin_of, perturbations, true_name, expected, members })
+        Truth { record_ids, index, person, role, twin_of, perturbations, true_name, expected, members }
     }
 
     fn lookup(&self, id: &str, path: &Path) -> Result<u32> {
@@ -339,4 +354,76 @@ pub fn evaluate(truth: &Truth, inputs: &EvalInputs) -> Result<Report> {
         report.problems = Some(score_problems(truth, path)?);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seven records of four people: p0 twice (one typo'd number), twins p1 and p2, p3 three times.
+    fn hand_built() -> Truth {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        Truth::new(
+            s(&["r0", "r1", "r2", "r3", "r4", "r5", "r6"]),
+            vec![0, 0, 1, 2, 3, 3, 3],
+            s(&["original", "duplicate", "original", "original", "original", "duplicate", "duplicate"]),
+            vec![None, None, Some(2), Some(1), None, None, None],
+            vec![vec![], s(&["id:typo"]), vec![], vec![], vec![], s(&["name:homophone"]), s(&["id:missing"])],
+            s(&["张伟", "张伟", "李娜", "李纳", "王芳", "王方", "王芳"]),
+            vec![vec![], s(&["ID_CHECKSUM"]), vec![], vec![], vec![], vec![], vec![]],
+        )
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn pairwise_scores_by_hand() {
+        let truth = hand_built();
+        let predicted: HashSet<(u32, u32)> = [(0, 1), (2, 3), (4, 5)].into_iter().collect();
+        let report = score_pairs(&truth, &predicted);
+        assert_eq!((report.true_pairs, report.true_positives, report.predicted_pairs), (4, 2, 3));
+        assert!(close(report.pairwise.precision, 2.0 / 3.0) && close(report.pairwise.recall, 0.5));
+        assert!(close(report.pairwise.f1, 4.0 / 7.0));
+        let recall = |kind: &str| &report.recall_by_perturbation[kind];
+        assert_eq!((recall("id:typo").pairs, recall("id:typo").found), (1, 1));
+        assert_eq!((recall("name:homophone").pairs, recall("name:homophone").found), (2, 1));
+        assert_eq!((recall("id:missing").pairs, recall("id:missing").found), (2, 0));
+        assert_eq!(report.false_positives.get("twin"), Some(&1));
+        assert_eq!(report.false_positives.len(), 1);
+    }
+
+    #[test]
+    fn bcubed_by_hand() {
+        let truth = hand_built();
+        let clusters = vec![0, 0, 1, 1, 2, 2, 3];
+        let scores = bcubed(&truth, &clusters);
+        assert!(close(scores.precision, 6.0 / 7.0), "{scores:?}");
+        assert!(close(scores.recall, 17.0 / 21.0), "{scores:?}");
+        assert_eq!(cluster_pairs(&clusters), [(0, 1), (2, 3), (4, 5)].into_iter().collect());
+        let perfect = bcubed(&truth, &[0, 0, 1, 2, 3, 3, 3]);
+        assert_eq!(perfect, Scores::new(1.0, 1.0));
+    }
+
+    #[test]
+    fn blocking_by_hand() {
+        let truth = hand_built();
+        let candidates: HashSet<(u32, u32)> = [(0, 1), (2, 3), (4, 5), (4, 6)].into_iter().collect();
+        let report = score_blocking(&truth, &candidates);
+        assert!(close(report.pair_completeness, 0.75));
+        assert!(close(report.reduction_ratio, 17.0 / 21.0));
+    }
+
+    #[test]
+    fn false_positive_kinds() {
+        let truth = hand_built();
+        assert_eq!(truth.false_positive_kind(2, 3), "twin");
+        assert_eq!(truth.false_positive_kind(0, 4), "other");
+        let mut namesakes = hand_built();
+        namesakes.true_name[4] = "张伟".into();
+        assert_eq!(namesakes.false_positive_kind(0, 4), "namesake");
+        namesakes.role[4] = "misuse".into();
+        assert_eq!(namesakes.false_positive_kind(0, 4), "misuse");
+    }
 }

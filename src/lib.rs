@@ -6,6 +6,7 @@
 //! [`report`] (problem files and summaries). [`problems`] is the catalogue of what can be wrong.
 
 pub mod check;
+pub mod columns;
 pub mod datasets;
 pub mod error;
 pub mod eval;

@@ -58,11 +58,10 @@ pub fn check_inputs(
         .enumerate()
         .map(|(i, id)| !lost_ids.contains(&i) && id.is_some_and(|id| id_number::is_valid(id, check_options.as_of)))
         .collect();
-    let (cities, counties) = report::locality_columns(&records, &valid)?;
+    let [cities, counties] = report::locality_columns(&records, &valid)?;
     records.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column())?;
-    records.with_column(StringChunked::from_iter_options("locality_city".into(), cities.into_iter()).into_column())?;
-    records
-        .with_column(StringChunked::from_iter_options("locality_county".into(), counties.into_iter()).into_column())?;
+    records.with_column(cities)?;
+    records.with_column(counties)?;
     problems.sort_by_key(|p| (p.record, p.code));
     lap("check", &mut timings);
 

@@ -9,9 +9,8 @@ pub mod region;
 use std::collections::HashSet;
 
 use polars::prelude::*;
-use polars_core::runtime::THREAD_POOL;
-use rayon::prelude::*;
 
+use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::normalize::codes::{PROVINCE_CODES, SCHOOL_TYPES};
 use crate::normalize::date::Date;
@@ -168,54 +167,45 @@ pub fn school_year_start(as_of: Date) -> Date {
     Date { year, month: 9, day: 1 }
 }
 
-/// The text column `name`, all null when the inputs have no such column.
-fn text<'a>(df: &'a DataFrame, name: &str) -> Result<Vec<Option<&'a str>>> {
-    Ok(match df.column(name) {
-        Ok(c) => c.str()?.iter().collect(),
-        Err(_) => vec![None; df.height()],
-    })
-}
-
-fn ints(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>> {
-    Ok(df.column(name)?.to_physical_repr().i32()?.iter().collect())
-}
-
 /// Every per-record problem of the normalized records, plus the exact duplicates. Records whose
 /// number lost digits in a spreadsheet (`lost_ids`) are not verified: their number is not theirs.
 pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) -> Result<Vec<Problem>> {
     let has = |name: &str| df.column(name).is_ok();
     let (has_ethnicity, has_school, has_student_no) = (has("ethnicity"), has("school_code"), has("student_no"));
-    let name = text(df, "name")?;
-    let sex = text(df, "sex")?;
-    let birth_raw = text(df, "birth_date")?;
-    let ethnicity = text(df, "ethnicity")?;
-    let student_no = text(df, "student_no")?;
-    let sex_norm = text(df, "sex_norm")?;
-    let doc_type = text(df, "id_type_norm")?;
-    let id_norm = text(df, "id_norm")?;
-    let school = text(df, "school_code_norm")?;
-    let birth = ints(df, "birth_date_norm")?;
-    let grade = ints(df, "grade_norm")?;
+    let name = Text::of(df, "name")?;
+    let sex = Text::of(df, "sex")?;
+    let birth_raw = Text::of(df, "birth_date")?;
+    let ethnicity = Text::of(df, "ethnicity")?;
+    let student_no = Text::of(df, "student_no")?;
+    let sex_norm = Text::of(df, "sex_norm")?;
+    let doc_type = Text::of(df, "id_type_norm")?;
+    let id_norm = Text::of(df, "id_norm")?;
+    let school = Text::of(df, "school_code_norm")?;
+    let birth = Ints::of(df, "birth_date_norm")?;
+    let grade = Ints::of(df, "grade_norm")?;
     let as_of = options.as_of;
     let september = school_year_start(as_of);
 
     let check_one = |i: usize, findings: &mut Findings| {
-        if name[i].is_none() {
+        if name.get(i).is_none() {
             findings.push((Code::NameMissing, "no name".into()));
         }
-        if sex[i].is_none() {
+        if sex.get(i).is_none() {
             findings.push((Code::SexMissing, "no sex".into()));
         }
-        let recorded_birth = birth[i].map(Date::from_epoch_days);
+        let recorded_birth = birth.get(i).map(Date::from_epoch_days);
         match recorded_birth {
-            None if birth_raw[i].is_none() => findings.push((Code::BirthDateMissing, "no birth date".into())),
+            None if birth_raw.get(i).is_none() => findings.push((Code::BirthDateMissing, "no birth date".into())),
             Some(b) if b > as_of => findings.push((Code::BirthDateFuture, format!("{b} is after {as_of}"))),
             _ => {}
         }
-        let facts =
-            if lost_ids.contains(&i) { None } else { verify_document(doc_type[i], id_norm[i], as_of, findings) };
+        let facts = if lost_ids.contains(&i) {
+            None
+        } else {
+            verify_document(doc_type.get(i), id_norm.get(i), as_of, findings)
+        };
         if let Some(facts) = facts {
-            if let Some(s @ ("1" | "2")) = sex_norm[i] {
+            if let Some(s @ ("1" | "2")) = sex_norm.get(i) {
                 if (s == "1") != facts.male {
                     let said = if facts.male { "male (odd sequence)" } else { "female (even sequence)" };
                     findings.push((
@@ -229,7 +219,7 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
                     .push((Code::IdBirthMismatch, format!("recorded {recorded} but the number says {}", facts.birth)));
             }
         }
-        if let (Some(grade), Some(born)) = (grade[i], recorded_birth.or(facts.map(|f| f.birth))) {
+        if let (Some(grade), Some(born)) = (grade.get(i), recorded_birth.or(facts.map(|f| f.birth))) {
             let age = born.age_on(september);
             let expected = grade + 5;
             if !AGE_SLACK.contains(&(age - expected)) {
@@ -239,20 +229,20 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
                 ));
             }
         }
-        if has_ethnicity && ethnicity[i].is_none() {
+        if has_ethnicity && ethnicity.get(i).is_none() {
             findings.push((Code::EthnicityMissing, "no ethnicity".into()));
         }
         if has_school {
-            match school[i] {
+            match school.get(i) {
                 None => findings.push((Code::SchoolCodeMissing, "no school code".into())),
                 Some(code) => check_school_code(code, findings),
             }
         }
-        if let Some(no) = student_no[i].filter(|_| has_student_no) {
+        if let Some(no) = student_no.get(i).filter(|_| has_student_no) {
             match id_number::parse_student_number(no.trim()) {
                 Err(why) => findings.push((Code::StudentNoInvalid, why.into())),
                 Ok(StudentNumber::Formal(carried)) => {
-                    if let Some(id) = id_norm[i].filter(|&id| id != carried) {
+                    if let Some(id) = id_norm.get(i).filter(|&id| id != carried) {
                         findings.push((
                             Code::StudentNoIdMismatch,
                             format!("G-number carries {carried}, the record's number is {id}"),
@@ -266,38 +256,32 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
 
     let raw_of = |code: Code, i: usize| -> Option<String> {
         let value = match code.kind().field {
-            "name" => name[i],
-            "sex" => sex[i],
-            "birth_date" => birth_raw[i],
-            "id_number" | "id_type" => id_norm[i],
-            "ethnicity" => ethnicity[i],
-            "school_code" => school[i],
-            "student_no" => student_no[i],
+            "name" => name.get(i),
+            "sex" => sex.get(i),
+            "birth_date" => birth_raw.get(i),
+            "id_number" | "id_type" => id_norm.get(i),
+            "ethnicity" => ethnicity.get(i),
+            "school_code" => school.get(i),
+            "student_no" => student_no.get(i),
             _ => None,
         };
         value.map(str::to_owned)
     };
-    let mut problems: Vec<Problem> = THREAD_POOL.install(|| {
-        (0..df.height())
-            .into_par_iter()
-            .with_min_len(4096)
-            .fold(
-                || (Vec::new(), Findings::new()),
-                |(mut problems, mut findings), i| {
-                    check_one(i, &mut findings);
-                    problems.extend(findings.drain(..).map(|(code, message)| Problem {
-                        record: i,
-                        code,
-                        raw: raw_of(code, i),
-                        message,
-                    }));
-                    (problems, findings)
-                },
-            )
-            .map(|(problems, _)| problems)
-            .flatten_iter()
-            .collect()
+    let chunks = par_row_chunks(df.height(), |rows| {
+        let mut problems = Vec::new();
+        let mut findings = Findings::new();
+        for i in rows {
+            check_one(i, &mut findings);
+            problems.extend(findings.drain(..).map(|(code, message)| Problem {
+                record: i,
+                code,
+                raw: raw_of(code, i),
+                message,
+            }));
+        }
+        problems
     });
+    let mut problems: Vec<Problem> = chunks.into_iter().flatten().collect();
     problems.extend(duplicates::exact_duplicates(df, lost_ids)?);
     Ok(problems)
 }

@@ -253,9 +253,18 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
             summary.injected_problems += person_records.iter().filter(|r| r.injected.is_some()).count();
         }
         summary.records += records.len();
-        sheets.write(&records)?;
-        truth.write(&records)?;
-        keys.add(&records);
+        // The sheet and the truth are encoded side by side.
+        let (sheet, truth_written) = THREAD_POOL.install(|| {
+            rayon::join(
+                || sheets.write(&records),
+                || {
+                    keys.add(&records);
+                    truth.write(&records)
+                },
+            )
+        });
+        sheet?;
+        truth_written?;
     }
     summary.files = sheets.finish()?;
     truth.finish(&keys.expected_codes())?;

@@ -101,6 +101,17 @@ impl NamePools {
         format!("{}·{}", self.minority.draw(rng), self.minority.draw(rng))
     }
 
+    /// A twin's transliterated name: another given part, the sibling's father's name.
+    pub fn minority_twin_name(&self, sibling: &str, rng: &mut Rng) -> String {
+        let (sibling_given, father) = sibling.split_once('·').unwrap_or((sibling, ""));
+        loop {
+            let given = *self.minority.draw(rng);
+            if given != sibling_given {
+                return format!("{given}·{father}");
+            }
+        }
+    }
+
     /// The name with one given-name character replaced by a homophone, if any has one.
     pub fn homophone(&self, name: &str, surname: &str, rng: &mut Rng) -> Option<String> {
         let given: Vec<char> = name[surname.len()..].chars().collect();

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use super::names::{self, POOLS};
 use super::rng::{Rng, Weighted};
 use super::{GenerateOptions, Province, Style};
+use crate::check::id_number::{shape, NumberShape};
 use crate::check::{school_year_start, AGE_SLACK};
 use crate::normalize::date::Date;
 use crate::normalize::id_number::check_char;
@@ -320,6 +321,10 @@ impl<'a> World<'a> {
                 let first_given = POOLS.given_name(&mut self.rng(first, PURPOSE_PERSON));
                 format!("{surname}{}", POOLS.twin_name(&first_given, &mut rng))
             }
+            // Transliterated names end in the father's name, which twins share.
+            Some(first) if first < index => {
+                POOLS.minority_twin_name(&POOLS.minority_name(&mut self.rng(first, PURPOSE_PERSON)), &mut rng)
+            }
             _ => format!("{surname}{given}"),
         };
         Person {
@@ -526,7 +531,7 @@ impl<'a> World<'a> {
         let class = self.transfer_class(identity.class, target_grade, rng);
         let mut draft = self.draft(person, class, Role::Duplicate);
         let style = self.style_of(class);
-        if target_grade != grade {
+        if self.province.classes[class].grade != grade {
             draft.perturbations.push("grade:shift");
         }
         if style.sex_as_code != original_style.sex_as_code {
@@ -552,8 +557,11 @@ impl<'a> World<'a> {
             "id:typo" => {
                 let bytes = id.as_bytes();
                 let at = rng.below(18);
-                let choices: Vec<u8> =
-                    b"0123456789X".iter().copied().filter(|&b| b != bytes[at] && (at == 17 || b != b'X')).collect();
+                let choices: Vec<u8> = b"0123456789X"
+                    .iter()
+                    .copied()
+                    .filter(|&b| b != bytes[at] && (at == 17 || b != b'X') && (at > 0 || b != b'9'))
+                    .collect();
                 let mut typo = bytes.to_vec();
                 typo[at] = *rng.pick(&choices);
                 draft.values[col::ID] = String::from_utf8(typo).unwrap_or_default();
@@ -580,17 +588,22 @@ impl<'a> World<'a> {
         }
         match id_kind {
             "id:typo" | "id:transposition" => {
-                draft.expected.push(Code::IdChecksum);
-                let digits = draft.values[col::ID][6..14].to_owned();
-                let real = digits.bytes().all(|b| b.is_ascii_digit())
-                    && Date::new(
+                // MOD 11-2 catches every such error; a check X moved inward breaks the layout instead.
+                let typed = &draft.values[col::ID];
+                if shape(typed) == NumberShape::Other {
+                    draft.expected.push(Code::IdFormat);
+                } else {
+                    draft.expected.push(Code::IdChecksum);
+                    let digits = &typed[6..14];
+                    let real = Date::new(
                         digits[..4].parse().unwrap_or(0),
                         digits[4..6].parse().unwrap_or(0),
                         digits[6..].parse().unwrap_or(0),
                     )
                     .is_some_and(|d| d <= self.options.as_of);
-                if !real {
-                    draft.expected.push(Code::IdDateInvalid);
+                    if !real {
+                        draft.expected.push(Code::IdDateInvalid);
+                    }
                 }
                 draft.facts.id = None;
             }
@@ -656,8 +669,11 @@ impl<'a> World<'a> {
     fn transfer_class(&self, from: usize, grade: u8, rng: &mut Rng) -> usize {
         let school = self.province.classes[from].school;
         let county = self.province.schools[school].county;
-        let local = self.province.classes_by_grade_county.get(&(grade, county));
+        // A small population may have no class of a neighbouring grade: stay in the grade then.
+        let grade =
+            if self.province.classes_by_grade.contains_key(&grade) { grade } else { self.province.classes[from].grade };
         let anywhere = &self.province.classes_by_grade[&grade];
+        let local = self.province.classes_by_grade_county.get(&(grade, county));
         for attempt in 0..8 {
             let pool = match local {
                 Some(local) if attempt < 4 && rng.chance(0.7) => local,

@@ -8,14 +8,10 @@ pub mod id_number;
 pub mod name;
 
 use polars::prelude::*;
-use polars_core::runtime::THREAD_POOL;
-use rayon::prelude::*;
 
+use crate::columns::{concat, par_row_chunks, Text};
 use crate::error::Result;
 use crate::problems::{Code, Problem};
-
-/// Rows handed to one task: large enough to amortise scheduling, small enough to balance 2+ cores.
-const CHUNK_ROWS: usize = 1 << 15;
 
 /// Readings of heteronym names kept in `name_pinyin_alt`.
 const PINYIN_VARIANTS: usize = 8;
@@ -38,44 +34,58 @@ pub const NORMALIZED_COLUMNS: [&str; 11] = [
     "class_norm",
 ];
 
-/// Adds the normalized columns to `df` and returns the problems normalization found.
+/// Adds the normalized columns to `df` (which must be rechunked) and returns the problems
+/// normalization found.
 pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
 
-    let (names, found) = map_column(df, "name", |raw, findings| {
-        let (norm, flags) = name::normalize_name(raw);
-        let pairs = [
-            (flags.whitespace, Code::NameWhitespace),
-            (flags.dot_variant, Code::NameDotVariant),
-            (flags.traditional, Code::NameTraditional),
-            (flags.latin, Code::NameLatin),
-            (flags.digit, Code::NameDigit),
-            (flags.symbol, Code::NameSymbol),
-        ];
-        for (flag, code) in pairs {
-            if flag {
-                findings.push((code, format!("{raw:?} → {norm:?}")));
+    let (names, found) = map_column(
+        df,
+        "name",
+        |raw, findings| {
+            let (norm, flags) = name::normalize_name(raw);
+            let pairs = [
+                (flags.whitespace, Code::NameWhitespace),
+                (flags.dot_variant, Code::NameDotVariant),
+                (flags.traditional, Code::NameTraditional),
+                (flags.latin, Code::NameLatin),
+                (flags.digit, Code::NameDigit),
+                (flags.symbol, Code::NameSymbol),
+            ];
+            for (flag, code) in pairs {
+                if flag {
+                    findings.push((code, format!("{raw:?} → {norm:?}")));
+                }
             }
-        }
-        let mut variants = name::name_pinyin_variants(&norm, PINYIN_VARIANTS + 1);
-        let pinyin = if variants.is_empty() { String::new() } else { variants.remove(0) };
-        let alt = (!variants.is_empty()).then(|| variants.join("|"));
-        (!norm.is_empty()).then_some((norm, pinyin, alt))
-    })?;
+            let mut variants = name::name_pinyin_variants(&norm, PINYIN_VARIANTS + 1);
+            let pinyin = if variants.is_empty() { String::new() } else { variants.remove(0) };
+            let alt = (!variants.is_empty()).then(|| variants.join("|"));
+            (!norm.is_empty()).then_some((norm, pinyin, alt))
+        },
+        |values| {
+            let norm =
+                StringChunked::from_iter_options("".into(), values.iter().map(|v| v.as_ref().map(|v| v.0.as_str())));
+            let pinyin =
+                StringChunked::from_iter_options("".into(), values.iter().map(|v| v.as_ref().map(|v| v.1.as_str())));
+            let alt = StringChunked::from_iter_options(
+                "".into(),
+                values.iter().map(|v| v.as_ref().and_then(|v| v.2.as_deref())),
+            );
+            (norm, pinyin, alt)
+        },
+    )?;
     problems.extend(found);
-    let (mut norm, mut pinyin, mut alt) =
-        (Vec::with_capacity(names.len()), Vec::with_capacity(names.len()), Vec::with_capacity(names.len()));
-    for entry in names {
-        let (n, p, a) = entry.map_or((None, None, None), |(n, p, a)| (Some(n), Some(p), a));
+    let (mut norm, mut pinyin, mut alt) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, p, a) in names {
         norm.push(n);
         pinyin.push(p);
         alt.push(a);
     }
-    add_text(df, "name_norm", norm)?;
-    add_text(df, "name_pinyin", pinyin)?;
-    add_text(df, "name_pinyin_alt", alt)?;
+    df.with_column(concat("name_norm", norm)?)?;
+    df.with_column(concat("name_pinyin", pinyin)?)?;
+    df.with_column(concat("name_pinyin_alt", alt)?)?;
 
-    let (sexes, found) = map_column(df, "sex", |raw, findings| {
+    let (sexes, found) = map_text(df, "sex", |raw, findings| {
         let sex = codes::normalize_sex(raw);
         if sex.is_none() {
             findings.push((Code::SexInvalid, format!("{raw:?} is not 男/女, 1/2 or M/F")));
@@ -83,20 +93,24 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         sex.map(str::to_owned)
     })?;
     problems.extend(found);
-    add_text(df, "sex_norm", sexes)?;
+    df.with_column(concat("sex_norm", sexes)?)?;
 
-    let (dates, found) = map_column(df, "birth_date", |raw, findings| {
-        let parsed = date::parse_date(raw);
-        if parsed.is_none() {
-            findings.push((Code::BirthDateInvalid, format!("{raw:?} is not a real date in a known format")));
-        }
-        parsed.map(date::Date::to_epoch_days)
-    })?;
+    let (dates, found) = map_column(
+        df,
+        "birth_date",
+        |raw, findings| {
+            let parsed = date::parse_date(raw);
+            if parsed.is_none() {
+                findings.push((Code::BirthDateInvalid, format!("{raw:?} is not a real date in a known format")));
+            }
+            parsed.map(date::Date::to_epoch_days)
+        },
+        |values| Int32Chunked::from_iter_options("".into(), values.into_iter()),
+    )?;
     problems.extend(found);
-    let dates = Int32Chunked::from_iter_options("birth_date_norm".into(), dates.into_iter()).into_date();
-    df.with_column(dates.into_column())?;
+    df.with_column(concat("birth_date_norm", dates)?.cast(&DataType::Date)?)?;
 
-    let (types, found) = map_column(df, "id_type", |raw, findings| {
+    let (types, found) = map_text(df, "id_type", |raw, findings| {
         let code = codes::normalize_document_type(raw);
         if code.is_none() {
             findings.push((
@@ -107,9 +121,9 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         code.map(str::to_owned)
     })?;
     problems.extend(found);
-    add_text(df, "id_type_norm", types)?;
+    df.with_column(concat("id_type_norm", types)?)?;
 
-    let (ids, found) = map_column(df, "id_number", |raw, findings| {
+    let (ids, found) = map_text(df, "id_number", |raw, findings| {
         let (id, cleaning) = id_number::normalize_id_number(raw)?;
         if cleaning.reformatted {
             findings.push((Code::IdReformatted, format!("{raw:?} → {id}")));
@@ -125,9 +139,9 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         Some(id)
     })?;
     problems.extend(found);
-    add_text(df, "id_norm", ids)?;
+    df.with_column(concat("id_norm", ids)?)?;
 
-    let (ethnicities, found) = map_column(df, "ethnicity", |raw, findings| {
+    let (ethnicities, found) = map_text(df, "ethnicity", |raw, findings| {
         let code = codes::normalize_ethnicity(raw);
         if code.is_none() {
             findings.push((Code::EthnicityInvalid, format!("{raw:?} is not a GB/T 3304 code or name")));
@@ -135,22 +149,27 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         code.map(str::to_owned)
     })?;
     problems.extend(found);
-    add_text(df, "ethnicity_norm", ethnicities)?;
+    df.with_column(concat("ethnicity_norm", ethnicities)?)?;
 
-    let (schools, _) = map_column(df, "school_code", |raw, _| codes::normalize_school_code(raw))?;
-    add_text(df, "school_code_norm", schools)?;
+    let (schools, _) = map_text(df, "school_code", |raw, _| codes::normalize_school_code(raw))?;
+    df.with_column(concat("school_code_norm", schools)?)?;
 
-    let (grades, found) = map_column(df, "grade", |raw, findings| {
-        let grade = codes::normalize_grade(raw);
-        if grade.is_none() {
-            findings.push((Code::GradeInvalid, format!("{raw:?} is not a grade 1-12")));
-        }
-        grade.map(i32::from)
-    })?;
+    let (grades, found) = map_column(
+        df,
+        "grade",
+        |raw, findings| {
+            let grade = codes::normalize_grade(raw);
+            if grade.is_none() {
+                findings.push((Code::GradeInvalid, format!("{raw:?} is not a grade 1-12")));
+            }
+            grade.map(i32::from)
+        },
+        |values| Int32Chunked::from_iter_options("".into(), values.into_iter()),
+    )?;
     problems.extend(found);
-    df.with_column(Int32Chunked::from_iter_options("grade_norm".into(), grades.into_iter()).into_column())?;
+    df.with_column(concat("grade_norm", grades)?)?;
 
-    let (classes, found) = map_column(df, "class", |raw, findings| {
+    let (classes, found) = map_text(df, "class", |raw, findings| {
         let class = codes::normalize_class(raw);
         if class.is_none() {
             findings.push((Code::ClassInvalid, format!("{raw:?} has no class number")));
@@ -158,56 +177,51 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         class
     })?;
     problems.extend(found);
-    add_text(df, "class_norm", classes)?;
+    df.with_column(concat("class_norm", classes)?)?;
 
     Ok(problems)
 }
 
-fn add_text(df: &mut DataFrame, name: &str, values: Vec<Option<String>>) -> Result<()> {
-    df.with_column(StringChunked::from_iter_options(name.into(), values.into_iter()).into_column())?;
-    Ok(())
+/// [`map_column`] for normalizers whose result is text.
+fn map_text<F>(df: &DataFrame, name: &str, f: F) -> Result<(Vec<StringChunked>, Vec<Problem>)>
+where
+    F: Fn(&str, &mut Findings) -> Option<String> + Sync,
+{
+    map_column(df, name, f, |values| StringChunked::from_iter_options("".into(), values.into_iter()))
 }
 
-/// Applies `f` to every non-null value of the text column `name` (all nulls when the inputs
-/// have no such column), in parallel over row chunks in Polars' thread pool. `f` reports what it
-/// found on a value into its findings; they become problems on that row with the value as raw.
-pub fn map_column<T, F>(df: &DataFrame, name: &str, f: F) -> Result<(Vec<Option<T>>, Vec<Problem>)>
+/// Applies `f` to every non-null value of the text column `name` (all nulls when the inputs have
+/// no such column), in parallel row chunks; `build` turns each chunk's results into column
+/// pieces, so no more than a chunk of intermediate values is ever held. What `f` reports into
+/// its findings becomes problems on that row, with the value as raw.
+pub fn map_column<T, C, F, B>(df: &DataFrame, name: &str, f: F, build: B) -> Result<(Vec<C>, Vec<Problem>)>
 where
-    T: Send,
+    C: Send,
     F: Fn(&str, &mut Findings) -> Option<T> + Sync,
+    B: Fn(Vec<Option<T>>) -> C + Sync,
 {
-    let Ok(column) = df.column(name) else {
-        return Ok(((0..df.height()).map(|_| None).collect(), Vec::new()));
-    };
-    let values: Vec<Option<&str>> = column.str()?.iter().collect();
-    let chunks: Vec<(Vec<Option<T>>, Vec<Problem>)> = THREAD_POOL.install(|| {
-        values
-            .par_chunks(CHUNK_ROWS)
-            .enumerate()
-            .map(|(chunk, values)| {
-                let mut out = Vec::with_capacity(values.len());
-                let mut problems = Vec::new();
-                let mut findings = Findings::new();
-                for (i, value) in values.iter().enumerate() {
-                    out.push(value.and_then(|raw| f(raw, &mut findings)));
-                    for (code, message) in findings.drain(..) {
-                        problems.push(Problem {
-                            record: chunk * CHUNK_ROWS + i,
-                            code,
-                            raw: value.map(str::to_owned),
-                            message,
-                        });
-                    }
-                }
-                (out, problems)
-            })
-            .collect()
+    let column = Text::of(df, name)?;
+    let chunks = par_row_chunks(df.height().max(1), |rows| {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut problems = Vec::new();
+        let mut findings = Findings::new();
+        for i in rows.clone() {
+            let value = if i < df.height() { column.get(i) } else { None };
+            out.push(value.and_then(|raw| f(raw, &mut findings)));
+            for (code, message) in findings.drain(..) {
+                problems.push(Problem { record: i, code, raw: value.map(str::to_owned), message });
+            }
+        }
+        if df.height() == 0 {
+            out.clear();
+        }
+        (build(out), problems)
     });
-    let mut out = Vec::with_capacity(values.len());
+    let mut pieces = Vec::with_capacity(chunks.len());
     let mut problems = Vec::new();
-    for (values, found) in chunks {
-        out.extend(values);
+    for (piece, found) in chunks {
+        pieces.push(piece);
         problems.extend(found);
     }
-    Ok((out, problems))
+    Ok((pieces, problems))
 }

@@ -1,7 +1,7 @@
 //! Report: the problem-record files and summaries. Every file is written atomically (a temporary
 //! file beside it, then a rename), and text cells of exported CSV are made inert for spreadsheets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::check::region;
+use crate::columns::{concat, par_row_chunks, Text};
 use crate::error::{Error, Result};
 use crate::problems::{Problem, Severity};
 
@@ -147,31 +148,31 @@ pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataF
     Ok(DataFrame::new(n, out)?)
 }
 
-/// Where a record belongs for the summary: the city and county columns of the sheet when it has
-/// them (the school's location), otherwise the household region in a valid ID number.
-pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<(Vec<Option<String>>, Vec<Option<String>>)> {
-    let text = |name: &str| -> Result<Vec<Option<&str>>> {
-        Ok(match records.column(name) {
-            Ok(c) => c.str()?.iter().collect(),
-            Err(_) => vec![None; records.height()],
-        })
-    };
-    let (city, county, ids) = (text("city")?, text("county")?, text("id_norm")?);
-    let mut cities = Vec::with_capacity(records.height());
-    let mut counties = Vec::with_capacity(records.height());
+/// Where a record belongs for the summary, as `locality_city` and `locality_county` columns:
+/// the city and county columns of the sheet when it has them (the school's location), otherwise
+/// the household region of a valid ID number (`440113 番禺区`).
+pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<[Column; 2]> {
+    let (city, county, ids) = (Text::of(records, "city")?, Text::of(records, "county")?, Text::of(records, "id_norm")?);
+    let region_of = |i: usize| ids.get(i).filter(|_| valid_ids[i]).map(|id| &id[..6]);
+    let mut labels: HashMap<&str, [String; 2]> = HashMap::new();
     for i in 0..records.height() {
-        let from_id = ids[i].filter(|_| valid_ids[i]).map(|id| &id[..6]);
-        let county_name = county[i]
-            .map(str::to_owned)
-            .or_else(|| from_id.map(|code| format!("{code} {}", region::region_name(code).unwrap_or(""))));
-        let city_name = city[i].map(str::to_owned).or_else(|| {
-            let code = region::city_code(from_id?)?;
-            Some(format!("{code} {}", region::region_name(&code).unwrap_or("")))
-        });
-        cities.push(city_name);
-        counties.push(county_name);
+        if let Some(code) = region_of(i) {
+            labels.entry(code).or_insert_with(|| {
+                let city = region::city_code(code).unwrap_or_default();
+                let name = |code: &str| format!("{code} {}", region::region_name(code).unwrap_or(""));
+                [name(&city), name(code)]
+            });
+        }
     }
-    Ok((cities, counties))
+    let pieces = par_row_chunks(records.height(), |rows| {
+        let label = |i: usize, k: usize| region_of(i).map(|code| labels[code][k].as_str());
+        let cities =
+            StringChunked::from_iter_options("".into(), rows.clone().map(|i| city.get(i).or_else(|| label(i, 0))));
+        let counties = StringChunked::from_iter_options("".into(), rows.map(|i| county.get(i).or_else(|| label(i, 1))));
+        (cities, counties)
+    });
+    let (cities, counties): (Vec<_>, Vec<_>) = pieces.into_iter().unzip();
+    Ok([concat("locality_city", cities)?, concat("locality_county", counties)?])
 }
 
 /// Counts of problems by code × city × county × school, most frequent first.

@@ -1,0 +1,189 @@
+//! `xueji generate` end to end: determinism, realism, and every injected problem found by
+//! `xueji check` (scored by `xueji eval`).
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use common::{read_parquet, xueji_ok};
+use xueji::check::id_number::is_valid;
+use xueji::normalize::date::Date;
+
+const AS_OF: &str = "2026-11-29";
+
+fn generate(out: &Path, students: usize, seed: u64, extra: &[&str]) {
+    let (students, seed) = (students.to_string(), seed.to_string());
+    let mut args =
+        vec!["generate", "--students", &students, "--seed", &seed, "--as-of", AS_OF, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    xueji_ok(&args);
+}
+
+fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
+    df.column(name).unwrap().str().unwrap().iter().map(|v| v.map(str::to_owned)).collect()
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = ["students.csv", "truth/records.parquet", "truth/exact_duplicates.parquet", "truth/records.csv"];
+    let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    generate(&a, 3000, 11, &["--format", "csv", "--encoding", "gb18030"]);
+    generate(&b, 3000, 11, &["--format", "csv", "--encoding", "gb18030"]);
+    generate(&c, 3000, 12, &["--format", "csv", "--encoding", "gb18030"]);
+    for file in files {
+        let (x, y) = (std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap());
+        assert!(x == y, "{file} differs between two runs with seed 11");
+        assert_ne!(x, std::fs::read(c.join(file)).unwrap(), "{file}: seeds 11 and 12 give the same");
+    }
+    let (pa, pb) = (dir.path().join("pa"), dir.path().join("pb"));
+    generate(&pa, 3000, 11, &[]);
+    generate(&pb, 3000, 11, &[]);
+    assert_eq!(
+        std::fs::read(pa.join("students.parquet")).unwrap(),
+        std::fs::read(pb.join("students.parquet")).unwrap()
+    );
+    // The GB18030 file really is GB18030, and holds the same records as the Parquet file.
+    let bytes = std::fs::read(a.join("students.csv")).unwrap();
+    assert!(std::str::from_utf8(&bytes).is_err());
+    let (text, _, malformed) = encoding_rs::GB18030.decode(&bytes);
+    assert!(!malformed);
+    assert_eq!(text.lines().count() - 1, read_parquet(&pa.join("students.parquet")).height());
+}
+
+#[test]
+fn population_is_realistic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    generate(&out, 20_000, 3, &[]);
+    let truth = read_parquet(&out.join("truth/records.parquet"));
+    let as_of = Date::new(2026, 11, 29).unwrap();
+    let ids = column(&truth, "true_id");
+    let persons = column(&truth, "person_id");
+    let roles = column(&truth, "role");
+    let names = column(&truth, "true_name");
+    let twins = column(&truth, "twin_of");
+
+    assert!(ids.iter().all(|id| is_valid(id.as_deref().unwrap(), as_of)), "every person's own number is valid");
+    let mut number_of: HashMap<String, String> = HashMap::new();
+    for (person, id) in persons.iter().zip(&ids) {
+        let previous = number_of.insert(person.clone().unwrap(), id.clone().unwrap());
+        assert!(previous.is_none() || previous == id.clone(), "a person has one number");
+    }
+    let distinct: HashSet<&String> = number_of.values().collect();
+    assert_eq!(distinct.len(), 20_000, "no two people share a number");
+
+    let duplicates = roles.iter().filter(|r| r.as_deref() == Some("duplicate")).count() as f64;
+    assert!((0.03 * 20_000.0..0.045 * 20_000.0).contains(&duplicates), "{duplicates} duplicate registrations");
+    assert!(roles.iter().filter(|r| r.as_deref() == Some("misuse")).count() > 10);
+
+    // Twins: same birth date and region, adjacent sequence numbers, different given names.
+    let mut twin_pairs = 0;
+    for i in 0..truth.height() {
+        let (Some(other), Some("original")) = (twins[i].as_deref(), roles[i].as_deref()) else { continue };
+        let j = (0..truth.height())
+            .find(|&j| persons[j].as_deref() == Some(other) && roles[j].as_deref() != Some("duplicate"))
+            .unwrap();
+        let (a, b) = (ids[i].as_deref().unwrap(), ids[j].as_deref().unwrap());
+        assert_eq!(a[..14], b[..14], "twins {a} {b}");
+        let (sa, sb): (i32, i32) = (a[14..17].parse().unwrap(), b[14..17].parse().unwrap());
+        assert!((1..=2).contains(&(sa - sb).abs()), "twins {a} {b}");
+        assert_ne!(names[i], names[j]);
+        // One family name: the surname, or the father's name after the dot of a transliterated one.
+        let family =
+            |name: &str| name.split_once('·').map_or(name.chars().next().unwrap().to_string(), |(_, f)| f.to_owned());
+        assert_eq!(
+            family(names[i].as_deref().unwrap()),
+            family(names[j].as_deref().unwrap()),
+            "{:?} {:?}",
+            names[i],
+            names[j]
+        );
+        twin_pairs += 1;
+    }
+    assert!(twin_pairs >= 2 * 150, "{twin_pairs} twin records");
+
+    // Namesakes happen as in life: distinct people with one name.
+    let mut people_by_name: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (name, person) in names.iter().zip(&persons) {
+        people_by_name.entry(name.as_deref().unwrap()).or_default().insert(person.as_deref().unwrap());
+    }
+    let shared = people_by_name.values().filter(|p| p.len() > 1).count();
+    assert!(shared > 200, "{shared} names shared by several people");
+    let wangs = names.iter().filter(|n| n.as_deref().unwrap().starts_with('王')).count() as f64 / names.len() as f64;
+    assert!((0.05..0.10).contains(&wangs), "王 {wangs}");
+    assert!(names.iter().any(|n| n.as_deref().unwrap().contains('·')), "transliterated names");
+}
+
+#[test]
+fn check_finds_every_injected_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    generate(&out, 20_000, 5, &["--format", "csv", "--problem-rate", "0.05"]);
+    let checked = dir.path().join("c");
+    xueji_ok(&[
+        "check",
+        out.join("students.csv").to_str().unwrap(),
+        "--out",
+        checked.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+    ]);
+    let json = xueji_ok(&[
+        "eval",
+        "--truth",
+        out.to_str().unwrap(),
+        "--problems",
+        checked.join("problems.parquet").to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let problems = report["problems"].as_object().unwrap();
+    let truth = read_parquet(&out.join("truth/records.parquet"));
+    let injected: HashSet<String> = column(&truth, "injected").into_iter().flatten().collect();
+    assert!(injected.len() >= 18, "{injected:?}");
+    let mut false_alarms = 0;
+    for (code, scores) in problems {
+        let expected = scores["expected"].as_u64().unwrap();
+        let reported = scores["reported"].as_u64().unwrap();
+        let found = scores["true_positives"].as_u64().unwrap();
+        assert_eq!(found, expected, "{code}: {found} of {expected} found");
+        false_alarms += reported - found;
+        eprintln!("{code}: expected {expected}, reported {reported}");
+    }
+    for code in &injected {
+        assert!(problems[code]["expected"].as_u64().unwrap() > 0, "{code}");
+    }
+    // Counted, and for this generator none: every reported problem is one it made.
+    assert_eq!(false_alarms, 0);
+}
+
+#[test]
+fn excel_output_has_a_title_row_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    generate(&out, 300, 2, &["--format", "xlsx"]);
+    let checked = dir.path().join("c");
+    let stdout = xueji_ok(&[
+        "check",
+        out.join("students.xlsx").to_str().unwrap(),
+        "--out",
+        checked.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+    ]);
+    let truth = read_parquet(&out.join("truth/records.parquet"));
+    assert!(stdout.contains(&format!("read {} records from 1 files", truth.height())), "{stdout}");
+    let records = read_parquet(&checked.join("records.parquet"));
+    let rows: Vec<u32> = records.column("source_row").unwrap().u32().unwrap().into_no_null_iter().collect();
+    assert_eq!(rows[0], 3, "title on row 1, header on row 2");
+    let mut ids = column(&records, "record_id");
+    let mut truth_ids = column(&truth, "record_id");
+    ids.sort();
+    truth_ids.sort();
+    assert_eq!(ids, truth_ids);
+}
