@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: generates 1M, 5M and 10M-student provinces once (cached in bench-data/,
+# ignored by git), runs each stage on them, and appends wall time, peak RSS, throughput and
+# quality to reports/BENCHMARKS.md with the exact commands.
+#
+#   benches/e2e.sh                 # 1M 5M 10M
+#   benches/e2e.sh 1000000         # chosen sizes
+#   REGENERATE=1 benches/e2e.sh    # regenerate cached populations (times the generator too)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/xueji-target}"
+cargo build --release --quiet
+XUEJI="$CARGO_TARGET_DIR/release/xueji"
+SIZES=("${@:-1000000 5000000 10000000}")
+read -r -a SIZES <<<"${SIZES[*]}"
+AS_OF=2026-11-29
+REPORT=reports/BENCHMARKS.md
+MACHINE="$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/Mem:/{print $2}') GiB"
+COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
+
+# Runs a command under GNU time; sets WALL (s) and RSS (MiB).
+measure() {
+  local log
+  log=$(mktemp)
+  /usr/bin/time -f '%e %M' -o "$log" "$@" >/dev/null
+  read -r WALL RSS_KB <"$log"
+  RSS=$((RSS_KB / 1024))
+  rm -f "$log"
+}
+
+row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$REPORT"; }
+
+{
+  echo
+  echo "### $(date -u +%Y-%m-%d) commit $COMMIT — $MACHINE"
+  echo
+  echo "| stage | students | records | wall (s) | peak RSS (MiB) | records/s | command |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+} >>"$REPORT"
+
+for n in "${SIZES[@]}"; do
+  data="bench-data/g$n"
+  if [[ ! -f "$data/students.parquet" || -n "${REGENERATE:-}" ]]; then
+    rm -rf "$data"
+    cmd=("$XUEJI" generate --students "$n" --seed 1 --as-of "$AS_OF" --out "$data")
+    measure "${cmd[@]}"
+    records=$(python3 -c "import json;print(json.load(open('$data/generate.json'))['summary']['records'])")
+    row generate "$n" "$records" "$WALL" "$RSS" "$(python3 -c "print(round($records/$WALL))")" "\`xueji generate --students $n --seed 1 --as-of $AS_OF --out $data\`"
+  fi
+  records=$(python3 -c "import json;print(json.load(open('$data/generate.json'))['summary']['records'])")
+  out="bench-data/check$n"
+  rm -rf "$out"
+  cmd=("$XUEJI" check "$data/students.parquet" --out "$out" --id-column 学籍辅号 --as-of "$AS_OF")
+  measure "${cmd[@]}"
+  row check "$n" "$records" "$WALL" "$RSS" "$(python3 -c "print(round($records/$WALL))")" "\`xueji check $data/students.parquet --out $out --id-column 学籍辅号 --as-of $AS_OF\`"
+  "$XUEJI" eval --truth "$data" --problems "$out/problems.parquet" --out "$out/eval.json" >/dev/null
+  python3 - "$out/eval.json" "$n" >>"$REPORT" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))["problems"]
+expected = sum(v["expected"] for v in report.values())
+reported = sum(v["reported"] for v in report.values())
+found = sum(v["true_positives"] for v in report.values())
+worst = min(report.items(), key=lambda kv: min(kv[1]["precision"], kv[1]["recall"]))
+print(f"| check quality | {sys.argv[2]} | | | | | problems expected {expected}, reported {reported}, found {found}: "
+      f"recall {found/expected:.4f}, precision {found/reported:.4f}; weakest code {worst[0]} "
+      f"(P {worst[1]['precision']:.4f}, R {worst[1]['recall']:.4f}) — `xueji eval --truth {'bench-data/g'+sys.argv[2]} --problems .../problems.parquet` |")
+PY
+done
+echo "appended to $REPORT"

@@ -1,0 +1,272 @@
+//! Compare: how two records agree, field by field, as comparison levels. Each level is a pure
+//! function of the two values; the weights a level carries are `score`'s.
+//!
+//! Names: Jaro-Winkler is meaningless on two or three Han characters (its match window is 0), so
+//! Han strings are compared exactly, by edit distance and by character overlap, and pinyin
+//! strings by equality (homophones, any heteronym reading) and Jaro-Winkler.
+
+use crate::normalize::date::Date;
+
+/// The compared fields, in the order of [`Levels`].
+pub const FIELDS: [&str; 8] = ["name", "birth_date", "id_number", "sex", "school", "guardian", "household", "ethnicity"];
+
+/// The level names of each field; level 0 is always `missing` (a value absent on either side,
+/// which is no evidence either way).
+pub const LEVELS: [&[&str]; 8] = [
+    &["missing", "exact", "normalized", "pinyin", "pinyin_close", "han_close", "different"],
+    &["missing", "exact", "id_date", "one_day", "day_month_swap", "one_digit", "different"],
+    &["missing", "exact", "one_digit", "transposition", "different"],
+    &["missing", "equal", "different"],
+    &["missing", "same_school", "grade_continuity", "different"],
+    &["missing", "phone", "name", "different"],
+    &["missing", "equal", "different"],
+    &["missing", "equal", "different"],
+];
+
+pub const NAME: usize = 0;
+pub const BIRTH: usize = 1;
+pub const ID: usize = 2;
+
+/// The level of every field for one pair.
+pub type Levels = [u8; FIELDS.len()];
+
+/// Pinyin Jaro-Winkler at or above which two different names count as close.
+const PINYIN_CLOSE: f64 = 0.92;
+
+/// What a record brings to a comparison.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Side<'a> {
+    pub name_raw: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub pinyin: Option<&'a str>,
+    /// Other readings of a name with heteronyms, `|`-separated.
+    pub pinyin_alt: Option<&'a str>,
+    pub birth: Option<Date>,
+    /// The birth date the record's ID number carries, when the number is valid.
+    pub id_birth: Option<Date>,
+    pub id: Option<&'a str>,
+    pub sex: Option<&'a str>,
+    pub school: Option<&'a str>,
+    pub grade: Option<i32>,
+    pub guardian_name: Option<&'a str>,
+    /// Digits only.
+    pub guardian_phone: Option<&'a str>,
+    pub household: Option<&'a str>,
+    pub ethnicity: Option<&'a str>,
+}
+
+pub fn compare(a: &Side, b: &Side) -> Levels {
+    [
+        name_level(a, b),
+        birth_level(a, b),
+        id_level(a.id, b.id),
+        equality_level(a.sex, b.sex),
+        school_level(a, b),
+        guardian_level(a, b),
+        equality_level(a.household, b.household),
+        equality_level(a.ethnicity, b.ethnicity),
+    ]
+}
+
+fn equality_level(a: Option<&str>, b: Option<&str>) -> u8 {
+    match (a, b) {
+        (Some(x), Some(y)) if x == y => 1,
+        (Some(_), Some(_)) => 2,
+        _ => 0,
+    }
+}
+
+pub fn name_level(a: &Side, b: &Side) -> u8 {
+    let (Some(x), Some(y)) = (a.name, b.name) else { return 0 };
+    if a.name_raw == b.name_raw {
+        return 1;
+    }
+    if x == y {
+        return 2;
+    }
+    let readings = |s: &Side<'_>| -> Vec<&str> {
+        s.pinyin.into_iter().chain(s.pinyin_alt.into_iter().flat_map(|alt| alt.split('|'))).filter(|p| !p.is_empty()).collect()
+    };
+    let (ra, rb) = (readings(a), readings(b));
+    if ra.iter().any(|p| rb.contains(p)) {
+        return 3;
+    }
+    if let (Some(p), Some(q)) = (a.pinyin, b.pinyin) {
+        if strsim::jaro_winkler(p, q) >= PINYIN_CLOSE {
+            return 4;
+        }
+    }
+    if han_close(x, y) {
+        return 5;
+    }
+    6
+}
+
+/// One character apart (substituted, inserted or deleted) in names of three or more characters,
+/// with the same first character: a one-stroke or one-key slip, not another given name. Two-
+/// character names one apart (张伟/张强) are different names.
+pub fn han_close(x: &str, y: &str) -> bool {
+    let (cx, cy): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    cx.len().min(cy.len()) >= 2
+        && cx.len().max(cy.len()) >= 3
+        && cx[0] == cy[0]
+        && strsim::generic_levenshtein(&cx, &cy) == 1
+}
+
+pub fn birth_level(a: &Side, b: &Side) -> u8 {
+    let (Some(x), Some(y)) = (a.birth, b.birth) else { return 0 };
+    if x == y {
+        return 1;
+    }
+    if a.id_birth == Some(y) || b.id_birth == Some(x) {
+        return 2;
+    }
+    if (x.to_epoch_days() - y.to_epoch_days()).abs() == 1 {
+        return 3;
+    }
+    if x.year == y.year && x.month == y.day && x.day == y.month {
+        return 4;
+    }
+    if hamming(x.compact().as_bytes(), y.compact().as_bytes()) == Some(1) {
+        return 5;
+    }
+    6
+}
+
+pub fn id_level(a: Option<&str>, b: Option<&str>) -> u8 {
+    let (Some(x), Some(y)) = (a, b) else { return 0 };
+    if x == y {
+        return 1;
+    }
+    let (bx, by) = (x.as_bytes(), y.as_bytes());
+    match hamming(bx, by) {
+        Some(1) => 2,
+        Some(2) if is_adjacent_transposition(bx, by) => 3,
+        _ => 4,
+    }
+}
+
+fn hamming(x: &[u8], y: &[u8]) -> Option<usize> {
+    (x.len() == y.len()).then(|| x.iter().zip(y).filter(|(p, q)| p != q).count())
+}
+
+fn is_adjacent_transposition(x: &[u8], y: &[u8]) -> bool {
+    let diff: Vec<usize> = (0..x.len()).filter(|&i| x[i] != y[i]).collect();
+    matches!(diff.as_slice(), [i, j] if *j == i + 1 && x[*i] == y[*j] && x[*j] == y[*i])
+}
+
+fn school_level(a: &Side, b: &Side) -> u8 {
+    let (Some(x), Some(y)) = (a.school, b.school) else { return 0 };
+    if x == y {
+        return 1;
+    }
+    match (a.grade, b.grade) {
+        (Some(g), Some(h)) if (g - h).abs() <= 1 => 2,
+        _ => 3,
+    }
+}
+
+fn guardian_level(a: &Side, b: &Side) -> u8 {
+    let phones = (a.guardian_phone, b.guardian_phone);
+    let names = (a.guardian_name, b.guardian_name);
+    match (phones, names) {
+        ((Some(p), Some(q)), _) if p == q => 1,
+        (_, (Some(n), Some(m))) if n == m => 2,
+        ((Some(_), Some(_)), _) | (_, (Some(_), Some(_))) => 3,
+        _ => 0,
+    }
+}
+
+/// Digits of a phone number without a +86/86 prefix: `+86 138-0013-8000` → `13800138000`.
+pub fn phone_digits(raw: &str) -> Option<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let digits = match digits.strip_prefix("86") {
+        Some(rest) if rest.len() == 11 => rest.to_owned(),
+        _ => digits,
+    };
+    (digits.len() >= 7).then_some(digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named<'a>(raw: &'a str, norm: &'a str, pinyin: &'a str) -> Side<'a> {
+        Side { name_raw: Some(raw), name: Some(norm), pinyin: Some(pinyin), ..Side::default() }
+    }
+
+    fn born(y: i32, m: u32, d: u32) -> Side<'static> {
+        Side { birth: Date::new(y, m, d), ..Side::default() }
+    }
+
+    #[test]
+    fn name_levels() {
+        let zw = named("张伟", "张伟", "zhang wei");
+        assert_eq!(name_level(&zw, &named("张伟", "张伟", "zhang wei")), 1);
+        assert_eq!(name_level(&zw, &named("張偉", "张伟", "zhang wei")), 2, "traditional form");
+        assert_eq!(name_level(&zw, &named("张 伟", "张伟", "zhang wei")), 2, "stray space");
+        assert_eq!(name_level(&zw, &named("张炜", "张炜", "zhang wei")), 3, "homophone");
+        let hang = Side { pinyin_alt: Some("wang hang"), ..named("王行", "王行", "wang xing") };
+        assert_eq!(name_level(&hang, &named("王航", "王航", "wang hang")), 3, "any heteronym reading");
+        assert_eq!(name_level(&named("刘思琪", "刘思琪", "liu si qi"), &named("刘思祺", "刘思祺", "liu si xi")), 4, "pinyin close");
+        assert_eq!(name_level(&named("欧阳子轩", "欧阳子轩", "ou yang zi xuan"), &named("欧阳子", "欧阳子", "ou yang zi")), 5);
+        assert_eq!(name_level(&zw, &named("张强", "张强", "zhang qiang")), 6, "a brother");
+        assert_eq!(name_level(&zw, &named("李娜", "李娜", "li na")), 6);
+        assert_eq!(name_level(&zw, &Side::default()), 0);
+    }
+
+    #[test]
+    fn han_closeness_never_uses_jaro_winkler() {
+        assert!(han_close("欧阳子轩", "欧阳子萱"));
+        assert!(han_close("王一博", "王博"), "a dropped character");
+        assert!(!han_close("张伟", "张强"), "two-character names");
+        assert!(!han_close("刘思琪", "王思琪"), "another surname");
+        assert!(!han_close("刘思琪", "刘琪思"), "a swap is two edits");
+    }
+
+    #[test]
+    fn birth_levels() {
+        let b = born(2014, 3, 5);
+        assert_eq!(birth_level(&b, &born(2014, 3, 5)), 1);
+        let id_says = Side { id_birth: Date::new(2014, 3, 9), ..born(2014, 3, 8) };
+        assert_eq!(birth_level(&born(2014, 3, 9), &id_says), 2, "equals the other's ID date");
+        assert_eq!(birth_level(&b, &born(2014, 3, 4)), 3);
+        assert_eq!(birth_level(&born(2014, 2, 28), &born(2014, 3, 1)), 3, "across a month");
+        assert_eq!(birth_level(&b, &born(2014, 5, 3)), 4, "day and month swapped");
+        assert_eq!(birth_level(&b, &born(2014, 3, 25)), 5, "one digit");
+        assert_eq!(birth_level(&b, &born(2013, 3, 5)), 5, "one digit of the year");
+        assert_eq!(birth_level(&b, &born(2012, 7, 19)), 6);
+        assert_eq!(birth_level(&b, &Side::default()), 0);
+    }
+
+    #[test]
+    fn id_levels() {
+        let id = Some("44011320141005001X");
+        assert_eq!(id_level(id, Some("44011320141005001X")), 1);
+        assert_eq!(id_level(id, Some("44011320141005007X")), 2);
+        assert_eq!(id_level(id, Some("44011320141050001X")), 3, "adjacent digits swapped");
+        assert_eq!(id_level(id, Some("44011320141005002X")), 2);
+        assert_eq!(id_level(id, Some("440113201410050028")), 4, "twins: sequence and check differ");
+        assert_eq!(id_level(id, Some("4401132014100500")), 4);
+        assert_eq!(id_level(id, None), 0);
+    }
+
+    #[test]
+    fn other_fields() {
+        let a = Side { school: Some("2121000001"), grade: Some(3), guardian_phone: Some("13800138000"), guardian_name: Some("张三"), ..Side::default() };
+        let same = compare(&a, &a);
+        assert_eq!(&same[3..], &[0, 1, 1, 0, 0]);
+        let moved = Side { school: Some("2121000002"), grade: Some(4), guardian_phone: None, ..a };
+        assert_eq!(school_level(&a, &moved), 2);
+        assert_eq!(guardian_level(&a, &moved), 2, "same guardian name, phone unknown");
+        let far = Side { school: Some("3121000002"), grade: Some(7), guardian_name: Some("李四"), ..moved };
+        assert_eq!(school_level(&a, &far), 3);
+        assert_eq!(guardian_level(&a, &far), 3);
+        assert_eq!(phone_digits("+86 138-0013-8000").as_deref(), Some("13800138000"));
+        assert_eq!(phone_digits("0411-8888 6666").as_deref(), Some("041188886666"));
+        assert_eq!(phone_digits("无"), None);
+        for (field, levels) in LEVELS.iter().enumerate() {
+            assert_eq!(levels[0], "missing", "{}", FIELDS[field]);
+        }
+    }
+}
