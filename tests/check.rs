@@ -225,3 +225,26 @@ fn bad_inputs_are_named() {
     assert!(stderr.contains("bad.csv: line 2: not valid UTF-8"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn arrow_ipc_and_float_id_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let ipc = dir.path().join("school.arrow");
+    let mut df = df!(
+        "name" => ["张伟", "李娜"],
+        "sex" => ["1", "2"],
+        "birth_date" => ["2014-10-05", "2014-01-01"],
+        "id_number" => [440113201410050010.0_f64, 310112850409522.0],
+    )
+    .unwrap();
+    IpcWriter::new(std::fs::File::create(&ipc).unwrap()).finish(&mut df).unwrap();
+    let out = dir.path().join("out");
+    xueji_ok(&["check", ipc.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+    let problems = problem_set(&out);
+    assert_eq!(
+        codes_at(&problems, "school.arrow", 1),
+        ["CELL_NUMBER_PRECISION_LOST"],
+        "an 18-digit float: not verified"
+    );
+    assert!(codes_at(&problems, "school.arrow", 2).contains(&"ID_LEGACY_15".to_owned()), "15 digits survive a float");
+}

@@ -57,9 +57,14 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
                     findings.push((code, format!("{raw:?} → {norm:?}")));
                 }
             }
-            let mut variants = name::name_pinyin_variants(&norm, PINYIN_VARIANTS + 1);
-            let pinyin = if variants.is_empty() { String::new() } else { variants.remove(0) };
-            let alt = (!variants.is_empty()).then(|| variants.join("|"));
+            let pinyin = name::name_pinyin(&norm);
+            // Only names with heteronyms (a minority) pay for enumerating their readings.
+            let alt = name::has_heteronym(&norm)
+                .then(|| name::name_pinyin_variants(&norm, PINYIN_VARIANTS + 1))
+                .and_then(|readings| {
+                    let others: Vec<String> = readings.into_iter().filter(|r| *r != pinyin).collect();
+                    (!others.is_empty()).then(|| others.join("|"))
+                });
             (!norm.is_empty()).then_some((norm, pinyin, alt))
         },
         |values| {
