@@ -41,7 +41,7 @@ row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$REPORT"; }
 
 for n in "${SIZES[@]}"; do
   data="bench-data/g$n"
-  if [[ ! -f "$data/students.parquet" || -n "${REGENERATE:-}" ]]; then
+  if [[ ! -f "$data/sheets/students.parquet" || -n "${REGENERATE:-}" ]]; then
     rm -rf "$data"
     cmd=("$XUEJI" generate --students "$n" --seed 1 --as-of "$AS_OF" --out "$data")
     measure "${cmd[@]}"
@@ -51,9 +51,9 @@ for n in "${SIZES[@]}"; do
   records=$(python3 -c "import json;print(json.load(open('$data/generate.json'))['summary']['records'])")
   out="bench-data/check$n"
   rm -rf "$out"
-  cmd=("$XUEJI" check "$data/students.parquet" --out "$out" --id-column 学籍辅号 --as-of "$AS_OF")
+  cmd=("$XUEJI" check "$data/sheets" --out "$out" --id-column 学籍辅号 --as-of "$AS_OF")
   measure "${cmd[@]}"
-  row check "$n" "$records" "$WALL" "$RSS" "$(python3 -c "print(round($records/$WALL))")" "\`xueji check $data/students.parquet --out $out --id-column 学籍辅号 --as-of $AS_OF\`"
+  row check "$n" "$records" "$WALL" "$RSS" "$(python3 -c "print(round($records/$WALL))")" "\`xueji check $data/sheets --out $out --id-column 学籍辅号 --as-of $AS_OF\`"
   "$XUEJI" eval --truth "$data" --problems "$out/problems.parquet" --out "$out/eval.json" >/dev/null
   python3 - "$out/eval.json" "$n" >>"$REPORT" <<'PY'
 import json, sys

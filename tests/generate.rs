@@ -27,7 +27,7 @@ fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
 #[test]
 fn same_seed_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let files = ["students.csv", "truth/records.parquet", "truth/exact_duplicates.parquet", "truth/records.csv"];
+    let files = ["sheets/students.csv", "truth/records.parquet", "truth/exact_duplicates.parquet", "truth/records.csv"];
     let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
     generate(&a, 3000, 11, &["--format", "csv", "--encoding", "gb18030"]);
     generate(&b, 3000, 11, &["--format", "csv", "--encoding", "gb18030"]);
@@ -41,15 +41,15 @@ fn same_seed_same_bytes() {
     generate(&pa, 3000, 11, &[]);
     generate(&pb, 3000, 11, &[]);
     assert_eq!(
-        std::fs::read(pa.join("students.parquet")).unwrap(),
-        std::fs::read(pb.join("students.parquet")).unwrap()
+        std::fs::read(pa.join("sheets/students.parquet")).unwrap(),
+        std::fs::read(pb.join("sheets/students.parquet")).unwrap()
     );
     // The GB18030 file really is GB18030, and holds the same records as the Parquet file.
-    let bytes = std::fs::read(a.join("students.csv")).unwrap();
+    let bytes = std::fs::read(a.join("sheets/students.csv")).unwrap();
     assert!(std::str::from_utf8(&bytes).is_err());
     let (text, _, malformed) = encoding_rs::GB18030.decode(&bytes);
     assert!(!malformed);
-    assert_eq!(text.lines().count() - 1, read_parquet(&pa.join("students.parquet")).height());
+    assert_eq!(text.lines().count() - 1, read_parquet(&pa.join("sheets/students.parquet")).height());
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn check_finds_every_injected_problem() {
     let checked = dir.path().join("c");
     xueji_ok(&[
         "check",
-        out.join("students.csv").to_str().unwrap(),
+        out.join("sheets").to_str().unwrap(),
         "--out",
         checked.to_str().unwrap(),
         "--id-column",
@@ -168,7 +168,7 @@ fn excel_output_has_a_title_row_and_reads_back() {
     let checked = dir.path().join("c");
     let stdout = xueji_ok(&[
         "check",
-        out.join("students.xlsx").to_str().unwrap(),
+        out.join("sheets").to_str().unwrap(),
         "--out",
         checked.to_str().unwrap(),
         "--id-column",

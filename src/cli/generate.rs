@@ -9,7 +9,7 @@ use super::{parse_as_of, today};
 
 /// Writes a province's student population as schools submit it, plus the truth about it.
 ///
-/// Into --out: students.parquet | students.csv | students.xlsx (split at Excel's row limit; a
+/// Into --out: sheets/students.parquet | .csv | .xlsx (split at Excel's row limit; a
 /// title row above the header like the real template), truth/records.parquet and .csv (record →
 /// person, role, perturbations, expected problem codes), truth/exact_duplicates.parquet (records
 /// that must be reported as ID_DUPLICATE, ID_CONFLICT or NO_ID_DUPLICATE), and generate.json.

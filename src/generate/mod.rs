@@ -25,6 +25,9 @@ pub use output::{Format, TextEncoding};
 use person::{Person, Record};
 use rng::{Rng, Weighted};
 
+/// The folder of the generated sheets inside the output folder: what `xueji check` reads.
+pub const SHEETS_DIR: &str = "sheets";
+
 /// Persons generated (and written) per batch: bounds memory at any population size.
 const BATCH_PERSONS: usize = 100_000;
 
@@ -216,18 +219,20 @@ impl Province {
 }
 
 /// Generates the population into `out` (created if needed): the student sheets in the chosen
-/// format, `truth/` and `generate.json`.
+/// format in `sheets/`, the truth in `truth/`, and `generate.json`.
 pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary> {
     let started = Instant::now();
     if options.students == 0 {
         return Err(Error::Usage("--students must be at least 1".into()));
     }
-    std::fs::create_dir_all(out.join("truth")).map_err(|e| Error::io(out, e))?;
+    for dir in [SHEETS_DIR, "truth"] {
+        std::fs::create_dir_all(out.join(dir)).map_err(|e| Error::io(out, e))?;
+    }
     let province = Province::build(options)?;
     let world = person::World::new(options, &province);
     let overrides = THREAD_POOL.install(|| world.resolve_id_collisions());
 
-    let mut sheets = output::SheetWriter::create(out, options.format, options.encoding, &province)?;
+    let mut sheets = output::SheetWriter::create(&out.join(SHEETS_DIR), options.format, options.encoding, &province)?;
     let mut truth = output::TruthWriter::create(&out.join("truth"))?;
     let mut keys = output::DuplicateKeys::default();
     let mut summary =

@@ -212,3 +212,39 @@ pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFr
     ];
     Ok(DataFrame::new(rows.len(), columns)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_files_appear_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        std::fs::write(&path, "previous run").unwrap();
+        let failed = write_atomic(&path, |w| {
+            w.write_all(b"half a file").map_err(|e| Error::io(&path, e))?;
+            Err(Error::Usage("interrupted".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "previous run", "the old file is untouched");
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.writer().write_all(b"new").unwrap();
+        drop(file);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "previous run", "dropped without commit");
+        write_atomic(&path, |w| w.write_all(b"new run").map_err(|e| Error::io(&path, e))).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new run");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn formula_cells_are_inert() {
+        for cell in ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tx"] {
+            assert!(inert(cell).starts_with('\''), "{cell:?}");
+        }
+        for cell in ["张伟", "11010519491231002X", "", "1+1"] {
+            assert_eq!(inert(cell), cell);
+        }
+    }
+}
