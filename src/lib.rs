@@ -5,8 +5,11 @@
 //! forms records are compared on) → [`check`] (problem records and exact duplicates) →
 //! [`report`] (problem files and summaries). [`problems`] is the catalogue of what can be wrong.
 
+pub mod block;
 pub mod check;
+pub mod cluster;
 pub mod columns;
+pub mod compare;
 pub mod datasets;
 pub mod error;
 pub mod eval;
@@ -16,6 +19,8 @@ pub mod normalize;
 pub mod pipeline;
 pub mod problems;
 pub mod report;
+pub mod rng;
 pub mod schema;
+pub mod score;
 
 pub use error::{Error, Result};

@@ -2,6 +2,7 @@
 
 mod check;
 mod codes;
+mod dedupe;
 mod eval;
 mod generate;
 
@@ -28,6 +29,7 @@ struct Cli {
 enum Command {
     Check(check::Args),
     Codes(codes::Args),
+    Dedupe(dedupe::Args),
     Eval(eval::Args),
     Generate(generate::Args),
 }
@@ -37,6 +39,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Codes(args) => codes::run(args),
+        Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Generate(args) => generate::run(args),
     };

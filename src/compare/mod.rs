@@ -5,17 +5,22 @@
 //! Han strings are compared exactly, by edit distance and by character overlap, and pinyin
 //! strings by equality (homophones, any heteronym reading) and Jaro-Winkler.
 
+use polars::prelude::DataFrame;
+
+use crate::columns::{Ints, Text};
+use crate::error::Result;
 use crate::normalize::date::Date;
 
 /// The compared fields, in the order of [`Levels`].
-pub const FIELDS: [&str; 8] = ["name", "birth_date", "id_number", "sex", "school", "guardian", "household", "ethnicity"];
+pub const FIELDS: [&str; 8] =
+    ["name", "birth_date", "id_number", "sex", "school", "guardian", "household", "ethnicity"];
 
 /// The level names of each field; level 0 is always `missing` (a value absent on either side,
 /// which is no evidence either way).
 pub const LEVELS: [&[&str]; 8] = [
     &["missing", "exact", "normalized", "pinyin", "pinyin_close", "han_close", "different"],
     &["missing", "exact", "id_date", "one_day", "day_month_swap", "one_digit", "different"],
-    &["missing", "exact", "one_digit", "transposition", "different"],
+    &["missing", "exact", "one_digit", "transposition", "different", "both_valid"],
     &["missing", "equal", "different"],
     &["missing", "same_school", "grade_continuity", "different"],
     &["missing", "phone", "name", "different"],
@@ -26,6 +31,11 @@ pub const LEVELS: [&[&str]; 8] = [
 pub const NAME: usize = 0;
 pub const BIRTH: usize = 1;
 pub const ID: usize = 2;
+
+/// The ID level of two different numbers that both pass GB 11643: by MOD 11-2 they were not one
+/// number typed wrong, so the pair is two people (twins, siblings, namesakes), whatever else
+/// agrees. `score` treats it as decisive.
+pub const ID_BOTH_VALID: u8 = 5;
 
 /// The level of every field for one pair.
 pub type Levels = [u8; FIELDS.len()];
@@ -45,6 +55,8 @@ pub struct Side<'a> {
     /// The birth date the record's ID number carries, when the number is valid.
     pub id_birth: Option<Date>,
     pub id: Option<&'a str>,
+    /// The number passes GB 11643 (two different valid numbers are almost surely two people).
+    pub id_valid: bool,
     pub sex: Option<&'a str>,
     pub school: Option<&'a str>,
     pub grade: Option<i32>,
@@ -59,7 +71,7 @@ pub fn compare(a: &Side, b: &Side) -> Levels {
     [
         name_level(a, b),
         birth_level(a, b),
-        id_level(a.id, b.id),
+        id_level(a, b),
         equality_level(a.sex, b.sex),
         school_level(a, b),
         guardian_level(a, b),
@@ -84,9 +96,13 @@ pub fn name_level(a: &Side, b: &Side) -> u8 {
     if x == y {
         return 2;
     }
-    let readings = |s: &Side<'_>| -> Vec<&str> {
-        s.pinyin.into_iter().chain(s.pinyin_alt.into_iter().flat_map(|alt| alt.split('|'))).filter(|p| !p.is_empty()).collect()
-    };
+    fn readings<'a>(s: &Side<'a>) -> Vec<&'a str> {
+        s.pinyin
+            .into_iter()
+            .chain(s.pinyin_alt.into_iter().flat_map(|alt| alt.split('|')))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
     let (ra, rb) = (readings(a), readings(b));
     if ra.iter().any(|p| rb.contains(p)) {
         return 3;
@@ -133,10 +149,15 @@ pub fn birth_level(a: &Side, b: &Side) -> u8 {
     6
 }
 
-pub fn id_level(a: Option<&str>, b: Option<&str>) -> u8 {
-    let (Some(x), Some(y)) = (a, b) else { return 0 };
+/// MOD 11-2 catches every single substitution and adjacent swap, so two different numbers that
+/// are both valid are not one typed twice wrong: `both_valid` is its own level.
+pub fn id_level(a: &Side, b: &Side) -> u8 {
+    let (Some(x), Some(y)) = (a.id, b.id) else { return 0 };
     if x == y {
         return 1;
+    }
+    if a.id_valid && b.id_valid {
+        return ID_BOTH_VALID;
     }
     let (bx, by) = (x.as_bytes(), y.as_bytes());
     match hamming(bx, by) {
@@ -177,14 +198,79 @@ fn guardian_level(a: &Side, b: &Side) -> u8 {
     }
 }
 
-/// Digits of a phone number without a +86/86 prefix: `+86 138-0013-8000` → `13800138000`.
-pub fn phone_digits(raw: &str) -> Option<String> {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    let digits = match digits.strip_prefix("86") {
-        Some(rest) if rest.len() == 11 => rest.to_owned(),
-        _ => digits,
-    };
-    (digits.len() >= 7).then_some(digits)
+/// The compared columns of a normalized records table, read in place.
+pub struct Features<'a> {
+    name_raw: Text<'a>,
+    name: Text<'a>,
+    pinyin: Text<'a>,
+    pinyin_alt: Text<'a>,
+    birth: Ints<'a>,
+    id: Text<'a>,
+    id_valid: Vec<bool>,
+    sex: Text<'a>,
+    school: Text<'a>,
+    grade: Ints<'a>,
+    guardian_name: Text<'a>,
+    guardian_phone: Text<'a>,
+    household: Text<'a>,
+    ethnicity: Text<'a>,
+}
+
+impl<'a> Features<'a> {
+    /// `records` must hold the normalized columns (`normalize`) and `id_valid` (`check`).
+    pub fn new(records: &'a DataFrame) -> Result<Features<'a>> {
+        let id_valid = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
+        Ok(Features {
+            name_raw: Text::of(records, "name")?,
+            name: Text::of(records, "name_norm")?,
+            pinyin: Text::of(records, "name_pinyin")?,
+            pinyin_alt: Text::of(records, "name_pinyin_alt")?,
+            birth: Ints::of(records, "birth_date_norm")?,
+            id: Text::of(records, "id_norm")?,
+            id_valid,
+            sex: Text::of(records, "sex_norm")?,
+            school: Text::of(records, "school_code_norm")?,
+            grade: Ints::of(records, "grade_norm")?,
+            guardian_name: Text::of(records, "guardian_name")?,
+            guardian_phone: Text::of(records, "guardian_phone_norm")?,
+            household: Text::of(records, "household_address")?,
+            ethnicity: Text::of(records, "ethnicity_norm")?,
+        })
+    }
+
+    pub fn side(&self, i: usize) -> Side<'a> {
+        let id = self.id.get(i);
+        let id_valid = self.id_valid[i];
+        let id_birth = id
+            .filter(|_| id_valid)
+            .and_then(|id| Date::new(id[6..10].parse().ok()?, id[10..12].parse().ok()?, id[12..14].parse().ok()?));
+        Side {
+            name_raw: self.name_raw.get(i),
+            name: self.name.get(i),
+            pinyin: self.pinyin.get(i),
+            pinyin_alt: self.pinyin_alt.get(i),
+            birth: self.birth.get(i).map(Date::from_epoch_days),
+            id_birth,
+            id,
+            id_valid,
+            sex: self.sex.get(i),
+            school: self.school.get(i),
+            grade: self.grade.get(i),
+            guardian_name: self.guardian_name.get(i),
+            guardian_phone: self.guardian_phone.get(i),
+            household: self.household.get(i),
+            ethnicity: self.ethnicity.get(i),
+        }
+    }
+
+    pub fn compare(&self, a: usize, b: usize) -> Levels {
+        compare(&self.side(a), &self.side(b))
+    }
+
+    /// The normalized name of record `i` (for term frequencies).
+    pub fn name(&self, i: usize) -> Option<&'a str> {
+        self.name.get(i)
+    }
 }
 
 #[cfg(test)]
@@ -208,8 +294,15 @@ mod tests {
         assert_eq!(name_level(&zw, &named("张炜", "张炜", "zhang wei")), 3, "homophone");
         let hang = Side { pinyin_alt: Some("wang hang"), ..named("王行", "王行", "wang xing") };
         assert_eq!(name_level(&hang, &named("王航", "王航", "wang hang")), 3, "any heteronym reading");
-        assert_eq!(name_level(&named("刘思琪", "刘思琪", "liu si qi"), &named("刘思祺", "刘思祺", "liu si xi")), 4, "pinyin close");
-        assert_eq!(name_level(&named("欧阳子轩", "欧阳子轩", "ou yang zi xuan"), &named("欧阳子", "欧阳子", "ou yang zi")), 5);
+        assert_eq!(
+            name_level(&named("刘思琪", "刘思琪", "liu si qi"), &named("刘思祺", "刘思祺", "liu si xi")),
+            4,
+            "pinyin close"
+        );
+        assert_eq!(
+            name_level(&named("欧阳子轩", "欧阳子轩", "ou yang zi xuan"), &named("欧阳子", "欧阳子", "ou yang zi")),
+            5
+        );
         assert_eq!(name_level(&zw, &named("张强", "张强", "zhang qiang")), 6, "a brother");
         assert_eq!(name_level(&zw, &named("李娜", "李娜", "li na")), 6);
         assert_eq!(name_level(&zw, &Side::default()), 0);
@@ -241,19 +334,31 @@ mod tests {
 
     #[test]
     fn id_levels() {
-        let id = Some("44011320141005001X");
-        assert_eq!(id_level(id, Some("44011320141005001X")), 1);
-        assert_eq!(id_level(id, Some("44011320141005007X")), 2);
-        assert_eq!(id_level(id, Some("44011320141050001X")), 3, "adjacent digits swapped");
-        assert_eq!(id_level(id, Some("44011320141005002X")), 2);
-        assert_eq!(id_level(id, Some("440113201410050028")), 4, "twins: sequence and check differ");
-        assert_eq!(id_level(id, Some("4401132014100500")), 4);
-        assert_eq!(id_level(id, None), 0);
+        let side = |id: &'static str| Side {
+            id: Some(id),
+            id_valid: crate::check::id_number::is_valid(id, Date::new(2026, 11, 29).unwrap()),
+            ..Side::default()
+        };
+        let id = side("44011320141005001X");
+        assert_eq!(id_level(&id, &side("44011320141005001X")), 1);
+        assert_eq!(id_level(&id, &side("44011320141005007X")), 2);
+        assert_eq!(id_level(&id, &side("44011320141050001X")), 3, "adjacent digits swapped");
+        assert_eq!(id_level(&id, &side("4401132014100500")), 4);
+        let twin = side("440113201410050038");
+        assert!(twin.id_valid);
+        assert_eq!(id_level(&id, &twin), 5, "twins: two valid numbers");
+        assert_eq!(id_level(&id, &Side::default()), 0);
     }
 
     #[test]
     fn other_fields() {
-        let a = Side { school: Some("2121000001"), grade: Some(3), guardian_phone: Some("13800138000"), guardian_name: Some("张三"), ..Side::default() };
+        let a = Side {
+            school: Some("2121000001"),
+            grade: Some(3),
+            guardian_phone: Some("13800138000"),
+            guardian_name: Some("张三"),
+            ..Side::default()
+        };
         let same = compare(&a, &a);
         assert_eq!(&same[3..], &[0, 1, 1, 0, 0]);
         let moved = Side { school: Some("2121000002"), grade: Some(4), guardian_phone: None, ..a };
@@ -262,9 +367,6 @@ mod tests {
         let far = Side { school: Some("3121000002"), grade: Some(7), guardian_name: Some("李四"), ..moved };
         assert_eq!(school_level(&a, &far), 3);
         assert_eq!(guardian_level(&a, &far), 3);
-        assert_eq!(phone_digits("+86 138-0013-8000").as_deref(), Some("13800138000"));
-        assert_eq!(phone_digits("0411-8888 6666").as_deref(), Some("041188886666"));
-        assert_eq!(phone_digits("无"), None);
         for (field, levels) in LEVELS.iter().enumerate() {
             assert_eq!(levels[0], "missing", "{}", FIELDS[field]);
         }

@@ -8,7 +8,6 @@
 mod names;
 mod output;
 mod person;
-pub mod rng;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,9 +20,9 @@ use serde::Serialize;
 use crate::check::region;
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
+use crate::rng::{Rng, Weighted};
 pub use output::{Format, TextEncoding};
 use person::{Person, Record};
-use rng::{Rng, Weighted};
 
 /// The folder of the generated sheets inside the output folder: what `xueji check` reads.
 pub const SHEETS_DIR: &str = "sheets";

@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use pinyin::ToPinyin;
 
-use super::rng::{Rng, Weighted};
 use crate::datasets;
+use crate::rng::{Rng, Weighted};
 
 pub struct NamePools {
     pub surnames: Weighted<&'static str>,

@@ -7,13 +7,13 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use super::names::{self, POOLS};
-use super::rng::{Rng, Weighted};
 use super::{GenerateOptions, Province, Style};
 use crate::check::id_number::{shape, NumberShape};
 use crate::check::{school_year_start, AGE_SLACK};
 use crate::normalize::date::Date;
 use crate::normalize::id_number::check_char;
 use crate::problems::Code;
+use crate::rng::{Rng, Weighted};
 
 pub const PURPOSE_PROVINCE: u64 = 1;
 const PURPOSE_IDENTITY: u64 = 2;

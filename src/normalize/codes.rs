@@ -143,6 +143,17 @@ pub fn normalize_school_code(raw: &str) -> Option<String> {
     (!code.is_empty()).then_some(code)
 }
 
+/// A phone number as its digits, without a +86/86 prefix: `+86 138-0013-8000` → `13800138000`;
+/// `None` when fewer than 7 digits are left (无, 不详).
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let digits: String = fold(raw).chars().filter(char::is_ascii_digit).collect();
+    let digits = match digits.strip_prefix("86") {
+        Some(rest) if rest.len() == 11 => rest.to_owned(),
+        _ => digits,
+    };
+    (digits.len() >= 7).then_some(digits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +263,14 @@ mod tests {
         }
         assert_eq!(normalize_class("火箭班"), None);
         assert_eq!(normalize_class(""), None);
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(normalize_phone("+86 138-0013-8000").as_deref(), Some("13800138000"));
+        assert_eq!(normalize_phone("１３８００１３８０００").as_deref(), Some("13800138000"));
+        assert_eq!(normalize_phone("0411-8888 6666").as_deref(), Some("041188886666"));
+        assert_eq!(normalize_phone("无"), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ const PINYIN_VARIANTS: usize = 8;
 type Findings = Vec<(Code, String)>;
 
 /// The normalized columns [`normalize`] adds, in order.
-pub const NORMALIZED_COLUMNS: [&str; 11] = [
+pub const NORMALIZED_COLUMNS: [&str; 12] = [
     "name_norm",
     "name_pinyin",
     "name_pinyin_alt",
@@ -32,6 +32,7 @@ pub const NORMALIZED_COLUMNS: [&str; 11] = [
     "school_code_norm",
     "grade_norm",
     "class_norm",
+    "guardian_phone_norm",
 ];
 
 /// Adds the normalized columns to `df` (which must be rechunked) and returns the problems
@@ -183,6 +184,9 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     })?;
     problems.extend(found);
     df.with_column(concat("class_norm", classes)?)?;
+
+    let (phones, _) = map_text(df, "guardian_phone", |raw, _| codes::normalize_phone(raw))?;
+    df.with_column(concat("guardian_phone_norm", phones)?)?;
 
     Ok(problems)
 }

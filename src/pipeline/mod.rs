@@ -1,4 +1,7 @@
-//! The stages chained: what `xueji check` runs, callable without the CLI.
+//! The stages chained: what `xueji check` runs (here) and `xueji dedupe` runs ([`dedupe`]),
+//! callable without the CLI.
+
+pub mod dedupe;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,116 @@
+//! `xueji dedupe`: finds the registrations of one person across the province.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use xueji::check::CheckOptions;
+use xueji::eval::{score_blocking, Truth};
+use xueji::normalize::date::Date;
+use xueji::pipeline::dedupe::{dedupe_inputs, DedupeSettings, DEDUPE_OUTPUTS};
+use xueji::score::Model;
+
+use super::{parse_as_of, today, InputArgs};
+
+/// Finds duplicate registrations (一人多籍): blocked candidate pairs, compared field by field,
+/// scored with Fellegi–Sunter weights (m by EM, u from random pairs, name frequencies), and
+/// clustered with a guard against chains.
+///
+/// Writes into --out: duplicate_pairs.parquet/.csv (both records' ids and key fields, cluster,
+/// probability, weight, and each field's level and weight), clusters.parquet/.csv (record_id,
+/// cluster_id, size: one row per record in a cluster of two or more), id_conflicts.csv (one ID
+/// number on clearly different people: never merged), model.json (reuse with --model) and
+/// dedupe_summary.json.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Judge dates as of this day (default: today).
+    #[arg(long, value_parser = parse_as_of)]
+    as_of: Option<Date>,
+    /// JSON settings: blocking rules and max block size, threshold, cohesion (see README).
+    #[arg(long)]
+    settings: Option<PathBuf>,
+    /// Match probability from which a pair is a duplicate (overrides the settings).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// A model.json from an earlier run: its weights are used instead of fitting new ones.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Report pairs per blocking rule and the largest blocks, and write candidate_pairs.parquet.
+    #[arg(long)]
+    explain_blocking: bool,
+    /// With --explain-blocking: a generated population's folder, for pair completeness.
+    #[arg(long, requires = "explain_blocking")]
+    truth: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut settings = match &args.settings {
+        Some(path) => DedupeSettings::load(path)?,
+        None => DedupeSettings::default(),
+    };
+    if let Some(threshold) = args.threshold {
+        settings.threshold = threshold;
+    }
+    let model: Option<Model> = match &args.model {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(serde_json::from_str(&text).with_context(|| format!("{}: not a model.json", path.display()))?)
+        }
+        None => None,
+    };
+    let options = CheckOptions { as_of: args.as_of.unwrap_or_else(today) };
+    let mut run = dedupe_inputs(&args.input.inputs, &args.input.options()?, &options, &settings, model)?;
+    run.write(&args.out)?;
+    let summary = run.summary();
+
+    println!(
+        "{} records, {} candidate pairs, threshold {}",
+        summary.records, summary.candidate_pairs, summary.threshold
+    );
+    println!(
+        "matches by probability: {}",
+        summary.matches_by_probability.iter().map(|(b, n)| format!("{b}: {n}")).collect::<Vec<_>>().join(", ")
+    );
+    println!(
+        "clusters by size: {}",
+        summary.clusters_by_size.iter().map(|(s, n)| format!("{s}: {n}")).collect::<Vec<_>>().join(", ")
+    );
+    println!(
+        "一人多籍: {} people registered more than once, {} registrations to resolve; {} ID conflicts; {} chained components split",
+        summary.people_with_several,
+        summary.duplicate_registrations,
+        summary.id_conflicts,
+        summary.split_components.len()
+    );
+    if args.explain_blocking {
+        println!("blocking rule                     pairs      new pairs  blocks     skipped blocks (records)");
+        for s in &summary.blocking {
+            println!(
+                "{:<32} {:>10} {:>10} {:>10} {:>6} ({})",
+                s.rule, s.pairs, s.new_pairs, s.blocks, s.skipped_blocks, s.skipped_records
+            );
+        }
+        println!("largest blocks:");
+        for b in &summary.largest_blocks {
+            println!("  {:<28} {:>7} records  {}", b.rule, b.records, b.key);
+        }
+        let candidates = args.out.join("candidate_pairs.parquet");
+        run.write_candidates(&candidates)?;
+        if let Some(truth) = &args.truth {
+            let truth = Truth::load(truth)?;
+            let pairs = xueji::eval::read_pairs(&candidates, &truth)?;
+            let blocking = score_blocking(&truth, &pairs);
+            println!(
+                "pair completeness {:.4}, reduction ratio {:.6}",
+                blocking.pair_completeness, blocking.reduction_ratio
+            );
+        }
+    }
+    let timings: Vec<String> = summary.timings.iter().map(|(stage, t)| format!("{stage} {t:.2}s")).collect();
+    println!("time: {}", timings.join(", "));
+    println!("wrote {} in {}", DEDUPE_OUTPUTS.join(", "), args.out.display());
+    Ok(())
+}

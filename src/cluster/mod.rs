@@ -1,0 +1,178 @@
+//! Cluster: records linked by matching pairs become one person, guarded against chains.
+//! Connected components over the matches are checked for cohesion: every two members must
+//! score at least the cohesion probability with each other. A component that fails (A matches
+//! A′ and A′ matches B, but A and B are twins) is split by complete linkage: clusters merge,
+//! strongest match first, only while every cross pair stays cohesive.
+
+use std::collections::HashMap;
+
+/// Union–find with path halving.
+struct Components {
+    parent: Vec<u32>,
+}
+
+impl Components {
+    fn new(n: usize) -> Components {
+        Components { parent: (0..n as u32).collect() }
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let grand = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = grand;
+            x = grand;
+        }
+        x
+    }
+
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.parent[hi as usize] = lo;
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Clustering {
+    /// Clusters of two or more records, members sorted, clusters ordered by first member.
+    pub clusters: Vec<Vec<u32>>,
+    /// Components that were split for lack of cohesion: their size before the split.
+    pub split_components: Vec<usize>,
+}
+
+/// Clusters the records linked by `matches` (pairs with their probability). `probability(a, b)`
+/// scores any two records (used for member pairs that were not candidates); two members of one
+/// cluster must score at least `cohesion`.
+pub fn cluster(
+    records: usize,
+    matches: &[(u32, u32, f64)],
+    cohesion: f64,
+    probability: impl Fn(u32, u32) -> f64,
+) -> Clustering {
+    let mut components = Components::new(records);
+    for &(a, b, _) in matches {
+        components.union(a, b);
+    }
+    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    for &(a, b, _) in matches {
+        for r in [a, b] {
+            members.entry(components.find(r)).or_default().push(r);
+        }
+    }
+    let mut known: HashMap<(u32, u32), f64> = HashMap::with_capacity(matches.len());
+    for &(a, b, p) in matches {
+        known.insert((a.min(b), a.max(b)), p);
+    }
+    let mut result = Clustering::default();
+    for (_, mut group) in members {
+        group.sort_unstable();
+        group.dedup();
+        let score = |a: u32, b: u32| known.get(&(a.min(b), a.max(b))).copied().unwrap_or_else(|| probability(a, b));
+        let cohesive = group.len() == 2 || all_pairs(&group).all(|(a, b)| score(a, b) >= cohesion);
+        if cohesive {
+            result.clusters.push(group);
+        } else {
+            result.split_components.push(group.len());
+            result.clusters.extend(complete_linkage(&group, cohesion, &score).into_iter().filter(|c| c.len() > 1));
+        }
+    }
+    for c in &mut result.clusters {
+        c.sort_unstable();
+    }
+    result.clusters.sort_unstable();
+    result.split_components.sort_unstable_by(|a, b| b.cmp(a));
+    result
+}
+
+fn all_pairs(group: &[u32]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    group.iter().enumerate().flat_map(move |(i, &a)| group[i + 1..].iter().map(move |&b| (a, b)))
+}
+
+/// Agglomerates `group`: strongest pair first, two clusters merge when every cross pair scores
+/// at least `cohesion`.
+fn complete_linkage(group: &[u32], cohesion: f64, score: &impl Fn(u32, u32) -> f64) -> Vec<Vec<u32>> {
+    let mut pairs: Vec<(f64, u32, u32)> =
+        all_pairs(group).map(|(a, b)| (score(a, b), a, b)).filter(|p| p.0 >= cohesion).collect();
+    pairs.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    let mut cluster_of: HashMap<u32, usize> = group.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+    let mut clusters: Vec<Vec<u32>> = group.iter().map(|&r| vec![r]).collect();
+    for (_, a, b) in pairs {
+        let (ca, cb) = (cluster_of[&a], cluster_of[&b]);
+        if ca == cb {
+            continue;
+        }
+        let joinable = clusters[ca].iter().all(|&x| clusters[cb].iter().all(|&y| score(x, y) >= cohesion));
+        if joinable {
+            let moved = std::mem::take(&mut clusters[cb]);
+            for &r in &moved {
+                cluster_of.insert(r, ca);
+            }
+            clusters[ca].extend(moved);
+        }
+    }
+    clusters.retain(|c| !c.is_empty());
+    clusters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(pairs: &[(u32, u32, f64)]) -> impl Fn(u32, u32) -> f64 + '_ {
+        move |a, b| pairs.iter().find(|p| (p.0, p.1) == (a.min(b), a.max(b))).map_or(0.0, |p| p.2)
+    }
+
+    #[test]
+    fn pairs_and_components() {
+        let matches = [(0, 1, 0.99), (5, 6, 0.95), (6, 7, 0.97)];
+        let all = [(0, 1, 0.99), (5, 6, 0.95), (6, 7, 0.97), (5, 7, 0.9)];
+        let c = cluster(10, &matches, 0.5, scores(&all));
+        assert_eq!(c.clusters, vec![vec![0, 1], vec![5, 6, 7]]);
+        assert!(c.split_components.is_empty());
+    }
+
+    #[test]
+    fn twins_are_not_merged_through_a_shared_duplicate() {
+        // A (0) and its duplicate A′ (1) without an ID; twin B (2) looks like A′ too.
+        let matches = [(0, 1, 0.99), (1, 2, 0.95)];
+        let all = [(0, 1, 0.99), (1, 2, 0.95), (0, 2, 0.0001)];
+        let c = cluster(3, &matches, 0.5, scores(&all));
+        assert_eq!(c.clusters, vec![vec![0, 1]], "A′ goes with A, its stronger match; B stays alone");
+        assert_eq!(c.split_components, vec![3]);
+    }
+
+    #[test]
+    fn a_chain_is_cut_where_it_is_weakest() {
+        // 0-1-2-3-4: ends are not alike; 0,1,2 are mutually alike, 3,4 too.
+        let matches = [(0, 1, 0.99), (1, 2, 0.98), (2, 3, 0.6), (3, 4, 0.97)];
+        let all = [
+            (0, 1, 0.99),
+            (1, 2, 0.98),
+            (0, 2, 0.9),
+            (2, 3, 0.6),
+            (3, 4, 0.97),
+            (1, 3, 0.1),
+            (0, 3, 0.0),
+            (2, 4, 0.2),
+            (0, 4, 0.0),
+            (1, 4, 0.0),
+        ];
+        let c = cluster(5, &matches, 0.5, scores(&all));
+        assert_eq!(c.clusters, vec![vec![0, 1, 2], vec![3, 4]]);
+    }
+
+    #[test]
+    fn unscored_pairs_are_asked_for() {
+        let matches = [(0, 1, 0.99), (1, 2, 0.99)];
+        let asked = std::cell::Cell::new(0);
+        let c = cluster(3, &matches, 0.5, |a, b| {
+            asked.set(asked.get() + 1);
+            assert_eq!((a, b), (0, 2));
+            0.8
+        });
+        assert_eq!(c.clusters, vec![vec![0, 1, 2]]);
+        assert_eq!(asked.get(), 1);
+    }
+}

@@ -1,0 +1,390 @@
+//! `dedupe`: block → compare → score → cluster over the checked records.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{check_inputs, CheckRun};
+use crate::block::{self, BlockingSettings, Candidates};
+use crate::check::CheckOptions;
+use crate::cluster::{self, Clustering};
+use crate::columns::{par_row_chunks, Text};
+use crate::compare::{Features, Levels, FIELDS, ID, LEVELS, NAME};
+use crate::error::{Error, Result};
+use crate::ingest::IngestOptions;
+use crate::report;
+use crate::score::{self, Model, NameFrequencies, Score, Session};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DedupeSettings {
+    pub blocking: BlockingSettings,
+    /// Pairs at or above this match probability are duplicates of one person.
+    pub threshold: f64,
+    /// Every two members of a cluster must reach this probability with each other.
+    pub cohesion: f64,
+    /// Random pairs counted for the u-probabilities.
+    pub u_pairs: usize,
+    pub em_iterations: usize,
+    /// Seed of the random pairs.
+    pub seed: u64,
+}
+
+impl Default for DedupeSettings {
+    fn default() -> Self {
+        DedupeSettings {
+            blocking: BlockingSettings::default(),
+            threshold: 0.9,
+            cohesion: 0.05,
+            u_pairs: 1_000_000,
+            em_iterations: 100,
+            seed: 1,
+        }
+    }
+}
+
+impl DedupeSettings {
+    /// Settings from a JSON file; fields left out keep their defaults.
+    pub fn load(path: &Path) -> Result<DedupeSettings> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::input(path, format!("invalid settings: {e}")))
+    }
+}
+
+/// Why a scored pair is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairKind {
+    /// One person registered twice.
+    Match,
+    /// One ID number, clearly different people (names disagree): never merged.
+    IdConflict,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScoredPair {
+    pub a: u32,
+    pub b: u32,
+    pub levels: Levels,
+    pub score: Score,
+    pub kind: PairKind,
+}
+
+/// Match weights of all candidate pairs, in whole-bit bins from -40 to +40, for the histogram.
+#[derive(Clone, Debug, Serialize)]
+pub struct WeightHistogram {
+    pub low: i32,
+    pub counts: Vec<u64>,
+}
+
+pub struct DedupeRun {
+    pub check: CheckRun,
+    pub candidates: Candidates,
+    pub model: Model,
+    /// Matches and ID conflicts, ordered by record pair.
+    pub pairs: Vec<ScoredPair>,
+    pub histogram: WeightHistogram,
+    pub clustering: Clustering,
+    pub settings: DedupeSettings,
+}
+
+const HISTOGRAM_LOW: i32 = -40;
+const HISTOGRAM_BINS: usize = 81;
+
+/// Reads, normalizes and checks the inputs, then finds the records of one person: blocking,
+/// comparison, Fellegi–Sunter scoring (with `model` when given, else fitted by EM) and clustering.
+pub fn dedupe_inputs(
+    inputs: &[PathBuf],
+    ingest_options: &IngestOptions,
+    check_options: &CheckOptions,
+    settings: &DedupeSettings,
+    model: Option<Model>,
+) -> Result<DedupeRun> {
+    let check = check_inputs(inputs, ingest_options, check_options)?;
+    dedupe_records(check, settings, model)
+}
+
+/// [`dedupe_inputs`] on records already checked.
+pub fn dedupe_records(mut check: CheckRun, settings: &DedupeSettings, model: Option<Model>) -> Result<DedupeRun> {
+    let mut clock = Instant::now();
+    let mut lap = |stage: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
+        timings.push((stage, clock.elapsed()));
+        clock = Instant::now();
+    };
+    let records = &check.records;
+    let n = records.height();
+    let features = Features::new(records)?;
+
+    let candidates = block::candidates(records, &settings.blocking)?;
+    lap("block", &mut check.timings);
+
+    let levels: Vec<Levels> = par_row_chunks(candidates.pairs.len(), |range| {
+        candidates.pairs[range].iter().map(|&(a, b)| features.compare(a as usize, b as usize)).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    lap("compare", &mut check.timings);
+
+    let model = match model {
+        Some(model) => model,
+        None => {
+            let (u, u_pairs) = score::estimate_u(&features, n, settings.u_pairs, settings.seed);
+            let sessions: Vec<Session> = settings
+                .blocking
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(r, rule)| Session { rules: 1 << r, excluded: rule.blocked_fields() })
+                .collect();
+            score::fit(&levels, &candidates.rules, &sessions, u, u_pairs, settings.em_iterations)
+        }
+    };
+    let frequencies = NameFrequencies::new((0..n).map(|i| features.name(i)));
+    lap("fit", &mut check.timings);
+
+    let score_pair = |a: u32, levels: &Levels| -> Score {
+        let name = matches!(levels[NAME], 1 | 2).then(|| features.name(a as usize)).flatten();
+        model.score(levels, name, &frequencies)
+    };
+    let scored: Vec<(Vec<ScoredPair>, Vec<u64>)> = par_row_chunks(candidates.pairs.len(), |range| {
+        let mut kept = Vec::new();
+        let mut counts = vec![0u64; HISTOGRAM_BINS];
+        for k in range {
+            let (a, b) = candidates.pairs[k];
+            let score = score_pair(a, &levels[k]);
+            let bin = (score.weight.floor() as i32 - HISTOGRAM_LOW).clamp(0, HISTOGRAM_BINS as i32 - 1);
+            counts[bin as usize] += 1;
+            let kind = if levels[k][ID] == 1 && levels[k][NAME] == LEVELS[NAME].len() as u8 - 1 {
+                Some(PairKind::IdConflict)
+            } else {
+                (score.probability >= settings.threshold).then_some(PairKind::Match)
+            };
+            if let Some(kind) = kind {
+                kept.push(ScoredPair { a, b, levels: levels[k], score, kind });
+            }
+        }
+        (kept, counts)
+    });
+    let mut pairs = Vec::new();
+    let mut histogram = WeightHistogram { low: HISTOGRAM_LOW, counts: vec![0; HISTOGRAM_BINS] };
+    for (kept, counts) in scored {
+        pairs.extend(kept);
+        for (total, c) in histogram.counts.iter_mut().zip(counts) {
+            *total += c;
+        }
+    }
+    drop(levels);
+    lap("score", &mut check.timings);
+
+    let matches: Vec<(u32, u32, f64)> =
+        pairs.iter().filter(|p| p.kind == PairKind::Match).map(|p| (p.a, p.b, p.score.probability)).collect();
+    let clustering = cluster::cluster(n, &matches, settings.cohesion, |a, b| {
+        let levels = features.compare(a as usize, b as usize);
+        score_pair(a, &levels).probability
+    });
+    lap("cluster", &mut check.timings);
+    drop(features);
+
+    Ok(DedupeRun { check, candidates, model, pairs, histogram, clustering, settings: settings.clone() })
+}
+
+/// The files `dedupe` writes into its output folder.
+pub const DEDUPE_OUTPUTS: [&str; 7] = [
+    "duplicate_pairs.parquet",
+    "duplicate_pairs.csv",
+    "clusters.parquet",
+    "clusters.csv",
+    "id_conflicts.csv",
+    "model.json",
+    "dedupe_summary.json",
+];
+
+impl DedupeRun {
+    /// Cluster id of every clustered record: the smallest record id of its cluster (stable
+    /// whatever the order of the inputs).
+    pub fn cluster_ids(&self) -> Result<Vec<(u32, String, usize)>> {
+        let ids = Text::of(&self.check.records, "record_id")?;
+        let mut out = Vec::new();
+        for members in &self.clustering.clusters {
+            let name = members.iter().filter_map(|&m| ids.get(m as usize)).min().unwrap_or("").to_owned();
+            out.extend(members.iter().map(|&m| (m, name.clone(), members.len())));
+        }
+        out.sort_by_key(|x| x.0);
+        Ok(out)
+    }
+
+    fn pair_frame(&self, kind: PairKind) -> Result<DataFrame> {
+        let records = &self.check.records;
+        let pairs: Vec<&ScoredPair> = self.pairs.iter().filter(|p| p.kind == kind).collect();
+        let cluster_of: BTreeMap<u32, String> = self.cluster_ids()?.into_iter().map(|(r, c, _)| (r, c)).collect();
+        let mut columns: Vec<Column> = Vec::new();
+        for name in ["record_id", "name", "id_number", "birth_date", "school_name"] {
+            let values = Text::of(records, name)?;
+            for (suffix, side) in [("l", false), ("r", true)] {
+                let value = |p: &&ScoredPair| values.get(if side { p.b } else { p.a } as usize);
+                columns.push(
+                    StringChunked::from_iter_options(format!("{name}_{suffix}").into(), pairs.iter().map(value))
+                        .into_column(),
+                );
+            }
+        }
+        columns.push(
+            StringChunked::from_iter_options(
+                "cluster_id".into(),
+                pairs.iter().map(|p| cluster_of.get(&p.a).map(String::as_str)),
+            )
+            .into_column(),
+        );
+        columns.push(
+            Float64Chunked::from_iter_values("probability".into(), pairs.iter().map(|p| p.score.probability))
+                .into_column(),
+        );
+        columns.push(
+            Float64Chunked::from_iter_values("weight".into(), pairs.iter().map(|p| p.score.weight)).into_column(),
+        );
+        for (f, field) in FIELDS.iter().enumerate() {
+            columns.push(
+                StringChunked::from_iter_values(
+                    format!("{field}_level").into(),
+                    pairs.iter().map(|p| LEVELS[f][p.levels[f] as usize]),
+                )
+                .into_column(),
+            );
+            columns.push(
+                Float64Chunked::from_iter_values(
+                    format!("{field}_weight").into(),
+                    pairs.iter().map(|p| p.score.field_weights[f]),
+                )
+                .into_column(),
+            );
+        }
+        Ok(DataFrame::new(pairs.len(), columns)?)
+    }
+
+    fn cluster_frame(&self) -> Result<DataFrame> {
+        let records = &self.check.records;
+        let rows = self.cluster_ids()?;
+        let mut columns: Vec<Column> = Vec::new();
+        for name in ["record_id", "source_file", "name", "id_number", "school_name"] {
+            let values = Text::of(records, name)?;
+            columns.push(
+                StringChunked::from_iter_options(name.into(), rows.iter().map(|r| values.get(r.0 as usize)))
+                    .into_column(),
+            );
+        }
+        columns.insert(
+            1,
+            StringChunked::from_iter_values("cluster_id".into(), rows.iter().map(|r| r.1.as_str())).into_column(),
+        );
+        columns
+            .insert(2, UInt32Chunked::from_iter_values("size".into(), rows.iter().map(|r| r.2 as u32)).into_column());
+        Ok(DataFrame::new(rows.len(), columns)?)
+    }
+
+    pub fn summary(&self) -> DedupeSummary {
+        let matches: Vec<&ScoredPair> = self.pairs.iter().filter(|p| p.kind == PairKind::Match).collect();
+        let band =
+            |lo: f64, hi: f64| matches.iter().filter(|p| p.score.probability >= lo && p.score.probability < hi).count();
+        let mut by_size: BTreeMap<usize, usize> = BTreeMap::new();
+        for c in &self.clustering.clusters {
+            *by_size.entry(c.len()).or_default() += 1;
+        }
+        DedupeSummary {
+            records: self.check.records.height(),
+            candidate_pairs: self.candidates.pairs.len(),
+            blocking: self.candidates.stats.clone(),
+            largest_blocks: self.candidates.largest.clone(),
+            matches_by_probability: BTreeMap::from([
+                ("0.90-0.99".to_owned(), band(0.9, 0.99)),
+                ("0.99-0.999".to_owned(), band(0.99, 0.999)),
+                ("0.999-1".to_owned(), band(0.999, 1.1)),
+                (format!("{:.2}-0.90", self.settings.threshold), band(self.settings.threshold, 0.9)),
+            ]),
+            clusters_by_size: by_size,
+            duplicate_registrations: self.clustering.clusters.iter().map(|c| c.len() - 1).sum(),
+            people_with_several: self.clustering.clusters.len(),
+            id_conflicts: self.pairs.iter().filter(|p| p.kind == PairKind::IdConflict).count(),
+            split_components: self.clustering.split_components.clone(),
+            histogram: self.histogram.clone(),
+            threshold: self.settings.threshold,
+            timings: self.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect(),
+        }
+    }
+
+    /// Writes the pairs, clusters, conflicts, model and summary into `out`.
+    pub fn write(&mut self, out: &Path) -> Result<()> {
+        let started = Instant::now();
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let mut pairs = self.pair_frame(PairKind::Match)?;
+        report::write_parquet(&out.join("duplicate_pairs.parquet"), &mut pairs)?;
+        report::write_csv(&out.join("duplicate_pairs.csv"), &pairs)?;
+        let mut clusters = self.cluster_frame()?;
+        report::write_parquet(&out.join("clusters.parquet"), &mut clusters)?;
+        report::write_csv(&out.join("clusters.csv"), &clusters)?;
+        report::write_csv(&out.join("id_conflicts.csv"), &self.pair_frame(PairKind::IdConflict)?)?;
+        write_json(&out.join("model.json"), &self.model)?;
+        self.check.timings.push(("write", started.elapsed()));
+        write_json(&out.join("dedupe_summary.json"), &self.summary())
+    }
+
+    /// The candidate pairs with the rules that produced them (for `xueji eval --candidates`).
+    pub fn write_candidates(&self, path: &Path) -> Result<()> {
+        let ids = Text::of(&self.check.records, "record_id")?;
+        let names: Vec<&str> = self.settings.blocking.rules.iter().map(|r| r.name.as_str()).collect();
+        let rules = |mask: u32| {
+            names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        let mut df = DataFrame::new(
+            self.candidates.pairs.len(),
+            vec![
+                StringChunked::from_iter_options(
+                    "record_id_l".into(),
+                    self.candidates.pairs.iter().map(|p| ids.get(p.0 as usize)),
+                )
+                .into_column(),
+                StringChunked::from_iter_options(
+                    "record_id_r".into(),
+                    self.candidates.pairs.iter().map(|p| ids.get(p.1 as usize)),
+                )
+                .into_column(),
+                StringChunked::from_iter_values("rules".into(), self.candidates.rules.iter().map(|&m| rules(m)))
+                    .into_column(),
+            ],
+        )?;
+        report::write_parquet(path, &mut df)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DedupeSummary {
+    pub records: usize,
+    pub candidate_pairs: usize,
+    pub blocking: Vec<block::RuleStats>,
+    pub largest_blocks: Vec<block::LargeBlock>,
+    pub matches_by_probability: BTreeMap<String, usize>,
+    pub clusters_by_size: BTreeMap<usize, usize>,
+    /// Registrations beyond the first of each person (一人多籍).
+    pub duplicate_registrations: usize,
+    pub people_with_several: usize,
+    pub id_conflicts: usize,
+    pub split_components: Vec<usize>,
+    pub histogram: WeightHistogram,
+    pub threshold: f64,
+    pub timings: Vec<(String, f64)>,
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    report::write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value).map_err(|e| Error::input(path, e.to_string()))?;
+        std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(path, e))
+    })
+}
