@@ -1,9 +1,10 @@
 //! Block: candidate pairs. Comparing every pair of a province (10^13 for 5M records) is out of
 //! the question, so several blocking rules each pair only records that share a key, and the
 //! candidate pairs are their union. A rule is a list of key parts (all must be present); the
-//! `id_one_digit` part stands for the deletion neighbourhood of the ID number (18 keys per
-//! record, one per deleted position), which pairs numbers one substitution or one adjacent swap
-//! apart without comparing all pairs. Blocks larger than `max_block_size` are skipped and
+//! `id_one_digit` part pairs ID numbers one substitution or one adjacent swap apart without
+//! comparing all pairs: in pass 2k a number's key is the number without position k (equal for a
+//! substitution at k), in pass 2k+1 the number without positions k and k+1 followed by those two
+//! characters in order (equal for a swap of k and k+1). Blocks larger than `max_block_size` are skipped and
 //! reported, never allowed to explode memory.
 
 use std::hash::{Hash, Hasher};
@@ -158,15 +159,23 @@ impl<'a> Parts<'a> {
         })
     }
 
-    /// The text of one key part of record `i`; `deleted` is the position left out for
-    /// [`KeyPart::IdOneDigit`].
+    /// The text of one key part of record `i`; `deleted` is the pass of [`KeyPart::IdOneDigit`].
     fn part(&self, part: KeyPart, i: usize, deleted: usize) -> Option<String> {
         let birth = || self.birth.get(i).map(Date::from_epoch_days);
         Some(match part {
             KeyPart::Id => self.id.get(i)?.to_owned(),
             KeyPart::IdOneDigit => {
                 let id = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?;
-                format!("{}{}", &id[..deleted], &id[deleted + 1..])
+                let k = deleted / 2;
+                if deleted % 2 == 0 {
+                    format!("{}{}", &id[..k], &id[k + 1..])
+                } else if k < 17 {
+                    let (x, y) = (id.as_bytes()[k], id.as_bytes()[k + 1]);
+                    let (lo, hi) = (char::from(x.min(y)), char::from(x.max(y)));
+                    format!("{}{}/{lo}{hi}", &id[..k], &id[k + 2..])
+                } else {
+                    return None;
+                }
             }
             KeyPart::Name => self.name.get(i)?.to_owned(),
             KeyPart::NamePinyin => self.pinyin.get(i).filter(|p| !p.is_empty())?.to_owned(),
@@ -222,7 +231,7 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings) -> Result<Ca
     let mut stats = Vec::new();
     let mut largest = Vec::new();
     for (r, rule) in settings.rules.iter().enumerate() {
-        let passes = if rule.keys.contains(&KeyPart::IdOneDigit) { 18 } else { 1 };
+        let passes = if rule.keys.contains(&KeyPart::IdOneDigit) { 36 } else { 1 };
         let mut rule_stats = RuleStats { rule: rule.name.clone(), ..Default::default() };
         let mut blocks: Vec<(usize, u32, usize)> = Vec::new();
         for deleted in 0..passes {

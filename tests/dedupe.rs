@@ -1,0 +1,142 @@
+//! `xueji dedupe` end to end on a generated population, scored by `xueji eval`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{read_parquet, xueji_ok};
+
+const AS_OF: &str = "2026-11-29";
+
+fn eval(truth: &Path, flag: &str, file: &Path) -> serde_json::Value {
+    let json = xueji_ok(&["eval", "--truth", truth.to_str().unwrap(), flag, file.to_str().unwrap()]);
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn finds_duplicates_of_a_generated_province() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("g"), dir.path().join("d"));
+    xueji_ok(&["generate", "--students", "30000", "--seed", "9", "--as-of", AS_OF, "--out", data.to_str().unwrap()]);
+    let stdout = xueji_ok(&[
+        "dedupe",
+        data.join("sheets").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+        "--explain-blocking",
+        "--truth",
+        data.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("一人多籍"), "{stdout}");
+    let completeness: f64 = stdout.split("pair completeness ").nth(1).unwrap()[..6].parse().unwrap();
+    assert!(completeness >= 0.99, "blocking keeps {completeness} of the true pairs");
+
+    let report = eval(&data, "--clusters", &out.join("clusters.parquet"));
+    let pairs = &report["pairs"];
+    let f1 = pairs["pairwise"]["f1"].as_f64().unwrap();
+    assert!(f1 >= 0.98, "pairwise F1 {f1}");
+    assert!(report["bcubed"]["f1"].as_f64().unwrap() >= 0.99);
+    for (kind, recall) in pairs["recall_by_perturbation"].as_object().unwrap() {
+        if recall["pairs"].as_u64().unwrap() >= 20 {
+            assert!(recall["recall"].as_f64().unwrap() >= 0.97, "{kind}: {recall}");
+        }
+    }
+    // Twins: hard negatives sharing birth date, surname, school and guardian.
+    let truth = read_parquet(&data.join("truth/records.parquet"));
+    let twin_records = truth.column("twin_of").unwrap().str().unwrap().iter().flatten().count();
+    let twins_merged = pairs["false_positives"]["twin"].as_u64().unwrap_or(0) as f64;
+    assert!(
+        twins_merged / (twin_records as f64 / 2.0) < 0.01,
+        "{twins_merged} twin pairs merged of {}",
+        twin_records / 2
+    );
+
+    // Every output pair explains itself, and the pairs agree with the clusters.
+    let duplicate_pairs = read_parquet(&out.join("duplicate_pairs.parquet"));
+    for column in [
+        "record_id_l",
+        "record_id_r",
+        "name_l",
+        "name_r",
+        "probability",
+        "weight",
+        "name_level",
+        "name_weight",
+        "id_number_level",
+        "guardian_weight",
+    ] {
+        assert!(duplicate_pairs.column(column).is_ok(), "{column}");
+    }
+    let from_pairs = eval(&data, "--pairs", &out.join("duplicate_pairs.parquet"));
+    assert!(from_pairs["pairs"]["pairwise"]["precision"].as_f64().unwrap() >= 0.98);
+    let candidates = eval(&data, "--candidates", &out.join("candidate_pairs.parquet"));
+    assert!(candidates["blocking"]["reduction_ratio"].as_f64().unwrap() > 0.999);
+
+    // ID conflicts (a classmate's number) are reported, never clustered.
+    let conflicts = std::fs::read_to_string(out.join("id_conflicts.csv")).unwrap();
+    assert!(conflicts.lines().count() > 10, "{conflicts}");
+
+    // The saved model gives the same clusters when reused.
+    let again = dir.path().join("again");
+    xueji_ok(&[
+        "dedupe",
+        data.join("sheets").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+        "--model",
+        out.join("model.json").to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(out.join("clusters.csv")).unwrap(), std::fs::read(again.join("clusters.csv")).unwrap());
+}
+
+#[test]
+fn settings_files_choose_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("g"), dir.path().join("d"));
+    xueji_ok(&["generate", "--students", "3000", "--seed", "4", "--as-of", AS_OF, "--out", data.to_str().unwrap()]);
+    let settings = dir.path().join("settings.json");
+    std::fs::write(
+        &settings,
+        r#"{"blocking": {"rules": [{"name": "same_id", "keys": ["id"]}], "max_block_size": 50}, "threshold": 0.95}"#,
+    )
+    .unwrap();
+    let stdout = xueji_ok(&[
+        "dedupe",
+        data.join("sheets").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+        "--settings",
+        settings.to_str().unwrap(),
+        "--explain-blocking",
+    ]);
+    assert!(stdout.contains("threshold 0.95"), "{stdout}");
+    assert!(stdout.contains("same_id"), "{stdout}");
+    assert!(!stdout.contains("guardian_phone"), "{stdout}");
+
+    std::fs::write(&settings, r#"{"blocking": {"rules": [{"name": "x", "keys": ["nmae"]}]}}"#).unwrap();
+    let failed = common::xueji(&[
+        "dedupe",
+        data.join("sheets").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--settings",
+        settings.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        !failed.status.success() && stderr.contains("settings.json: invalid settings: unknown variant `nmae`"),
+        "{stderr}"
+    );
+}
