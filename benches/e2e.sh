@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: generates 1M, 5M and 10M-student provinces once (cached in bench-data/,
+# End-to-end benchmark: generates 100k, 1M, 5M and 10M-student provinces once (cached in bench-data/,
 # ignored by git), runs each stage on them, and appends wall time, peak RSS, throughput and
 # quality to reports/BENCHMARKS.md with the exact commands.
 #
-#   benches/e2e.sh                 # 1M 5M 10M
+#   benches/e2e.sh                 # 100k 1M 5M 10M
 #   benches/e2e.sh 1000000         # chosen sizes
 #   REGENERATE=1 benches/e2e.sh    # regenerate cached populations (times the generator too)
 set -euo pipefail
@@ -12,7 +12,7 @@ command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install t
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/xueji-target}"
 cargo build --release --quiet
 XUEJI="$CARGO_TARGET_DIR/release/xueji"
-SIZES=("${@:-1000000 5000000 10000000}")
+SIZES=("${@:-100000 1000000 5000000 10000000}")
 read -r -a SIZES <<<"${SIZES[*]}"
 AS_OF=2026-11-29
 REPORT=reports/BENCHMARKS.md
@@ -65,6 +65,28 @@ worst = min(report.items(), key=lambda kv: min(kv[1]["precision"], kv[1]["recall
 print(f"| check quality | {sys.argv[2]} | | | | | problems expected {expected}, reported {reported}, found {found}: "
       f"recall {found/expected:.4f}, precision {found/reported:.4f}; weakest code {worst[0]} "
       f"(P {worst[1]['precision']:.4f}, R {worst[1]['recall']:.4f}) — `xueji eval --truth {'bench-data/g'+sys.argv[2]} --problems .../problems.parquet` |")
+PY
+  out="bench-data/dedupe$n"
+  rm -rf "$out"
+  cmd=("$XUEJI" dedupe "$data/sheets" --out "$out" --id-column 学籍辅号 --as-of "$AS_OF")
+  measure "${cmd[@]}"
+  row dedupe "$n" "$records" "$WALL" "$RSS" "$(python3 -c "print(round($records/$WALL))")" "\`xueji dedupe $data/sheets --out $out --id-column 学籍辅号 --as-of $AS_OF\`"
+  "$XUEJI" eval --truth "$data" --clusters "$out/clusters.parquet" --out "$out/eval.json" >/dev/null
+  python3 - "$out" "$n" >>"$REPORT" <<'PY'
+import json, sys
+out, n = sys.argv[1], sys.argv[2]
+report = json.load(open(f"{out}/eval.json"))
+summary = json.load(open(f"{out}/dedupe_summary.json"))
+pairs = report["pairs"]
+p, b = pairs["pairwise"], report["bcubed"]
+fp = pairs["false_positives"]
+recalls = {k: v for k, v in pairs["recall_by_perturbation"].items() if v["pairs"] >= 20}
+worst = min(recalls.items(), key=lambda kv: kv[1]["recall"])
+stages = ", ".join(f"{s} {t:.1f}s" for s, t in summary["timings"])
+print(f"| dedupe quality | {n} | | | | | pairwise P {p['precision']:.4f} R {p['recall']:.4f} F1 {p['f1']:.4f}; "
+      f"B-cubed F1 {b['f1']:.4f}; false positive pairs {sum(fp.values())} (twin {fp.get('twin', 0)}, namesake {fp.get('namesake', 0)}, "
+      f"misuse {fp.get('misuse', 0)}, other {fp.get('other', 0)}); lowest recall {worst[0]} {worst[1]['recall']:.4f}; "
+      f"{summary['candidate_pairs']} candidate pairs; stages: {stages} |")
 PY
 done
 echo "appended to $REPORT"

@@ -35,10 +35,11 @@ pub enum KeyPart {
     NameInitials,
     Surname,
     BirthDate,
+    BirthYear,
     BirthYearMonth,
     Sex,
     GuardianPhone,
-    /// The record's county (`locality_county`: the sheet's 所属区县, else the ID's region).
+    /// The record's city and county (`locality_*`: the sheet's 所属地市/所属区县, else the ID's region).
     County,
     SchoolCode,
     /// Present only on records without a document number.
@@ -59,7 +60,7 @@ impl Rule {
             let field = match part {
                 KeyPart::Id | KeyPart::IdOneDigit | KeyPart::NoId => "id_number",
                 KeyPart::Name | KeyPart::NamePinyin | KeyPart::NameInitials | KeyPart::Surname => "name",
-                KeyPart::BirthDate | KeyPart::BirthYearMonth => "birth_date",
+                KeyPart::BirthDate | KeyPart::BirthYear | KeyPart::BirthYearMonth => "birth_date",
                 KeyPart::Sex => "sex",
                 KeyPart::GuardianPhone => "guardian",
                 // A county key is the household region when the sheet has no county column.
@@ -93,7 +94,8 @@ impl Default for BlockingSettings {
                 rule("id_one_digit", &[IdOneDigit]),
                 rule("pinyin_birth_month", &[NamePinyin, BirthYearMonth]),
                 rule("initials_birth_sex", &[NameInitials, BirthDate, Sex]),
-                rule("surname_initials_county", &[Surname, NameInitials, County]),
+                // The birth year keeps county blocks linear in the population.
+                rule("initials_county_birth_year", &[NameInitials, County, BirthYear]),
                 rule("guardian_phone", &[GuardianPhone]),
                 rule("no_id_name_sex_birth", &[NoId, Name, Sex, BirthDate]),
             ],
@@ -141,6 +143,7 @@ struct Parts<'a> {
     birth: Ints<'a>,
     sex: Text<'a>,
     phone: Text<'a>,
+    city: Text<'a>,
     county: Text<'a>,
     school: Text<'a>,
 }
@@ -154,6 +157,7 @@ impl<'a> Parts<'a> {
             birth: Ints::of(records, "birth_date_norm")?,
             sex: Text::of(records, "sex_norm")?,
             phone: Text::of(records, "guardian_phone_norm")?,
+            city: Text::of(records, "locality_city")?,
             county: Text::of(records, "locality_county")?,
             school: Text::of(records, "school_code_norm")?,
         })
@@ -185,13 +189,15 @@ impl<'a> Parts<'a> {
             }
             KeyPart::Surname => surname(self.name.get(i)?).to_owned(),
             KeyPart::BirthDate => birth()?.to_string(),
+            KeyPart::BirthYear => birth()?.year.to_string(),
             KeyPart::BirthYearMonth => {
                 let b = birth()?;
                 format!("{:04}-{:02}", b.year, b.month)
             }
             KeyPart::Sex => self.sex.get(i)?.to_owned(),
             KeyPart::GuardianPhone => self.phone.get(i)?.to_owned(),
-            KeyPart::County => self.county.get(i)?.to_owned(),
+            // County names repeat across cities (郊区, 铁东区): the city disambiguates.
+            KeyPart::County => format!("{}/{}", self.city.get(i).unwrap_or(""), self.county.get(i)?),
             KeyPart::SchoolCode => self.school.get(i)?.to_owned(),
             KeyPart::NoId => match self.id.get(i) {
                 None => String::new(),

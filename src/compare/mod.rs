@@ -37,6 +37,24 @@ pub const ID: usize = 2;
 /// agrees. `score` treats it as decisive.
 pub const ID_BOTH_VALID: u8 = 5;
 
+/// The name level of two clearly different names.
+pub const NAME_DIFFERENT: u8 = 6;
+
+/// Whether a pair agrees on something only the person has: the name (exactly, after folding, or
+/// as a homophone) or the ID number (exactly or one typo away). Siblings share birth date,
+/// school, household and guardian — everything else — so without this a pair is not one person
+/// however much else agrees; a human could not tell either.
+pub fn identifies(levels: &Levels) -> bool {
+    matches!(levels[NAME], 1..=3) || matches!(levels[ID], 1..=3)
+}
+
+/// The decisive rules, which no sum of weights overrides: two different valid ID numbers are two
+/// people (MOD 11-2), clearly different names are two people (with one number between them, an
+/// ID conflict: a borrowed or misused number), and a pair must [`identifies`].
+pub fn decided_apart(levels: &Levels) -> bool {
+    levels[ID] == ID_BOTH_VALID || levels[NAME] == NAME_DIFFERENT || !identifies(levels)
+}
+
 /// The level of every field for one pair.
 pub type Levels = [u8; FIELDS.len()];
 
@@ -350,6 +368,24 @@ mod tests {
         assert!(twin.id_valid);
         assert_eq!(id_level(&id, &twin), 5, "twins: two valid numbers");
         assert_eq!(id_level(&id, &Side::default()), 0);
+    }
+
+    #[test]
+    fn identity_needs_the_name_or_the_number() {
+        let with = |name: u8, id: u8| {
+            let mut levels: Levels = [0, 1, 0, 1, 1, 1, 1, 1];
+            levels[NAME] = name;
+            levels[ID] = id;
+            identifies(&levels)
+        };
+        assert!(with(1, 0) && with(3, 0) && with(6, 1) && with(5, 2) && with(0, 3));
+        assert!(!with(5, 0), "a twin's name one character off, no number");
+        assert!(!with(6, 4), "another name, a number two typos away");
+        assert!(!with(4, 0), "pinyin merely close");
+        let apart = |name: u8, id: u8| decided_apart(&[name, 1, id, 1, 1, 1, 1, 1]);
+        assert!(apart(6, 1), "one number, two names: an ID conflict");
+        assert!(apart(1, ID_BOTH_VALID), "one name, two valid numbers: namesakes or twins");
+        assert!(!apart(1, 0) && !apart(5, 2) && !apart(0, 1));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::block::{self, BlockingSettings, Candidates};
 use crate::check::CheckOptions;
 use crate::cluster::{self, Clustering};
 use crate::columns::{par_row_chunks, Text};
-use crate::compare::{Features, Levels, FIELDS, ID, LEVELS, NAME};
+use crate::compare::{Features, Levels, FIELDS, ID, LEVELS, NAME, NAME_DIFFERENT};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::report;
@@ -157,7 +157,7 @@ pub fn dedupe_records(mut check: CheckRun, settings: &DedupeSettings, model: Opt
             let score = score_pair(a, &levels[k]);
             let bin = (score.weight.floor() as i32 - HISTOGRAM_LOW).clamp(0, HISTOGRAM_BINS as i32 - 1);
             counts[bin as usize] += 1;
-            let kind = if levels[k][ID] == 1 && levels[k][NAME] == LEVELS[NAME].len() as u8 - 1 {
+            let kind = if levels[k][ID] == 1 && levels[k][NAME] == NAME_DIFFERENT {
                 Some(PairKind::IdConflict)
             } else {
                 (score.probability >= settings.threshold).then_some(PairKind::Match)

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compare::{Features, Levels, FIELDS, ID, ID_BOTH_VALID, LEVELS, NAME};
+use crate::compare::{decided_apart, Features, Levels, FIELDS, LEVELS, NAME};
 use crate::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,7 +152,7 @@ fn em(
                     log_odds += (m[f][l as usize] / u[f][l as usize]).ln();
                 }
             }
-            let p = if levels[ID] == ID_BOTH_VALID { 0.0 } else { 1.0 / (1.0 + (-log_odds).exp()) };
+            let p = if decided_apart(levels) { 0.0 } else { 1.0 / (1.0 + (-log_odds).exp()) };
             matches += p * count;
             for (f, &l) in levels.iter().enumerate() {
                 m_counts[f][l as usize] += p * count;
@@ -290,7 +290,7 @@ impl Model {
         }
         let weight: f64 = field_weights.iter().sum();
         let prior = (self.lambda / (1.0 - self.lambda)).log2();
-        let probability = if levels[ID] == ID_BOTH_VALID { 0.0 } else { 1.0 / (1.0 + (-(weight + prior)).exp2()) };
+        let probability = if decided_apart(levels) { 0.0 } else { 1.0 / (1.0 + (-(weight + prior)).exp2()) };
         Score { weight, probability, field_weights }
     }
 }
