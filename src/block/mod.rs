@@ -94,8 +94,8 @@ impl Default for BlockingSettings {
                 rule("id_one_digit", &[IdOneDigit]),
                 rule("pinyin_birth_month", &[NamePinyin, BirthYearMonth]),
                 rule("initials_birth_sex", &[NameInitials, BirthDate, Sex]),
-                // The birth year keeps county blocks linear in the population.
-                rule("initials_county_birth_year", &[NameInitials, County, BirthYear]),
+                // Birth year and sex keep county blocks small in populous counties.
+                rule("initials_county_birth_year_sex", &[NameInitials, County, BirthYear, Sex]),
                 rule("guardian_phone", &[GuardianPhone]),
                 rule("no_id_name_sex_birth", &[NoId, Name, Sex, BirthDate]),
             ],
