@@ -44,6 +44,14 @@ fn same_seed_same_bytes() {
         std::fs::read(pa.join("sheets/students.parquet")).unwrap(),
         std::fs::read(pb.join("sheets/students.parquet")).unwrap()
     );
+    let (xa, xb) = (dir.path().join("xa"), dir.path().join("xb"));
+    generate(&xa, 500, 11, &["--format", "xlsx"]);
+    generate(&xb, 500, 11, &["--format", "xlsx"]);
+    assert!(
+        std::fs::read(xa.join("sheets/students.xlsx")).unwrap()
+            == std::fs::read(xb.join("sheets/students.xlsx")).unwrap(),
+        "xlsx differs"
+    );
     // The GB18030 file really is GB18030, and holds the same records as the Parquet file.
     let bytes = std::fs::read(a.join("sheets/students.csv")).unwrap();
     assert!(std::str::from_utf8(&bytes).is_err());

@@ -9,6 +9,8 @@ use crate::datasets;
 #[derive(Debug, Default)]
 struct Region {
     name: &'static str,
+    /// The name in the current (newest) table, which always wins.
+    current_name: Option<&'static str>,
     /// Years the code was in use, `None` for an open end; a code can come and go more than once.
     spans: Vec<(Option<i32>, Option<i32>)>,
 }
@@ -26,12 +28,20 @@ pub enum RegionStatus {
 static REGIONS: LazyLock<HashMap<u32, Region>> = LazyLock::new(|| {
     let mut regions: HashMap<u32, Region> = HashMap::new();
     for row in datasets::tsv_rows(datasets::REGIONS_TSV).skip(1) {
-        let (Ok(code), [_, name, start, end, _]) = (row[0].parse::<u32>(), row.as_slice()) else {
+        let (Ok(code), [_, name, start, end, source]) = (row[0].parse::<u32>(), row.as_slice()) else {
             continue;
         };
         let region = regions.entry(code).or_default();
-        region.name = name;
-        region.spans.push((start.parse().ok(), end.parse().ok()));
+        let end: Option<i32> = end.parse().ok();
+        // The name is today's (旅大市 became 大连市 in 1981): the current table's, else the latest span's.
+        let latest = region.spans.iter().all(|&(_, e)| e.is_some_and(|e| end.is_none_or(|end| end >= e)));
+        if *source == "current" || (region.name.is_empty() || latest) && region.current_name.is_none() {
+            region.name = name;
+        }
+        if *source == "current" {
+            region.current_name = Some(name);
+        }
+        region.spans.push((start.parse().ok(), end));
     }
     regions
 });
@@ -107,6 +117,7 @@ mod tests {
         assert!(REGIONS.len() > 6_700, "{}", REGIONS.len());
         assert_eq!(region_name("110105"), Some("朝阳区"));
         assert_eq!(region_name("440113"), Some("番禺区"));
+        assert_eq!(region_name("210200"), Some("大连市"), "renamed from 旅大市 in 1981");
         assert_eq!(region_name("999999"), None);
     }
 

@@ -5,6 +5,7 @@ mod codes;
 mod dedupe;
 mod eval;
 mod generate;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ enum Command {
     Dedupe(dedupe::Args),
     Eval(eval::Args),
     Generate(generate::Args),
+    Run(run::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -61,9 +61,22 @@ fn sheet_frame(records: &[&Record]) -> Result<DataFrame> {
 }
 
 pub enum SheetWriter {
-    Parquet { file: AtomicFile, writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>> },
-    Csv { file: AtomicFile, encoding: TextEncoding },
-    Xlsx { dir: PathBuf, title: String, workbook: Workbook, rows: usize, files: Vec<PathBuf> },
+    Parquet {
+        file: AtomicFile,
+        writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+    },
+    Csv {
+        file: AtomicFile,
+        encoding: TextEncoding,
+    },
+    Xlsx {
+        dir: PathBuf,
+        title: String,
+        workbook: Workbook,
+        day: crate::normalize::date::Date,
+        rows: usize,
+        files: Vec<PathBuf>,
+    },
 }
 
 impl SheetWriter {
@@ -84,7 +97,8 @@ impl SheetWriter {
             Format::Xlsx => SheetWriter::Xlsx {
                 dir: out.to_owned(),
                 title: format!("{province_name}{}学年学生基本信息表（生成数据）", province.school_year.year),
-                workbook: new_workbook()?,
+                workbook: crate::report::new_workbook(province.school_year)?,
+                day: province.school_year,
                 rows: 0,
                 files: Vec::new(),
             },
@@ -115,7 +129,7 @@ impl SheetWriter {
                 let path = file.path().to_owned();
                 file.writer().write_all(&encode(&text, *encoding)).map_err(|e| Error::io(&path, e))?;
             }
-            SheetWriter::Xlsx { dir, title, workbook, rows, files } => {
+            SheetWriter::Xlsx { dir, title, workbook, day, rows, files } => {
                 for record in ordered {
                     if *rows == 0 {
                         let sheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
@@ -133,7 +147,7 @@ impl SheetWriter {
                     }
                     *rows += 1;
                     if *rows == EXCEL_MAX_ROWS {
-                        let full = std::mem::replace(workbook, new_workbook()?);
+                        let full = std::mem::replace(workbook, crate::report::new_workbook(*day)?);
                         files.push(save_workbook(full, dir, files.len())?);
                         *rows = 0;
                     }
@@ -167,12 +181,6 @@ impl SheetWriter {
             }
         }
     }
-}
-
-fn new_workbook() -> Result<Workbook> {
-    let mut workbook = Workbook::new();
-    workbook.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
-    Ok(workbook)
 }
 
 fn save_workbook(mut workbook: Workbook, dir: &Path, index: usize) -> Result<PathBuf> {

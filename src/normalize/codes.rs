@@ -72,6 +72,22 @@ pub fn normalize_document_type(raw: &str) -> Option<&'static str> {
     Some(code)
 }
 
+/// The label of a document type code (`1` → 居民身份证), for exported lists.
+pub fn document_type_label(code: &str) -> &'static str {
+    match code {
+        "1" => "居民身份证",
+        "6" => "香港特区护照/身份证明",
+        "7" => "澳门特区护照/身份证明",
+        "8" => "台湾居民来往大陆通行证",
+        "9" => "境外永久居住证",
+        "A" => "护照",
+        "B" => "户口簿",
+        "C" => "港澳台居民居住证",
+        "Z" => "其他",
+        _ => "",
+    }
+}
+
 const CHINESE_DIGITS: [char; 10] = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
 
 /// A small Chinese numeral (一 … 九十九), or ASCII digits.
@@ -218,6 +234,9 @@ mod tests {
             assert_eq!(normalize_document_type(raw), Some(code), "{raw}");
         }
         assert_eq!(normalize_document_type("2"), None);
+        for code in ["1", "6", "7", "8", "9", "A", "B", "C", "Z"] {
+            assert_eq!(normalize_document_type(document_type_label(code)), Some(code), "labels read back");
+        }
         assert_eq!(normalize_document_type("驾驶证"), None);
     }
 

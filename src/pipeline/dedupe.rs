@@ -326,7 +326,7 @@ impl DedupeRun {
         report::write_csv(&out.join("clusters.csv"), &clusters)?;
         report::write_csv(&out.join("id_conflicts.csv"), &self.pair_frame(PairKind::IdConflict)?)?;
         write_json(&out.join("model.json"), &self.model)?;
-        self.check.timings.push(("write", started.elapsed()));
+        self.check.timings.push(("write duplicates", started.elapsed()));
         write_json(&out.join("dedupe_summary.json"), &self.summary())
     }
 
@@ -379,6 +379,8 @@ pub struct DedupeSummary {
     pub split_components: Vec<usize>,
     pub histogram: WeightHistogram,
     pub threshold: f64,
+    /// Not written to dedupe_summary.json, which must be the same on every run.
+    #[serde(skip)]
     pub timings: Vec<(String, f64)>,
 }
 

@@ -1,6 +1,7 @@
 //! The stages chained: what `xueji check` runs (here) and `xueji dedupe` runs ([`dedupe`]),
 //! callable without the CLI.
 
+pub mod campaign;
 pub mod dedupe;
 
 use std::collections::HashSet;
@@ -85,6 +86,6 @@ pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
     let summary = report::summary_frame(&run.records, &run.problems)?;
     report::write_csv(&out.join("problems_summary.csv"), &summary)?;
     report::write_parquet(&out.join("records.parquet"), &mut run.records)?;
-    run.timings.push(("write", started.elapsed()));
+    run.timings.push(("write problems", started.elapsed()));
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Report: the problem-record files and summaries. Every file is written atomically (a temporary
 //! file beside it, then a rename), and text cells of exported CSV are made inert for spreadsheets.
 
+pub mod police;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -53,6 +55,18 @@ impl Drop for AtomicFile {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// A workbook with one constant-memory sheet, stamped as created on `day` (not now): the same
+/// data gives the same bytes.
+pub fn new_workbook(day: crate::normalize::date::Date) -> Result<rust_xlsxwriter::Workbook> {
+    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::Usage(format!("writing xlsx: {e}"));
+    let created =
+        rust_xlsxwriter::ExcelDateTime::from_ymd(day.year as u16, day.month as u8, day.day as u8).map_err(xlsx)?;
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    workbook.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
+    workbook.add_worksheet_with_constant_memory().map_err(xlsx)?;
+    Ok(workbook)
 }
 
 /// Writes `path` through `write` as an [`AtomicFile`].

@@ -113,7 +113,9 @@ pub fn estimate_u(features: &Features, records: usize, samples: usize, seed: u64
     (u, taken)
 }
 
-type Patterns = HashMap<Levels, f64>;
+/// Distinct level patterns with their counts, in a fixed order so that sums (and so the fitted
+/// model) are the same on every run.
+type Patterns = Vec<(Levels, f64)>;
 
 /// A training session: EM over the candidate pairs of some blocking rules, leaving out the fields
 /// those rules block on (their agreement among the session's pairs says nothing about m: it was
@@ -138,14 +140,14 @@ fn em(
     fit_m: bool,
     max_iterations: usize,
 ) -> (f64, usize) {
-    let total: f64 = patterns.values().sum();
+    let total: f64 = patterns.iter().map(|p| p.1).sum();
     let mut matches = 0.0;
     let mut iterations = 0;
     while iterations < max_iterations && total > 0.0 {
         iterations += 1;
         let mut m_counts: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.0; l.len()]).collect();
         matches = 0.0;
-        for (levels, &count) in patterns {
+        for &(ref levels, count) in patterns {
             let mut log_odds = (*lambda / (1.0 - *lambda)).ln();
             for (f, &l) in levels.iter().enumerate() {
                 if l > 0 && !excluded[f] {
@@ -184,10 +186,12 @@ fn prior_m() -> Vec<Vec<f64>> {
 }
 
 fn patterns<'a>(levels: impl Iterator<Item = &'a Levels>) -> Patterns {
-    let mut patterns = Patterns::new();
+    let mut counts: HashMap<Levels, f64> = HashMap::new();
     for l in levels {
-        *patterns.entry(*l).or_default() += 1.0;
+        *counts.entry(*l).or_default() += 1.0;
     }
+    let mut patterns: Patterns = counts.into_iter().collect();
+    patterns.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     patterns
 }
 

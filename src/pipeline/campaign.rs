@@ -1,0 +1,124 @@
+//! `run`: a whole campaign folder from school sheets — problem records, duplicates, police match
+//! lists — with a manifest of inputs, settings, counts and timings. Data files are the same
+//! bytes on every run with the same inputs and settings; timings live only in the manifest.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::dedupe::{dedupe_records, DedupeSettings, PairKind};
+use super::{check_inputs, write_check_outputs};
+use crate::check::CheckOptions;
+use crate::error::{Error, Result};
+use crate::ingest::IngestOptions;
+use crate::problems::Severity;
+use crate::report::police::{self, ExportOptions, ExportedFile};
+use crate::score::Model;
+
+#[derive(Debug, Serialize)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub xueji_version: &'static str,
+    pub inputs: Vec<InputFile>,
+    pub settings: serde_json::Value,
+    pub counts: BTreeMap<&'static str, u64>,
+    pub police_files: Vec<ExportedFile>,
+    /// Seconds per stage, in order.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// What a campaign needs besides its inputs.
+pub struct Campaign<'a> {
+    pub ingest: &'a IngestOptions,
+    pub check: CheckOptions,
+    pub dedupe: DedupeSettings,
+    pub model: Option<Model>,
+    pub export: ExportOptions,
+}
+
+/// The SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+    Ok((bytes, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// Runs check, dedupe and the police export into `out`, and writes `manifest.json`.
+pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Result<Manifest> {
+    let started = Instant::now();
+    let mut check = check_inputs(inputs, campaign.ingest, &campaign.check)?;
+    write_check_outputs(&mut check, out)?;
+    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    counts.insert("records", check.records.height() as u64);
+    counts.insert("blank_rows_skipped", check.blank_rows as u64);
+    counts.insert("problems", check.problems.len() as u64);
+    for (severity, key) in [(Severity::Error, "records_with_errors"), (Severity::Warning, "records_with_warnings")] {
+        let mut records: Vec<usize> =
+            check.problems.iter().filter(|p| p.code.kind().severity == severity).map(|p| p.record).collect();
+        records.dedup();
+        counts.insert(key, records.len() as u64);
+    }
+    let files = check.files.clone();
+
+    let mut run = dedupe_records(check, &campaign.dedupe, campaign.model)?;
+    run.write(out)?;
+    counts.insert("candidate_pairs", run.candidates.pairs.len() as u64);
+    counts.insert("duplicate_pairs", run.pairs.iter().filter(|p| p.kind == PairKind::Match).count() as u64);
+    counts.insert("id_conflict_pairs", run.pairs.iter().filter(|p| p.kind == PairKind::IdConflict).count() as u64);
+    counts.insert("people_registered_more_than_once", run.clustering.clusters.len() as u64);
+    counts.insert("duplicate_registrations", run.clustering.clusters.iter().map(|c| c.len() as u64 - 1).sum());
+
+    let export_started = Instant::now();
+    let sent = police::select(&run, &campaign.export)?;
+    let police_files = police::export(&run, &sent, &out.join("police"), campaign.check.as_of, &campaign.export)?;
+    counts.insert("records_sent_to_police", sent.len() as u64);
+    run.check.timings.push(("police export", export_started.elapsed()));
+
+    let inputs = files
+        .iter()
+        .map(|path| sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 }))
+        .collect::<Result<Vec<_>>>()?;
+    let mut timings: Vec<(String, f64)> =
+        run.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
+    timings.push(("total".into(), started.elapsed().as_secs_f64()));
+    let manifest = Manifest {
+        xueji_version: env!("CARGO_PKG_VERSION"),
+        inputs,
+        settings: serde_json::json!({
+            "as_of": campaign.check.as_of,
+            "encoding": format!("{:?}", campaign.ingest.encoding),
+            "sheet": campaign.ingest.sheet,
+            "id_column": campaign.ingest.id_column,
+            "dedupe": campaign.dedupe,
+            "police": { "by_county": campaign.export.by_county, "mask": campaign.export.mask },
+        }),
+        counts,
+        police_files,
+        timings,
+    };
+    crate::report::write_atomic(&out.join("manifest.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &manifest).map_err(|e| Error::input(out, e.to_string()))?;
+        std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
+    })?;
+    Ok(manifest)
+}

@@ -1,0 +1,310 @@
+//! The match lists sent to public security (公安) for identity verification: who is sent, in the
+//! columns police checks expect, split by city into Excel (constant memory, split before the row
+//! limit) and CSV files, with a SHA-256 manifest.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::columns::{Ints, Text};
+use crate::error::{Error, Result};
+use crate::normalize::date::Date;
+use crate::pipeline::dedupe::{DedupeRun, PairKind};
+use crate::report::{inert, AtomicFile};
+
+/// Why a record is sent. Stable codes; a record sent for several reasons lists them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Reason {
+    /// Registered more than once (一人多籍): every registration of the person is verified.
+    Duplicate,
+    /// One number on different people.
+    IdConflict,
+    /// The number fails GB 11643 verification.
+    IdInvalid,
+    /// No number, but the person's other registration carries a valid one (sent for checking).
+    IdMissingLikely,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Duplicate => "DUPLICATE",
+            Reason::IdConflict => "ID_CONFLICT",
+            Reason::IdInvalid => "ID_INVALID",
+            Reason::IdMissingLikely => "ID_MISSING_LIKELY",
+        }
+    }
+}
+
+/// The exported columns, as police verification sheets name them.
+pub const HEADERS: [&str; 14] = [
+    "批次号",
+    "记录号",
+    "聚类号",
+    "核查原因",
+    "姓名",
+    "性别",
+    "出生日期",
+    "身份证件类型",
+    "身份证件号",
+    "户口所在地",
+    "学校名称",
+    "学校标识码",
+    "年级",
+    "班级",
+];
+
+/// The row count Excel allows in a sheet, header included.
+const EXCEL_ROWS: usize = 1_048_576;
+
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// Also split each city's list by county.
+    pub by_county: bool,
+    /// Write 2101**********1234 instead of full numbers.
+    pub mask: bool,
+    /// Excel rows per file (data rows); defaults to Excel's limit.
+    pub max_rows: Option<usize>,
+}
+
+/// One record as sent.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub record: u32,
+    pub cluster: Option<String>,
+    pub reasons: Vec<Reason>,
+    /// The number sent: the record's own, or for ID_MISSING_LIKELY its cluster's valid one.
+    pub id_number: Option<String>,
+    pub group: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportedFile {
+    pub path: PathBuf,
+    pub batch: String,
+    pub rows: usize,
+    pub sha256: String,
+}
+
+/// Chooses who is sent and why: every record in a duplicate cluster, both sides of every ID
+/// conflict, every record whose number fails verification, and every record without a number
+/// whose cluster has a valid one.
+pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
+    let records = &run.check.records;
+    let ids = Text::of(records, "id_norm")?;
+    let valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
+    let (city, county) = (Text::of(records, "locality_city")?, Text::of(records, "locality_county")?);
+    let mut reasons: BTreeMap<u32, Vec<Reason>> = BTreeMap::new();
+    let mut cluster_of: HashMap<u32, String> = HashMap::new();
+    let mut likely: HashMap<u32, String> = HashMap::new();
+    for (record, cluster, _) in run.cluster_ids()? {
+        reasons.entry(record).or_default().push(Reason::Duplicate);
+        cluster_of.insert(record, cluster);
+    }
+    for members in &run.clustering.clusters {
+        let valid_number = members.iter().find(|&&m| valid[m as usize]).and_then(|&m| ids.get(m as usize));
+        for &m in members {
+            if let (None, Some(number)) = (ids.get(m as usize), valid_number) {
+                reasons.entry(m).or_default().push(Reason::IdMissingLikely);
+                likely.insert(m, number.to_owned());
+            }
+        }
+    }
+    for pair in run.pairs.iter().filter(|p| p.kind == PairKind::IdConflict) {
+        for r in [pair.a, pair.b] {
+            reasons.entry(r).or_default().push(Reason::IdConflict);
+        }
+    }
+    for p in run.check.problems.iter().filter(|p| p.code == crate::problems::Code::IdConflict) {
+        reasons.entry(p.record as u32).or_default().push(Reason::IdConflict);
+    }
+    for (i, &ok) in valid.iter().enumerate() {
+        if !ok && ids.get(i).is_some() {
+            reasons.entry(i as u32).or_default().push(Reason::IdInvalid);
+        }
+    }
+    let mut sent: Vec<Sent> = reasons
+        .into_iter()
+        .map(|(record, mut reasons)| {
+            reasons.sort_unstable();
+            reasons.dedup();
+            let i = record as usize;
+            let group = match (city.get(i), options.by_county) {
+                (Some(c), true) => format!("{c} {}", county.get(i).unwrap_or("")),
+                (Some(c), false) => c.to_owned(),
+                (None, _) => "未知地区".to_owned(),
+            };
+            let id_number = ids.get(i).map(str::to_owned).or_else(|| likely.get(&record).cloned());
+            Sent { record, cluster: cluster_of.get(&record).cloned(), reasons, id_number, group }
+        })
+        .collect();
+    // Grouped by city, then cluster (a person's registrations side by side), then record.
+    let record_ids = Text::of(records, "record_id")?;
+    sent.sort_by(|a, b| {
+        let key = |s: &Sent| {
+            (
+                s.group.clone(),
+                s.cluster.clone().unwrap_or_else(|| record_ids.get(s.record as usize).unwrap_or("").to_owned()),
+            )
+        };
+        key(a).cmp(&key(b)).then(a.record.cmp(&b.record))
+    });
+    Ok(sent)
+}
+
+/// `2101**********1234`: the first and last four characters kept.
+pub fn mask(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    chars.iter().enumerate().map(|(i, &c)| if i < 4 || i >= chars.len() - 4 { c } else { '*' }).collect()
+}
+
+/// A file-system-safe name for a group (`210100 沈阳市` → `210100_沈阳市`).
+fn file_stem(group: &str) -> String {
+    group.chars().map(|c| if c.is_whitespace() || "/\\:*?\"<>|".contains(c) { '_' } else { c }).collect()
+}
+
+/// Writes the lists into `dir` (one .xlsx and one .csv per group and part, `SHA256SUMS`).
+/// The batch ids carry the campaign day (`20261129-大连市-1`), which also dates the workbooks.
+pub fn export(
+    run: &DedupeRun,
+    sent: &[Sent],
+    dir: &Path,
+    day: Date,
+    options: &ExportOptions,
+) -> Result<Vec<ExportedFile>> {
+    let campaign = day.compact();
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let records = &run.check.records;
+    let text = |name: &str| Text::of(records, name);
+    let (record_id, name, sex, doc_type) =
+        (text("record_id")?, text("name_norm")?, text("sex_norm")?, text("id_type_norm")?);
+    let (household, school, school_code, class) =
+        (text("household_address")?, text("school_name")?, text("school_code_norm")?, text("class_norm")?);
+    let (birth, grade) = (Ints::of(records, "birth_date_norm")?, Ints::of(records, "grade_norm")?);
+    let max_rows = options.max_rows.unwrap_or(EXCEL_ROWS - 1).max(1);
+
+    let mut files = Vec::new();
+    let mut start = 0;
+    while start < sent.len() {
+        let group = &sent[start].group;
+        let end = start + sent[start..].iter().take_while(|s| &s.group == group).count();
+        let group_code = group.split(' ').next().unwrap_or(group);
+        for (part, chunk) in sent[start..end].chunks(max_rows).enumerate() {
+            let batch = format!("{campaign}-{group_code}-{}", part + 1);
+            let rows: Vec<[String; HEADERS.len()]> = chunk
+                .iter()
+                .map(|s| {
+                    let i = s.record as usize;
+                    let get = |t: &Text| t.get(i).unwrap_or("").to_owned();
+                    let number = s
+                        .id_number
+                        .as_deref()
+                        .map(|n| if options.mask { mask(n) } else { n.to_owned() })
+                        .unwrap_or_default();
+                    [
+                        batch.clone(),
+                        get(&record_id),
+                        s.cluster.clone().unwrap_or_default(),
+                        s.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(";"),
+                        get(&name),
+                        match sex.get(i) {
+                            Some("1") => "男".into(),
+                            Some("2") => "女".into(),
+                            _ => String::new(),
+                        },
+                        birth.get(i).map(|d| Date::from_epoch_days(d).to_string()).unwrap_or_default(),
+                        crate::normalize::codes::document_type_label(doc_type.get(i).unwrap_or("")).to_owned(),
+                        number,
+                        get(&household),
+                        get(&school),
+                        get(&school_code),
+                        grade.get(i).map(|g| g.to_string()).unwrap_or_default(),
+                        get(&class),
+                    ]
+                })
+                .collect();
+            let stem = if part == 0 { file_stem(group) } else { format!("{}_{}", file_stem(group), part + 1) };
+            for path in [dir.join(format!("{stem}.xlsx")), dir.join(format!("{stem}.csv"))] {
+                let sha256 = if path.extension().is_some_and(|e| e == "xlsx") {
+                    write_xlsx(&path, &rows, day)?
+                } else {
+                    write_csv(&path, &rows)?
+                };
+                files.push(ExportedFile { path, batch: batch.clone(), rows: rows.len(), sha256 });
+            }
+        }
+        start = end;
+    }
+    let sums: String = files
+        .iter()
+        .map(|f| format!("{}  {}\n", f.sha256, f.path.file_name().and_then(|n| n.to_str()).unwrap_or("")))
+        .collect();
+    crate::report::write_atomic(&dir.join("SHA256SUMS"), |w| {
+        w.write_all(sums.as_bytes()).map_err(|e| Error::io(dir, e))
+    })?;
+    Ok(files)
+}
+
+fn write_xlsx(path: &Path, rows: &[[String; HEADERS.len()]], day: Date) -> Result<String> {
+    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(path, format!("writing xlsx: {e}"));
+    let mut workbook = crate::report::new_workbook(day)?;
+    let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
+    for (c, header) in HEADERS.iter().enumerate() {
+        sheet.write_string(0, c as u16, *header).map_err(xlsx)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, value) in row.iter().enumerate() {
+            if !value.is_empty() {
+                sheet.write_string(r as u32 + 1, c as u16, inert(value).as_ref()).map_err(xlsx)?;
+            }
+        }
+    }
+    let bytes = workbook.save_to_buffer().map_err(xlsx)?;
+    write_file(path, &bytes)
+}
+
+fn write_csv(path: &Path, rows: &[[String; HEADERS.len()]]) -> Result<String> {
+    let mut buffer = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut csv = csv::Writer::from_writer(&mut buffer);
+        let err = |e: csv::Error| Error::input(path, format!("writing csv: {e}"));
+        csv.write_record(HEADERS).map_err(err)?;
+        for row in rows {
+            csv.write_record(row.iter().map(|v| inert(v).into_owned())).map_err(err)?;
+        }
+        csv.flush().map_err(|e| Error::io(path, e))?;
+    }
+    write_file(path, &buffer)
+}
+
+/// Writes `bytes` atomically and returns their SHA-256 in hex.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<String> {
+    let mut file = AtomicFile::create(path)?;
+    file.writer().write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.commit()?;
+    Ok(Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_four_and_four() {
+        assert_eq!(mask("21010219491231002X"), "2101**********002X");
+        assert_eq!(mask("E1234567"), "********");
+        assert_eq!(mask(""), "");
+    }
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(file_stem("210100 沈阳市"), "210100_沈阳市");
+        assert_eq!(file_stem("a/b:c"), "a_b_c");
+    }
+}
