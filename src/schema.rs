@@ -52,6 +52,11 @@ fields! {
     "guardian_name" "监护人姓名" ["监护人", "成员1姓名", "家长姓名"];
     "guardian_relation" "监护人关系" ["成员1关系", "与学生关系"];
     "guardian_phone" "监护人联系电话" ["监护人电话", "成员1联系电话", "家长电话", "家长联系电话"];
+    "batch_no" "批次号" ["批次"];
+    "record_no" "记录号" ["记录编号"];
+    "cluster_no" "聚类号" [];
+    "check_reason" "核查原因" [];
+    "verdict" "核查结果" ["比对结果", "核验结果", "结果", "核查意见"];
 }
 
 /// Fields a sheet must have a column for: without them no record can be verified or matched.
@@ -85,6 +90,7 @@ pub fn header_key(raw: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct HeaderMap {
     by_key: HashMap<String, &'static str>,
+    required: Vec<&'static str>,
 }
 
 impl HeaderMap {
@@ -106,7 +112,18 @@ impl HeaderMap {
             };
             by_key.insert(header_key(header), field.name);
         }
-        Ok(HeaderMap { by_key })
+        Ok(HeaderMap { by_key, required: REQUIRED.to_vec() })
+    }
+
+    /// The same headers with other required fields (police replies need none of the template's).
+    pub fn requiring(mut self, fields: &[&'static str]) -> HeaderMap {
+        self.required = fields.to_vec();
+        self
+    }
+
+    /// Fields a table must have a column for.
+    pub fn required(&self) -> &[&'static str] {
+        &self.required
     }
 
     pub fn canonical(&self, header: &str) -> Option<&'static str> {

@@ -5,6 +5,7 @@ mod codes;
 mod dedupe;
 mod eval;
 mod generate;
+mod reconcile;
 mod run;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ enum Command {
     Dedupe(dedupe::Args),
     Eval(eval::Args),
     Generate(generate::Args),
+    Reconcile(reconcile::Args),
     Run(run::Args),
 }
 
@@ -44,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Reconcile(args) => reconcile::run(args),
         Command::Run(args) => run::run(args),
     };
     match result {

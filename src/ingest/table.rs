@@ -77,7 +77,8 @@ pub fn name_columns<S: AsRef<str>>(
         names.push(name);
         canonical.push(field);
     }
-    let missing: Vec<String> = schema::REQUIRED
+    let missing: Vec<String> = headers
+        .required()
         .iter()
         .filter(|f| !canonical.contains(&Some(**f)))
         .map(|f| format!("{} ({f})", schema::label(f)))

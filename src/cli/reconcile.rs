@@ -1,0 +1,41 @@
+//! `xueji reconcile`: police verdicts in, a decision per registration out.
+
+use std::path::PathBuf;
+
+use xueji::reconcile::reconcile;
+
+/// Reads the police replies to a campaign's match lists (xlsx/csv with a 核查结果/比对结果 column,
+/// keyed by 记录号 or 身份证件号; verdicts such as 一致, 不一致, 身份证号不存在,
+/// 身份证号与姓名不匹配, 查无此人 in their usual wordings) and writes into --out (default
+/// CAMPAIGN/reconcile): decisions.parquet/.csv (every registration: 保留, 变更 with the proposed
+/// value, 删除, 佐证, and why), masters.csv (the surviving registration of each person registered
+/// more than once, and those to delete), unique_students.parquet/.csv (唯一学籍: one row per
+/// person), unmatched_verdicts.csv (verdicts that match no sent record, or in unknown wording)
+/// and unanswered.csv (sent records without a verdict).
+#[derive(clap::Args)]
+pub struct Args {
+    /// A folder written by `xueji run`.
+    #[arg(long)]
+    campaign: PathBuf,
+    /// Police reply files.
+    #[arg(long, required = true, num_args = 1..)]
+    verdicts: Vec<PathBuf>,
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let out = args.out.unwrap_or_else(|| args.campaign.join("reconcile"));
+    let summary = reconcile(&args.campaign, &args.verdicts, &out)?;
+    println!(
+        "{} verdicts read: {} matched, {} match no sent record, {} in unknown wording; {} sent records without a verdict",
+        summary.verdicts_read,
+        summary.verdicts_matched,
+        summary.verdicts_matching_no_sent_record,
+        summary.verdicts_unknown_wording,
+        summary.sent_without_verdict
+    );
+    println!("actions: {}", summary.actions.iter().map(|(a, n)| format!("{a} {n}")).collect::<Vec<_>>().join(", "));
+    println!("{} unique students; wrote {}", summary.unique_students, out.display());
+    Ok(())
+}

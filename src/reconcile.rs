@@ -1,0 +1,508 @@
+//! Reconcile: the verdicts public security returns on the match lists become a decision per
+//! registration — keep (保留), correct a field (变更), delete the duplicate (删除), or attach
+//! evidence (佐证) — a surviving master per person, and the unique-student list (唯一学籍).
+//! Nothing is lost: verdicts that match no sent record, verdicts in unknown wording, and sent
+//! records without a verdict are all listed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::check::id_number::ResidentNumber;
+use crate::columns::{Ints, Text};
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestOptions};
+use crate::normalize::id_number::normalize_id_number;
+use crate::normalize::name::normalize_name;
+use crate::report;
+use crate::schema::HeaderMap;
+
+/// A police verdict on a name and ID number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Verdict {
+    /// 一致: the number exists and belongs to this name.
+    Consistent,
+    /// 不一致: name and number disagree, no detail given.
+    Inconsistent,
+    /// 身份证号不存在: no such number.
+    IdNotFound,
+    /// 身份证号与姓名不匹配: the number exists, under another name.
+    NameMismatch,
+    /// 查无此人: nobody of that name and number.
+    PersonNotFound,
+}
+
+impl Verdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Consistent => "CONSISTENT",
+            Verdict::Inconsistent => "INCONSISTENT",
+            Verdict::IdNotFound => "ID_NOT_FOUND",
+            Verdict::NameMismatch => "NAME_MISMATCH",
+            Verdict::PersonNotFound => "PERSON_NOT_FOUND",
+        }
+    }
+}
+
+/// Reads a verdict as police systems word it (spaces, punctuation and a `核查结果:` prefix
+/// ignored); `None` for wording xueji does not know, which is then reported, not guessed.
+pub fn parse_verdict(raw: &str) -> Option<Verdict> {
+    let text: String = raw.chars().filter(|c| !c.is_whitespace() && !"。.，,；;：:“”\"".contains(*c)).collect();
+    let text =
+        ["核查结果", "比对结果", "核验结果", "结果"].iter().fold(text.as_str(), |t, p| t.strip_prefix(p).unwrap_or(t));
+    Some(match text {
+        "一致" | "核查一致" | "比对一致" | "信息一致" | "相符" | "核验通过" | "通过" => {
+            Verdict::Consistent
+        }
+        "不一致" | "信息不一致" | "核查不一致" | "比对不一致" | "不相符" => Verdict::Inconsistent,
+        "身份证号不存在" | "身份证号码不存在" | "公民身份号码不存在" | "证件号码不存在" | "号码不存在" | "查无此号" => {
+            Verdict::IdNotFound
+        }
+        "身份证号与姓名不匹配"
+        | "身份证号码与姓名不匹配"
+        | "姓名与身份证号不匹配"
+        | "姓名与身份证号码不匹配"
+        | "号码与姓名不符"
+        | "姓名与号码不符"
+        | "姓名不符" => Verdict::NameMismatch,
+        "查无此人" | "无此人" | "查无此人员" | "人员不存在" => Verdict::PersonNotFound,
+        _ => return None,
+    })
+}
+
+/// What happens to a registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Action {
+    Keep,
+    Change,
+    Delete,
+    Evidence,
+}
+
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Keep => "保留",
+            Action::Change => "变更",
+            Action::Delete => "删除",
+            Action::Evidence => "佐证",
+        }
+    }
+}
+
+/// One row of a sent match list.
+#[derive(Clone, Debug)]
+struct SentRow {
+    batch: String,
+    record_id: String,
+    cluster: Option<String>,
+    reasons: String,
+    name: String,
+    id_number: Option<String>,
+}
+
+/// One verdict as read from a reply.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub file: String,
+    pub row: u32,
+    pub record_id: Option<String>,
+    pub id_number: Option<String>,
+    pub name: Option<String>,
+    pub raw: String,
+    pub verdict: Option<Verdict>,
+}
+
+/// The sent lists of a campaign: every `police/*.csv`.
+fn read_sent(campaign: &Path) -> Result<Vec<SentRow>> {
+    let dir = campaign.join("police");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    let mut rows = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{FEFF}').as_bytes());
+        for record in reader.records() {
+            let record = record.map_err(|e| Error::input(&path, e.to_string()))?;
+            let field =
+                |i: usize| record.get(i).map(|v| v.trim_start_matches('\'').to_owned()).filter(|v| !v.is_empty());
+            rows.push(SentRow {
+                batch: field(0).unwrap_or_default(),
+                record_id: field(1).unwrap_or_default(),
+                cluster: field(2),
+                reasons: field(3).unwrap_or_default(),
+                name: field(4).unwrap_or_default(),
+                id_number: field(8),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Reads police replies: any file `ingest` reads, with a verdict column (核查结果, 比对结果,
+/// 结果 …) and a 记录号 or 身份证件号 column to key on.
+pub fn read_replies(files: &[PathBuf]) -> Result<Vec<Reply>> {
+    let headers = HeaderMap::new(&[]).map_err(Error::Usage)?.requiring(&["verdict"]);
+    let options = IngestOptions { headers, ..IngestOptions::default() };
+    let mut replies = Vec::new();
+    for path in files {
+        let table = ingest::read_file(path, &options)?;
+        let df = &table.df;
+        if df.column("record_no").is_err() && df.column("id_number").is_err() {
+            return Err(Error::input(
+                path,
+                "no 记录号 (record_no) or 身份证件号 (id_number) column to match verdicts with",
+            ));
+        }
+        let (ids, numbers, names, verdicts) =
+            (Text::of(df, "record_no")?, Text::of(df, "id_number")?, Text::of(df, "name")?, Text::of(df, "verdict")?);
+        let rows = df.column("source_row")?.u32()?;
+        for i in 0..df.height() {
+            let raw = verdicts.get(i).unwrap_or("").to_owned();
+            replies.push(Reply {
+                file: path.display().to_string(),
+                row: rows.get(i).unwrap_or(0),
+                record_id: ids.get(i).map(|v| v.trim_start_matches('\'').to_owned()),
+                id_number: numbers.get(i).and_then(normalize_id_number).map(|(n, _)| n),
+                name: names.get(i).map(|n| normalize_name(n).0),
+                verdict: parse_verdict(&raw),
+                raw,
+            });
+        }
+    }
+    Ok(replies)
+}
+
+/// The decision on one registration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Decision {
+    pub record_id: String,
+    pub person: String,
+    pub sent: bool,
+    pub verdict: Option<Verdict>,
+    pub action: Action,
+    /// The fields to correct and their proposed values, for 变更.
+    pub changes: Vec<(&'static str, String)>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReconcileSummary {
+    pub verdicts_read: usize,
+    pub verdicts_matched: usize,
+    pub verdicts_unknown_wording: usize,
+    pub verdicts_matching_no_sent_record: usize,
+    pub sent_without_verdict: usize,
+    pub actions: BTreeMap<&'static str, usize>,
+    pub unique_students: usize,
+}
+
+/// Reconciles a campaign folder with police replies and writes the decisions into `out`:
+/// `decisions.parquet`/`.csv` (every registration), `masters.csv` (per person with several
+/// registrations: the survivor and the deleted), `unique_students.parquet`/`.csv` (one row
+/// per person), `unmatched_verdicts.csv` (no sent record, or unknown wording) and
+/// `unanswered.csv` (sent, no verdict).
+pub fn reconcile(campaign: &Path, verdict_files: &[PathBuf], out: &Path) -> Result<ReconcileSummary> {
+    let records_path = campaign.join("records.parquet");
+    let file = std::fs::File::open(&records_path).map_err(|e| Error::io(&records_path, e))?;
+    let mut records = ParquetReader::new(file).finish()?;
+    records.rechunk_mut_par();
+    let sent = read_sent(campaign)?;
+    let replies = read_replies(verdict_files)?;
+
+    // Match replies to sent rows: by record id, else by number and name, else by number alone.
+    let by_record: HashMap<&str, usize> = sent.iter().enumerate().map(|(i, s)| (s.record_id.as_str(), i)).collect();
+    let mut by_number: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in sent.iter().enumerate() {
+        if let Some(n) = &s.id_number {
+            by_number.entry(n.as_str()).or_default().push(i);
+        }
+    }
+    let mut verdict_of: HashMap<usize, Verdict> = HashMap::new();
+    let mut unmatched: Vec<(&Reply, &'static str)> = Vec::new();
+    let mut summary = ReconcileSummary { verdicts_read: replies.len(), ..Default::default() };
+    for reply in &replies {
+        let targets: Vec<usize> = match (&reply.record_id, &reply.id_number) {
+            (Some(id), _) => by_record.get(id.as_str()).map(|&i| vec![i]).unwrap_or_default(),
+            (None, Some(number)) => {
+                let rows = by_number.get(number.as_str()).cloned().unwrap_or_default();
+                let named: Vec<usize> =
+                    rows.iter().copied().filter(|&i| reply.name.as_deref() == Some(sent[i].name.as_str())).collect();
+                if named.is_empty() {
+                    rows
+                } else {
+                    named
+                }
+            }
+            (None, None) => Vec::new(),
+        };
+        match (targets.is_empty(), reply.verdict) {
+            (true, _) => unmatched.push((reply, "matches no sent record")),
+            (false, None) => unmatched.push((reply, "unknown verdict wording")),
+            (false, Some(verdict)) => {
+                summary.verdicts_matched += 1;
+                for i in targets {
+                    verdict_of.insert(i, verdict);
+                }
+            }
+        }
+    }
+    summary.verdicts_unknown_wording = unmatched.iter().filter(|u| u.1 == "unknown verdict wording").count();
+    summary.verdicts_matching_no_sent_record = unmatched.len() - summary.verdicts_unknown_wording;
+    let unanswered: Vec<&SentRow> =
+        sent.iter().enumerate().filter(|(i, _)| !verdict_of.contains_key(i)).map(|(_, s)| s).collect();
+    summary.sent_without_verdict = unanswered.len();
+
+    let decisions = decide(&records, &sent, &verdict_of)?;
+    for d in &decisions {
+        *summary.actions.entry(d.action.label()).or_default() += 1;
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut frame = decisions_frame(&decisions)?;
+    report::write_parquet(&out.join("decisions.parquet"), &mut frame)?;
+    report::write_csv(&out.join("decisions.csv"), &frame)?;
+    let mut unique = unique_students(&records, &decisions)?;
+    summary.unique_students = unique.height();
+    report::write_parquet(&out.join("unique_students.parquet"), &mut unique)?;
+    report::write_csv(&out.join("unique_students.csv"), &unique)?;
+    let text =
+        |v: Vec<Option<String>>, name: &str| StringChunked::from_iter_options(name.into(), v.into_iter()).into_column();
+    let unmatched_frame = DataFrame::new(
+        unmatched.len(),
+        vec![
+            text(unmatched.iter().map(|u| Some(u.0.file.clone())).collect(), "file"),
+            UInt32Chunked::from_iter_values("row".into(), unmatched.iter().map(|u| u.0.row)).into_column(),
+            text(unmatched.iter().map(|u| u.0.record_id.clone()).collect(), "record_id"),
+            text(unmatched.iter().map(|u| u.0.id_number.clone()).collect(), "id_number"),
+            text(unmatched.iter().map(|u| Some(u.0.raw.clone())).collect(), "verdict"),
+            text(unmatched.iter().map(|u| Some(u.1.to_owned())).collect(), "why"),
+        ],
+    )?;
+    report::write_csv(&out.join("unmatched_verdicts.csv"), &unmatched_frame)?;
+    let unanswered_frame = DataFrame::new(
+        unanswered.len(),
+        vec![
+            text(unanswered.iter().map(|s| Some(s.batch.clone())).collect(), "batch"),
+            text(unanswered.iter().map(|s| Some(s.record_id.clone())).collect(), "record_id"),
+            text(unanswered.iter().map(|s| s.cluster.clone()).collect(), "cluster_id"),
+            text(unanswered.iter().map(|s| Some(s.reasons.clone())).collect(), "reason"),
+        ],
+    )?;
+    report::write_csv(&out.join("unanswered.csv"), &unanswered_frame)?;
+    write_masters(&out.join("masters.csv"), &decisions)?;
+    Ok(summary)
+}
+
+/// The decision on every registration. A person is a cluster of registrations (or one alone).
+/// Its master is the registration whose number police confirmed, else the most complete, else
+/// the one in the highest grade (the most recent school), else the smallest record id; the
+/// others are deleted. A confirmed master whose recorded birth date or sex contradicts the
+/// confirmed number is corrected from it (变更); a master police found fault with needs evidence
+/// (佐证).
+fn decide(records: &DataFrame, sent: &[SentRow], verdict_of: &HashMap<usize, Verdict>) -> Result<Vec<Decision>> {
+    let ids = Text::of(records, "record_id")?;
+    let (sexes, grade, births) =
+        (Text::of(records, "sex_norm")?, Ints::of(records, "grade_norm")?, Ints::of(records, "birth_date_norm")?);
+    let numbers = Text::of(records, "id_norm")?;
+    let complete_fields: Vec<Text> = [
+        "name_norm",
+        "sex_norm",
+        "id_norm",
+        "ethnicity_norm",
+        "school_code_norm",
+        "guardian_phone_norm",
+        "household_address",
+    ]
+    .iter()
+    .map(|c| Text::of(records, c))
+    .collect::<Result<_>>()?;
+    let index: HashMap<&str, usize> = (0..records.height()).filter_map(|i| Some((ids.get(i)?, i))).collect();
+    let mut verdict_by_record: HashMap<usize, Verdict> = HashMap::new();
+    let mut cluster_of: HashMap<usize, String> = HashMap::new();
+    let mut is_sent = vec![false; records.height()];
+    for (k, row) in sent.iter().enumerate() {
+        if let Some(&i) = index.get(row.record_id.as_str()) {
+            is_sent[i] = true;
+            if let Some(&v) = verdict_of.get(&k) {
+                verdict_by_record.insert(i, v);
+            }
+            if let Some(c) = &row.cluster {
+                cluster_of.insert(i, c.clone());
+            }
+        }
+    }
+    let mut people: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for i in 0..records.height() {
+        let person = cluster_of.get(&i).cloned().unwrap_or_else(|| ids.get(i).unwrap_or("").to_owned());
+        people.entry(person).or_default().push(i);
+    }
+    let completeness = |i: usize| complete_fields.iter().filter(|t| t.get(i).is_some()).count();
+    let mut decisions = Vec::with_capacity(records.height());
+    for (person, members) in people {
+        let confirmed = |i: &usize| verdict_by_record.get(i) == Some(&Verdict::Consistent);
+        let master = *members
+            .iter()
+            .max_by(|&&a, &&b| {
+                (confirmed(&a), completeness(a), grade.get(a))
+                    .cmp(&(confirmed(&b), completeness(b), grade.get(b)))
+                    .then_with(|| ids.get(b).cmp(&ids.get(a)))
+            })
+            .expect("a person has a registration");
+        for &i in &members {
+            let verdict = verdict_by_record.get(&i).copied();
+            let mut changes = Vec::new();
+            let (action, reason) = if i != master {
+                (Action::Delete, format!("duplicate registration of {}", ids.get(master).unwrap_or("")))
+            } else {
+                match verdict {
+                    Some(Verdict::Consistent) => {
+                        // The confirmed number carries the birth date and the sex.
+                        if let Some(number) = numbers.get(i).and_then(ResidentNumber::parse) {
+                            if let Some(birth) = number.birth.filter(|b| births.get(i) != Some(b.to_epoch_days())) {
+                                changes.push(("出生日期", birth.to_string()));
+                            }
+                            let sex = if number.male { "1" } else { "2" };
+                            if sexes.get(i) != Some(sex) {
+                                changes.push(("性别", if number.male { "男" } else { "女" }.to_owned()));
+                            }
+                        }
+                        if changes.is_empty() {
+                            (Action::Keep, "name and number confirmed by police".to_owned())
+                        } else {
+                            (Action::Change, "number confirmed by police; recorded values contradict it".to_owned())
+                        }
+                    }
+                    Some(v) => (Action::Evidence, format!("police verdict {}: evidence of identity needed", v.code())),
+                    None if is_sent[i] => (Action::Evidence, "sent for verification, no verdict yet".to_owned()),
+                    None => (Action::Keep, "not sent: no problem with identity".to_owned()),
+                }
+            };
+            decisions.push(Decision {
+                record_id: ids.get(i).unwrap_or("").to_owned(),
+                person: person.clone(),
+                sent: is_sent[i],
+                verdict,
+                action,
+                changes,
+                reason,
+            });
+        }
+    }
+    decisions.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+    Ok(decisions)
+}
+
+fn decisions_frame(decisions: &[Decision]) -> Result<DataFrame> {
+    let text = |name: &str, f: &dyn Fn(&Decision) -> Option<String>| {
+        StringChunked::from_iter_options(name.into(), decisions.iter().map(f)).into_column()
+    };
+    Ok(DataFrame::new(
+        decisions.len(),
+        vec![
+            text("record_id", &|d| Some(d.record_id.clone())),
+            text("person_id", &|d| Some(d.person.clone())),
+            BooleanChunked::from_iter_values("sent".into(), decisions.iter().map(|d| d.sent)).into_column(),
+            text("verdict", &|d| d.verdict.map(|v| v.code().to_owned())),
+            text("action", &|d| Some(d.action.label().to_owned())),
+            text("changes", &|d| {
+                (!d.changes.is_empty())
+                    .then(|| d.changes.iter().map(|(f, v)| format!("{f}={v}")).collect::<Vec<_>>().join(";"))
+            }),
+            text("reason", &|d| Some(d.reason.clone())),
+        ],
+    )?)
+}
+
+/// One row per person: the surviving registration's record, its proposed correction applied.
+fn unique_students(records: &DataFrame, decisions: &[Decision]) -> Result<DataFrame> {
+    let ids = Text::of(records, "record_id")?;
+    let index: HashMap<&str, usize> = (0..records.height()).filter_map(|i| Some((ids.get(i)?, i))).collect();
+    let mut registrations: HashMap<&str, u32> = HashMap::new();
+    for d in decisions {
+        *registrations.entry(d.person.as_str()).or_default() += 1;
+    }
+    let kept: Vec<&Decision> = decisions.iter().filter(|d| d.action != Action::Delete).collect();
+    let rows: Vec<usize> = kept.iter().map(|d| index[d.record_id.as_str()]).collect();
+    let column = |name: &str| -> Result<Column> {
+        let values = Text::of(records, name)?;
+        Ok(StringChunked::from_iter_options(name.into(), rows.iter().map(|&i| values.get(i))).into_column())
+    };
+    let (births, grade) = (Ints::of(records, "birth_date_norm")?, Ints::of(records, "grade_norm")?);
+    Ok(DataFrame::new(
+        kept.len(),
+        vec![
+            StringChunked::from_iter_values("person_id".into(), kept.iter().map(|d| d.person.as_str())).into_column(),
+            column("record_id")?,
+            column("name_norm")?,
+            column("sex_norm")?,
+            Int32Chunked::from_iter_options("birth_date".into(), rows.iter().map(|&i| births.get(i)))
+                .into_date()
+                .into_column(),
+            column("id_norm")?,
+            column("school_code_norm")?,
+            column("school_name")?,
+            Int32Chunked::from_iter_options("grade".into(), rows.iter().map(|&i| grade.get(i))).into_column(),
+            StringChunked::from_iter_values("action".into(), kept.iter().map(|d| d.action.label())).into_column(),
+            UInt32Chunked::from_iter_values(
+                "registrations".into(),
+                kept.iter().map(|d| registrations[d.person.as_str()]),
+            )
+            .into_column(),
+        ],
+    )?)
+}
+
+fn write_masters(path: &Path, decisions: &[Decision]) -> Result<()> {
+    let mut by_person: BTreeMap<&str, (Option<&str>, Vec<&str>)> = BTreeMap::new();
+    for d in decisions {
+        let entry = by_person.entry(d.person.as_str()).or_default();
+        if d.action == Action::Delete {
+            entry.1.push(d.record_id.as_str());
+        } else {
+            entry.0 = Some(d.record_id.as_str());
+        }
+    }
+    let several: Vec<(&str, (Option<&str>, Vec<&str>))> =
+        by_person.into_iter().filter(|(_, (_, deleted))| !deleted.is_empty()).collect();
+    let df = DataFrame::new(
+        several.len(),
+        vec![
+            StringChunked::from_iter_values("person_id".into(), several.iter().map(|s| s.0)).into_column(),
+            StringChunked::from_iter_options("master_record_id".into(), several.iter().map(|s| s.1 .0)).into_column(),
+            StringChunked::from_iter_values("deleted_record_ids".into(), several.iter().map(|s| s.1 .1.join(";")))
+                .into_column(),
+        ],
+    )?;
+    report::write_csv(path, &df)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_wordings() {
+        for (raw, verdict) in [
+            ("一致", Verdict::Consistent),
+            ("核查结果：一致", Verdict::Consistent),
+            (" 信息一致。", Verdict::Consistent),
+            ("不一致", Verdict::Inconsistent),
+            ("身份证号不存在", Verdict::IdNotFound),
+            ("公民身份号码不存在", Verdict::IdNotFound),
+            ("身份证号与姓名不匹配", Verdict::NameMismatch),
+            ("姓名与身份证号码不匹配", Verdict::NameMismatch),
+            ("查无此人", Verdict::PersonNotFound),
+        ] {
+            assert_eq!(parse_verdict(raw), Some(verdict), "{raw}");
+        }
+        for raw in ["", "待核查", "一致?不确定", "OK"] {
+            assert_eq!(parse_verdict(raw), None, "{raw}");
+        }
+    }
+}
