@@ -297,12 +297,20 @@ impl DedupeRun {
             candidate_pairs: self.candidates.pairs.len(),
             blocking: self.candidates.stats.clone(),
             largest_blocks: self.candidates.largest.clone(),
-            matches_by_probability: BTreeMap::from([
-                ("0.90-0.99".to_owned(), band(0.9, 0.99)),
-                ("0.99-0.999".to_owned(), band(0.99, 0.999)),
-                ("0.999-1".to_owned(), band(0.999, 1.1)),
-                (format!("{:.2}-0.90", self.settings.threshold), band(self.settings.threshold, 0.9)),
-            ]),
+            matches_by_probability: {
+                // Bands from the threshold up; a band below the threshold is empty and left out.
+                let t = self.settings.threshold;
+                [(t, 0.99), (0.99, 0.999), (0.999, 1.1)]
+                    .into_iter()
+                    .filter(|&(lo, hi)| lo.max(t) < hi)
+                    .map(|(lo, hi)| {
+                        (
+                            format!("{:.3}-{}", lo.max(t), if hi > 1.0 { "1".to_owned() } else { hi.to_string() }),
+                            band(lo.max(t), hi),
+                        )
+                    })
+                    .collect()
+            },
             clusters_by_size: by_size,
             duplicate_registrations: self.clustering.clusters.iter().map(|c| c.len() - 1).sum(),
             people_with_several: self.clustering.clusters.len(),

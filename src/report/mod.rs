@@ -1,6 +1,7 @@
 //! Report: the problem-record files and summaries. Every file is written atomically (a temporary
 //! file beside it, then a rename), and text cells of exported CSV are made inert for spreadsheets.
 
+pub mod html;
 pub mod police;
 
 use std::collections::{BTreeMap, HashMap};

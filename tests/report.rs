@@ -1,0 +1,88 @@
+//! `report.html` in a real headless browser (Debian's chromium): it renders, logs no console
+//! error, and shows the campaign's totals. CI installs chromium; elsewhere the test says it is
+//! skipped when no browser is installed.
+
+mod common;
+
+use std::process::Command;
+
+use common::xueji_ok;
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+#[test]
+fn report_renders_with_the_totals() {
+    let Some(browser) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
+        eprintln!("skipped: no chromium installed (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (data, campaign) = (dir.path().join("g"), dir.path().join("c"));
+    xueji_ok(&[
+        "generate",
+        "--students",
+        "2000",
+        "--seed",
+        "8",
+        "--as-of",
+        "2026-11-29",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    xueji_ok(&[
+        "run",
+        data.join("sheets").to_str().unwrap(),
+        "--out",
+        campaign.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        "2026-11-29",
+    ]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(campaign.join("manifest.json")).unwrap()).unwrap();
+
+    let html = std::fs::read_to_string(campaign.join("report.html")).unwrap();
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"), "self-contained");
+    let url = format!("file://{}", campaign.join("report.html").display());
+    let profile = dir.path().join("profile");
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let run = |extra: &[&str]| {
+        let out = Command::new(browser)
+            .args(flags)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--enable-logging=stderr", "--v=0"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let dom = run(&["--dump-dom"]);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    assert!(!stderr.contains("CONSOLE") && !stderr.contains("Uncaught"), "console errors: {stderr}");
+    for key in ["records", "duplicate_registrations", "records_sent_to_police", "problems"] {
+        let expected = format!("<td>{key}</td><td>{}</td>", manifest["counts"][key]);
+        assert!(dom_text.contains(&expected), "{expected} not in the rendered page");
+    }
+    assert!(dom_text.contains("<svg"), "charts render as inline SVG");
+    let png = dir.path().join("report.png");
+    run(&[&format!("--screenshot={}", png.display()), "--window-size=1200,1600"]);
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a page was drawn");
+}
