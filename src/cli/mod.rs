@@ -5,6 +5,7 @@ mod codes;
 mod dedupe;
 mod eval;
 mod generate;
+mod link;
 mod reconcile;
 mod run;
 
@@ -34,6 +35,7 @@ enum Command {
     Dedupe(dedupe::Args),
     Eval(eval::Args),
     Generate(generate::Args),
+    Link(link::Args),
     Reconcile(reconcile::Args),
     Run(run::Args),
 }
@@ -46,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Link(args) => link::run(args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Run(args) => run::run(args),
     };

@@ -107,7 +107,18 @@ pub fn dedupe_inputs(
 }
 
 /// [`dedupe_inputs`] on records already checked.
-pub fn dedupe_records(mut check: CheckRun, settings: &DedupeSettings, model: Option<Model>) -> Result<DedupeRun> {
+pub fn dedupe_records(check: CheckRun, settings: &DedupeSettings, model: Option<Model>) -> Result<DedupeRun> {
+    dedupe_records_from(check, settings, model, 0)
+}
+
+/// Dedupe where only pairs with a record at index `first_new` or later count: records before it
+/// were deduplicated already (incremental linking against a registry).
+pub fn dedupe_records_from(
+    mut check: CheckRun,
+    settings: &DedupeSettings,
+    model: Option<Model>,
+    first_new: usize,
+) -> Result<DedupeRun> {
     let mut clock = Instant::now();
     let mut lap = |stage: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
         timings.push((stage, clock.elapsed()));
@@ -117,7 +128,14 @@ pub fn dedupe_records(mut check: CheckRun, settings: &DedupeSettings, model: Opt
     let n = records.height();
     let features = Features::new(records)?;
 
-    let candidates = block::candidates(records, &settings.blocking)?;
+    let mut candidates = block::candidates(records, &settings.blocking)?;
+    if first_new > 0 {
+        let keep: Vec<bool> = candidates.pairs.iter().map(|&(_, b)| b as usize >= first_new).collect();
+        let mut k = keep.iter();
+        candidates.pairs.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        candidates.rules.retain(|_| *k.next().unwrap_or(&false));
+    }
     lap("block", &mut check.timings);
 
     let levels: Vec<Levels> = par_row_chunks(candidates.pairs.len(), |range| {

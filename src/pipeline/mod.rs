@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod dedupe;
+pub mod link;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,54 @@
+//! `xueji link`: a new intake against an existing registry.
+
+use std::path::PathBuf;
+
+use xueji::check::CheckOptions;
+use xueji::normalize::date::Date;
+use xueji::pipeline::dedupe::{DedupeSettings, DEDUPE_OUTPUTS};
+use xueji::pipeline::link::link;
+
+use super::{parse_as_of, today, InputArgs};
+
+/// Checks a new intake (September enrolment, another province's file) against an existing
+/// registry without deduplicating the registry again: the registry's saved model scores the
+/// pairs, and only pairs with a new record are blocked and compared (new against registry, and
+/// new against new). --against is a folder written by `xueji run` (records.parquet, model.json).
+/// Writes the same pair and cluster files as `dedupe` into --out.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The registry: a campaign folder.
+    #[arg(long)]
+    against: PathBuf,
+    #[arg(long, short)]
+    out: PathBuf,
+    #[arg(long, value_parser = parse_as_of)]
+    as_of: Option<Date>,
+    /// JSON settings for blocking and thresholds (see `xueji dedupe --help`).
+    #[arg(long)]
+    settings: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let settings = match &args.settings {
+        Some(path) => DedupeSettings::load(path)?,
+        None => DedupeSettings::default(),
+    };
+    let options = CheckOptions { as_of: args.as_of.unwrap_or_else(today) };
+    let mut linked = link(&args.input.inputs, &args.input.options()?, &options, &args.against, &settings)?;
+    linked.run.write(&args.out)?;
+    let summary = linked.run.summary();
+    println!(
+        "{} new records against {} registry records ({} share a key with the intake): {} candidate pairs",
+        linked.new_records, linked.registry_rows, linked.registry_candidates, summary.candidate_pairs
+    );
+    println!(
+        "{} people with several registrations among them, {} registrations to resolve, {} ID conflicts",
+        summary.people_with_several, summary.duplicate_registrations, summary.id_conflicts
+    );
+    let timings: Vec<String> = summary.timings.iter().map(|(stage, t)| format!("{stage} {t:.2}s")).collect();
+    println!("time: {}", timings.join(", "));
+    println!("wrote {} in {}", DEDUPE_OUTPUTS.join(", "), args.out.display());
+    Ok(())
+}

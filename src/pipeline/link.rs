@@ -1,0 +1,189 @@
+//! `link`: a new intake (September enrolment, another province's file) against an existing
+//! registry, without deduplicating the registry again. The registry's saved model scores the
+//! pairs; only pairs with a new record are blocked and compared. The registry is narrowed first
+//! to the rows that share a selective key with the intake — an ID number within one typo, the
+//! name pinyin, the guardian's phone — so that 10,000 new records against millions take
+//! seconds. (Rules keyed only on initials, dates and places see those narrowed rows.)
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+
+use super::check_inputs;
+use super::dedupe::{dedupe_records_from, DedupeRun, DedupeSettings};
+use super::CheckRun;
+use crate::check::CheckOptions;
+use crate::columns::{par_row_chunks, Text};
+use crate::error::{Error, Result};
+use crate::ingest::IngestOptions;
+use crate::score::Model;
+
+/// The registry columns linking reads (of a `records.parquet` written by `check` or `run`).
+const REGISTRY_COLUMNS: [&str; 22] = [
+    "record_id",
+    "source_file",
+    "source_row",
+    "name",
+    "id_number",
+    "birth_date",
+    "school_name",
+    "household_address",
+    "guardian_name",
+    "name_norm",
+    "name_pinyin",
+    "name_pinyin_alt",
+    "sex_norm",
+    "birth_date_norm",
+    "id_norm",
+    "ethnicity_norm",
+    "school_code_norm",
+    "grade_norm",
+    "guardian_phone_norm",
+    "id_valid",
+    "locality_city",
+    "locality_county",
+];
+
+/// `df` with exactly [`REGISTRY_COLUMNS`], in order: text columns it lacks are null.
+fn aligned(df: &DataFrame) -> Result<DataFrame> {
+    let columns = REGISTRY_COLUMNS
+        .iter()
+        .map(|&name| match df.column(name) {
+            Ok(c) => c.clone(),
+            Err(_) => Column::full_null(name.into(), df.height(), &DataType::String),
+        })
+        .collect();
+    Ok(DataFrame::new(df.height(), columns)?)
+}
+
+/// Every string one substitution or one adjacent swap away from `id` (and `id` itself).
+fn one_typo_variants(id: &str, out: &mut HashSet<String>) {
+    out.insert(id.to_owned());
+    let bytes = id.as_bytes();
+    if bytes.len() != 18 || !id.is_ascii() {
+        return;
+    }
+    for k in 0..18 {
+        for &c in b"0123456789X" {
+            if c != bytes[k] {
+                let mut v = bytes.to_vec();
+                v[k] = c;
+                out.insert(String::from_utf8(v).unwrap_or_default());
+            }
+        }
+        if k < 17 && bytes[k] != bytes[k + 1] {
+            let mut v = bytes.to_vec();
+            v.swap(k, k + 1);
+            out.insert(String::from_utf8(v).unwrap_or_default());
+        }
+    }
+}
+
+pub struct LinkRun {
+    pub run: DedupeRun,
+    /// Registry rows read, and those kept for blocking.
+    pub registry_rows: usize,
+    pub registry_candidates: usize,
+    pub new_records: usize,
+}
+
+/// Links `inputs` against the registry in `registry` (a folder with `records.parquet` and
+/// `model.json`, as `xueji run` writes).
+pub fn link(
+    inputs: &[PathBuf],
+    ingest: &IngestOptions,
+    check: &CheckOptions,
+    registry: &Path,
+    settings: &DedupeSettings,
+) -> Result<LinkRun> {
+    let model_path = registry.join("model.json");
+    let model: Model =
+        serde_json::from_str(&std::fs::read_to_string(&model_path).map_err(|e| Error::io(&model_path, e))?)
+            .map_err(|e| Error::input(&model_path, format!("not a model.json: {e}")))?;
+    let mut new = check_inputs(inputs, ingest, check)?;
+    let started = Instant::now();
+    let new_records = new.records.height();
+
+    // The intake's selective keys.
+    let (mut ids, mut pinyins, mut phones) = (HashSet::new(), HashSet::new(), HashSet::new());
+    let (id, pinyin, phone) = (
+        Text::of(&new.records, "id_norm")?,
+        Text::of(&new.records, "name_pinyin")?,
+        Text::of(&new.records, "guardian_phone_norm")?,
+    );
+    for i in 0..new_records {
+        if let Some(v) = id.get(i) {
+            one_typo_variants(v, &mut ids);
+        }
+        pinyins.extend(pinyin.get(i).filter(|p| !p.is_empty()).map(str::to_owned));
+        phones.extend(phone.get(i).map(str::to_owned));
+    }
+
+    let path = registry.join("records.parquet");
+    let open = || std::fs::File::open(&path).map_err(|e| Error::io(&path, e));
+    let cannot = |e: PolarsError| Error::input(&path, format!("cannot read the registry: {e}"));
+    let present = ParquetReader::new(open()?).schema().map_err(cannot)?;
+    let wanted: Vec<String> =
+        REGISTRY_COLUMNS.iter().filter(|c| present.contains(c)).map(|c| (*c).to_owned()).collect();
+    let registry_df = ParquetReader::new(open()?).with_columns(Some(wanted)).finish().map_err(cannot)?;
+    let mut registry_df = aligned(&registry_df)?;
+    registry_df.rechunk_mut_par();
+    let registry_rows = registry_df.height();
+    let keep: Vec<bool> = {
+        let (rid, rpinyin, rphone) = (
+            Text::of(&registry_df, "id_norm")?,
+            Text::of(&registry_df, "name_pinyin")?,
+            Text::of(&registry_df, "guardian_phone_norm")?,
+        );
+        par_row_chunks(registry_rows, |rows| {
+            rows.map(|i| {
+                rid.get(i).is_some_and(|v| ids.contains(v))
+                    || rpinyin.get(i).is_some_and(|v| pinyins.contains(v))
+                    || rphone.get(i).is_some_and(|v| phones.contains(v))
+            })
+            .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    let mut narrowed = registry_df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+    drop(registry_df);
+    let registry_candidates = narrowed.height();
+
+    // Registry rows first, then the intake, in the same columns.
+    narrowed.vstack_mut_owned(aligned(&new.records)?)?;
+    narrowed.rechunk_mut_par();
+    for problem in &mut new.problems {
+        problem.record += registry_candidates;
+    }
+    new.timings.push(("read registry", started.elapsed()));
+    let combined = CheckRun {
+        records: narrowed,
+        problems: new.problems,
+        files: new.files,
+        blank_rows: new.blank_rows,
+        timings: new.timings,
+    };
+    let run = dedupe_records_from(combined, settings, Some(model), registry_candidates)?;
+    Ok(LinkRun { run, registry_rows, registry_candidates, new_records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_cover_one_typo() {
+        let mut set = HashSet::new();
+        one_typo_variants("44011320141005001X", &mut set);
+        assert!(set.contains("44011320141005001X"));
+        assert!(set.contains("44011320141005007X"), "a substitution");
+        assert!(set.contains("44011320141050001X"), "a swap");
+        assert!(!set.contains("44011320141005003X8"));
+        // Itself, 18 positions × 10 other characters, and 13 swaps of unequal neighbours.
+        assert_eq!(set.len(), 1 + 180 + 13);
+    }
+}

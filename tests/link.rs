@@ -1,0 +1,107 @@
+//! `xueji link`: a new intake against a registry, scored against the truth.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::{read_parquet, xueji_ok};
+
+const AS_OF: &str = "2026-11-29";
+
+fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<String> {
+    df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_owned()).collect()
+}
+
+#[test]
+fn intake_links_to_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    xueji_ok(&[
+        "generate",
+        "--students",
+        "20000",
+        "--seed",
+        "5",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "csv",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    // The last tenth of the sheet arrives later, as a new intake.
+    let text = std::fs::read_to_string(data.join("sheets/students.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let cut = rows.len() * 9 / 10;
+    let (registry_csv, intake_csv) = (dir.path().join("registry.csv"), dir.path().join("intake.csv"));
+    std::fs::write(&registry_csv, format!("{header}\n{}\n", rows[..cut].join("\n"))).unwrap();
+    std::fs::write(&intake_csv, format!("{header}\n{}\n", rows[cut..].join("\n"))).unwrap();
+    let intake_ids: HashSet<String> = rows[cut..].iter().map(|r| r.split(',').next().unwrap().to_owned()).collect();
+
+    let (campaign, linked) = (dir.path().join("campaign"), dir.path().join("linked"));
+    xueji_ok(&[
+        "run",
+        registry_csv.to_str().unwrap(),
+        "--out",
+        campaign.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+    ]);
+    let stdout = xueji_ok(&[
+        "link",
+        intake_csv.to_str().unwrap(),
+        "--against",
+        campaign.to_str().unwrap(),
+        "--out",
+        linked.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+    ]);
+    assert!(stdout.contains(&format!("{} new records against {} registry records", rows.len() - cut, cut)), "{stdout}");
+
+    let truth = read_parquet(&data.join("truth/records.parquet"));
+    let person: HashMap<String, String> =
+        column(&truth, "record_id").into_iter().zip(column(&truth, "person_id")).collect();
+    let mut by_person: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (record, p) in &person {
+        by_person.entry(p.as_str()).or_default().push(record.as_str());
+    }
+    let mut true_pairs: HashSet<(String, String)> = HashSet::new();
+    for records in by_person.values() {
+        for (i, a) in records.iter().enumerate() {
+            for b in &records[i + 1..] {
+                if intake_ids.contains(*a) || intake_ids.contains(*b) {
+                    true_pairs.insert(if a < b {
+                        (a.to_string(), b.to_string())
+                    } else {
+                        (b.to_string(), a.to_string())
+                    });
+                }
+            }
+        }
+    }
+    let pairs = read_parquet(&linked.join("duplicate_pairs.parquet"));
+    let found: HashSet<(String, String)> = column(&pairs, "record_id_l")
+        .into_iter()
+        .zip(column(&pairs, "record_id_r"))
+        .map(|(a, b)| if a < b { (a, b) } else { (b, a) })
+        .collect();
+    assert!(
+        found.iter().all(|(a, b)| intake_ids.contains(a) || intake_ids.contains(b)),
+        "only pairs with a new record"
+    );
+    let right = found.intersection(&true_pairs).count() as f64;
+    let (precision, recall) = (right / found.len() as f64, right / true_pairs.len() as f64);
+    assert!(true_pairs.len() > 50, "{}", true_pairs.len());
+    assert!(
+        precision >= 0.98 && recall >= 0.95,
+        "precision {precision}, recall {recall} on {} true pairs",
+        true_pairs.len()
+    );
+}
