@@ -6,6 +6,7 @@
 #   benches/e2e.sh                 # 100k 1M 5M 10M
 #   benches/e2e.sh 1000000         # chosen sizes
 #   REGENERATE=1 benches/e2e.sh    # regenerate cached populations (times the generator too)
+#   STAGES="run link" benches/e2e.sh 1000000 10000000   # chosen stages (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
@@ -15,6 +16,8 @@ XUEJI="$CARGO_TARGET_DIR/release/xueji"
 SIZES=("${@:-100000 1000000 5000000 10000000}")
 read -r -a SIZES <<<"${SIZES[*]}"
 AS_OF=2026-11-29
+STAGES="${STAGES:-check dedupe run link}"
+stage() { [[ " $STAGES " == *" $1 "* ]]; }
 REPORT=reports/BENCHMARKS.md
 MACHINE="$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/Mem:/{print $2}') GiB"
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
@@ -49,6 +52,7 @@ for n in "${SIZES[@]}"; do
     row generate "$n" "$records" "$WALL" "$RSS" "$(python3 -c "print(round($records/$WALL))")" "\`xueji generate --students $n --seed 1 --as-of $AS_OF --out $data\`"
   fi
   records=$(python3 -c "import json;print(json.load(open('$data/generate.json'))['summary']['records'])")
+  if stage check; then
   out="bench-data/check$n"
   rm -rf "$out"
   cmd=("$XUEJI" check "$data/sheets" --out "$out" --id-column 学籍辅号 --as-of "$AS_OF")
@@ -66,7 +70,8 @@ print(f"| check quality | {sys.argv[2]} | | | | | problems expected {expected}, 
       f"recall {found/expected:.4f}, precision {found/reported:.4f}; weakest code {worst[0]} "
       f"(P {worst[1]['precision']:.4f}, R {worst[1]['recall']:.4f}) — `xueji eval --truth {'bench-data/g'+sys.argv[2]} --problems .../problems.parquet` |")
 PY
-  out="bench-data/dedupe$n"
+  fi
+  if stage dedupe; then  out="bench-data/dedupe$n"
   rm -rf "$out"
   cmd=("$XUEJI" dedupe "$data/sheets" --out "$out" --id-column 学籍辅号 --as-of "$AS_OF")
   measure "${cmd[@]}"
@@ -88,5 +93,21 @@ print(f"| dedupe quality | {n} | | | | | pairwise P {p['precision']:.4f} R {p['r
       f"misuse {fp.get('misuse', 0)}, other {fp.get('other', 0)}); lowest recall {worst[0]} {worst[1]['recall']:.4f}; "
       f"{summary['candidate_pairs']} candidate pairs; stages: {stages} |")
 PY
+  fi
+  if stage run || stage link; then
+    out="bench-data/run$n"
+    if stage run || [[ ! -f "$out/model.json" ]]; then
+      rm -rf "$out"
+      measure "$XUEJI" run "$data/sheets" --out "$out" --id-column 学籍辅号 --as-of "$AS_OF"
+      stages=$(python3 -c "import json;print(', '.join(f'{s} {t:.1f}s' for s,t in json.load(open('$out/manifest.json'))['timings']))")
+      row run "$n" "$records" "$WALL" "$RSS" "$(python3 -c "print(round($records/$WALL))")" "\`xueji run $data/sheets --out $out --id-column 学籍辅号 --as-of $AS_OF\`; stages: $stages"
+    fi
+  fi
+  if stage link; then
+    intake="bench-data/intake10000"
+    [[ -f "$intake/sheets/students.parquet" ]] || "$XUEJI" generate --students 10000 --seed 2 --as-of "$AS_OF" --out "$intake" >/dev/null
+    measure "$XUEJI" link "$intake/sheets" --against "bench-data/run$n" --out "bench-data/link$n" --id-column 学籍辅号 --as-of "$AS_OF"
+    row link "$n" "10000 new" "$WALL" "$RSS" "" "\`xueji link $intake/sheets --against bench-data/run$n --out bench-data/link$n --id-column 学籍辅号 --as-of $AS_OF\`"
+  fi
 done
 echo "appended to $REPORT"

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod normalize;
 pub mod pipeline;
 pub mod problems;
+pub mod progress;
 pub mod reconcile;
 pub mod report;
 pub mod rng;

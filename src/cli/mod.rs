@@ -42,6 +42,7 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    show_progress();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Codes(args) => codes::run(args),
@@ -59,6 +60,39 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A spinner per long stage on stderr, finished with its time; nothing when stderr is not a
+/// terminal (indicatif draws only on terminals).
+fn show_progress() {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::sync::Mutex;
+    use xueji::progress::{observe, Event};
+
+    let current: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    observe(move |event| {
+        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Started(stage) => {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message(stage);
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                *current = Some(bar);
+            }
+            Event::Finished(stage, took) => {
+                if let Some(bar) = current.take() {
+                    bar.set_style(
+                        ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.finish_with_message(format!("{stage} {:.2}s", took.as_secs_f64()));
+                }
+            }
+        }
+    });
 }
 
 /// How inputs are read; shared by every subcommand that reads school sheets.

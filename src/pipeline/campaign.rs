@@ -16,6 +16,7 @@ use crate::check::CheckOptions;
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::problems::Severity;
+use crate::progress::Stopwatch;
 use crate::report::police::{self, ExportOptions, ExportedFile};
 use crate::score::Model;
 
@@ -88,11 +89,11 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     counts.insert("people_registered_more_than_once", run.clustering.clusters.len() as u64);
     counts.insert("duplicate_registrations", run.clustering.clusters.iter().map(|c| c.len() as u64 - 1).sum());
 
-    let export_started = Instant::now();
+    let watch = Stopwatch::start("police export");
     let sent = police::select(&run, &campaign.export)?;
     let police_files = police::export(&run, &sent, &out.join("police"), campaign.check.as_of, &campaign.export)?;
     counts.insert("records_sent_to_police", sent.len() as u64);
-    run.check.timings.push(("police export", export_started.elapsed()));
+    watch.finish(&mut run.check.timings);
 
     let inputs = files
         .iter()

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,7 @@ use crate::columns::{par_row_chunks, Text};
 use crate::compare::{Features, Levels, FIELDS, ID, LEVELS, NAME, NAME_DIFFERENT};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
+use crate::progress::Stopwatch;
 use crate::report;
 use crate::score::{self, Model, NameFrequencies, Score, Session};
 
@@ -119,11 +119,7 @@ pub fn dedupe_records_from(
     model: Option<Model>,
     first_new: usize,
 ) -> Result<DedupeRun> {
-    let mut clock = Instant::now();
-    let mut lap = |stage: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
-        timings.push((stage, clock.elapsed()));
-        clock = Instant::now();
-    };
+    let mut watch = Stopwatch::start("block");
     let records = &check.records;
     let n = records.height();
     let features = Features::new(records)?;
@@ -136,7 +132,7 @@ pub fn dedupe_records_from(
         let mut k = keep.iter();
         candidates.rules.retain(|_| *k.next().unwrap_or(&false));
     }
-    lap("block", &mut check.timings);
+    watch.next("compare", &mut check.timings);
 
     let levels: Vec<Levels> = par_row_chunks(candidates.pairs.len(), |range| {
         candidates.pairs[range].iter().map(|&(a, b)| features.compare(a as usize, b as usize)).collect::<Vec<_>>()
@@ -144,7 +140,7 @@ pub fn dedupe_records_from(
     .into_iter()
     .flatten()
     .collect();
-    lap("compare", &mut check.timings);
+    watch.next("fit", &mut check.timings);
 
     let model = match model {
         Some(model) => model,
@@ -161,7 +157,7 @@ pub fn dedupe_records_from(
         }
     };
     let frequencies = NameFrequencies::new((0..n).map(|i| features.name(i)));
-    lap("fit", &mut check.timings);
+    watch.next("score", &mut check.timings);
 
     let score_pair = |a: u32, levels: &Levels| -> Score {
         let name = matches!(levels[NAME], 1 | 2).then(|| features.name(a as usize)).flatten();
@@ -195,7 +191,7 @@ pub fn dedupe_records_from(
         }
     }
     drop(levels);
-    lap("score", &mut check.timings);
+    watch.next("cluster", &mut check.timings);
 
     let matches: Vec<(u32, u32, f64)> =
         pairs.iter().filter(|p| p.kind == PairKind::Match).map(|p| (p.a, p.b, p.score.probability)).collect();
@@ -203,7 +199,7 @@ pub fn dedupe_records_from(
         let levels = features.compare(a as usize, b as usize);
         score_pair(a, &levels).probability
     });
-    lap("cluster", &mut check.timings);
+    watch.finish(&mut check.timings);
     drop(features);
 
     Ok(DedupeRun { check, candidates, model, pairs, histogram, clustering, settings: settings.clone() })
@@ -342,7 +338,7 @@ impl DedupeRun {
 
     /// Writes the pairs, clusters, conflicts, model and summary into `out`.
     pub fn write(&mut self, out: &Path) -> Result<()> {
-        let started = Instant::now();
+        let watch = Stopwatch::start("write duplicates");
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let mut pairs = self.pair_frame(PairKind::Match)?;
         report::write_parquet(&out.join("duplicate_pairs.parquet"), &mut pairs)?;
@@ -352,7 +348,7 @@ impl DedupeRun {
         report::write_csv(&out.join("clusters.csv"), &clusters)?;
         report::write_csv(&out.join("id_conflicts.csv"), &self.pair_frame(PairKind::IdConflict)?)?;
         write_json(&out.join("model.json"), &self.model)?;
-        self.check.timings.push(("write duplicates", started.elapsed()));
+        watch.finish(&mut self.check.timings);
         write_json(&out.join("dedupe_summary.json"), &self.summary())
     }
 

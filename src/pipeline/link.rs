@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use polars::prelude::*;
 
@@ -18,6 +17,7 @@ use crate::check::CheckOptions;
 use crate::columns::{par_row_chunks, Text};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
+use crate::progress::Stopwatch;
 use crate::score::Model;
 
 /// The registry columns linking reads (of a `records.parquet` written by `check` or `run`).
@@ -103,7 +103,7 @@ pub fn link(
         serde_json::from_str(&std::fs::read_to_string(&model_path).map_err(|e| Error::io(&model_path, e))?)
             .map_err(|e| Error::input(&model_path, format!("not a model.json: {e}")))?;
     let mut new = check_inputs(inputs, ingest, check)?;
-    let started = Instant::now();
+    let watch = Stopwatch::start("read registry");
     let new_records = new.records.height();
 
     // The intake's selective keys.
@@ -159,7 +159,7 @@ pub fn link(
     for problem in &mut new.problems {
         problem.record += registry_candidates;
     }
-    new.timings.push(("read registry", started.elapsed()));
+    watch.finish(&mut new.timings);
     let combined = CheckRun {
         records: narrowed,
         problems: new.problems,

@@ -7,7 +7,7 @@ pub mod link;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use polars::prelude::*;
 
@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
 use crate::normalize;
 use crate::problems::{Code, Problem};
+use crate::progress::Stopwatch;
 use crate::report;
 
 /// The outcome of `check`: every record with its normalized columns, and every problem.
@@ -37,18 +38,14 @@ pub fn check_inputs(
     check_options: &CheckOptions,
 ) -> Result<CheckRun> {
     let mut timings = Vec::new();
-    let mut clock = Instant::now();
-    let mut lap = |stage: &'static str, timings: &mut Vec<(&'static str, Duration)>| {
-        timings.push((stage, clock.elapsed()));
-        clock = Instant::now();
-    };
+    let mut watch = Stopwatch::start("ingest");
 
     let ingest::Records { df: mut records, mut problems, files, blank_rows } =
         ingest::read_inputs(inputs, ingest_options)?;
-    lap("ingest", &mut timings);
+    watch.next("normalize", &mut timings);
 
     problems.extend(normalize::normalize(&mut records)?);
-    lap("normalize", &mut timings);
+    watch.next("check", &mut timings);
 
     let lost_ids: HashSet<usize> = problems
         .iter()
@@ -68,7 +65,7 @@ pub fn check_inputs(
     records.with_column(cities)?;
     records.with_column(counties)?;
     problems.sort_by_key(|p| (p.record, p.code));
-    lap("check", &mut timings);
+    watch.finish(&mut timings);
 
     Ok(CheckRun { records, problems, files, blank_rows, timings })
 }
@@ -79,7 +76,7 @@ pub const CHECK_OUTPUTS: [&str; 4] = ["problems.parquet", "problems.csv", "probl
 /// Writes the problem report, its summary and the normalized records into `out` (created if
 /// needed); each file appears whole or not at all.
 pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
-    let started = Instant::now();
+    let watch = Stopwatch::start("write problems");
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut problems = report::problems_frame(&run.records, &run.problems)?;
     report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
@@ -87,6 +84,6 @@ pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
     let summary = report::summary_frame(&run.records, &run.problems)?;
     report::write_csv(&out.join("problems_summary.csv"), &summary)?;
     report::write_parquet(&out.join("records.parquet"), &mut run.records)?;
-    run.timings.push(("write problems", started.elapsed()));
+    watch.finish(&mut run.timings);
     Ok(())
 }

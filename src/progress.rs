@@ -1,0 +1,52 @@
+//! Progress of the long stages, for whoever shows it (the CLI draws spinners on a terminal);
+//! silent unless an observer is set. Every stage is timed whether or not anyone watches.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A stage started, or finished after so long.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    Started(&'static str),
+    Finished(&'static str, Duration),
+}
+
+type Observer = Box<dyn Fn(Event) + Send + Sync>;
+
+static OBSERVER: OnceLock<Observer> = OnceLock::new();
+
+/// Sets the process's observer (once; later calls are ignored).
+pub fn observe(observer: impl Fn(Event) + Send + Sync + 'static) {
+    let _ = OBSERVER.set(Box::new(observer));
+}
+
+fn notify(event: Event) {
+    if let Some(observer) = OBSERVER.get() {
+        observer(event);
+    }
+}
+
+/// Times one stage after another.
+pub struct Stopwatch {
+    stage: &'static str,
+    started: Instant,
+}
+
+impl Stopwatch {
+    pub fn start(stage: &'static str) -> Stopwatch {
+        notify(Event::Started(stage));
+        Stopwatch { stage, started: Instant::now() }
+    }
+
+    /// Ends the current stage, its time added to `timings`, and starts `next`.
+    pub fn next(&mut self, next: &'static str, timings: &mut Vec<(&'static str, Duration)>) {
+        self.finish(timings);
+        *self = Stopwatch::start(next);
+    }
+
+    pub fn finish(&self, timings: &mut Vec<(&'static str, Duration)>) {
+        let elapsed = self.started.elapsed();
+        timings.push((self.stage, elapsed));
+        notify(Event::Finished(self.stage, elapsed));
+    }
+}
