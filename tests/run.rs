@@ -124,6 +124,33 @@ fn campaign_folder_is_complete_and_reproducible() {
     assert!(clustered.is_subset(&sent), "every registration of a duplicated person is verified");
     assert!(sums.lines().any(|l| l.ends_with(".xlsx")));
 
+    // Long lists are split into parts, each its own batch.
+    let parts = dir.path().join("parts");
+    xueji_ok(&[
+        "run",
+        sheets.to_str().unwrap(),
+        "--out",
+        parts.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+        "--rows-per-file",
+        "20",
+    ]);
+    let part_files = files(&parts.join("police"));
+    assert!(
+        part_files.iter().any(|f| f.ends_with("_2.xlsx")) && part_files.iter().any(|f| f.ends_with("_2.csv")),
+        "{part_files:?}"
+    );
+    for name in part_files.iter().filter(|n| n.ends_with(".csv")) {
+        let text = std::fs::read_to_string(parts.join("police").join(name)).unwrap();
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert!(rows.len() <= 20, "{name}: {} rows", rows.len());
+        let batches: HashSet<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+        assert_eq!(batches.len(), 1, "{name}: one batch per file");
+    }
+
     // Masked lists for people who must not see full numbers.
     let masked = dir.path().join("masked");
     xueji_ok(&[

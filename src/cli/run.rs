@@ -34,6 +34,9 @@ pub struct Args {
     /// Mask ID numbers in police lists (2101**********1234).
     #[arg(long)]
     mask: bool,
+    /// Rows per police list file (default and maximum: what Excel holds, 1,048,575).
+    #[arg(long, value_name = "N")]
+    rows_per_file: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -47,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         check: CheckOptions { as_of: args.as_of.unwrap_or_else(today) },
         dedupe,
         model: None,
-        export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: None },
+        export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: args.rows_per_file },
     };
     let manifest = run_campaign(&args.input.inputs, campaign, &args.out)?;
     for (what, n) in &manifest.counts {

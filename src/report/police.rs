@@ -66,7 +66,7 @@ pub struct ExportOptions {
     pub by_county: bool,
     /// Write 2101**********1234 instead of full numbers.
     pub mask: bool,
-    /// Excel rows per file (data rows); defaults to Excel's limit.
+    /// Data rows per file; at most (and by default) what an Excel sheet holds under its header.
     pub max_rows: Option<usize>,
 }
 
@@ -187,7 +187,7 @@ pub fn export(
     let (household, school, school_code, class) =
         (text("household_address")?, text("school_name")?, text("school_code_norm")?, text("class_norm")?);
     let (birth, grade) = (Ints::of(records, "birth_date_norm")?, Ints::of(records, "grade_norm")?);
-    let max_rows = options.max_rows.unwrap_or(EXCEL_ROWS - 1).max(1);
+    let max_rows = options.max_rows.unwrap_or(EXCEL_ROWS - 1).clamp(1, EXCEL_ROWS - 1);
 
     let mut files = Vec::new();
     let mut start = 0;
