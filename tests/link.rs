@@ -4,13 +4,9 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{read_parquet, xueji_ok};
+use common::{read_parquet, strings, xueji_ok};
 
 const AS_OF: &str = "2026-11-29";
-
-fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<String> {
-    df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_owned()).collect()
-}
 
 #[test]
 fn intake_links_to_the_registry() {
@@ -67,7 +63,7 @@ fn intake_links_to_the_registry() {
 
     let truth = read_parquet(&data.join("truth/records.parquet"));
     let person: HashMap<String, String> =
-        column(&truth, "record_id").into_iter().zip(column(&truth, "person_id")).collect();
+        strings(&truth, "record_id").into_iter().zip(strings(&truth, "person_id")).collect();
     let mut by_person: HashMap<&str, Vec<&str>> = HashMap::new();
     for (record, p) in &person {
         by_person.entry(p.as_str()).or_default().push(record.as_str());
@@ -87,9 +83,9 @@ fn intake_links_to_the_registry() {
         }
     }
     let pairs = read_parquet(&linked.join("duplicate_pairs.parquet"));
-    let found: HashSet<(String, String)> = column(&pairs, "record_id_l")
+    let found: HashSet<(String, String)> = strings(&pairs, "record_id_l")
         .into_iter()
-        .zip(column(&pairs, "record_id_r"))
+        .zip(strings(&pairs, "record_id_r"))
         .map(|(a, b)| if a < b { (a, b) } else { (b, a) })
         .collect();
     assert!(

@@ -6,14 +6,10 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{read_parquet, xueji_ok};
+use common::{read_parquet, strings, xueji_ok};
 use rust_xlsxwriter::Workbook;
 
 const AS_OF: &str = "2026-11-29";
-
-fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<String> {
-    df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_owned()).collect()
-}
 
 #[test]
 fn verdicts_come_back_and_every_person_keeps_one_registration() {
@@ -45,7 +41,7 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
 
     let truth = read_parquet(&data.join("truth/records.parquet"));
     let (records, persons, true_ids) =
-        (column(&truth, "record_id"), column(&truth, "person_id"), column(&truth, "true_id"));
+        (strings(&truth, "record_id"), strings(&truth, "person_id"), strings(&truth, "true_id"));
     let person_of: HashMap<&str, &str> =
         records.iter().map(String::as_str).zip(persons.iter().map(String::as_str)).collect();
     let own_id: HashMap<&str, &str> =
@@ -130,10 +126,10 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
 
     // One row per person on the duplicates the matcher found.
     let unique = read_parquet(&out.join("unique_students.parquet"));
-    let kept = column(&unique, "record_id");
+    let kept = strings(&unique, "record_id");
     let clusters = read_parquet(&campaign.join("clusters.parquet"));
     let mut found: HashMap<String, Vec<String>> = HashMap::new();
-    for (record, cluster) in column(&clusters, "record_id").into_iter().zip(column(&clusters, "cluster_id")) {
+    for (record, cluster) in strings(&clusters, "record_id").into_iter().zip(strings(&clusters, "cluster_id")) {
         found.entry(cluster).or_default().push(record);
     }
     let kept_set: HashSet<&str> = kept.iter().map(String::as_str).collect();
@@ -154,7 +150,7 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     // A confirmed master whose recorded birth date contradicts its number is corrected from it.
     let decisions = read_parquet(&out.join("decisions.parquet"));
     let (actions, changes, ids) =
-        (column(&decisions, "action"), column(&decisions, "changes"), column(&decisions, "record_id"));
+        (strings(&decisions, "action"), strings(&decisions, "changes"), strings(&decisions, "record_id"));
     let mut corrected = 0;
     for ((action, change), record) in actions.iter().zip(&changes).zip(&ids) {
         if action == "变更" {

@@ -47,10 +47,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut settings = match &args.settings {
-        Some(path) => DedupeSettings::load(path)?,
-        None => DedupeSettings::default(),
-    };
+    let mut settings = DedupeSettings::load(args.settings.as_deref())?;
     if let Some(threshold) = args.threshold {
         settings.threshold = threshold;
     }

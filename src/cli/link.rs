@@ -31,10 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let settings = match &args.settings {
-        Some(path) => DedupeSettings::load(path)?,
-        None => DedupeSettings::default(),
-    };
+    let settings = DedupeSettings::load(args.settings.as_deref())?;
     let options = CheckOptions { as_of: args.as_of.unwrap_or_else(today) };
     let mut linked = link(&args.input.inputs, &args.input.options()?, &options, &args.against, &settings)?;
     linked.run.write(&args.out)?;

@@ -40,10 +40,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let dedupe = match &args.settings {
-        Some(path) => DedupeSettings::load(path)?,
-        None => DedupeSettings::default(),
-    };
+    let dedupe = DedupeSettings::load(args.settings.as_deref())?;
     let ingest = args.input.options()?;
     let campaign = Campaign {
         ingest: &ingest,

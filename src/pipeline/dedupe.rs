@@ -47,8 +47,9 @@ impl Default for DedupeSettings {
 }
 
 impl DedupeSettings {
-    /// Settings from a JSON file; fields left out keep their defaults.
-    pub fn load(path: &Path) -> Result<DedupeSettings> {
+    /// Settings from a JSON file (fields left out keep their defaults), or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<DedupeSettings> {
+        let Some(path) = path else { return Ok(DedupeSettings::default()) };
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         serde_json::from_str(&text).map_err(|e| Error::input(path, format!("invalid settings: {e}")))
     }

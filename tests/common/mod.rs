@@ -43,6 +43,11 @@ pub fn codes_at(problems: &BTreeSet<(String, u32, String)>, file: &str, row: u32
     problems.iter().filter(|(f, r, _)| f == file && *r == row).map(|(_, _, c)| c.clone()).collect()
 }
 
+/// A text column's values, nulls as empty strings.
+pub fn strings(df: &DataFrame, name: &str) -> Vec<String> {
+    df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_owned()).collect()
+}
+
 /// A valid 18-character number from its first 17 characters.
 pub fn with_check(body: &str) -> String {
     format!("{body}{}", char::from(check_char(body.as_bytes()).unwrap()))
