@@ -58,7 +58,7 @@ macro_rules! catalogue {
 
 catalogue! {
     RowFieldCount "ROW_FIELD_COUNT" Error "row" "行字段数与表头不符" "Row has a different number of fields than the header";
-    CellNumberPrecisionLost "CELL_NUMBER_PRECISION_LOST" Error "id_number" "Excel数值单元格丢失位数" "Long number stored as an Excel number lost digits";
+    CellNumberPrecisionLost "CELL_NUMBER_PRECISION_LOST" Error "id_number" "身份证件号存为数值已丢失位数" "ID number stored as a spreadsheet number lost digits (not verified)";
     CellError "CELL_ERROR" Warning "row" "单元格为错误值" "Cell holds an Excel error value (#N/A, #VALUE! …)";
     NameMissing "NAME_MISSING" Error "name" "姓名为空" "Name is empty";
     NameWhitespace "NAME_WHITESPACE" Info "name" "姓名含空格(已去除)" "Name contains whitespace (removed)";

@@ -62,9 +62,6 @@ fields! {
 /// Fields a sheet must have a column for: without them no record can be verified or matched.
 pub const REQUIRED: [&str; 4] = ["name", "sex", "birth_date", "id_number"];
 
-/// Fields whose values are long digit strings that a spreadsheet number would corrupt.
-pub const DIGIT_STRING_FIELDS: [&str; 4] = ["id_number", "student_no", "school_code", "guardian_phone"];
-
 /// The template header of a canonical field, for messages (`id_number` → 身份证件号).
 pub fn label(canonical: &str) -> &str {
     FIELDS.iter().find(|f| f.name == canonical).map_or(canonical, |f| f.zh)
@@ -176,7 +173,7 @@ mod tests {
                 }
             }
         }
-        for required in REQUIRED.iter().chain(&DIGIT_STRING_FIELDS) {
+        for required in &REQUIRED {
             assert!(FIELDS.iter().any(|f| f.name == *required));
         }
     }

@@ -34,7 +34,8 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
             DataType::String => column.clone(),
             DataType::Float32 | DataType::Float64 => {
                 let values = column.cast(&DataType::Float64)?;
-                let digit_field = field.filter(|f| schema::DIGIT_STRING_FIELDS.contains(f));
+                // Only an ID number is long enough (18 digits) to lose digits in a double.
+                let digit_field = field.filter(|f| *f == "id_number");
                 let mut texts = StringChunkedBuilder::new(name.as_str().into(), height);
                 for (row, value) in values.f64()?.iter().enumerate() {
                     let Some(v) = value else {

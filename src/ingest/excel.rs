@@ -42,7 +42,8 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
             let field = table.field(col);
             let record = table.next_record();
             let column = || format!("row {source_row}, column {}", column_letter(col));
-            if lost_digits && field.is_some_and(|f| schema::DIGIT_STRING_FIELDS.contains(&f)) {
+            // Only an ID number is long enough (18 digits) to lose digits in a spreadsheet number.
+            if lost_digits && field == Some("id_number") {
                 let message = format!(
                     "{}: {} was stored as an Excel number, which keeps only 15 digits; re-enter it as text",
                     column(),

@@ -47,11 +47,8 @@ pub fn check_inputs(
     problems.extend(normalize::normalize(&mut records)?);
     watch.next("check", &mut timings);
 
-    let lost_ids: HashSet<usize> = problems
-        .iter()
-        .filter(|p| p.code == Code::CellNumberPrecisionLost && p.message.contains(crate::schema::label("id_number")))
-        .map(|p| p.record)
-        .collect();
+    let lost_ids: HashSet<usize> =
+        problems.iter().filter(|p| p.code == Code::CellNumberPrecisionLost).map(|p| p.record).collect();
     problems.extend(check::check(&records, &lost_ids, check_options)?);
     let valid: Vec<bool> = records
         .column("id_norm")?
