@@ -102,6 +102,7 @@ fn mixed_formats_get_the_right_problem_rows() {
 
     let stdout = xueji_ok(&["check", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
     assert!(stdout.contains("read 12 records from 3 files (1 blank rows skipped)"), "{stdout}");
+    assert!(stdout.contains("not a sheet, not read: ") && stdout.contains("notes.docx"), "{stdout}");
     for file in ["problems.parquet", "problems.csv", "problems_summary.csv", "records.parquet"] {
         assert!(out.join(file).is_file(), "{file}");
     }

@@ -74,15 +74,24 @@ impl Format {
     }
 }
 
-/// Every input: files as named, and every supported file below a folder (sorted, so runs are
-/// reproducible; hidden files and Excel's `~$` lock files skipped).
-pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+/// The files of the inputs.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Files as named, and every supported file below a folder (sorted, so runs are reproducible).
+    pub files: Vec<PathBuf>,
+    /// Files below a folder that are not sheets (hidden files and Excel's `~$` lock files aside):
+    /// skipped, and listed so that nothing disappears unseen.
+    pub skipped: Vec<PathBuf>,
+}
+
+pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
+    let mut found = Discovered::default();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
+        let files = &mut found.files;
         if meta.is_dir() {
             let before = files.len();
-            walk(input, &mut files)?;
+            walk(input, files, &mut found.skipped)?;
             files[before..].sort();
             if files.len() == before {
                 return Err(Error::input(input, "folder holds no .csv, .xlsx, .xls, .parquet or .arrow file"));
@@ -96,10 +105,11 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             ));
         }
     }
-    Ok(files)
+    found.skipped.sort();
+    Ok(found)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
         let hidden =
@@ -107,9 +117,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
         if hidden {
             continue;
         } else if path.is_dir() {
-            walk(&path, files)?;
+            walk(&path, files, skipped)?;
         } else if Format::of(&path).is_some() {
             files.push(path);
+        } else {
+            skipped.push(path);
         }
     }
     Ok(())
@@ -133,13 +145,15 @@ pub struct Records {
     /// Problems found while reading (`record` indexes `df`).
     pub problems: Vec<Problem>,
     pub files: Vec<PathBuf>,
+    /// Files in the input folders that are not sheets.
+    pub skipped: Vec<PathBuf>,
     pub blank_rows: usize,
 }
 
 /// Reads every input (files in parallel, in Polars' thread pool) and stacks them: columns
 /// missing from a file are null there.
 pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Records> {
-    let files = discover(inputs)?;
+    let Discovered { files, skipped } = discover(inputs)?;
     let tables: Vec<Table> =
         THREAD_POOL.install(|| files.par_iter().map(|f| read_file(f, options)).collect::<Result<_>>())?;
 
@@ -178,7 +192,7 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     df.rechunk_mut_par();
     let record_ids = record_ids(&df, options.id_column.as_deref())?;
     df.insert_column(0, record_ids)?;
-    Ok(Records { df, problems, files, blank_rows })
+    Ok(Records { df, problems, files, skipped, blank_rows })
 }
 
 /// `--id-column` values (which must be present and unique), else `source_file:source_row`.

@@ -31,6 +31,8 @@ pub struct InputFile {
 pub struct Manifest {
     pub xueji_version: &'static str,
     pub inputs: Vec<InputFile>,
+    /// Files in the input folders that are not sheets, not read.
+    pub skipped_files: Vec<PathBuf>,
     pub settings: serde_json::Value,
     pub counts: BTreeMap<&'static str, u64>,
     pub police_files: Vec<ExportedFile>,
@@ -79,7 +81,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         records.dedup();
         counts.insert(key, records.len() as u64);
     }
-    let files = check.files.clone();
+    let (files, skipped) = (check.files.clone(), check.skipped.clone());
 
     let mut run = dedupe_records(check, &campaign.dedupe, campaign.model)?;
     run.write(out)?;
@@ -110,6 +112,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     let manifest = Manifest {
         xueji_version: env!("CARGO_PKG_VERSION"),
         inputs,
+        skipped_files: skipped,
         settings: serde_json::json!({
             "as_of": campaign.check.as_of,
             "encoding": format!("{:?}", campaign.ingest.encoding),

@@ -164,6 +164,7 @@ pub fn link(
         records: narrowed,
         problems: new.problems,
         files: new.files,
+        skipped: new.skipped,
         blank_rows: new.blank_rows,
         timings: new.timings,
     };
