@@ -2,8 +2,8 @@
 //! registry, without deduplicating the registry again. The registry's saved model scores the
 //! pairs; only pairs with a new record are blocked and compared. The registry is narrowed first
 //! to the rows that share a selective key with the intake — an ID number within one typo, the
-//! name pinyin, the guardian's phone — so that 10,000 new records against millions take
-//! seconds. (Rules keyed only on initials, dates and places see those narrowed rows.)
+//! name's pinyin with the birth year, the guardian's phone — so that 10,000 new records against
+//! millions take seconds. (Rules keyed only on initials, dates and places see those narrowed rows.)
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -14,9 +14,10 @@ use super::check_inputs;
 use super::dedupe::{dedupe_records_from, DedupeRun, DedupeSettings};
 use super::CheckRun;
 use crate::check::CheckOptions;
-use crate::columns::{par_row_chunks, Text};
+use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
+use crate::normalize::date::Date;
 use crate::progress::Stopwatch;
 use crate::score::Model;
 
@@ -56,6 +57,16 @@ fn aligned(df: &DataFrame) -> Result<DataFrame> {
         })
         .collect();
     Ok(DataFrame::new(df.height(), columns)?)
+}
+
+/// The name's pinyin with the birth year, hashed: common names alone would pull in much of a
+/// province's registry.
+fn name_year_key(pinyin: Option<&str>, birth_days: Option<i32>) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let pinyin = pinyin.filter(|p| !p.is_empty())?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (pinyin, Date::from_epoch_days(birth_days?).year).hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Every string one substitution or one adjacent swap away from `id` (and `id` itself).
@@ -113,11 +124,12 @@ pub fn link(
         Text::of(&new.records, "name_pinyin")?,
         Text::of(&new.records, "guardian_phone_norm")?,
     );
+    let birth = Ints::of(&new.records, "birth_date_norm")?;
     for i in 0..new_records {
         if let Some(v) = id.get(i) {
             one_typo_variants(v, &mut ids);
         }
-        pinyins.extend(pinyin.get(i).filter(|p| !p.is_empty()).map(str::to_owned));
+        pinyins.extend(name_year_key(pinyin.get(i), birth.get(i)));
         phones.extend(phone.get(i).map(str::to_owned));
     }
 
@@ -137,10 +149,11 @@ pub fn link(
             Text::of(&registry_df, "name_pinyin")?,
             Text::of(&registry_df, "guardian_phone_norm")?,
         );
+        let rbirth = Ints::of(&registry_df, "birth_date_norm")?;
         par_row_chunks(registry_rows, |rows| {
             rows.map(|i| {
                 rid.get(i).is_some_and(|v| ids.contains(v))
-                    || rpinyin.get(i).is_some_and(|v| pinyins.contains(v))
+                    || name_year_key(rpinyin.get(i), rbirth.get(i)).is_some_and(|k| pinyins.contains(&k))
                     || rphone.get(i).is_some_and(|v| phones.contains(v))
             })
             .collect::<Vec<_>>()
