@@ -3,12 +3,10 @@
 //! bytes on every run with the same inputs and settings; timings live only in the manifest.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::dedupe::{dedupe_records, DedupeSettings, PairKind};
 use super::{check_inputs, write_check_outputs};
@@ -17,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::problems::Severity;
 use crate::progress::Stopwatch;
+use crate::report;
 use crate::report::police::{self, ExportOptions, ExportedFile};
 use crate::score::Model;
 
@@ -47,23 +46,6 @@ pub struct Campaign<'a> {
     pub dedupe: DedupeSettings,
     pub model: Option<Model>,
     pub export: ExportOptions,
-}
-
-/// The SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buffer).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        bytes += n as u64;
-        hasher.update(&buffer[..n]);
-    }
-    Ok((bytes, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// Runs check, dedupe and the police export into `out`, and writes `manifest.json`.
@@ -99,7 +81,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
 
     let inputs = files
         .iter()
-        .map(|path| sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 }))
+        .map(|path| report::sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 }))
         .collect::<Result<Vec<_>>>()?;
     let mut timings: Vec<(String, f64)> =
         run.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();

@@ -6,7 +6,9 @@ pub mod police;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
+
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -68,6 +70,23 @@ pub fn new_workbook(day: crate::normalize::date::Date) -> Result<rust_xlsxwriter
     workbook.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
     workbook.add_worksheet_with_constant_memory().map_err(xlsx)?;
     Ok(workbook)
+}
+
+/// The size and SHA-256 (hex) of a file, read in a stream.
+pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+    Ok((bytes, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// Writes `path` through `write` as an [`AtomicFile`].

@@ -265,8 +265,12 @@ fn write_xlsx(path: &Path, rows: &[[String; HEADERS.len()]], day: Date) -> Resul
             }
         }
     }
-    let bytes = workbook.save_to_buffer().map_err(xlsx)?;
-    write_file(path, &bytes)
+    // Streamed to the file (the sheet itself went to a temporary file as it was written), then
+    // hashed from disk: no whole workbook in memory.
+    let mut file = AtomicFile::create(path)?;
+    workbook.save_to_writer(file.writer()).map_err(xlsx)?;
+    file.commit()?;
+    Ok(crate::report::sha256_file(path)?.1)
 }
 
 fn write_csv(path: &Path, rows: &[[String; HEADERS.len()]]) -> Result<String> {
