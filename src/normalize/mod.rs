@@ -19,22 +19,6 @@ const PINYIN_VARIANTS: usize = 8;
 /// Findings of one normalizer on one value: code and message.
 type Findings = Vec<(Code, String)>;
 
-/// The normalized columns [`normalize`] adds, in order.
-pub const NORMALIZED_COLUMNS: [&str; 12] = [
-    "name_norm",
-    "name_pinyin",
-    "name_pinyin_alt",
-    "sex_norm",
-    "birth_date_norm",
-    "id_type_norm",
-    "id_norm",
-    "ethnicity_norm",
-    "school_code_norm",
-    "grade_norm",
-    "class_norm",
-    "guardian_phone_norm",
-];
-
 /// Adds the normalized columns to `df` (which must be rechunked) and returns the problems
 /// normalization found.
 pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
