@@ -3,7 +3,7 @@
 use xueji::problems::{markdown_table, CATALOGUE};
 use xueji::schema::FIELDS;
 
-/// Lists the problem codes (code, severity, field, labels), or the fields and their headers.
+/// Lists the problem codes, or the fields and the headers recognised for them.
 #[derive(clap::Args)]
 pub struct Args {
     /// Print the catalogue as a Markdown table.

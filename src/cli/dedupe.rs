@@ -11,9 +11,10 @@ use xueji::score::Model;
 
 use super::{parse_as_of, today, InputArgs};
 
-/// Finds duplicate registrations (一人多籍): blocked candidate pairs, compared field by field,
-/// scored with Fellegi–Sunter weights (m by EM, u from random pairs, name frequencies), and
-/// clustered with a guard against chains.
+/// Finds duplicate registrations (一人多籍) across the inputs.
+///
+/// Blocked candidate pairs, compared field by field, scored with Fellegi–Sunter weights (m by
+/// EM, u from random pairs, name frequencies), and clustered with a guard against chains.
 ///
 /// Writes into --out: duplicate_pairs.parquet/.csv (both records' ids and key fields, cluster,
 /// probability, weight, and each field's level and weight), clusters.parquet/.csv (record_id,

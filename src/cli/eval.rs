@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use xueji::eval::{evaluate, EvalInputs, Truth};
 
-/// Scores xueji's output against the truth of `xueji generate`, printed as JSON (and written to
-/// --out).
+/// Scores xueji's output against the truth of `xueji generate`.
+///
+/// Prints JSON (and writes it to --out).
 ///
 /// --pairs: predicted duplicate pairs (record_id_l, record_id_r): pairwise precision, recall and
 /// F1, recall per perturbation kind, false positives per kind (twin, namesake, misuse, other).

@@ -7,7 +7,7 @@ use xueji::normalize::date::Date;
 
 use super::{parse_as_of, today};
 
-/// Writes a province's student population as schools submit it, plus the truth about it.
+/// Writes a synthetic province's student sheets, plus the truth about them.
 ///
 /// Into --out: sheets/students.parquet | .csv | .xlsx (split at Excel's row limit; a
 /// title row above the header like the real template), truth/records.parquet and .csv (record →

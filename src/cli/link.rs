@@ -9,8 +9,9 @@ use xueji::pipeline::link::link;
 
 use super::{parse_as_of, today, InputArgs};
 
-/// Checks a new intake (September enrolment, another province's file) against an existing
-/// registry without deduplicating the registry again: the registry's saved model scores the
+/// Checks a new intake against an existing registry, without deduplicating the registry again.
+///
+/// For September enrolment or another province's file: the registry's saved model scores the
 /// pairs, and only pairs with a new record are blocked and compared (new against registry, and
 /// new against new). --against is a folder written by `xueji run` (records.parquet, model.json).
 /// Writes the same pair and cluster files as `dedupe` into --out.

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use xueji::reconcile::reconcile;
 
+/// Turns police verdicts into a decision per registration and the unique-student list.
+///
 /// Reads the police replies to a campaign's match lists (xlsx/csv with a 核查结果/比对结果 column,
 /// keyed by 记录号 or 身份证件号; verdicts such as 一致, 不一致, 身份证号不存在,
 /// 身份证号与姓名不匹配, 查无此人 in their usual wordings) and writes into --out (default

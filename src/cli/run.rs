@@ -10,12 +10,14 @@ use xueji::report::police::ExportOptions;
 
 use super::{parse_as_of, today, InputArgs};
 
-/// Runs check and dedupe and writes a complete campaign folder: records.parquet, problems.*,
-/// problems_summary.csv, duplicate_pairs.*, clusters.*, id_conflicts.csv, model.json,
-/// dedupe_summary.json (as `check` and `dedupe` name them), police/ (match lists for identity
-/// verification by city, .xlsx and .csv, with SHA256SUMS) and manifest.json (version, inputs
-/// with SHA-256, settings, counts, timings). Rerun on the same inputs and settings, every data
-/// file is byte-identical.
+/// The whole campaign: check, dedupe, police match lists, report, manifest.
+///
+/// Writes a complete campaign folder: records.parquet, problems.*, problems_summary.csv,
+/// duplicate_pairs.*, clusters.*, id_conflicts.csv, model.json, dedupe_summary.json (as `check`
+/// and `dedupe` name them), police/ (match lists for identity verification by city, .xlsx and
+/// .csv, with SHA256SUMS), report.html and manifest.json (version, inputs with SHA-256,
+/// settings, counts, timings). Rerun on the same inputs and settings, every file but the
+/// manifest and the report is byte-identical.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
