@@ -57,9 +57,10 @@ impl<'a> Ints<'a> {
     }
 }
 
-/// Runs `f` on every chunk of `0..height` in parallel; results in row order.
+/// Runs `f` on every chunk of `0..height` in parallel; results in row order. An empty table is
+/// one empty chunk, so that columns built from the pieces exist with no rows.
 pub fn par_row_chunks<R: Send>(height: usize, f: impl Fn(Range<usize>) -> R + Sync) -> Vec<R> {
-    let starts: Vec<usize> = (0..height).step_by(CHUNK_ROWS).collect();
+    let starts: Vec<usize> = if height == 0 { vec![0] } else { (0..height).step_by(CHUNK_ROWS).collect() };
     THREAD_POOL.install(|| starts.into_par_iter().map(|start| f(start..(start + CHUNK_ROWS).min(height))).collect())
 }
 

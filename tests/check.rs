@@ -249,3 +249,15 @@ fn arrow_ipc_and_float_id_columns() {
     );
     assert!(codes_at(&problems, "school.arrow", 2).contains(&"ID_LEGACY_15".to_owned()), "15 digits survive a float");
 }
+
+#[test]
+fn a_sheet_with_only_a_header_runs_through_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("empty.csv");
+    std::fs::write(&csv, "姓名,性别,出生日期,身份证件号\n").unwrap();
+    let out = dir.path().join("out");
+    let stdout = xueji_ok(&["run", csv.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+    assert!(stdout.contains("records ") && stdout.contains(" 0"), "{stdout}");
+    assert_eq!(read_parquet(&out.join("records.parquet")).height(), 0);
+    assert_eq!(read_parquet(&out.join("clusters.parquet")).height(), 0);
+}

@@ -194,19 +194,16 @@ where
     B: Fn(Vec<Option<T>>) -> C + Sync,
 {
     let column = Text::of(df, name)?;
-    let chunks = par_row_chunks(df.height().max(1), |rows| {
+    let chunks = par_row_chunks(df.height(), |rows| {
         let mut out = Vec::with_capacity(rows.len());
         let mut problems = Vec::new();
         let mut findings = Findings::new();
         for i in rows.clone() {
-            let value = if i < df.height() { column.get(i) } else { None };
+            let value = column.get(i);
             out.push(value.and_then(|raw| f(raw, &mut findings)));
             for (code, message) in findings.drain(..) {
                 problems.push(Problem { record: i, code, raw: value.map(str::to_owned), message });
             }
-        }
-        if df.height() == 0 {
-            out.clear();
         }
         (build(out), problems)
     });
