@@ -128,17 +128,32 @@ fn read_sent(campaign: &Path) -> Result<Vec<SentRow>> {
     for path in files {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{FEFF}').as_bytes());
+        let header = reader.headers().map_err(|e| Error::input(&path, e.to_string()))?.clone();
+        let position = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| Error::input(&path, format!("not a police list: no column {name}")))
+        };
+        let columns = [
+            position("批次号")?,
+            position("记录号")?,
+            position("聚类号")?,
+            position("核查原因")?,
+            position("姓名")?,
+            position("身份证件号")?,
+        ];
         for record in reader.records() {
             let record = record.map_err(|e| Error::input(&path, e.to_string()))?;
             let field =
-                |i: usize| record.get(i).map(|v| v.trim_start_matches('\'').to_owned()).filter(|v| !v.is_empty());
+                |k: usize| record.get(columns[k]).map(|v| report::uninert(v).to_owned()).filter(|v| !v.is_empty());
             rows.push(SentRow {
                 batch: field(0).unwrap_or_default(),
                 record_id: field(1).unwrap_or_default(),
                 cluster: field(2),
                 reasons: field(3).unwrap_or_default(),
                 name: field(4).unwrap_or_default(),
-                id_number: field(8),
+                id_number: field(5),
             });
         }
     }
@@ -168,7 +183,7 @@ pub fn read_replies(files: &[PathBuf]) -> Result<Vec<Reply>> {
             replies.push(Reply {
                 file: path.display().to_string(),
                 row: rows.get(i).unwrap_or(0),
-                record_id: ids.get(i).map(|v| v.trim_start_matches('\'').to_owned()),
+                record_id: ids.get(i).map(|v| report::uninert(v).to_owned()),
                 id_number: numbers.get(i).and_then(normalize_id_number).map(|(n, _)| n),
                 name: names.get(i).map(|n| normalize_name(n).0),
                 verdict: parse_verdict(&raw),

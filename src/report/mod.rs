@@ -112,6 +112,14 @@ pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The value [`inert`] was given: the quote it added taken off again.
+pub fn uninert(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
 /// Writes `df` as UTF-8 CSV with a BOM (so Excel opens Chinese text correctly), every value as
 /// text and made [`inert`].
 pub fn write_csv(path: &Path, df: &DataFrame) -> Result<()> {
@@ -279,6 +287,9 @@ mod tests {
         }
         for cell in ["张伟", "11010519491231002X", "", "1+1"] {
             assert_eq!(inert(cell), cell);
+        }
+        for cell in ["=1+1", "-2", "'quoted", "张伟"] {
+            assert_eq!(uninert(&inert(cell)), cell);
         }
     }
 }
