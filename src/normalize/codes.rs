@@ -39,7 +39,9 @@ static ETHNICITIES: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
 
 /// The official name of a GB/T 3304 code (`01` → 汉族).
 pub fn ethnicity_name(code: &str) -> Option<&'static str> {
-    datasets::tsv_rows(datasets::ETHNICITIES_TSV).find(|row| row[0] == code).map(|row| row[1])
+    static NAMES: LazyLock<HashMap<&'static str, &'static str>> =
+        LazyLock::new(|| datasets::tsv_rows(datasets::ETHNICITIES_TSV).map(|row| (row[0], row[1])).collect());
+    NAMES.get(code).copied()
 }
 
 /// 民族 as a two-digit GB/T 3304 code, from a code (`1`, `01`) or a name with or without 族,
