@@ -230,8 +230,9 @@ impl<'a> Parts<'a> {
 const LARGEST_REPORTED: usize = 5;
 
 /// The candidate pairs of `records` (which must hold the normalized columns and
-/// `locality_county`) under `settings`.
-pub fn candidates(records: &DataFrame, settings: &BlockingSettings) -> Result<Candidates> {
+/// `locality_county`) under `settings`. Only pairs with a record at index `first_new` or later
+/// are made (0: all pairs): records before it were deduplicated already (linking an intake).
+pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: usize) -> Result<Candidates> {
     let parts = Parts::new(records)?;
     let mut tagged: Vec<(u64, u32)> = Vec::new();
     let mut stats = Vec::new();
@@ -259,12 +260,13 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings) -> Result<Ca
                         rule_stats.skipped_blocks += 1;
                         rule_stats.skipped_records += size as u64;
                     } else {
+                        // A block lists its records by index, so the new ones come last.
                         for a in start..end {
-                            for b in a + 1..end {
+                            for b in (a + 1..end).filter(|&b| keys[b].1 as usize >= first_new) {
                                 tagged.push((pack(keys[a].1, keys[b].1), r as u32));
+                                rule_stats.pairs += 1;
                             }
                         }
-                        rule_stats.pairs += (size * (size - 1) / 2) as u64;
                     }
                 }
                 start = end;
@@ -346,7 +348,7 @@ mod tests {
             rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit] }],
             max_block_size: 10,
         };
-        let c = candidates(&df, &settings).unwrap();
+        let c = candidates(&df, &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1), (0, 2)], "a substitution and a swap, not the twin's number two apart");
     }
 
@@ -366,7 +368,7 @@ mod tests {
             ],
             max_block_size: 2,
         };
-        let c = candidates(&df, &settings).unwrap();
+        let c = candidates(&df, &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1)]);
         assert_eq!(c.rules, vec![0b001]);
         assert_eq!((c.stats[1].skipped_blocks, c.stats[1].skipped_records), (1, 3), "phone 138: three records");
@@ -374,10 +376,12 @@ mod tests {
         assert_eq!(c.largest[0].records, 2);
         assert!(c.largest.iter().any(|b| b.key == "guardian_phone=138" && b.records == 3), "{:?}", c.largest);
         let wide = BlockingSettings { max_block_size: 10, ..settings };
-        let c = candidates(&df, &wide).unwrap();
+        let c = candidates(&df, &wide, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1), (0, 2), (0, 3), (1, 2), (1, 3)]);
         assert_eq!(c.rules[0], 0b111, "(0,1) shares all three keys");
         assert_eq!(c.stats.iter().map(|s| s.new_pairs).sum::<u64>(), 5);
+        let linked = candidates(&df, &wide, 3).unwrap();
+        assert_eq!(linked.pairs, vec![(0, 3), (1, 3)], "only pairs with record 3, the new one");
     }
 
     #[test]

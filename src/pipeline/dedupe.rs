@@ -125,14 +125,7 @@ pub fn dedupe_records_from(
     let n = records.height();
     let features = Features::new(records)?;
 
-    let mut candidates = block::candidates(records, &settings.blocking)?;
-    if first_new > 0 {
-        let keep: Vec<bool> = candidates.pairs.iter().map(|&(_, b)| b as usize >= first_new).collect();
-        let mut k = keep.iter();
-        candidates.pairs.retain(|_| *k.next().unwrap_or(&false));
-        let mut k = keep.iter();
-        candidates.rules.retain(|_| *k.next().unwrap_or(&false));
-    }
+    let candidates = block::candidates(records, &settings.blocking, first_new)?;
     watch.next("compare", &mut check.timings);
 
     let levels: Vec<Levels> = par_row_chunks(candidates.pairs.len(), |range| {
