@@ -160,12 +160,22 @@ fn read_sent(campaign: &Path) -> Result<Vec<SentRow>> {
     Ok(rows)
 }
 
+/// A problem met while reading a reply (a ragged row, an Excel error cell): the row is still
+/// used, and the problem listed in `reply_problems.csv`.
+#[derive(Clone, Debug)]
+pub struct ReplyProblem {
+    pub file: String,
+    pub row: u32,
+    pub code: &'static str,
+    pub message: String,
+}
+
 /// Reads police replies: any file `ingest` reads, with a verdict column (核查结果, 比对结果,
 /// 结果 …) and a 记录号 or 身份证件号 column to key on.
-pub fn read_replies(files: &[PathBuf]) -> Result<Vec<Reply>> {
+pub fn read_replies(files: &[PathBuf]) -> Result<(Vec<Reply>, Vec<ReplyProblem>)> {
     let headers = HeaderMap::new(&[]).map_err(Error::Usage)?.requiring(&["verdict"]);
     let options = IngestOptions { headers, ..IngestOptions::default() };
-    let mut replies = Vec::new();
+    let (mut replies, mut problems) = (Vec::new(), Vec::new());
     for path in files {
         let table = ingest::read_file(path, &options)?;
         let df = &table.df;
@@ -178,6 +188,12 @@ pub fn read_replies(files: &[PathBuf]) -> Result<Vec<Reply>> {
         let (ids, numbers, names, verdicts) =
             (Text::of(df, "record_no")?, Text::of(df, "id_number")?, Text::of(df, "name")?, Text::of(df, "verdict")?);
         let rows = df.column("source_row")?.u32()?;
+        problems.extend(table.problems.iter().map(|p| ReplyProblem {
+            file: path.display().to_string(),
+            row: rows.get(p.record).unwrap_or(0),
+            code: p.code.as_str(),
+            message: p.message.clone(),
+        }));
         for i in 0..df.height() {
             let raw = verdicts.get(i).unwrap_or("").to_owned();
             replies.push(Reply {
@@ -191,7 +207,7 @@ pub fn read_replies(files: &[PathBuf]) -> Result<Vec<Reply>> {
             });
         }
     }
-    Ok(replies)
+    Ok((replies, problems))
 }
 
 /// The decision on one registration.
@@ -210,6 +226,8 @@ pub struct Decision {
 #[derive(Debug, Default, Serialize)]
 pub struct ReconcileSummary {
     pub verdicts_read: usize,
+    /// Reply rows read despite a problem (listed in reply_problems.csv).
+    pub reply_problems: usize,
     pub verdicts_matched: usize,
     pub verdicts_unknown_wording: usize,
     pub verdicts_matching_no_sent_record: usize,
@@ -221,15 +239,15 @@ pub struct ReconcileSummary {
 /// Reconciles a campaign folder with police replies and writes the decisions into `out`:
 /// `decisions.parquet`/`.csv` (every registration), `masters.csv` (per person with several
 /// registrations: the survivor and the deleted), `unique_students.parquet`/`.csv` (one row
-/// per person), `unmatched_verdicts.csv` (no sent record, or unknown wording) and
-/// `unanswered.csv` (sent, no verdict).
+/// per person), `unmatched_verdicts.csv` (no sent record, or unknown wording),
+/// `unanswered.csv` (sent, no verdict) and `reply_problems.csv` (reply rows read with a problem).
 pub fn reconcile(campaign: &Path, verdict_files: &[PathBuf], out: &Path) -> Result<ReconcileSummary> {
     let records_path = campaign.join("records.parquet");
     let file = std::fs::File::open(&records_path).map_err(|e| Error::io(&records_path, e))?;
     let mut records = ParquetReader::new(file).finish()?;
     records.rechunk_mut_par();
     let sent = read_sent(campaign)?;
-    let replies = read_replies(verdict_files)?;
+    let (replies, reply_problems) = read_replies(verdict_files)?;
 
     // Match replies to sent rows: by record id, else by number and name, else by number alone.
     let by_record: HashMap<&str, usize> = sent.iter().enumerate().map(|(i, s)| (s.record_id.as_str(), i)).collect();
@@ -241,7 +259,8 @@ pub fn reconcile(campaign: &Path, verdict_files: &[PathBuf], out: &Path) -> Resu
     }
     let mut verdict_of: HashMap<usize, Verdict> = HashMap::new();
     let mut unmatched: Vec<(&Reply, &'static str)> = Vec::new();
-    let mut summary = ReconcileSummary { verdicts_read: replies.len(), ..Default::default() };
+    let mut summary =
+        ReconcileSummary { verdicts_read: replies.len(), reply_problems: reply_problems.len(), ..Default::default() };
     for reply in &replies {
         let targets: Vec<usize> = match (&reply.record_id, &reply.id_number) {
             (Some(id), _) => by_record.get(id.as_str()).map(|&i| vec![i]).unwrap_or_default(),
@@ -310,6 +329,16 @@ pub fn reconcile(campaign: &Path, verdict_files: &[PathBuf], out: &Path) -> Resu
         ],
     )?;
     report::write_csv(&out.join("unanswered.csv"), &unanswered_frame)?;
+    let problems_frame = DataFrame::new(
+        reply_problems.len(),
+        vec![
+            text(reply_problems.iter().map(|p| Some(p.file.clone())).collect(), "file"),
+            UInt32Chunked::from_iter_values("row".into(), reply_problems.iter().map(|p| p.row)).into_column(),
+            text(reply_problems.iter().map(|p| Some(p.code.to_owned())).collect(), "code"),
+            text(reply_problems.iter().map(|p| Some(p.message.clone())).collect(), "message"),
+        ],
+    )?;
+    report::write_csv(&out.join("reply_problems.csv"), &problems_frame)?;
     write_masters(&out.join("masters.csv"), &decisions)?;
     Ok(summary)
 }

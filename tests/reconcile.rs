@@ -104,6 +104,8 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
         text.push_str(&reply.join(","));
         text.push('\n');
     }
+    // A ragged row: read, used, and reported.
+    text.push_str(&format!("{},多余的值\n", csv_part[0].join(",")));
     std::fs::write(&csv, text).unwrap();
 
     let out = dir.path().join("decided");
@@ -119,6 +121,9 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     ]);
     assert!(stdout.contains("1 match no sent record, 1 in unknown wording"), "{stdout}");
     assert!(stdout.contains(&format!("{} sent records without a verdict", unanswered.len())), "{stdout}");
+    assert!(stdout.contains("(1 rows with a problem"), "{stdout}");
+    let reply_problems = std::fs::read_to_string(out.join("reply_problems.csv")).unwrap();
+    assert!(reply_problems.contains("reply_2.csv") && reply_problems.contains("ROW_FIELD_COUNT"), "{reply_problems}");
     let unmatched = std::fs::read_to_string(out.join("unmatched_verdicts.csv")).unwrap();
     assert!(unmatched.contains("F9999999999") && unmatched.contains("待定"), "{unmatched}");
     let not_answered = std::fs::read_to_string(out.join("unanswered.csv")).unwrap();

@@ -13,7 +13,8 @@ use xueji::reconcile::reconcile;
 /// value, 删除, 佐证, and why), masters.csv (the surviving registration of each person registered
 /// more than once, and those to delete), unique_students.parquet/.csv (唯一学籍: one row per
 /// person), unmatched_verdicts.csv (verdicts that match no sent record, or in unknown wording)
-/// and unanswered.csv (sent records without a verdict).
+/// unanswered.csv (sent records without a verdict) and reply_problems.csv (reply rows read with
+/// a problem, such as a ragged row).
 #[derive(clap::Args)]
 pub struct Args {
     /// A folder written by `xueji run`.
@@ -30,8 +31,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.campaign.join("reconcile"));
     let summary = reconcile(&args.campaign, &args.verdicts, &out)?;
     println!(
-        "{} verdicts read: {} matched, {} match no sent record, {} in unknown wording; {} sent records without a verdict",
+        "{} verdicts read ({} rows with a problem, see reply_problems.csv): {} matched, {} match no sent record, {} in unknown wording; {} sent records without a verdict",
         summary.verdicts_read,
+        summary.reply_problems,
         summary.verdicts_matched,
         summary.verdicts_matching_no_sent_record,
         summary.verdicts_unknown_wording,
