@@ -3,12 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use xueji::check::CheckOptions;
-use xueji::normalize::date::Date;
 use xueji::pipeline::{check_inputs, write_check_outputs, CHECK_OUTPUTS};
 use xueji::problems::Severity;
 
-use super::{parse_as_of, today, InputArgs};
+use super::InputArgs;
 
 /// Reads school sheets, normalizes every record and reports problem records (问题学籍).
 ///
@@ -22,13 +20,10 @@ pub struct Args {
     /// Output folder (created if missing).
     #[arg(long, short)]
     out: PathBuf,
-    /// Judge dates as of this day (default: today); fixes results for reruns.
-    #[arg(long, value_parser = parse_as_of)]
-    as_of: Option<Date>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let options = CheckOptions { as_of: args.as_of.unwrap_or_else(today) };
+    let options = args.input.check_options();
     let mut run = check_inputs(&args.input.inputs, &args.input.options()?, &options)?;
     write_check_outputs(&mut run, &args.out)?;
 

@@ -3,13 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use xueji::check::CheckOptions;
 use xueji::eval::{score_blocking, Truth};
-use xueji::normalize::date::Date;
 use xueji::pipeline::dedupe::{dedupe_inputs, DedupeSettings, DEDUPE_OUTPUTS};
 use xueji::score::Model;
 
-use super::{parse_as_of, today, InputArgs};
+use super::InputArgs;
 
 /// Finds duplicate registrations (一人多籍) across the inputs.
 ///
@@ -27,9 +25,6 @@ pub struct Args {
     input: InputArgs,
     #[arg(long, short)]
     out: PathBuf,
-    /// Judge dates as of this day (default: today).
-    #[arg(long, value_parser = parse_as_of)]
-    as_of: Option<Date>,
     /// JSON settings: blocking rules and max block size, threshold, cohesion (see README).
     #[arg(long)]
     settings: Option<PathBuf>,
@@ -59,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let options = CheckOptions { as_of: args.as_of.unwrap_or_else(today) };
+    let options = args.input.check_options();
     let mut run = dedupe_inputs(&args.input.inputs, &args.input.options()?, &options, &settings, model)?;
     run.write(&args.out)?;
     let summary = run.summary();

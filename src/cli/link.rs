@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 
-use xueji::check::CheckOptions;
-use xueji::normalize::date::Date;
 use xueji::pipeline::dedupe::{DedupeSettings, DEDUPE_OUTPUTS};
 use xueji::pipeline::link::link;
 
-use super::{parse_as_of, today, InputArgs};
+use super::InputArgs;
 
 /// Checks a new intake against an existing registry, without deduplicating the registry again.
 ///
@@ -24,8 +22,6 @@ pub struct Args {
     against: PathBuf,
     #[arg(long, short)]
     out: PathBuf,
-    #[arg(long, value_parser = parse_as_of)]
-    as_of: Option<Date>,
     /// JSON settings for blocking and thresholds (see `xueji dedupe --help`).
     #[arg(long)]
     settings: Option<PathBuf>,
@@ -33,7 +29,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = DedupeSettings::load(args.settings.as_deref())?;
-    let options = CheckOptions { as_of: args.as_of.unwrap_or_else(today) };
+    let options = args.input.check_options();
     let mut linked = link(&args.input.inputs, &args.input.options()?, &options, &args.against, &settings)?;
     linked.run.write(&args.out)?;
     let summary = linked.run.summary();

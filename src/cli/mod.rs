@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use xueji::check::CheckOptions;
 use xueji::ingest::{Encoding, IngestOptions};
 use xueji::normalize::date::{parse_date, Date};
 use xueji::schema::HeaderMap;
@@ -95,7 +96,8 @@ fn show_progress() {
     });
 }
 
-/// How inputs are read; shared by every subcommand that reads school sheets.
+/// How inputs are read and the day they are judged on; shared by every subcommand that reads
+/// school sheets.
 #[derive(Args, Debug)]
 pub struct InputArgs {
     /// Files or folders (every .csv/.xlsx/.xls/.parquet/.arrow inside, recursively).
@@ -114,9 +116,17 @@ pub struct InputArgs {
     /// Column holding stable record ids (default: source file and row, `a.xlsx:12`).
     #[arg(long, value_name = "COLUMN")]
     pub id_column: Option<String>,
+    /// Judge dates as of this day (default: today): future birth dates, ages for grades, police
+    /// batch ids. Pass it to make reruns identical.
+    #[arg(long, value_parser = parse_as_of)]
+    pub as_of: Option<Date>,
 }
 
 impl InputArgs {
+    pub fn check_options(&self) -> CheckOptions {
+        CheckOptions { as_of: self.as_of.unwrap_or_else(today) }
+    }
+
     pub fn options(&self) -> anyhow::Result<IngestOptions> {
         let headers = HeaderMap::new(&self.maps).map_err(anyhow::Error::msg)?;
         // The id column may be named by its header as typed or by the field it maps to.

@@ -2,13 +2,11 @@
 
 use std::path::PathBuf;
 
-use xueji::check::CheckOptions;
-use xueji::normalize::date::Date;
 use xueji::pipeline::campaign::{run_campaign, Campaign};
 use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::report::police::ExportOptions;
 
-use super::{parse_as_of, today, InputArgs};
+use super::InputArgs;
 
 /// The whole campaign: check, dedupe, police match lists, report, manifest.
 ///
@@ -24,9 +22,6 @@ pub struct Args {
     input: InputArgs,
     #[arg(long, short)]
     out: PathBuf,
-    /// Judge dates as of this day and stamp the police batches with it (default: today).
-    #[arg(long, value_parser = parse_as_of)]
-    as_of: Option<Date>,
     /// JSON settings for dedupe (see `xueji dedupe --help`).
     #[arg(long)]
     settings: Option<PathBuf>,
@@ -46,7 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ingest = args.input.options()?;
     let campaign = Campaign {
         ingest: &ingest,
-        check: CheckOptions { as_of: args.as_of.unwrap_or_else(today) },
+        check: args.input.check_options(),
         dedupe,
         model: None,
         export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: args.rows_per_file },
