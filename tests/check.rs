@@ -5,11 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{codes_at, problem_set, read_parquet, with_check, xueji, xueji_ok};
+use common::{codes_at, problem_set, read_parquet, with_check, xueji, xueji_ok, AS_OF};
 use polars::prelude::*;
 use rust_xlsxwriter::Workbook;
-
-const AS_OF: &str = "2026-11-29";
 
 fn write_xlsx(path: &Path, other_id: &str) {
     let mut workbook = Workbook::new();

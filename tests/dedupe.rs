@@ -4,9 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{read_parquet, xueji_ok};
-
-const AS_OF: &str = "2026-11-29";
+use common::{generate, on_generated, read_parquet, xueji_ok};
 
 fn eval(truth: &Path, flag: &str, file: &Path) -> serde_json::Value {
     let json = xueji_ok(&["eval", "--truth", truth.to_str().unwrap(), flag, file.to_str().unwrap()]);
@@ -17,20 +15,9 @@ fn eval(truth: &Path, flag: &str, file: &Path) -> serde_json::Value {
 fn finds_duplicates_of_a_generated_province() {
     let dir = tempfile::tempdir().unwrap();
     let (data, out) = (dir.path().join("g"), dir.path().join("d"));
-    xueji_ok(&["generate", "--students", "30000", "--seed", "9", "--as-of", AS_OF, "--out", data.to_str().unwrap()]);
-    let stdout = xueji_ok(&[
-        "dedupe",
-        data.join("sheets").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-        "--explain-blocking",
-        "--truth",
-        data.to_str().unwrap(),
-    ]);
+    generate(&data, 30000, 9, &[]);
+    let stdout =
+        on_generated("dedupe", &data.join("sheets"), &out, &["--explain-blocking", "--truth", data.to_str().unwrap()]);
     assert!(stdout.contains("一人多籍"), "{stdout}");
     let completeness: f64 = stdout.split("pair completeness ").nth(1).unwrap()[..6].parse().unwrap();
     assert!(completeness >= 0.99, "blocking keeps {completeness} of the true pairs");
@@ -82,18 +69,7 @@ fn finds_duplicates_of_a_generated_province() {
 
     // The saved model gives the same clusters when reused.
     let again = dir.path().join("again");
-    xueji_ok(&[
-        "dedupe",
-        data.join("sheets").to_str().unwrap(),
-        "--out",
-        again.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-        "--model",
-        out.join("model.json").to_str().unwrap(),
-    ]);
+    on_generated("dedupe", &data.join("sheets"), &again, &["--model", out.join("model.json").to_str().unwrap()]);
     assert_eq!(std::fs::read(out.join("clusters.csv")).unwrap(), std::fs::read(again.join("clusters.csv")).unwrap());
 }
 
@@ -101,26 +77,19 @@ fn finds_duplicates_of_a_generated_province() {
 fn settings_files_choose_the_rules() {
     let dir = tempfile::tempdir().unwrap();
     let (data, out) = (dir.path().join("g"), dir.path().join("d"));
-    xueji_ok(&["generate", "--students", "3000", "--seed", "4", "--as-of", AS_OF, "--out", data.to_str().unwrap()]);
+    generate(&data, 3000, 4, &[]);
     let settings = dir.path().join("settings.json");
     std::fs::write(
         &settings,
         r#"{"blocking": {"rules": [{"name": "same_id", "keys": ["id"]}], "max_block_size": 50}, "threshold": 0.95}"#,
     )
     .unwrap();
-    let stdout = xueji_ok(&[
+    let stdout = on_generated(
         "dedupe",
-        data.join("sheets").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-        "--settings",
-        settings.to_str().unwrap(),
-        "--explain-blocking",
-    ]);
+        &data.join("sheets"),
+        &out,
+        &["--settings", settings.to_str().unwrap(), "--explain-blocking"],
+    );
     assert!(stdout.contains("threshold 0.95"), "{stdout}");
     assert!(stdout.contains("same_id"), "{stdout}");
     assert!(!stdout.contains("guardian_phone"), "{stdout}");

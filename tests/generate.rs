@@ -4,21 +4,10 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
-use common::{read_parquet, xueji_ok};
+use common::{generate, on_generated, read_parquet, xueji_ok};
 use xueji::check::id_number::is_valid;
 use xueji::normalize::date::Date;
-
-const AS_OF: &str = "2026-11-29";
-
-fn generate(out: &Path, students: usize, seed: u64, extra: &[&str]) {
-    let (students, seed) = (students.to_string(), seed.to_string());
-    let mut args =
-        vec!["generate", "--students", &students, "--seed", &seed, "--as-of", AS_OF, "--out", out.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    xueji_ok(&args);
-}
 
 fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
     df.column(name).unwrap().str().unwrap().iter().map(|v| v.map(str::to_owned)).collect()
@@ -130,16 +119,7 @@ fn check_finds_every_injected_problem() {
     let out = dir.path().join("g");
     generate(&out, 20_000, 5, &["--format", "csv", "--problem-rate", "0.05"]);
     let checked = dir.path().join("c");
-    xueji_ok(&[
-        "check",
-        out.join("sheets").to_str().unwrap(),
-        "--out",
-        checked.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-    ]);
+    on_generated("check", &out.join("sheets"), &checked, &[]);
     let json = xueji_ok(&[
         "eval",
         "--truth",
@@ -174,16 +154,7 @@ fn excel_output_has_a_title_row_and_reads_back() {
     let out = dir.path().join("g");
     generate(&out, 300, 2, &["--format", "xlsx"]);
     let checked = dir.path().join("c");
-    let stdout = xueji_ok(&[
-        "check",
-        out.join("sheets").to_str().unwrap(),
-        "--out",
-        checked.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-    ]);
+    let stdout = on_generated("check", &out.join("sheets"), &checked, &[]);
     let truth = read_parquet(&out.join("truth/records.parquet"));
     assert!(stdout.contains(&format!("read {} records from 1 files", truth.height())), "{stdout}");
     let records = read_parquet(&checked.join("records.parquet"));

@@ -4,27 +4,13 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{read_parquet, strings, xueji_ok};
-
-const AS_OF: &str = "2026-11-29";
+use common::{generate, on_generated, read_parquet, strings, xueji_ok, AS_OF};
 
 #[test]
 fn intake_links_to_the_registry() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("g");
-    xueji_ok(&[
-        "generate",
-        "--students",
-        "20000",
-        "--seed",
-        "5",
-        "--as-of",
-        AS_OF,
-        "--format",
-        "csv",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    generate(&data, 20000, 5, &["--format", "csv"]);
     // The last tenth of the sheet arrives later, as a new intake.
     let text = std::fs::read_to_string(data.join("sheets/students.csv")).unwrap();
     let mut lines = text.lines();
@@ -37,16 +23,7 @@ fn intake_links_to_the_registry() {
     let intake_ids: HashSet<String> = rows[cut..].iter().map(|r| r.split(',').next().unwrap().to_owned()).collect();
 
     let (campaign, linked) = (dir.path().join("campaign"), dir.path().join("linked"));
-    xueji_ok(&[
-        "run",
-        registry_csv.to_str().unwrap(),
-        "--out",
-        campaign.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-    ]);
+    on_generated("run", &registry_csv, &campaign, &[]);
     let stdout = xueji_ok(&[
         "link",
         intake_csv.to_str().unwrap(),

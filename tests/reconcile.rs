@@ -6,38 +6,15 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{read_parquet, strings, xueji_ok};
+use common::{generate, on_generated, read_parquet, strings, xueji_ok};
 use rust_xlsxwriter::Workbook;
-
-const AS_OF: &str = "2026-11-29";
 
 #[test]
 fn verdicts_come_back_and_every_person_keeps_one_registration() {
     let dir = tempfile::tempdir().unwrap();
     let (data, campaign) = (dir.path().join("g"), dir.path().join("campaign"));
-    xueji_ok(&[
-        "generate",
-        "--students",
-        "5000",
-        "--seed",
-        "17",
-        "--as-of",
-        AS_OF,
-        "--format",
-        "csv",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    xueji_ok(&[
-        "run",
-        data.join("sheets").to_str().unwrap(),
-        "--out",
-        campaign.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-    ]);
+    generate(&data, 5000, 17, &["--format", "csv"]);
+    on_generated("run", &data.join("sheets"), &campaign, &[]);
 
     let truth = read_parquet(&data.join("truth/records.parquet"));
     let (records, persons, true_ids) =

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::xueji_ok;
+use common::{generate, on_generated};
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser"]
@@ -23,27 +23,8 @@ fn report_renders_with_the_totals() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (data, campaign) = (dir.path().join("g"), dir.path().join("c"));
-    xueji_ok(&[
-        "generate",
-        "--students",
-        "2000",
-        "--seed",
-        "8",
-        "--as-of",
-        "2026-11-29",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    xueji_ok(&[
-        "run",
-        data.join("sheets").to_str().unwrap(),
-        "--out",
-        campaign.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        "2026-11-29",
-    ]);
+    generate(&data, 2000, 8, &[]);
+    on_generated("run", &data.join("sheets"), &campaign, &[]);
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(campaign.join("manifest.json")).unwrap()).unwrap();
 

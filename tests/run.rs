@@ -5,10 +5,8 @@ mod common;
 use std::collections::HashSet;
 use std::path::Path;
 
-use common::{read_parquet, xueji_ok};
+use common::{generate, on_generated, read_parquet};
 use sha2::{Digest, Sha256};
-
-const AS_OF: &str = "2026-11-29";
 
 fn files(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
@@ -37,32 +35,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn campaign_folder_is_complete_and_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("g");
-    xueji_ok(&[
-        "generate",
-        "--students",
-        "5000",
-        "--seed",
-        "21",
-        "--as-of",
-        AS_OF,
-        "--format",
-        "csv",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    generate(&data, 5000, 21, &["--format", "csv"]);
     let sheets = data.join("sheets");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        xueji_ok(&[
-            "run",
-            sheets.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--id-column",
-            "学籍辅号",
-            "--as-of",
-            AS_OF,
-        ]);
+        on_generated("run", &sheets, &out, &[]);
     }
     let written = files(&a);
     for expected in [
@@ -126,18 +103,7 @@ fn campaign_folder_is_complete_and_reproducible() {
 
     // Long lists are split into parts, each its own batch.
     let parts = dir.path().join("parts");
-    xueji_ok(&[
-        "run",
-        sheets.to_str().unwrap(),
-        "--out",
-        parts.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-        "--rows-per-file",
-        "20",
-    ]);
+    on_generated("run", &sheets, &parts, &["--rows-per-file", "20"]);
     let part_files = files(&parts.join("police"));
     assert!(
         part_files.iter().any(|f| f.ends_with("_2.xlsx")) && part_files.iter().any(|f| f.ends_with("_2.csv")),
@@ -153,18 +119,7 @@ fn campaign_folder_is_complete_and_reproducible() {
 
     // Masked lists for people who must not see full numbers.
     let masked = dir.path().join("masked");
-    xueji_ok(&[
-        "run",
-        sheets.to_str().unwrap(),
-        "--out",
-        masked.to_str().unwrap(),
-        "--id-column",
-        "学籍辅号",
-        "--as-of",
-        AS_OF,
-        "--mask",
-        "--by-county",
-    ]);
+    on_generated("run", &sheets, &masked, &["--mask", "--by-county"]);
     let police = files(&masked.join("police"));
     let by_city = files(&a.join("police"));
     for name in police.iter().filter(|n| n.ends_with(".csv")) {

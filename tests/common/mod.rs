@@ -8,6 +8,35 @@ use std::process::{Command, Output};
 use polars::prelude::*;
 use xueji::normalize::id_number::check_char;
 
+/// The day generated populations are judged on.
+pub const AS_OF: &str = "2026-11-29";
+
+/// `xueji generate` of `students` people into `out`.
+pub fn generate(out: &Path, students: usize, seed: u64, extra: &[&str]) -> String {
+    let (students, seed) = (students.to_string(), seed.to_string());
+    let mut args =
+        vec!["generate", "--students", &students, "--seed", &seed, "--as-of", AS_OF, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    xueji_ok(&args)
+}
+
+/// `xueji SUBCOMMAND INPUT --out OUT` on generated sheets: record ids from 学籍辅号, dates as of
+/// [`AS_OF`].
+pub fn on_generated(subcommand: &str, input: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        subcommand,
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+    ];
+    args.extend_from_slice(extra);
+    xueji_ok(&args)
+}
+
 /// Runs `xueji ARGS`, returning its output.
 pub fn xueji(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xueji")).args(args).output().expect("xueji runs")
