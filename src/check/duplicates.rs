@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
 
+use crate::compare::has_name;
 use crate::error::Result;
 use crate::problems::{Code, Problem};
 
@@ -19,22 +20,19 @@ pub struct Person<'a> {
     pub pinyin: Option<&'a str>,
 }
 
-/// Two records sharing a number are the same person when their names agree: the same characters
-/// after normalization, the same pinyin (a homophone typo), or one character apart in a name of
-/// three or more with the same surname. Recorded birth dates are not asked: the number carries
-/// the birth date, and a recorded one that disagrees is reported as ID_BIRTH_MISMATCH.
+/// Two records sharing a number are the same person when their names agree as dedupe compares
+/// them (`compare::name_level`): the same characters after normalization and once digits or
+/// placeholders typed into them are dropped (王伟2, 王□), the same pinyin (a homophone, or the
+/// name typed in pinyin), or one character apart in a name of three or more with the same
+/// surname. Recorded birth dates are not asked: the number carries the birth date, and a
+/// recorded one that disagrees is reported as ID_BIRTH_MISMATCH.
 pub fn same_person(a: &Person, b: &Person) -> bool {
-    let (Some(x), Some(y)) = (a.name, b.name) else { return false };
-    // Digits and placeholders typed into a name (王伟2, 王□) are noise, not another person.
-    let letters = |name: &str| -> String {
-        name.chars().filter(|c| !c.is_ascii_digit() && !matches!(c, '□' | '?' | '？' | '*')).collect()
-    };
-    let (x, y) = (letters(x), letters(y));
-    if x == y || a.pinyin.is_some_and(|p| !p.is_empty() && Some(p) == b.pinyin) {
-        return true;
-    }
-    let (x, y): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
-    x.len() == y.len() && x.len() >= 3 && x[0] == y[0] && x.iter().zip(&y).filter(|(p, q)| p != q).count() == 1
+    use crate::compare::{name_level, NameLevel, Side};
+    let (x, y) = (
+        Side { name: a.name, pinyin: a.pinyin, ..Side::default() },
+        Side { name: b.name, pinyin: b.pinyin, ..Side::default() },
+    );
+    matches!(name_level(&x, &y), NameLevel::Exact | NameLevel::Normalized | NameLevel::Pinyin | NameLevel::HanClose)
 }
 
 /// Splits records into people: each named record joins the first person whose first record it
@@ -67,7 +65,8 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     let births = df.column("birth_date_norm")?.to_physical_repr();
     let births = births.i32()?;
     let record_ids = df.column("record_id")?.str()?;
-    let person = |i: usize| Person { name: names.get(i), pinyin: pinyins.get(i) };
+    // A name of nothing but digits or symbols is no name: no evidence of another person.
+    let person = |i: usize| Person { name: names.get(i).filter(|n| has_name(n)), pinyin: pinyins.get(i) };
 
     // Only numbers that occur more than once need a hash entry: Polars finds them in parallel.
     let repeated = DataFrame::new(df.height(), vec![df.column("id_norm")?.clone()])?.is_duplicated()?;
@@ -155,6 +154,7 @@ mod tests {
         assert!(!same_person(&p("张伟", "zhang wei"), &p("李娜", "li na")));
         assert!(!same_person(&p("刘思琪", "liu si qi"), &p("王思琪", "wang si qi")), "another surname");
         assert!(same_person(&p("王伟2", "wang wei 2"), &p("王伟", "wang wei")), "a stray digit");
+        assert!(same_person(&p("WANGXINYI", "wangxinyi"), &p("王欣怡", "wang xin yi")), "typed in pinyin");
         let nameless = Person { name: None, pinyin: None };
         assert!(!same_person(&nameless, &nameless));
     }

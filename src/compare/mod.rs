@@ -3,60 +3,230 @@
 //!
 //! Names: Jaro-Winkler is meaningless on two or three Han characters (its match window is 0), so
 //! Han strings are compared exactly, by edit distance and by character overlap, and pinyin
-//! strings by equality (homophones, any heteronym reading) and Jaro-Winkler.
+//! strings by equality (homophones, any heteronym reading, a name typed in pinyin) and
+//! Jaro-Winkler. ID numbers: a number that fails verification still carries evidence in its
+//! parts — region (6), birth date (8), sequence (3), check (1) — and in the significant digits a
+//! spreadsheet kept.
 
 use polars::prelude::DataFrame;
 
 use crate::columns::{Ints, Text};
 use crate::error::Result;
 use crate::normalize::date::Date;
+use crate::normalize::id_number::{spreadsheet_digits, spreadsheet_keeps};
+use crate::normalize::name::is_han;
 
-/// The compared fields, in the order of [`Levels`].
+/// Declares the levels of one compared field, each with its label and EM's starting m (the
+/// share of one person's pairs expected at that level). `missing` — a value absent on either
+/// side, no evidence either way — is always level 0. Adding a level is this one edit plus the
+/// comparison that returns it; labels and priors cannot drift from the enum.
+macro_rules! levels {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $label:literal, $prior:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum $name {
+            #[default]
+            Missing,
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$name::Missing, $($name::$variant,)+];
+            pub const LABELS: &'static [&'static str] = &["missing", $($label,)+];
+            /// EM's starting m per level (1 for `missing`, which carries no weight).
+            pub const M_PRIORS: &'static [f64] = &[1.0, $($prior,)+];
+
+            pub fn label(self) -> &'static str {
+                Self::LABELS[self as usize]
+            }
+        }
+    };
+}
+
+levels! {
+    NameLevel {
+        Exact = "exact", 0.70;
+        /// Equal after width, space, dot and traditional folding, or once digits and symbols
+        /// typed into it are dropped (`李娜2`).
+        Normalized = "normalized", 0.10;
+        /// A homophone, any heteronym reading, or the name typed in pinyin (`Wang Xinyi`).
+        Pinyin = "pinyin", 0.14;
+        /// Jaro-Winkler ≥ 0.92 on pinyin (平翘舌, 前后鼻音).
+        PinyinClose = "pinyin_close", 0.02;
+        /// One character slipped in a name of three or more.
+        HanClose = "han_close", 0.02;
+        Different = "different", 0.02;
+    }
+}
+
+levels! {
+    BirthLevel {
+        Exact = "exact", 0.70;
+        /// Equal to the date the other record's valid ID number carries.
+        IdDate = "id_date", 0.05;
+        OneDay = "one_day", 0.07;
+        DayMonthSwap = "day_month_swap", 0.05;
+        /// Same day and month, the year one off (placed in a grade by age).
+        YearOff = "year_off", 0.03;
+        OneDigit = "one_digit", 0.04;
+        Different = "different", 0.06;
+    }
+}
+
+levels! {
+    IdLevel {
+        Exact = "exact", 0.55;
+        /// One number is the other as a spreadsheet kept it (15 significant digits, then zeros).
+        Spreadsheet = "spreadsheet", 0.03;
+        /// One character wrong, dropped or doubled.
+        OneDigit = "one_digit", 0.10;
+        Transposition = "transposition", 0.08;
+        /// Birth date and sequence agree, the region does not: one child, the region mistyped.
+        RegionOnly = "region_only", 0.02;
+        Different = "different", 0.20;
+        /// Same birth date, another sequence number, not one typo apart: two children born on
+        /// one day. Decisive.
+        OtherSequence = "other_sequence", 0.01;
+        /// Two different numbers that both pass GB 11643 (checksum and date): by MOD 11-2 not
+        /// one number typed wrong, so two people. Decisive.
+        BothValid = "both_valid", 0.01;
+    }
+}
+
+levels! {
+    EqualityLevel {
+        Equal = "equal", 0.95;
+        Different = "different", 0.05;
+    }
+}
+
+levels! {
+    SchoolLevel {
+        SameSchool = "same_school", 0.20;
+        /// Another school, grade equal or one apart (a transfer).
+        GradeContinuity = "grade_continuity", 0.60;
+        Different = "different", 0.20;
+    }
+}
+
+levels! {
+    GuardianLevel {
+        Phone = "phone", 0.75;
+        /// Same guardian name, phones differ or unknown (weighed by the name's frequency).
+        Name = "name", 0.10;
+        /// Only the name or only the phone is known on both sides, and it differs.
+        OneDiffers = "one_differs", 0.10;
+        /// Other name and other phone: another family, or the other parent with a new phone.
+        BothDiffer = "both_differ", 0.05;
+    }
+}
+
+/// The compared fields, in the order of [`Levels::indices`].
 pub const FIELDS: [&str; 8] =
     ["name", "birth_date", "id_number", "sex", "school", "guardian", "household", "ethnicity"];
 
-/// The level names of each field; level 0 is always `missing` (a value absent on either side,
-/// which is no evidence either way).
-pub const LEVELS: [&[&str]; 8] = [
-    &["missing", "exact", "normalized", "pinyin", "pinyin_close", "han_close", "different"],
-    &["missing", "exact", "id_date", "one_day", "day_month_swap", "one_digit", "different"],
-    &["missing", "exact", "one_digit", "transposition", "different", "both_valid"],
-    &["missing", "equal", "different"],
-    &["missing", "same_school", "grade_continuity", "different"],
-    &["missing", "phone", "name", "different"],
-    &["missing", "equal", "different"],
-    &["missing", "equal", "different"],
+/// The level labels of each field, by level index.
+pub const LEVELS: [&[&str]; FIELDS.len()] = [
+    NameLevel::LABELS,
+    BirthLevel::LABELS,
+    IdLevel::LABELS,
+    EqualityLevel::LABELS,
+    SchoolLevel::LABELS,
+    GuardianLevel::LABELS,
+    EqualityLevel::LABELS,
+    EqualityLevel::LABELS,
+];
+
+/// EM's starting m of each field's levels, by level index.
+pub const M_PRIORS: [&[f64]; FIELDS.len()] = [
+    NameLevel::M_PRIORS,
+    BirthLevel::M_PRIORS,
+    IdLevel::M_PRIORS,
+    EqualityLevel::M_PRIORS,
+    SchoolLevel::M_PRIORS,
+    GuardianLevel::M_PRIORS,
+    EqualityLevel::M_PRIORS,
+    EqualityLevel::M_PRIORS,
 ];
 
 pub const NAME: usize = 0;
 pub const BIRTH: usize = 1;
 pub const ID: usize = 2;
-
-/// The ID level of two different numbers that both pass GB 11643: by MOD 11-2 they were not one
-/// number typed wrong, so the pair is two people (twins, siblings, namesakes), whatever else
-/// agrees. `score` treats it as decisive.
-pub const ID_BOTH_VALID: u8 = 5;
-
-/// The name level of two clearly different names.
-pub const NAME_DIFFERENT: u8 = 6;
-
-/// Whether a pair agrees on something only the person has: the name (exactly, after folding, or
-/// as a homophone) or the ID number (exactly or one typo away). Siblings share birth date,
-/// school, household and guardian — everything else — so without this a pair is not one person
-/// however much else agrees; a human could not tell either.
-pub fn identifies(levels: &Levels) -> bool {
-    matches!(levels[NAME], 1..=3) || matches!(levels[ID], 1..=3)
-}
-
-/// The decisive rules, which no sum of weights overrides: two different valid ID numbers are two
-/// people (MOD 11-2), clearly different names are two people (with one number between them, an
-/// ID conflict: a borrowed or misused number), and a pair must [`identifies`].
-pub fn decided_apart(levels: &Levels) -> bool {
-    levels[ID] == ID_BOTH_VALID || levels[NAME] == NAME_DIFFERENT || !identifies(levels)
-}
+pub const GUARDIAN: usize = 5;
 
 /// The level of every field for one pair.
-pub type Levels = [u8; FIELDS.len()];
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Levels {
+    pub name: NameLevel,
+    pub birth: BirthLevel,
+    pub id: IdLevel,
+    pub sex: EqualityLevel,
+    pub school: SchoolLevel,
+    pub guardian: GuardianLevel,
+    pub household: EqualityLevel,
+    pub ethnicity: EqualityLevel,
+}
+
+impl Levels {
+    /// Level index per field, in the order of [`FIELDS`].
+    pub fn indices(&self) -> [u8; FIELDS.len()] {
+        [
+            self.name as u8,
+            self.birth as u8,
+            self.id as u8,
+            self.sex as u8,
+            self.school as u8,
+            self.guardian as u8,
+            self.household as u8,
+            self.ethnicity as u8,
+        ]
+    }
+
+    /// Whether the pair agrees on something only the person has, backed by a second fact:
+    /// - the number exactly or one slip away;
+    /// - the number's remains (spreadsheet digits, date and sequence without the region), with
+    ///   a name that agrees or is blank: twins' numbers keep the same 15 digits, and numbers of
+    ///   one date and sequence recur across counties;
+    /// - the name (exactly, folded, or as a homophone) with the birth date (up to a slip) or the
+    ///   guardian: popular names are shared by thousands per cohort, so a name alone is not a
+    ///   person.
+    ///
+    /// Siblings share birth date, school, household and guardian — everything else — so without
+    /// this a pair is not one person however much else agrees; a human could not tell either.
+    pub fn identifies(&self) -> bool {
+        use BirthLevel as B;
+        use IdLevel as I;
+        use NameLevel as N;
+        let name_agrees = matches!(self.name, N::Exact | N::Normalized | N::Pinyin);
+        let number_remains = matches!(self.id, I::Spreadsheet | I::RegionOnly);
+        let backed = number_remains
+            || matches!(self.birth, B::Exact | B::IdDate | B::OneDay | B::DayMonthSwap | B::YearOff | B::OneDigit)
+            || matches!(self.guardian, GuardianLevel::Phone | GuardianLevel::Name);
+        matches!(self.id, I::Exact | I::OneDigit | I::Transposition)
+            || (number_remains && (name_agrees || self.name == N::Missing))
+            || (name_agrees && backed)
+    }
+
+    /// The decisive rules, which no sum of weights overrides: two different valid ID numbers, or
+    /// two numbers of one birth date with other sequence numbers, are two people; clearly
+    /// different names are two people (with one number between them, an ID conflict: a borrowed
+    /// or misused number); and a pair must [`Levels::identifies`].
+    pub fn decided_apart(&self) -> bool {
+        self.contradicts() || !self.identifies()
+    }
+
+    /// Evidence of two people, not merely too little to tell: two numbers of their own, two
+    /// children of one birth date, clearly different names.
+    pub fn contradicts(&self) -> bool {
+        matches!(self.id, IdLevel::BothValid | IdLevel::OtherSequence) || self.name == NameLevel::Different
+    }
+
+    /// One number, clearly different names: a number used by two people, never merged.
+    pub fn is_id_conflict(&self) -> bool {
+        self.id == IdLevel::Exact && self.name == NameLevel::Different
+    }
+}
 
 /// Pinyin Jaro-Winkler at or above which two different names count as close.
 const PINYIN_CLOSE: f64 = 0.92;
@@ -73,8 +243,12 @@ pub struct Side<'a> {
     /// The birth date the record's ID number carries, when the number is valid.
     pub id_birth: Option<Date>,
     pub id: Option<&'a str>,
-    /// The number passes GB 11643 (two different valid numbers are almost surely two people).
+    /// The number passes GB 11643 (checksum and date).
     pub id_valid: bool,
+    /// The number is valid, not a spreadsheet's remains, and the child's own: its date agrees
+    /// with the recorded birth date (within [`OWN_NUMBER_DAYS`]), not a guardian's legacy
+    /// number. Two different such numbers are two people.
+    pub id_own: bool,
     pub sex: Option<&'a str>,
     pub school: Option<&'a str>,
     pub grade: Option<i32>,
@@ -86,62 +260,102 @@ pub struct Side<'a> {
 }
 
 pub fn compare(a: &Side, b: &Side) -> Levels {
-    [
-        name_level(a, b),
-        birth_level(a, b),
-        id_level(a, b),
-        equality_level(a.sex, b.sex),
-        school_level(a, b),
-        guardian_level(a, b),
-        equality_level(a.household, b.household),
-        equality_level(a.ethnicity, b.ethnicity),
-    ]
+    Levels {
+        name: name_level(a, b),
+        birth: birth_level(a, b),
+        id: id_level(a, b),
+        sex: equality_level(a.sex, b.sex),
+        school: school_level(a, b),
+        guardian: guardian_level(a, b),
+        household: equality_level(a.household, b.household),
+        ethnicity: equality_level(a.ethnicity, b.ethnicity),
+    }
 }
 
-fn equality_level(a: Option<&str>, b: Option<&str>) -> u8 {
+fn equality_level(a: Option<&str>, b: Option<&str>) -> EqualityLevel {
     match (a, b) {
-        (Some(x), Some(y)) if x == y => 1,
-        (Some(_), Some(_)) => 2,
-        _ => 0,
+        (Some(x), Some(y)) if x == y => EqualityLevel::Equal,
+        (Some(_), Some(_)) => EqualityLevel::Different,
+        _ => EqualityLevel::Missing,
     }
 }
 
-pub fn name_level(a: &Side, b: &Side) -> u8 {
-    let (Some(x), Some(y)) = (a.name, b.name) else { return 0 };
-    if a.name_raw == b.name_raw {
-        return 1;
+/// What of a normalized name is a name: Han characters, Latin letters and the middle dot.
+/// Digits and symbols typed into a name (`李娜2`, `王□`) are not.
+fn is_name_char(c: char) -> bool {
+    is_han(c) || c.is_ascii_alphabetic() || c == '·'
+}
+
+/// Whether a normalized name holds any of a name at all (not only digits or symbols).
+pub fn has_name(name: &str) -> bool {
+    name.chars().any(is_name_char)
+}
+
+/// The letters of a pinyin reading, without spaces, digits or symbols: `wang xin yi` and the
+/// typed `WangXinyi` both read `wangxinyi`.
+pub fn pinyin_letters(pinyin: &str) -> impl Iterator<Item = u8> + '_ {
+    pinyin.bytes().filter(u8::is_ascii_alphabetic).map(|b| b.to_ascii_lowercase())
+}
+
+fn same_letters(x: &str, y: &str) -> bool {
+    pinyin_letters(x).eq(pinyin_letters(y))
+}
+
+/// A name typed in pinyin, given name first (`Xinyi Wang`): its words with the last one first.
+fn surname_first(raw: &str) -> Option<String> {
+    if !raw.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return None;
     }
-    if x == y {
-        return 2;
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    let latin = words.len() >= 2 && words.iter().all(|w| w.bytes().all(|b| b.is_ascii_alphabetic()));
+    latin.then(|| format!("{}{}", words[words.len() - 1], words[..words.len() - 1].concat()))
+}
+
+/// Every reading of a name: its pinyin, its heteronym readings, and for a name typed in pinyin
+/// given name first, the name turned round.
+fn readings<'s>(side: &Side<'s>, turned: &'s Option<String>) -> impl Iterator<Item = &'s str> {
+    side.pinyin
+        .into_iter()
+        .chain(side.pinyin_alt.into_iter().flat_map(|alt| alt.split('|')))
+        .chain(turned.as_deref())
+        .filter(|p| !p.is_empty())
+}
+
+pub fn name_level(a: &Side, b: &Side) -> NameLevel {
+    // A name of nothing but digits or symbols is no name: missing, never "clearly different".
+    let (Some(x), Some(y)) = (a.name.filter(|n| has_name(n)), b.name.filter(|n| has_name(n))) else {
+        return NameLevel::Missing;
+    };
+    if a.name_raw.is_some() && a.name_raw == b.name_raw {
+        return NameLevel::Exact;
     }
-    fn readings<'a>(s: &Side<'a>) -> Vec<&'a str> {
-        s.pinyin
-            .into_iter()
-            .chain(s.pinyin_alt.into_iter().flat_map(|alt| alt.split('|')))
-            .filter(|p| !p.is_empty())
-            .collect()
+    if x == y || x.chars().filter(|&c| is_name_char(c)).eq(y.chars().filter(|&c| is_name_char(c))) {
+        return NameLevel::Normalized;
     }
-    let (ra, rb) = (readings(a), readings(b));
-    if ra.iter().any(|p| rb.contains(p)) {
-        return 3;
+    let (turned_a, turned_b) = (a.name_raw.and_then(surname_first), b.name_raw.and_then(surname_first));
+    if readings(a, &turned_a).any(|p| readings(b, &turned_b).any(|q| same_letters(p, q))) {
+        return NameLevel::Pinyin;
     }
     // A one-character slip is the more specific finding; pinyin closeness then catches near
     // homophones (平翘舌, 前后鼻音: zhang sen / zhang shen) of two-character names.
     if han_close(x, y) {
-        return 5;
+        return NameLevel::HanClose;
     }
     if let (Some(p), Some(q)) = (a.pinyin, b.pinyin) {
         if strsim::jaro_winkler(p, q) >= PINYIN_CLOSE {
-            return 4;
+            return NameLevel::PinyinClose;
         }
     }
-    6
+    NameLevel::Different
 }
 
 /// One character apart (substituted, inserted or deleted) in names of three or more characters,
 /// with the same first character: a one-stroke or one-key slip, not another given name. Two-
 /// character names one apart (张伟/张强) are different names.
 pub fn han_close(x: &str, y: &str) -> bool {
+    if x.chars().next() != y.chars().next() {
+        return false;
+    }
     let (cx, cy): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
     cx.len().min(cy.len()) >= 2
         && cx.len().max(cy.len()) >= 3
@@ -149,42 +363,81 @@ pub fn han_close(x: &str, y: &str) -> bool {
         && strsim::generic_levenshtein(&cx, &cy) == 1
 }
 
-pub fn birth_level(a: &Side, b: &Side) -> u8 {
-    let (Some(x), Some(y)) = (a.birth, b.birth) else { return 0 };
+pub fn birth_level(a: &Side, b: &Side) -> BirthLevel {
+    let (Some(x), Some(y)) = (a.birth, b.birth) else { return BirthLevel::Missing };
     if x == y {
-        return 1;
+        return BirthLevel::Exact;
     }
     if a.id_birth == Some(y) || b.id_birth == Some(x) {
-        return 2;
+        return BirthLevel::IdDate;
+    }
+    // Each date confirmed by the record's own number (valid or not, the date survives most
+    // damage): two birthdays, not one typed wrong.
+    let own_date = |s: &Side, d: Date| s.id.and_then(number_date) == Some(d);
+    if own_date(a, x) && own_date(b, y) {
+        return BirthLevel::Different;
     }
     if (x.to_epoch_days() - y.to_epoch_days()).abs() == 1 {
-        return 3;
+        return BirthLevel::OneDay;
     }
     if x.year == y.year && x.month == y.day && x.day == y.month {
-        return 4;
+        return BirthLevel::DayMonthSwap;
+    }
+    if x.month == y.month && x.day == y.day && (x.year - y.year).abs() == 1 {
+        return BirthLevel::YearOff;
     }
     if hamming(x.compact().as_bytes(), y.compact().as_bytes()) == Some(1) {
-        return 5;
+        return BirthLevel::OneDigit;
     }
-    6
+    BirthLevel::Different
 }
 
-/// MOD 11-2 catches every single substitution and adjacent swap, so two different numbers that
-/// are both valid are not one typed twice wrong: `both_valid` is its own level.
-pub fn id_level(a: &Side, b: &Side) -> u8 {
-    let (Some(x), Some(y)) = (a.id, b.id) else { return 0 };
+pub fn id_level(a: &Side, b: &Side) -> IdLevel {
+    let (Some(x), Some(y)) = (a.id, b.id) else { return IdLevel::Missing };
     if x == y {
-        return 1;
+        return IdLevel::Exact;
     }
-    if a.id_valid && b.id_valid {
-        return ID_BOTH_VALID;
+    // What a spreadsheet left of a number: its significant digits, nothing past them. One time
+    // in eleven the zeros pass MOD 11-2, so a valid number ending in 000 may be such remains too.
+    let (kept_x, kept_y) = (spreadsheet_digits(x), spreadsheet_digits(y));
+    let keeps =
+        |kept: &Option<std::borrow::Cow<str>>, full: &str| kept.as_deref().is_some_and(|k| spreadsheet_keeps(full, k));
+    if (kept_x.is_some() && kept_x == kept_y) || keeps(&kept_x, y) || keeps(&kept_y, x) {
+        return IdLevel::Spreadsheet;
+    }
+    if (kept_x.is_some() && !a.id_valid) || (kept_y.is_some() && !b.id_valid) {
+        return IdLevel::Different;
     }
     let (bx, by) = (x.as_bytes(), y.as_bytes());
-    match hamming(bx, by) {
-        Some(1) => 2,
-        Some(2) if is_adjacent_transposition(bx, by) => 3,
-        _ => 4,
+    let resident = |b: &[u8]| b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit);
+    // Birth date and sequence: what is left of a number once its region is set aside.
+    let (date_x, date_y) = (resident(bx).then(|| &bx[6..17]), resident(by).then(|| &by[6..17]));
+    let same_date_and_sequence = date_x.is_some() && date_x == date_y;
+    if a.id_own && b.id_own {
+        // MOD 11-2 catches every single typo and adjacent swap, so two valid numbers were not one
+        // number typed wrong — unless only the region differs (mistyped, the check recomputed).
+        return if same_date_and_sequence { IdLevel::RegionOnly } else { IdLevel::BothValid };
     }
+    match hamming(bx, by) {
+        Some(1) => return IdLevel::OneDigit,
+        Some(2) if is_adjacent_transposition(bx, by) => return IdLevel::Transposition,
+        _ => {}
+    }
+    if same_date_and_sequence {
+        return IdLevel::RegionOnly;
+    }
+    if let (Some(p), Some(q)) = (date_x, date_y) {
+        // One date, sequences apart by more than one slip, and one number sound: two children
+        // born on one day. When both numbers are damaged, two slips could explain it.
+        let one_slip = hamming(p, q) == Some(1) || is_adjacent_transposition(p, q);
+        if p[..8] == q[..8] && (a.id_own || b.id_own) && !one_slip {
+            return IdLevel::OtherSequence;
+        }
+    }
+    if bx.len().abs_diff(by.len()) == 1 && strsim::levenshtein(x, y) == 1 {
+        return IdLevel::OneDigit;
+    }
+    IdLevel::Different
 }
 
 fn hamming(x: &[u8], y: &[u8]) -> Option<usize> {
@@ -196,26 +449,57 @@ fn is_adjacent_transposition(x: &[u8], y: &[u8]) -> bool {
     matches!(diff.as_slice(), [i, j] if *j == i + 1 && x[*i] == y[*j] && x[*j] == y[*i])
 }
 
-fn school_level(a: &Side, b: &Side) -> u8 {
-    let (Some(x), Some(y)) = (a.school, b.school) else { return 0 };
+fn school_level(a: &Side, b: &Side) -> SchoolLevel {
+    let (Some(x), Some(y)) = (a.school, b.school) else { return SchoolLevel::Missing };
     if x == y {
-        return 1;
+        return SchoolLevel::SameSchool;
     }
     match (a.grade, b.grade) {
-        (Some(g), Some(h)) if (g - h).abs() <= 1 => 2,
-        _ => 3,
+        (Some(g), Some(h)) if (g - h).abs() <= 1 => SchoolLevel::GradeContinuity,
+        _ => SchoolLevel::Different,
     }
 }
 
-fn guardian_level(a: &Side, b: &Side) -> u8 {
-    let phones = (a.guardian_phone, b.guardian_phone);
-    let names = (a.guardian_name, b.guardian_name);
-    match (phones, names) {
-        ((Some(p), Some(q)), _) if p == q => 1,
-        (_, (Some(n), Some(m))) if n == m => 2,
-        ((Some(_), Some(_)), _) | (_, (Some(_), Some(_))) => 3,
-        _ => 0,
+fn guardian_level(a: &Side, b: &Side) -> GuardianLevel {
+    let both = |x: Option<&str>, y: Option<&str>| x.zip(y).map(|(x, y)| x == y);
+    match (both(a.guardian_phone, b.guardian_phone), both(a.guardian_name, b.guardian_name)) {
+        (Some(true), _) => GuardianLevel::Phone,
+        (_, Some(true)) => GuardianLevel::Name,
+        (Some(false), Some(false)) => GuardianLevel::BothDiffer,
+        (Some(false), None) | (None, Some(false)) => GuardianLevel::OneDiffers,
+        (None, None) => GuardianLevel::Missing,
     }
+}
+
+/// How far (in days) a valid number's date may be from the recorded birth date and still be the
+/// child's own number: a typed birth date may be a year off, a guardian's number is decades off.
+pub const OWN_NUMBER_DAYS: i32 = 400;
+
+/// Whether each record carries a number of its own ([`Side::id_own`]): valid, not a
+/// spreadsheet's remains, and of the record's birth date. Pairs of two such different numbers
+/// are decided apart, so blocking need not make them.
+pub fn own_numbers(records: &DataFrame) -> Result<Vec<bool>> {
+    let ids = Text::of(records, "id_norm")?;
+    let births = Ints::of(records, "birth_date_norm")?;
+    let valid = records.column("id_valid")?.bool()?;
+    Ok(valid
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let Some(id) = ids.get(i).filter(|_| v == Some(true)) else { return false };
+            let consistent = match (number_date(id), births.get(i)) {
+                (Some(d), Some(b)) => (d.to_epoch_days() - b).abs() <= OWN_NUMBER_DAYS,
+                _ => true,
+            };
+            consistent && spreadsheet_digits(id).is_none()
+        })
+        .collect())
+}
+
+/// The birth date a resident number carries (positions 7–14).
+fn number_date(id: &str) -> Option<Date> {
+    let digits = id.get(6..14)?;
+    Date::new(digits[..4].parse().ok()?, digits[4..6].parse().ok()?, digits[6..].parse().ok()?)
 }
 
 /// The compared columns of a normalized records table, read in place.
@@ -227,6 +511,7 @@ pub struct Features<'a> {
     birth: Ints<'a>,
     id: Text<'a>,
     id_valid: Vec<bool>,
+    id_own: Vec<bool>,
     sex: Text<'a>,
     school: Text<'a>,
     grade: Ints<'a>,
@@ -248,6 +533,7 @@ impl<'a> Features<'a> {
             birth: Ints::of(records, "birth_date_norm")?,
             id: Text::of(records, "id_norm")?,
             id_valid,
+            id_own: own_numbers(records)?,
             sex: Text::of(records, "sex_norm")?,
             school: Text::of(records, "school_code_norm")?,
             grade: Ints::of(records, "grade_norm")?,
@@ -258,12 +544,18 @@ impl<'a> Features<'a> {
         })
     }
 
+    pub fn len(&self) -> usize {
+        self.id_valid.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id_valid.is_empty()
+    }
+
     pub fn side(&self, i: usize) -> Side<'a> {
         let id = self.id.get(i);
         let id_valid = self.id_valid[i];
-        let id_birth = id
-            .filter(|_| id_valid)
-            .and_then(|id| Date::new(id[6..10].parse().ok()?, id[10..12].parse().ok()?, id[12..14].parse().ok()?));
+        let id_birth = id.filter(|_| id_valid).and_then(number_date);
         Side {
             name_raw: self.name_raw.get(i),
             name: self.name.get(i),
@@ -273,6 +565,7 @@ impl<'a> Features<'a> {
             id_birth,
             id,
             id_valid,
+            id_own: self.id_own[i],
             sex: self.sex.get(i),
             school: self.school.get(i),
             grade: self.grade.get(i),
@@ -291,13 +584,27 @@ impl<'a> Features<'a> {
     pub fn name(&self, i: usize) -> Option<&'a str> {
         self.name.get(i)
     }
+
+    /// The pinyin of record `i`'s name (for term frequencies of homophones).
+    pub fn pinyin(&self, i: usize) -> Option<&'a str> {
+        self.pinyin.get(i)
+    }
+
+    /// The guardian's name on record `i` (for term frequencies: 王/张/李 fathers repeat too).
+    pub fn guardian_name(&self, i: usize) -> Option<&'a str> {
+        self.guardian_name.get(i)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::name::{name_pinyin, normalize_name};
 
-    fn named<'a>(raw: &'a str, norm: &'a str, pinyin: &'a str) -> Side<'a> {
+    /// A side as normalization makes it from a typed name.
+    fn named(raw: &'static str) -> Side<'static> {
+        let norm: &'static str = Box::leak(normalize_name(raw).0.into_boxed_str());
+        let pinyin: &'static str = Box::leak(name_pinyin(norm).into_boxed_str());
         Side { name_raw: Some(raw), name: Some(norm), pinyin: Some(pinyin), ..Side::default() }
     }
 
@@ -305,25 +612,55 @@ mod tests {
         Side { birth: Date::new(y, m, d), ..Side::default() }
     }
 
+    fn numbered(id: &'static str) -> Side<'static> {
+        let id_valid = crate::check::id_number::is_valid(id, Date::new(2026, 11, 29).unwrap());
+        Side { id: Some(id), id_valid, id_own: id_valid && spreadsheet_digits(id).is_none(), ..Side::default() }
+    }
+
+    /// `body` (17 digits) with its check character.
+    fn valid(body: &str) -> &'static str {
+        let mut id = body.to_owned();
+        id.push(char::from(crate::normalize::id_number::check_char(body.as_bytes()).unwrap()));
+        Box::leak(id.into_boxed_str())
+    }
+
     #[test]
     fn name_levels() {
-        let zw = named("张伟", "张伟", "zhang wei");
-        assert_eq!(name_level(&zw, &named("张伟", "张伟", "zhang wei")), 1);
-        assert_eq!(name_level(&zw, &named("張偉", "张伟", "zhang wei")), 2, "traditional form");
-        assert_eq!(name_level(&zw, &named("张 伟", "张伟", "zhang wei")), 2, "stray space");
-        assert_eq!(name_level(&zw, &named("张炜", "张炜", "zhang wei")), 3, "homophone");
-        let hang = Side { pinyin_alt: Some("wang hang"), ..named("王行", "王行", "wang xing") };
-        assert_eq!(name_level(&hang, &named("王航", "王航", "wang hang")), 3, "any heteronym reading");
-        assert_eq!(
-            name_level(&named("张森", "张森", "zhang sen"), &named("张深", "张深", "zhang shen")),
-            4,
-            "pinyin close"
-        );
-        let (a, b) = (named("王一博", "王一博", "wang yi bo"), named("王二博", "王二博", "wang er bo"));
-        assert_eq!(name_level(&a, &b), 5, "one character, pinyin apart");
-        assert_eq!(name_level(&zw, &named("张强", "张强", "zhang qiang")), 6, "a brother");
-        assert_eq!(name_level(&zw, &named("李娜", "李娜", "li na")), 6);
-        assert_eq!(name_level(&zw, &Side::default()), 0);
+        use NameLevel as N;
+        let zw = named("张伟");
+        assert_eq!(name_level(&zw, &named("张伟")), N::Exact);
+        assert_eq!(name_level(&zw, &named("張偉")), N::Normalized, "traditional form");
+        assert_eq!(name_level(&zw, &named("张 伟")), N::Normalized, "stray space");
+        assert_eq!(name_level(&named("李娜"), &named("李娜2")), N::Normalized, "a digit typed into the name");
+        assert_eq!(name_level(&named("王□"), &named("王")), N::Normalized, "a placeholder symbol");
+        assert_eq!(name_level(&zw, &named("张炜")), N::Pinyin, "homophone");
+        let hang = Side { pinyin_alt: Some("wang hang"), ..named("王行") };
+        assert_eq!(name_level(&hang, &named("王航")), N::Pinyin, "any heteronym reading");
+        assert_eq!(name_level(&named("Wang Xinyi"), &named("王欣怡")), N::Pinyin, "typed in pinyin");
+        assert_eq!(name_level(&named("王欣怡"), &named("WANGXINYI")), N::Pinyin, "typed in pinyin, no space");
+        assert_eq!(name_level(&named("Xinyi Wang"), &named("王欣怡")), N::Pinyin, "given name first");
+        assert_eq!(name_level(&named("张森"), &named("张深")), N::PinyinClose, "zhang sen / zhang shen");
+        assert_eq!(name_level(&named("王一博"), &named("王二博")), N::HanClose, "one character, pinyin apart");
+        assert_eq!(name_level(&zw, &named("张强")), N::Different, "a brother");
+        assert_eq!(name_level(&zw, &named("李娜")), N::Different);
+        assert_eq!(name_level(&named("Wang Xinyi"), &named("王心如")), N::Different);
+        assert_eq!(name_level(&zw, &Side::default()), N::Missing);
+        assert_eq!(name_level(&zw, &named("")), N::Missing, "an empty name is missing, not different");
+        assert_eq!(name_level(&zw, &named("2")), N::Missing, "no name at all in it");
+    }
+
+    #[test]
+    fn level_tables_follow_the_enums() {
+        assert_eq!(IdLevel::ALL.len(), IdLevel::LABELS.len());
+        assert_eq!(IdLevel::ALL.len(), IdLevel::M_PRIORS.len());
+        for (f, labels) in LEVELS.iter().enumerate() {
+            assert_eq!(labels[0], "missing", "{}", FIELDS[f]);
+            assert_eq!(labels.len(), M_PRIORS[f].len(), "{}", FIELDS[f]);
+            let total: f64 = M_PRIORS[f][1..].iter().sum();
+            assert!((total - 1.0).abs() < 1e-9, "{} priors sum to {total}", FIELDS[f]);
+        }
+        assert_eq!(IdLevel::BothValid.label(), "both_valid");
+        assert_eq!(Levels { id: IdLevel::Spreadsheet, ..Levels::default() }.indices()[ID], 2);
     }
 
     #[test]
@@ -337,55 +674,121 @@ mod tests {
 
     #[test]
     fn birth_levels() {
+        use BirthLevel as B;
         let b = born(2014, 3, 5);
-        assert_eq!(birth_level(&b, &born(2014, 3, 5)), 1);
+        assert_eq!(birth_level(&b, &born(2014, 3, 5)), B::Exact);
         let id_says = Side { id_birth: Date::new(2014, 3, 9), ..born(2014, 3, 8) };
-        assert_eq!(birth_level(&born(2014, 3, 9), &id_says), 2, "equals the other's ID date");
-        assert_eq!(birth_level(&b, &born(2014, 3, 4)), 3);
-        assert_eq!(birth_level(&born(2014, 2, 28), &born(2014, 3, 1)), 3, "across a month");
-        assert_eq!(birth_level(&b, &born(2014, 5, 3)), 4, "day and month swapped");
-        assert_eq!(birth_level(&b, &born(2014, 3, 25)), 5, "one digit");
-        assert_eq!(birth_level(&b, &born(2013, 3, 5)), 5, "one digit of the year");
-        assert_eq!(birth_level(&b, &born(2012, 7, 19)), 6);
-        assert_eq!(birth_level(&b, &Side::default()), 0);
+        assert_eq!(birth_level(&born(2014, 3, 9), &id_says), B::IdDate, "equals the other's ID date");
+        assert_eq!(birth_level(&b, &born(2014, 3, 4)), B::OneDay);
+        assert_eq!(birth_level(&born(2014, 2, 28), &born(2014, 3, 1)), B::OneDay, "across a month");
+        assert_eq!(birth_level(&b, &born(2014, 5, 3)), B::DayMonthSwap);
+        assert_eq!(birth_level(&b, &born(2013, 3, 5)), B::YearOff);
+        assert_eq!(birth_level(&born(2010, 3, 5), &born(2009, 3, 5)), B::YearOff, "two digits of the year");
+        assert_eq!(birth_level(&b, &born(2014, 3, 25)), B::OneDigit);
+        assert_eq!(birth_level(&b, &born(2012, 7, 19)), B::Different);
+        assert_eq!(birth_level(&b, &Side::default()), B::Missing);
     }
 
     #[test]
     fn id_levels() {
-        let side = |id: &'static str| Side {
-            id: Some(id),
-            id_valid: crate::check::id_number::is_valid(id, Date::new(2026, 11, 29).unwrap()),
-            ..Side::default()
-        };
-        let id = side("44011320141005001X");
-        assert_eq!(id_level(&id, &side("44011320141005001X")), 1);
-        assert_eq!(id_level(&id, &side("44011320141005007X")), 2);
-        assert_eq!(id_level(&id, &side("44011320141050001X")), 3, "adjacent digits swapped");
-        assert_eq!(id_level(&id, &side("4401132014100500")), 4);
-        let mut twin_id = String::from("44011320141005003");
-        twin_id.push(char::from(crate::normalize::id_number::check_char(twin_id.as_bytes()).unwrap()));
-        let twin = side(Box::leak(twin_id.into_boxed_str()));
+        use IdLevel as I;
+        let id = numbered("44011320141005001X");
+        assert_eq!(id_level(&id, &numbered("44011320141005001X")), I::Exact);
+        assert_eq!(id_level(&id, &numbered("44011320141005007X")), I::OneDigit);
+        assert_eq!(id_level(&id, &numbered("44011320141050001X")), I::Transposition, "adjacent digits swapped");
+        assert_eq!(id_level(&id, &numbered("4401132014100500")), I::Different);
+        assert_eq!(id_level(&id, &numbered("44011320141005001")), I::OneDigit, "check character dropped");
+        assert_eq!(id_level(&id, &numbered("440113201410050301X")), I::OneDigit, "a digit doubled");
+        let twin = numbered(valid("44011320141005003"));
         assert!(twin.id_valid);
-        assert_eq!(id_level(&id, &twin), 5, "twins: two valid numbers");
-        assert_eq!(id_level(&id, &Side::default()), 0);
+        assert_eq!(id_level(&id, &twin), I::BothValid, "twins: two valid numbers");
+        assert_eq!(id_level(&id, &Side::default()), I::Missing);
+    }
+
+    #[test]
+    fn a_damaged_number_is_still_evidence() {
+        use IdLevel as I;
+        let full = numbered("211221200903152515");
+        assert!(full.id_valid);
+        for kept in ["211221200903153000", "2.11221200903153E+17", "2.11221200903152E+17"] {
+            assert_eq!(id_level(&full, &numbered(kept)), I::Spreadsheet, "{kept}");
+            assert_eq!(id_level(&numbered(kept), &full), I::Spreadsheet, "{kept}");
+        }
+        assert_eq!(id_level(&numbered("211221200903153000"), &numbered("2.11221200903153E+17")), I::Spreadsheet);
+        assert_eq!(id_level(&full, &numbered("211221200903172000")), I::Different, "another number's remains");
+        let lucky = numbered("211221200903162000");
+        let full_of_lucky = numbered("211221200903161980");
+        assert!(lucky.id_valid && full_of_lucky.id_valid, "remains that pass MOD 11-2 by chance");
+        assert_eq!(id_level(&full_of_lucky, &lucky), I::Spreadsheet);
+        // Region mistyped and the check character recomputed: both valid, one child.
+        let moved = numbered(valid("21122220090315251"));
+        assert!(moved.id_valid);
+        assert_eq!(id_level(&full, &moved), I::RegionOnly);
+        // A region in no table, the checksum right: still a well-formed number.
+        let nowhere = numbered(valid("19122120090315251"));
+        assert!(nowhere.id_valid);
+        assert_eq!(id_level(&full, &nowhere), I::RegionOnly);
+        // Region and check both wrong: date and sequence still say one child.
+        assert_eq!(id_level(&full, &numbered("991221200903152510")), I::RegionOnly);
+        // Same birth date, another sequence, one number malformed: two children of one day.
+        assert_eq!(id_level(&full, &numbered("211221200903157730")), I::OtherSequence);
+        // Both damaged (a swap on one, the region on the other): two slips, not two children.
+        let swapped = numbered("211221200903155215");
+        assert_eq!(id_level(&swapped, &numbered("991221200903152510")), I::Different);
+        // A guardian's legacy number, valid but not the child's: no verdict of two people.
+        let guardians = Side { id_own: false, ..numbered(valid("21122119750305066")) };
+        assert!(guardians.id_valid);
+        assert_eq!(id_level(&full, &guardians), I::Different);
+        assert_eq!(id_level(&full, &numbered(valid("21122120090315773"))), I::BothValid);
+        let levels = |id| Levels { name: NameLevel::Pinyin, id, ..Levels::default() };
+        assert!(levels(I::OtherSequence).decided_apart());
+        assert!(!levels(I::RegionOnly).decided_apart() && !levels(I::Spreadsheet).decided_apart());
+    }
+
+    #[test]
+    fn a_birth_date_confirmed_by_each_number_is_no_typo() {
+        let a = Side { id: Some("211322201810178579"), ..born(2018, 10, 17) };
+        let b = Side { id: Some("210321201810186000"), ..born(2018, 10, 18) };
+        assert_eq!(birth_level(&a, &b), BirthLevel::Different, "two children a day apart");
+        let typed = Side { id: Some("210321201810176000"), ..born(2018, 10, 18) };
+        assert_eq!(birth_level(&a, &typed), BirthLevel::OneDay, "the number says the 17th: a slip");
     }
 
     #[test]
     fn identity_needs_the_name_or_the_number() {
-        let with = |name: u8, id: u8| {
-            let mut levels: Levels = [0, 1, 0, 1, 1, 1, 1, 1];
-            levels[NAME] = name;
-            levels[ID] = id;
-            identifies(&levels)
+        use IdLevel as I;
+        use NameLevel as N;
+        let with = |name, id| Levels { name, id, birth: BirthLevel::Exact, ..Levels::default() };
+        assert!(with(N::Exact, I::Missing).identifies());
+        assert!(with(N::Pinyin, I::Missing).identifies());
+        assert!(with(N::Different, I::Exact).identifies());
+        assert!(with(N::HanClose, I::OneDigit).identifies());
+        assert!(with(N::Missing, I::Transposition).identifies());
+        assert!(with(N::Missing, I::Spreadsheet).identifies());
+        assert!(!with(N::HanClose, I::Missing).identifies(), "a twin's name one character off, no number");
+        assert!(!with(N::Different, I::Different).identifies(), "another name, a number two typos away");
+        assert!(!with(N::PinyinClose, I::Missing).identifies(), "pinyin merely close");
+        assert!(with(N::Different, I::Exact).decided_apart(), "one number, two names: an ID conflict");
+        assert!(with(N::Different, I::Exact).is_id_conflict());
+        assert!(!with(N::Missing, I::Exact).is_id_conflict(), "an empty name is no conflict");
+        assert!(!with(N::Missing, I::Exact).decided_apart());
+        assert!(with(N::Exact, I::BothValid).decided_apart(), "one name, two valid numbers: namesakes or twins");
+        assert!(!with(N::Exact, I::Missing).decided_apart() && !with(N::HanClose, I::OneDigit).decided_apart());
+        // 陈梓涵 / 陈紫涵: a popular homophone, one number malformed, other birthday, other family.
+        let popular = Levels {
+            name: N::Pinyin,
+            birth: BirthLevel::Different,
+            id: I::Different,
+            guardian: GuardianLevel::BothDiffer,
+            ..Levels::default()
         };
-        assert!(with(1, 0) && with(3, 0) && with(6, 1) && with(5, 2) && with(0, 3));
-        assert!(!with(5, 0), "a twin's name one character off, no number");
-        assert!(!with(6, 4), "another name, a number two typos away");
-        assert!(!with(4, 0), "pinyin merely close");
-        let apart = |name: u8, id: u8| decided_apart(&[name, 1, id, 1, 1, 1, 1, 1]);
-        assert!(apart(6, 1), "one number, two names: an ID conflict");
-        assert!(apart(1, ID_BOTH_VALID), "one name, two valid numbers: namesakes or twins");
-        assert!(!apart(1, 0) && !apart(5, 2) && !apart(0, 1));
+        assert!(popular.decided_apart(), "a name alone is not a person");
+        assert!(!Levels { birth: BirthLevel::Exact, ..popular }.decided_apart(), "name and birthday: weigh it");
+        assert!(!Levels { guardian: GuardianLevel::Phone, ..popular }.decided_apart(), "name and family: weigh it");
+        // Twins, one number through a spreadsheet: the same 15 digits, names one character apart.
+        assert!(with(N::HanClose, I::Spreadsheet).decided_apart());
+        assert!(!with(N::Missing, I::Spreadsheet).decided_apart() && !with(N::Pinyin, I::RegionOnly).decided_apart());
+        assert!(with(N::PinyinClose, I::RegionOnly).decided_apart(), "one date and sequence, another county");
     }
 
     #[test]
@@ -398,15 +801,19 @@ mod tests {
             ..Side::default()
         };
         let same = compare(&a, &a);
-        assert_eq!(&same[3..], &[0, 1, 1, 0, 0]);
+        assert_eq!(
+            (same.sex, same.school, same.guardian),
+            (EqualityLevel::Missing, SchoolLevel::SameSchool, GuardianLevel::Phone)
+        );
         let moved = Side { school: Some("2121000002"), grade: Some(4), guardian_phone: None, ..a };
-        assert_eq!(school_level(&a, &moved), 2);
-        assert_eq!(guardian_level(&a, &moved), 2, "same guardian name, phone unknown");
+        assert_eq!(school_level(&a, &moved), SchoolLevel::GradeContinuity);
+        assert_eq!(guardian_level(&a, &moved), GuardianLevel::Name, "same guardian name, phone unknown");
         let far = Side { school: Some("3121000002"), grade: Some(7), guardian_name: Some("李四"), ..moved };
-        assert_eq!(school_level(&a, &far), 3);
-        assert_eq!(guardian_level(&a, &far), 3);
-        for (field, levels) in LEVELS.iter().enumerate() {
-            assert_eq!(levels[0], "missing", "{}", FIELDS[field]);
-        }
+        assert_eq!(school_level(&a, &far), SchoolLevel::Different);
+        assert_eq!(guardian_level(&a, &far), GuardianLevel::OneDiffers, "only the names to go by");
+        let other = Side { guardian_phone: Some("13900139000"), ..far };
+        assert_eq!(guardian_level(&a, &other), GuardianLevel::BothDiffer, "other name and other phone");
+        let new_phone = Side { guardian_phone: Some("13900139000"), ..a };
+        assert_eq!(guardian_level(&a, &new_phone), GuardianLevel::Name);
     }
 }
