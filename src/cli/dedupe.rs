@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use xueji::eval::{score_blocking, Truth};
-use xueji::pipeline::dedupe::{dedupe_inputs, DedupeSettings, DEDUPE_OUTPUTS};
-use xueji::score::Model;
+use xueji::pipeline::dedupe::{dedupe_inputs, DEDUPE_OUTPUTS};
 
-use super::InputArgs;
+use super::{InputArgs, ScoringArgs};
 
 /// Finds duplicate registrations (一人多籍) across the inputs.
 ///
@@ -23,17 +21,11 @@ use super::InputArgs;
 pub struct Args {
     #[command(flatten)]
     input: InputArgs,
+    /// Output folder (created if needed).
     #[arg(long, short)]
     out: PathBuf,
-    /// JSON settings: blocking rules and max block size, threshold, cohesion (see README).
-    #[arg(long)]
-    settings: Option<PathBuf>,
-    /// Match probability from which a pair is a duplicate (overrides the settings).
-    #[arg(long)]
-    threshold: Option<f64>,
-    /// A model.json from an earlier run: its weights are used instead of fitting new ones.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    scoring: ScoringArgs,
     /// Report pairs per blocking rule and the largest blocks, and write candidate_pairs.parquet.
     #[arg(long)]
     explain_blocking: bool,
@@ -43,17 +35,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut settings = DedupeSettings::load(args.settings.as_deref())?;
-    if let Some(threshold) = args.threshold {
-        settings.threshold = threshold;
-    }
-    let model: Option<Model> = match &args.model {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            Some(serde_json::from_str(&text).with_context(|| format!("{}: not a model.json", path.display()))?)
-        }
-        None => None,
-    };
+    let settings = args.scoring.settings()?;
+    let model = args.scoring.model()?;
     let options = args.input.check_options();
     let mut run = dedupe_inputs(&args.input.inputs, &args.input.options()?, &options, &settings, model)?;
     run.write(&args.out)?;

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use xueji::pipeline::dedupe::{DedupeSettings, DEDUPE_OUTPUTS};
+use xueji::pipeline::dedupe::DEDUPE_OUTPUTS;
 use xueji::pipeline::link::link;
 
-use super::InputArgs;
+use super::{InputArgs, ScoringArgs};
 
 /// Checks a new intake against an existing registry, without deduplicating the registry again.
 ///
@@ -20,17 +20,19 @@ pub struct Args {
     /// The registry: a campaign folder.
     #[arg(long)]
     against: PathBuf,
+    /// Output folder (created if needed).
     #[arg(long, short)]
     out: PathBuf,
-    /// JSON settings for blocking and thresholds (see `xueji dedupe --help`).
-    #[arg(long)]
-    settings: Option<PathBuf>,
+    /// --model defaults to the registry's model.json.
+    #[command(flatten)]
+    scoring: ScoringArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let settings = DedupeSettings::load(args.settings.as_deref())?;
+    let settings = args.scoring.settings()?;
+    let model = args.scoring.model()?;
     let options = args.input.check_options();
-    let mut linked = link(&args.input.inputs, &args.input.options()?, &options, &args.against, &settings)?;
+    let mut linked = link(&args.input.inputs, &args.input.options()?, &options, &args.against, &settings, model)?;
     linked.run.write(&args.out)?;
     let summary = linked.run.summary();
     println!(

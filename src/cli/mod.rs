@@ -16,7 +16,9 @@ use clap::{Args, Parser, Subcommand};
 use xueji::check::CheckOptions;
 use xueji::ingest::{Encoding, IngestOptions};
 use xueji::normalize::date::{parse_date, Date};
+use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::schema::HeaderMap;
+use xueji::score::Model;
 
 #[derive(Parser)]
 #[command(
@@ -132,6 +134,39 @@ impl InputArgs {
         // The id column may be named by its header as typed or by the field it maps to.
         let id_column = self.id_column.as_ref().map(|c| headers.canonical(c).map_or(c.clone(), str::to_owned));
         Ok(IngestOptions { encoding: self.encoding, sheet: self.sheet.clone(), headers, id_column })
+    }
+}
+
+/// How pairs are scored: the options `dedupe`, `run` and `link` share.
+#[derive(clap::Args)]
+pub struct ScoringArgs {
+    /// JSON settings: blocking rules, max_block_size, threshold, cohesion, u_pairs,
+    /// em_iterations, seed; any left out keep their defaults (`xueji dedupe --help` lists the
+    /// rules and key parts).
+    #[arg(long, value_name = "FILE.json")]
+    pub settings: Option<PathBuf>,
+    /// Match probability from which a pair is a duplicate, between 0 and 1 (default 0.9;
+    /// overrides the settings).
+    #[arg(long, value_name = "P")]
+    pub threshold: Option<f64>,
+    /// A model.json from an earlier run: its weights (and, for link, its name frequencies) are
+    /// used instead of fitting new ones.
+    #[arg(long, value_name = "model.json")]
+    pub model: Option<PathBuf>,
+}
+
+impl ScoringArgs {
+    pub fn settings(&self) -> anyhow::Result<DedupeSettings> {
+        let mut settings = DedupeSettings::load(self.settings.as_deref())?;
+        if let Some(threshold) = self.threshold {
+            settings.threshold = threshold;
+        }
+        settings.validate().map_err(|e| anyhow::anyhow!("--threshold: {e}"))?;
+        Ok(settings)
+    }
+
+    pub fn model(&self) -> anyhow::Result<Option<Model>> {
+        Ok(self.model.as_deref().map(Model::load).transpose()?)
     }
 }
 

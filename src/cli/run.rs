@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 
 use xueji::pipeline::campaign::{run_campaign, Campaign};
-use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::report::police::ExportOptions;
 
-use super::InputArgs;
+use super::{InputArgs, ScoringArgs};
 
 /// The whole campaign: check, dedupe, police match lists, report, manifest.
 ///
@@ -20,11 +19,11 @@ use super::InputArgs;
 pub struct Args {
     #[command(flatten)]
     input: InputArgs,
+    /// The campaign folder (created if needed).
     #[arg(long, short)]
     out: PathBuf,
-    /// JSON settings for dedupe (see `xueji dedupe --help`).
-    #[arg(long)]
-    settings: Option<PathBuf>,
+    #[command(flatten)]
+    scoring: ScoringArgs,
     /// Split police lists by county as well as by city.
     #[arg(long)]
     by_county: bool,
@@ -37,13 +36,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let dedupe = DedupeSettings::load(args.settings.as_deref())?;
+    let dedupe = args.scoring.settings()?;
     let ingest = args.input.options()?;
     let campaign = Campaign {
         ingest: &ingest,
         check: args.input.check_options(),
         dedupe,
-        model: None,
+        model: args.scoring.model()?,
         export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: args.rows_per_file },
     };
     let manifest = run_campaign(&args.input.inputs, campaign, &args.out)?;

@@ -11,12 +11,12 @@ use crate::block::{self, BlockingSettings, Candidates};
 use crate::check::CheckOptions;
 use crate::cluster::{self, Clustering};
 use crate::columns::{par_row_chunks, Text};
-use crate::compare::{Features, Levels, FIELDS, ID, LEVELS, NAME, NAME_DIFFERENT};
+use crate::compare::{Features, Levels, FIELDS, LEVELS};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::progress::Stopwatch;
 use crate::report;
-use crate::score::{self, Model, NameFrequencies, Score, Session};
+use crate::score::{self, Frequencies, Model, Score, Terms};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,7 +51,25 @@ impl DedupeSettings {
     pub fn load(path: Option<&Path>) -> Result<DedupeSettings> {
         let Some(path) = path else { return Ok(DedupeSettings::default()) };
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::input(path, format!("invalid settings: {e}")))
+        let settings: DedupeSettings =
+            serde_json::from_str(&text).map_err(|e| Error::input(path, format!("invalid settings: {e}")))?;
+        settings.validate().map_err(|e| Error::input(path, format!("invalid settings: {e}")))?;
+        Ok(settings)
+    }
+
+    /// Values a run cannot work with: probabilities outside [0, 1], more rules than a pair's
+    /// rule mask holds, a rule without keys, no random pairs for u.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, value) in [("threshold", self.threshold), ("cohesion", self.cohesion)] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!("{name} must be between 0 and 1, it is {value}"));
+            }
+        }
+        self.blocking.validate()?;
+        if self.u_pairs == 0 {
+            return Err("u_pairs must be at least 1".into());
+        }
+        Ok(())
     }
 }
 
@@ -125,6 +143,7 @@ pub fn dedupe_records_from(
     let n = records.height();
     let features = Features::new(records)?;
 
+    settings.validate().map_err(Error::Usage)?;
     let candidates = block::candidates(records, &settings.blocking, first_new)?;
     watch.next("compare", &mut check.timings);
 
@@ -136,27 +155,26 @@ pub fn dedupe_records_from(
     .collect();
     watch.next("fit", &mut check.timings);
 
+    let frequencies = match &model {
+        // Linking weighs names as the registry did: over all of it, not the narrowed rows.
+        Some(model) if first_new > 0 && model.frequencies.records > 0 => Frequencies::load(&model.frequencies),
+        _ => Frequencies::count(&features),
+    };
     let model = match model {
         Some(model) => model,
         None => {
-            let (u, u_pairs) = score::estimate_u(&features, n, settings.u_pairs, settings.seed);
-            let sessions: Vec<Session> = settings
-                .blocking
-                .rules
-                .iter()
-                .enumerate()
-                .map(|(r, rule)| Session { rules: 1 << r, excluded: rule.blocked_fields() })
-                .collect();
-            score::fit(&levels, &candidates.rules, &sessions, u, u_pairs, settings.em_iterations)
+            let (u, u_pairs) = score::estimate_u(&features, settings.u_pairs, settings.seed);
+            let number_rules = settings.blocking.number_rules();
+            let by_number: Vec<bool> = candidates.rules.iter().map(|&r| r & number_rules != 0).collect();
+            let mut model = score::fit(&levels, &by_number, u, u_pairs, settings.em_iterations);
+            model.frequencies = frequencies.save(&features);
+            model
         }
     };
-    let frequencies = NameFrequencies::new((0..n).map(|i| features.name(i)));
     watch.next("score", &mut check.timings);
 
-    let score_pair = |a: u32, levels: &Levels| -> Score {
-        let name = matches!(levels[NAME], 1 | 2).then(|| features.name(a as usize)).flatten();
-        model.score(levels, name, &frequencies)
-    };
+    let score_pair =
+        |a: u32, levels: &Levels| -> Score { model.score(levels, &Terms::of(&features, a as usize), &frequencies) };
     let scored: Vec<(Vec<ScoredPair>, Vec<u64>)> = par_row_chunks(candidates.pairs.len(), |range| {
         let mut kept = Vec::new();
         let mut counts = vec![0u64; HISTOGRAM_BINS];
@@ -165,7 +183,7 @@ pub fn dedupe_records_from(
             let score = score_pair(a, &levels[k]);
             let bin = (score.weight.floor() as i32 - HISTOGRAM_LOW).clamp(0, HISTOGRAM_BINS as i32 - 1);
             counts[bin as usize] += 1;
-            let kind = if levels[k][ID] == 1 && levels[k][NAME] == NAME_DIFFERENT {
+            let kind = if levels[k].is_id_conflict() {
                 Some(PairKind::IdConflict)
             } else {
                 (score.probability >= settings.threshold).then_some(PairKind::Match)
@@ -189,9 +207,15 @@ pub fn dedupe_records_from(
 
     let matches: Vec<(u32, u32, f64)> =
         pairs.iter().filter(|p| p.kind == PairKind::Match).map(|p| (p.a, p.b, p.score.probability)).collect();
+    // Cohesion asks whether two members could be one person: a pair with too little to
+    // identify it (a blank name, no number) joins through the others; a contradiction splits.
     let clustering = cluster::cluster(n, &matches, settings.cohesion, |a, b| {
         let levels = features.compare(a as usize, b as usize);
-        score_pair(a, &levels).probability
+        if levels.contradicts() {
+            0.0
+        } else {
+            model.probability_of(score_pair(a, &levels).weight)
+        }
     });
     watch.finish(&mut check.timings);
     drop(features);
@@ -257,7 +281,7 @@ impl DedupeRun {
             columns.push(
                 StringChunked::from_iter_values(
                     format!("{field}_level").into(),
-                    pairs.iter().map(|p| LEVELS[f][p.levels[f] as usize]),
+                    pairs.iter().map(|p| LEVELS[f][p.levels.indices()[f] as usize]),
                 )
                 .into_column(),
             );
@@ -350,7 +374,7 @@ impl DedupeRun {
     pub fn write_candidates(&self, path: &Path) -> Result<()> {
         let ids = Text::of(&self.check.records, "record_id")?;
         let names: Vec<&str> = self.settings.blocking.rules.iter().map(|r| r.name.as_str()).collect();
-        let rules = |mask: u32| {
+        let rules = |mask: u64| {
             names
                 .iter()
                 .enumerate()

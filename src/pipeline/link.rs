@@ -101,18 +101,19 @@ pub struct LinkRun {
 }
 
 /// Links `inputs` against the registry in `registry` (a folder with `records.parquet` and
-/// `model.json`, as `xueji run` writes).
+/// `model.json`, as `xueji run` writes), scored with `model` when given, else the registry's.
 pub fn link(
     inputs: &[PathBuf],
     ingest: &IngestOptions,
     check: &CheckOptions,
     registry: &Path,
     settings: &DedupeSettings,
+    model: Option<Model>,
 ) -> Result<LinkRun> {
-    let model_path = registry.join("model.json");
-    let model: Model =
-        serde_json::from_str(&std::fs::read_to_string(&model_path).map_err(|e| Error::io(&model_path, e))?)
-            .map_err(|e| Error::input(&model_path, format!("not a model.json: {e}")))?;
+    let model = match model {
+        Some(model) => model,
+        None => Model::load(&registry.join("model.json"))?,
+    };
     let mut new = check_inputs(inputs, ingest, check)?;
     let watch = Stopwatch::start("read registry");
     let new_records = new.records.height();

@@ -2,15 +2,19 @@
 //! among pairs of one person and `u` among pairs of different people; the level's weight is
 //! log2(m/u) and a pair's weight is the sum over fields. `u` is counted on random pairs (which
 //! are almost all non-matches); `m` and the share of matches λ are estimated without labels by
-//! expectation–maximisation over the candidate pairs, seeded from priors. A name that agrees
-//! exactly weighs by its own frequency (term-frequency adjustment): 张伟 agreeing is weaker
-//! evidence than 欧阳子轩 agreeing.
+//! expectation–maximisation over the candidate pairs, seeded from priors. Agreeing on a value
+//! weighs by that value's own frequency (term-frequency adjustment): 张伟 agreeing is weaker
+//! evidence than 欧阳子轩, a homophone of the popular zi han (子涵/梓涵/紫涵) weaker than a
+//! homophone of a rare name, and a guardian called 王伟 weaker than one called 欧阳振华.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::compare::{decided_apart, Features, Levels, FIELDS, LEVELS, NAME};
+use crate::columns::par_row_chunks;
+use crate::compare::{
+    pinyin_letters, Features, GuardianLevel, Levels, NameLevel, FIELDS, GUARDIAN, ID, LEVELS, M_PRIORS, NAME,
+};
 use crate::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,19 +41,52 @@ pub struct Model {
     /// Random pairs `u` was counted on, and EM iterations run (0 for a loaded model).
     pub u_pairs: u64,
     pub em_iterations: usize,
+    /// The value counts the model weighed agreements by, so that `link` weighs names as the
+    /// registry did.
+    #[serde(default)]
+    pub frequencies: SavedFrequencies,
 }
 
-/// m-probability priors, per field, for the non-missing levels (EM's starting point).
-const M_PRIORS: [&[f64]; 8] = [
-    &[0.70, 0.08, 0.15, 0.03, 0.02, 0.02],
-    &[0.70, 0.05, 0.08, 0.05, 0.05, 0.07],
-    &[0.55, 0.12, 0.10, 0.20, 0.03],
-    &[0.95, 0.05],
-    &[0.20, 0.60, 0.20],
-    &[0.80, 0.10, 0.10],
-    &[0.90, 0.10],
-    &[0.97, 0.03],
-];
+impl Model {
+    /// A `model.json`, checked against the fields and levels this xueji compares.
+    pub fn load(path: &std::path::Path) -> crate::error::Result<Model> {
+        use crate::error::Error;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let model: Model =
+            serde_json::from_str(&text).map_err(|e| Error::input(path, format!("not a model.json: {e}")))?;
+        model.validate().map_err(|e| Error::input(path, format!("a model.json of another xueji: {e}")))?;
+        Ok(model)
+    }
+
+    /// Checks that a model (read from a file) has every field and level this xueji compares.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fields.len() != FIELDS.len() {
+            return Err(format!(
+                "it has {} fields, xueji compares {}: {}",
+                self.fields.len(),
+                FIELDS.len(),
+                FIELDS.join(", ")
+            ));
+        }
+        for (f, field) in self.fields.iter().enumerate() {
+            let labels: Vec<&str> = field.levels.iter().map(|l| l.level.as_str()).collect();
+            if field.field != FIELDS[f] || labels != LEVELS[f] {
+                return Err(format!(
+                    "field {} should be {} with levels {}, it is {} with {}",
+                    f + 1,
+                    FIELDS[f],
+                    LEVELS[f].join(", "),
+                    field.field,
+                    labels.join(", ")
+                ));
+            }
+        }
+        if !(self.lambda > 0.0 && self.lambda < 1.0) {
+            return Err(format!("lambda must be between 0 and 1, it is {}", self.lambda));
+        }
+        Ok(())
+    }
+}
 
 /// No level is ever impossible: probabilities are kept above this.
 const FLOOR: f64 = 1e-6;
@@ -74,33 +111,53 @@ fn level_models(m: &[Vec<f64>], u: &[Vec<f64>]) -> Vec<FieldModel> {
         .collect()
 }
 
+fn zeroed() -> Vec<Vec<f64>> {
+    LEVELS.iter().map(|l| vec![0.0; l.len()]).collect()
+}
+
+/// Random pairs drawn per parallel task: the pairs depend on the seed and this, not on the
+/// thread count.
+const U_CHUNK: usize = 1 << 16;
+
 /// u-probabilities from `samples` random pairs of distinct records (all pairs when there are
 /// fewer), Laplace-smoothed. Level 0 (`missing`) is counted but carries no weight.
-pub fn estimate_u(features: &Features, records: usize, samples: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
-    let mut counts: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.0; l.len()]).collect();
-    let mut add = |levels: Levels| {
-        for (f, &l) in levels.iter().enumerate() {
-            counts[f][l as usize] += 1.0;
-        }
-    };
+pub fn estimate_u(features: &Features, samples: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
+    let records = features.len();
     let all_pairs = records.saturating_mul(records.saturating_sub(1)) / 2;
-    let mut taken = 0u64;
-    if all_pairs <= samples {
-        for a in 0..records {
-            for b in a + 1..records {
-                add(features.compare(a, b));
-                taken += 1;
+    let count = |pairs: &mut dyn Iterator<Item = (usize, usize)>| {
+        let mut counts = zeroed();
+        let mut taken = 0u64;
+        for (a, b) in pairs {
+            for (f, l) in features.compare(a, b).indices().into_iter().enumerate() {
+                counts[f][l as usize] += 1.0;
             }
+            taken += 1;
         }
+        (counts, taken)
+    };
+    let pieces = if all_pairs <= samples {
+        par_row_chunks(records, |rows| count(&mut rows.flat_map(|a| (a + 1..records).map(move |b| (a, b)))))
     } else {
-        let mut rng = Rng::keyed(seed, 0, 0x75);
-        while (taken as usize) < samples {
-            let (a, b) = (rng.below(records), rng.below(records));
-            if a != b {
-                add(features.compare(a, b));
-                taken += 1;
+        par_row_chunks(samples.div_ceil(U_CHUNK), |tasks| {
+            let mut total = (zeroed(), 0u64);
+            for task in tasks {
+                let mut rng = Rng::keyed(seed, task as u64, 0x75);
+                let wanted = U_CHUNK.min(samples - task * U_CHUNK);
+                let mut pairs = std::iter::from_fn(|| Some((rng.below(records), rng.below(records))))
+                    .filter(|(a, b)| a != b)
+                    .take(wanted);
+                let (counts, taken) = count(&mut pairs);
+                add_counts(&mut total.0, &counts);
+                total.1 += taken;
             }
-        }
+            total
+        })
+    };
+    let mut counts = zeroed();
+    let mut taken = 0;
+    for (piece, n) in pieces {
+        add_counts(&mut counts, &piece);
+        taken += n;
     }
     let u = counts
         .iter()
@@ -113,57 +170,90 @@ pub fn estimate_u(features: &Features, records: usize, samples: usize, seed: u64
     (u, taken)
 }
 
-/// Distinct level patterns with their counts, in a fixed order so that sums (and so the fitted
-/// model) are the same on every run.
-type Patterns = Vec<(Levels, f64)>;
-
-/// A training session: EM over the candidate pairs of some blocking rules, leaving out the fields
-/// those rules block on (their agreement among the session's pairs says nothing about m: it was
-/// required to get in).
-#[derive(Clone, Copy, Debug)]
-pub struct Session {
-    /// Bit i: pairs produced by blocking rule i.
-    pub rules: u32,
-    /// Fields not estimated (and not used) in this session.
-    pub excluded: [bool; FIELDS.len()],
+fn add_counts(total: &mut [Vec<f64>], counts: &[Vec<f64>]) {
+    for (t, c) in total.iter_mut().zip(counts) {
+        for (x, y) in t.iter_mut().zip(c) {
+            *x += y;
+        }
+    }
 }
 
-/// One EM run over `patterns`, u fixed, for the fields not `excluded` (m of excluded fields and
-/// λ are left as given when `fit_lambda` / the field is off). Returns the expected matches and
-/// the iterations run.
+/// Distinct level patterns with their level indices and counts, in a fixed order so that sums
+/// (and so the fitted model) are the same on every run.
+type Patterns = Vec<(Levels, [u8; FIELDS.len()], f64)>;
+
+/// Fits m and λ by expectation–maximisation, u fixed, in two steps:
+///
+/// 1. every field but the ID number, over the pairs a rule keyed on the number found
+///    (`by_number`): a pair found by its number and not decided apart is almost surely one
+///    person, so how its other fields differ is how one person's registrations differ. The
+///    ID field is left out: those rules made it agree.
+/// 2. the ID field alone (and λ), over all candidate pairs, the match posteriors coming from
+///    the other fields. Rules not keyed on the number skip pairs of two numbers of their own,
+///    so no single rule's pairs show how a person's numbers differ; all of them together do,
+///    but for the pairs blocking lost.
+///
+/// With no pair found by a number (rules without one), step 1 runs over all pairs. Decisive
+/// pairs are non-matches. Sums run over distinct level patterns in a fixed order, so the model
+/// is the same on every run.
+pub fn fit(levels: &[Levels], by_number: &[bool], u: Vec<Vec<f64>>, u_pairs: u64, max_iterations: usize) -> Model {
+    let numbered = patterns(levels.iter().zip(by_number).filter(|(_, &b)| b).map(|(l, _)| l));
+    let all = patterns(levels.iter());
+    let mut m = prior_m();
+    let mut lambda = 0.5;
+    let mut others = [true; FIELDS.len()];
+    others[ID] = false;
+    let first = if numbered.is_empty() { &all } else { &numbered };
+    let mut iterations = em(first, &u, &mut m, &mut lambda, others, others, max_iterations);
+    let mut only_id = [false; FIELDS.len()];
+    only_id[ID] = true;
+    iterations += em(&all, &u, &mut m, &mut lambda, only_id, [true; FIELDS.len()], max_iterations);
+    Model {
+        lambda,
+        fields: level_models(&m, &u),
+        u_pairs,
+        em_iterations: iterations,
+        frequencies: SavedFrequencies::default(),
+    }
+}
+
+/// EM iterations over `patterns`: λ and the m of the `fitted` fields are re-estimated, the
+/// evidence coming from the `used` fields; a fitted field's own evidence is left out of the
+/// posterior that estimates it. Returns the iterations run.
 fn em(
     patterns: &Patterns,
     u: &[Vec<f64>],
     m: &mut [Vec<f64>],
     lambda: &mut f64,
-    excluded: [bool; FIELDS.len()],
-    fit_m: bool,
+    fitted: [bool; FIELDS.len()],
+    used: [bool; FIELDS.len()],
     max_iterations: usize,
-) -> (f64, usize) {
-    let total: f64 = patterns.iter().map(|p| p.1).sum();
-    let mut matches = 0.0;
+) -> usize {
+    let total: f64 = patterns.iter().map(|p| p.2).sum();
     let mut iterations = 0;
     while iterations < max_iterations && total > 0.0 {
         iterations += 1;
-        let mut m_counts: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.0; l.len()]).collect();
-        matches = 0.0;
-        for &(ref levels, count) in patterns {
-            let mut log_odds = (*lambda / (1.0 - *lambda)).ln();
-            for (f, &l) in levels.iter().enumerate() {
-                if l > 0 && !excluded[f] {
-                    log_odds += (m[f][l as usize] / u[f][l as usize]).ln();
-                }
+        let mut m_counts = zeroed();
+        let mut matches = 0.0;
+        let prior = (*lambda / (1.0 - *lambda)).ln();
+        for (levels, indices, count) in patterns {
+            if levels.decided_apart() {
+                continue;
             }
-            let p = if decided_apart(levels) { 0.0 } else { 1.0 / (1.0 + (-log_odds).exp()) };
-            matches += p * count;
-            for (f, &l) in levels.iter().enumerate() {
-                m_counts[f][l as usize] += p * count;
+            let mut evidence = [0.0; FIELDS.len()];
+            for (f, &l) in indices.iter().enumerate().filter(|&(f, &l)| l > 0 && used[f]) {
+                evidence[f] = (m[f][l as usize] / u[f][l as usize]).ln();
+            }
+            let all: f64 = prior + evidence.iter().sum::<f64>();
+            matches += logistic(all) * count;
+            for (f, &l) in indices.iter().enumerate().filter(|&(f, _)| fitted[f]) {
+                m_counts[f][l as usize] += logistic(all - evidence[f]) * count;
             }
         }
         let new_lambda = (matches / total).clamp(FLOOR, 1.0 - FLOOR);
         let mut change = (new_lambda - *lambda).abs();
         *lambda = new_lambda;
-        for (f, counts) in m_counts.iter().enumerate().filter(|(f, _)| fit_m && !excluded[*f]) {
+        for (f, counts) in m_counts.iter().enumerate().filter(|&(f, _)| fitted[f]) {
             let present: f64 = counts[1..].iter().sum();
             if present <= 0.0 {
                 continue;
@@ -178,11 +268,15 @@ fn em(
             break;
         }
     }
-    (matches, iterations)
+    iterations
+}
+
+fn logistic(log_odds: f64) -> f64 {
+    1.0 / (1.0 + (-log_odds).exp())
 }
 
 fn prior_m() -> Vec<Vec<f64>> {
-    M_PRIORS.iter().map(|p| std::iter::once(1.0).chain(p.iter().copied()).collect()).collect()
+    M_PRIORS.iter().map(|p| p.to_vec()).collect()
 }
 
 fn patterns<'a>(levels: impl Iterator<Item = &'a Levels>) -> Patterns {
@@ -190,80 +284,130 @@ fn patterns<'a>(levels: impl Iterator<Item = &'a Levels>) -> Patterns {
     for l in levels {
         *counts.entry(*l).or_default() += 1.0;
     }
-    let mut patterns: Patterns = counts.into_iter().collect();
+    let mut patterns: Patterns = counts.into_iter().map(|(l, n)| (l, l.indices(), n)).collect();
     patterns.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     patterns
 }
 
-/// Fits m by EM session by session (Splink's way: each session's blocked fields left out), each
-/// field's m the average over the sessions that estimated it weighted by their expected matches;
-/// then λ over all candidate pairs with m and u fixed. `rules[k]` is the rule mask of pair k.
-pub fn fit(
-    levels: &[Levels],
-    rules: &[u32],
-    sessions: &[Session],
-    u: Vec<Vec<f64>>,
-    u_pairs: u64,
-    max_iterations: usize,
-) -> Model {
-    let mut sums: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.0; l.len()]).collect();
-    let mut weights = [0.0; FIELDS.len()];
-    let mut iterations = 0;
-    for session in sessions {
-        let patterns = patterns(levels.iter().zip(rules).filter(|(_, &r)| r & session.rules != 0).map(|(l, _)| l));
-        let (mut m, mut lambda) = (prior_m(), 0.5);
-        let (matches, runs) = em(&patterns, &u, &mut m, &mut lambda, session.excluded, true, max_iterations);
-        iterations += runs;
-        for f in (0..FIELDS.len()).filter(|&f| !session.excluded[f]) {
-            weights[f] += matches;
-            for l in 1..m[f].len() {
-                sums[f][l] += matches * m[f][l];
-            }
-        }
-    }
-    let prior = prior_m();
-    let m: Vec<Vec<f64>> = (0..FIELDS.len())
-        .map(|f| {
-            if weights[f] > 0.0 {
-                std::iter::once(1.0).chain(sums[f][1..].iter().map(|s| (s / weights[f]).max(FLOOR))).collect()
-            } else {
-                prior[f].clone()
-            }
-        })
-        .collect();
-    let mut m = m;
-    let mut lambda = 0.1;
-    let (_, runs) = em(&patterns(levels.iter()), &u, &mut m, &mut lambda, [false; FIELDS.len()], false, max_iterations);
-    Model { lambda, fields: level_models(&m, &u), u_pairs, em_iterations: iterations + runs }
+/// FNV-1a: a stable 64-bit hash of a value's bytes, the same on every run and machine.
+fn fnv(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// How often each normalized name occurs, for the term-frequency adjustment.
-pub struct NameFrequencies {
-    counts: HashMap<String, u32>,
+/// How often each value of one kind occurs among the records, by a stable hash of the value.
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    counts: HashMap<u64, u32>,
     records: f64,
 }
 
-impl NameFrequencies {
-    pub fn new<'a>(names: impl Iterator<Item = Option<&'a str>>) -> NameFrequencies {
-        let mut counts: HashMap<String, u32> = HashMap::new();
+impl Counts {
+    fn new(keys: impl Iterator<Item = Option<u64>>) -> Counts {
+        let mut counts: HashMap<u64, u32> = HashMap::new();
         let mut records = 0.0;
-        for name in names {
+        for key in keys {
             records += 1.0;
-            if let Some(name) = name {
-                match counts.get_mut(name) {
-                    Some(n) => *n += 1,
-                    None => {
-                        counts.insert(name.to_owned(), 1);
-                    }
-                }
+            if let Some(key) = key {
+                *counts.entry(key).or_default() += 1;
             }
         }
-        NameFrequencies { counts, records }
+        Counts { counts, records }
     }
 
-    /// The share of records carrying `name`.
-    pub fn share(&self, name: &str) -> f64 {
-        f64::from(*self.counts.get(name).unwrap_or(&1)) / self.records.max(1.0)
+    /// The share of records carrying the value; a value seen nowhere counts as once.
+    fn share(&self, key: u64) -> f64 {
+        f64::from(*self.counts.get(&key).unwrap_or(&1)) / self.records.max(1.0)
+    }
+
+    /// The values seen at least twice, readable, for `model.json` (rarer ones count as once).
+    fn saved<'a>(
+        &self,
+        values: impl Iterator<Item = Option<&'a str>>,
+        key: impl Fn(&str) -> u64,
+    ) -> BTreeMap<String, u32> {
+        let mut saved = BTreeMap::new();
+        for value in values.flatten() {
+            if let Some(&n) = self.counts.get(&key(value)).filter(|&&n| n >= 2) {
+                saved.entry(value.to_owned()).or_insert(n);
+            }
+        }
+        saved
+    }
+
+    fn load(saved: &BTreeMap<String, u32>, records: f64, key: impl Fn(&str) -> u64) -> Counts {
+        Counts { counts: saved.iter().map(|(v, &n)| (key(v), n)).collect(), records }
+    }
+}
+
+fn name_key(name: &str) -> u64 {
+    fnv(name.bytes())
+}
+
+/// Homophones share a key: the letters of the pinyin (`zi han` for 子涵, 梓涵 and 紫涵).
+fn pinyin_key(pinyin: &str) -> u64 {
+    fnv(pinyin_letters(pinyin))
+}
+
+/// Value counts of names, name readings and guardian names, for the term-frequency adjustment.
+#[derive(Clone, Debug, Default)]
+pub struct Frequencies {
+    names: Counts,
+    pinyin: Counts,
+    guardians: Counts,
+}
+
+/// [`Frequencies`] as `model.json` keeps them: every value seen twice or more, with its count.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SavedFrequencies {
+    pub records: u64,
+    pub names: BTreeMap<String, u32>,
+    pub pinyin: BTreeMap<String, u32>,
+    pub guardian_names: BTreeMap<String, u32>,
+}
+
+/// What one side of a pair brings to the term-frequency adjustment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Terms<'a> {
+    pub name: Option<&'a str>,
+    pub pinyin: Option<&'a str>,
+    pub guardian_name: Option<&'a str>,
+}
+
+impl<'a> Terms<'a> {
+    pub fn of(features: &Features<'a>, i: usize) -> Terms<'a> {
+        Terms { name: features.name(i), pinyin: features.pinyin(i), guardian_name: features.guardian_name(i) }
+    }
+}
+
+impl Frequencies {
+    /// Counted over all records of `features`.
+    pub fn count(features: &Features) -> Frequencies {
+        let n = features.len();
+        Frequencies {
+            names: Counts::new((0..n).map(|i| features.name(i).map(name_key))),
+            pinyin: Counts::new((0..n).map(|i| features.pinyin(i).map(pinyin_key))),
+            guardians: Counts::new((0..n).map(|i| features.guardian_name(i).map(name_key))),
+        }
+    }
+
+    pub fn save(&self, features: &Features) -> SavedFrequencies {
+        let n = features.len();
+        SavedFrequencies {
+            records: self.names.records as u64,
+            names: self.names.saved((0..n).map(|i| features.name(i)), name_key),
+            pinyin: self.pinyin.saved((0..n).map(|i| features.pinyin(i)), pinyin_key),
+            guardian_names: self.guardians.saved((0..n).map(|i| features.guardian_name(i)), name_key),
+        }
+    }
+
+    pub fn load(saved: &SavedFrequencies) -> Frequencies {
+        let records = saved.records as f64;
+        Frequencies {
+            names: Counts::load(&saved.names, records, name_key),
+            pinyin: Counts::load(&saved.pinyin, records, pinyin_key),
+            guardians: Counts::load(&saved.guardian_names, records, name_key),
+        }
     }
 }
 
@@ -280,102 +424,217 @@ impl Model {
         self.fields[field].levels[level as usize].weight
     }
 
-    /// Scores a pair from its levels; `name` is the pair's shared normalized name when the name
-    /// level is `exact` or `normalized`, for the term-frequency adjustment.
-    pub fn score(&self, levels: &Levels, name: Option<&str>, frequencies: &NameFrequencies) -> Score {
+    fn m(&self, field: usize, level: u8) -> f64 {
+        self.fields[field].levels[level as usize].m
+    }
+
+    /// Scores a pair from its levels; `terms` are one side's values for the term-frequency
+    /// adjustment: where the pair agrees on a value, the u of agreeing is that value's own
+    /// frequency, not the average value's.
+    pub fn score(&self, levels: &Levels, terms: &Terms, frequencies: &Frequencies) -> Score {
+        let indices = levels.indices();
         let mut field_weights = [0.0; FIELDS.len()];
-        for (f, &l) in levels.iter().enumerate() {
+        for (f, &l) in indices.iter().enumerate() {
             field_weights[f] = self.weight(f, l);
         }
-        if let (Some(name), 1 | 2) = (name, levels[NAME]) {
-            // The u of agreeing on this very name is its frequency, not the average name's.
-            let m = self.fields[NAME].levels[levels[NAME] as usize].m;
-            field_weights[NAME] = (m / frequencies.share(name).max(FLOOR)).log2();
+        let adjusted = |field: usize, share: f64| (self.m(field, indices[field]) / share.max(FLOOR)).log2();
+        match (levels.name, terms.name, terms.pinyin) {
+            (NameLevel::Exact | NameLevel::Normalized, Some(name), _) => {
+                field_weights[NAME] = adjusted(NAME, frequencies.names.share(name_key(name)));
+            }
+            (NameLevel::Pinyin, _, Some(pinyin)) => {
+                field_weights[NAME] = adjusted(NAME, frequencies.pinyin.share(pinyin_key(pinyin)));
+            }
+            _ => {}
+        }
+        if let (GuardianLevel::Name, Some(guardian)) = (levels.guardian, terms.guardian_name) {
+            field_weights[GUARDIAN] = adjusted(GUARDIAN, frequencies.guardians.share(name_key(guardian)));
         }
         let weight: f64 = field_weights.iter().sum();
-        let prior = (self.lambda / (1.0 - self.lambda)).log2();
-        let probability = if decided_apart(levels) { 0.0 } else { 1.0 / (1.0 + (-(weight + prior)).exp2()) };
+        let probability = if levels.decided_apart() { 0.0 } else { self.probability_of(weight) };
         Score { weight, probability, field_weights }
+    }
+
+    /// The match probability of a total weight, with the prior λ.
+    pub fn probability_of(&self, weight: f64) -> f64 {
+        let prior = (self.lambda / (1.0 - self.lambda)).log2();
+        1.0 / (1.0 + (-(weight + prior)).exp2())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::{BirthLevel, EqualityLevel, IdLevel};
 
-    /// EM recovers known m and u on a simulated comparison table: two binary-ish fields and
-    /// a three-level one, 20% matches.
+    /// EM recovers known m and u on a simulated comparison table: two multi-level fields and a
+    /// binary one, 20% matches.
     #[test]
     fn em_recovers_known_m() {
         let mut rng = Rng::keyed(42, 0, 0);
         // Matches agree on the name (exactly or as a homophone): a different name is decisive.
-        let true_m = [[0.0, 0.9, 0.0, 0.1, 0.0, 0.0, 0.0], [0.0, 0.8, 0.0, 0.0, 0.0, 0.1, 0.1]];
-        let true_u = [[0.0, 0.01, 0.0, 0.0, 0.0, 0.0, 0.99], [0.0, 0.002, 0.0, 0.0, 0.0, 0.05, 0.948]];
-        let draw = |rng: &mut Rng, p: &[f64; 7]| -> u8 {
+        let names = NameLevel::ALL;
+        let births = BirthLevel::ALL;
+        let true_m_name = [0.0, 0.9, 0.0, 0.1, 0.0, 0.0, 0.0];
+        let true_u_name = [0.0, 0.01, 0.0, 0.0, 0.0, 0.0, 0.99];
+        // Matches' birth dates agree up to a slip: a name with another birthday is no match.
+        let true_m_birth = [0.0, 0.8, 0.0, 0.0, 0.0, 0.0, 0.2, 0.0];
+        let true_u_birth = [0.0, 0.002, 0.0, 0.0, 0.0, 0.0, 0.05, 0.948];
+        let draw = |rng: &mut Rng, p: &[f64]| -> usize {
             let x = rng.unit();
             let mut acc = 0.0;
             for (l, &q) in p.iter().enumerate() {
                 acc += q;
                 if x < acc {
-                    return l as u8;
+                    return l;
                 }
             }
-            6
+            p.len() - 1
         };
         let mut table = Vec::new();
         for _ in 0..200_000 {
             let is_match = rng.chance(0.2);
-            let (p_name, p_birth) = if is_match { (&true_m[0], &true_m[1]) } else { (&true_u[0], &true_u[1]) };
+            let (p_name, p_birth): (&[f64], &[f64]) =
+                if is_match { (&true_m_name, &true_m_birth) } else { (&true_u_name, &true_u_birth) };
             let sex_equal = if is_match { rng.chance(0.98) } else { rng.chance(0.5) };
-            let mut levels: Levels = [0; FIELDS.len()];
-            levels[0] = draw(&mut rng, p_name);
-            levels[1] = draw(&mut rng, p_birth);
-            levels[3] = if sex_equal { 1 } else { 2 };
-            table.push(levels);
+            table.push(Levels {
+                name: names[draw(&mut rng, p_name)],
+                birth: births[draw(&mut rng, p_birth)],
+                sex: if sex_equal { EqualityLevel::Equal } else { EqualityLevel::Different },
+                ..Levels::default()
+            });
         }
         let mut u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![1.0 / l.len() as f64; l.len()]).collect();
-        u[0] = true_u[0].iter().map(|&x| x.max(FLOOR)).collect();
-        u[1] = true_u[1].iter().map(|&x| x.max(FLOOR)).collect();
+        u[0] = true_u_name.iter().map(|&x: &f64| x.max(FLOOR)).collect();
+        u[1] = true_u_birth.iter().map(|&x: &f64| x.max(FLOOR)).collect();
         u[3] = vec![1.0, 0.5, 0.5];
-        let all = Session { rules: 1, excluded: [false; FIELDS.len()] };
-        let model = fit(&table, &vec![1; table.len()], &[all], u, 0, 200);
+        let model = fit(&table, &vec![false; table.len()], u, 0, 200);
         assert!((model.lambda - 0.2).abs() < 0.01, "λ {}", model.lambda);
         let m = |f: usize, l: usize| model.fields[f].levels[l].m;
         assert!((m(0, 1) - 0.9).abs() < 0.02, "name exact m {}", m(0, 1));
         assert!((m(1, 1) - 0.8).abs() < 0.02, "birth exact m {}", m(1, 1));
-        assert!((m(1, 5) - 0.1).abs() < 0.02, "birth one-digit m {}", m(1, 5));
+        assert!((m(1, 6) - 0.2).abs() < 0.02, "birth one-digit m {}", m(1, 6));
         assert!((m(3, 1) - 0.98).abs() < 0.02, "sex m {}", m(3, 1));
         assert!(model.fields[0].levels[1].weight > 6.0);
         assert_eq!(model.fields[0].levels[0].weight, 0.0, "missing is no evidence");
     }
 
-    /// A session leaves its blocked fields alone: they keep the priors when no session fits them.
+    /// The fields other than the number are fitted on the pairs found by the number: pairs a
+    /// name rule found agree on the name by construction, and must not make the name look
+    /// surer than it is.
     #[test]
-    fn sessions_leave_out_their_blocked_fields() {
-        let mut levels: Levels = [0; FIELDS.len()];
-        levels[NAME] = 1;
-        levels[1] = 6;
-        let table = vec![levels; 100];
-        let mut excluded = [false; FIELDS.len()];
-        excluded[NAME] = true;
-        let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.2; l.len()]).collect();
-        let model = fit(&table, &vec![1; 100], &[Session { rules: 1, excluded }], u, 0, 50);
-        assert_eq!(model.fields[NAME].levels[1].m, M_PRIORS[NAME][0], "name was blocked on: prior kept");
-        assert!(model.fields[1].levels[6].m > 0.9, "birth estimated: {}", model.fields[1].levels[6].m);
+    fn other_fields_are_fitted_where_the_number_found_the_pairs() {
+        let mut rng = Rng::keyed(7, 0, 0);
+        let mut table = Vec::new();
+        let mut by_number = Vec::new();
+        let person = |rng: &mut Rng, id: IdLevel| Levels {
+            name: if rng.chance(0.7) { NameLevel::Exact } else { NameLevel::Pinyin },
+            birth: if rng.chance(0.9) { BirthLevel::Exact } else { BirthLevel::OneDay },
+            id,
+            sex: EqualityLevel::Equal,
+            ..Levels::default()
+        };
+        for _ in 0..10_000 {
+            let id = if rng.chance(0.9) { IdLevel::Exact } else { IdLevel::OneDigit };
+            table.push(person(&mut rng, id));
+            by_number.push(true);
+        }
+        // A name rule's pairs: the name always agrees; a fifth are one person without a number.
+        for k in 0..10_000 {
+            let levels = if k % 5 == 0 {
+                person(&mut rng, IdLevel::Missing)
+            } else {
+                let sex = if rng.chance(0.5) { EqualityLevel::Equal } else { EqualityLevel::Different };
+                Levels {
+                    name: NameLevel::Exact,
+                    birth: BirthLevel::OneDay,
+                    id: IdLevel::Different,
+                    sex,
+                    ..Levels::default()
+                }
+            };
+            table.push(levels);
+            by_number.push(false);
+        }
+        let mut u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.001; l.len()]).collect();
+        u[1][BirthLevel::Different as usize] = 0.99;
+        u[2][IdLevel::Different as usize] = 0.05;
+        u[3] = vec![1.0, 0.5, 0.5];
+        let model = fit(&table, &by_number, u, 0, 500);
+        let name_exact = model.fields[NAME].levels[NameLevel::Exact as usize].m;
+        assert!((name_exact - 0.7).abs() < 0.02, "name exact m {name_exact}, not the name rule's 0.76");
+        let id_exact = model.fields[ID].levels[IdLevel::Exact as usize].m;
+        assert!(id_exact > 0.5, "the number's m comes from all pairs: exact {id_exact}");
+    }
+
+    fn frequencies(names: &[&str], pinyin: &[&str], guardians: &[&str]) -> Frequencies {
+        let counts = |values: &[&str], key: fn(&str) -> u64| Counts::new(values.iter().map(|v| Some(key(v))));
+        Frequencies {
+            names: counts(names, name_key),
+            pinyin: counts(pinyin, pinyin_key),
+            guardians: counts(guardians, name_key),
+        }
     }
 
     #[test]
-    fn term_frequencies_weaken_common_names() {
-        let names = ["张伟", "张伟", "张伟", "张伟", "欧阳子轩", "欧阳子轩", "李娜", "王芳"];
-        let frequencies = NameFrequencies::new(names.iter().map(|n| Some(*n)));
+    fn term_frequencies_weaken_common_values() {
+        let f = frequencies(
+            &["张伟", "张伟", "张伟", "张伟", "欧阳子轩", "欧阳子轩", "李娜", "王芳"],
+            &["chen zi han", "chen zi han", "chen zi han", "chen zi han", "ou yang zi xuan", "li na", "wang fang", "x"],
+            &["王伟", "王伟", "王伟", "王伟", "欧阳振华", "李强", "赵六", "钱七"],
+        );
         let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.1; l.len()]).collect();
-        let model = fit(&[], &[], &[], u, 0, 0);
-        let mut levels: Levels = [0; FIELDS.len()];
-        levels[NAME] = 1;
-        let common = model.score(&levels, Some("张伟"), &frequencies);
-        let rare = model.score(&levels, Some("欧阳子轩"), &frequencies);
+        let model = fit(&[], &[], u, 0, 0);
+        let exact = Levels { name: NameLevel::Exact, birth: BirthLevel::Exact, ..Levels::default() };
+        let score = |levels: &Levels, name: &'static str, pinyin: &'static str, guardian: &'static str| {
+            model.score(levels, &Terms { name: Some(name), pinyin: Some(pinyin), guardian_name: Some(guardian) }, &f)
+        };
+        let common = score(&exact, "张伟", "zhang wei", "");
+        let rare = score(&exact, "欧阳子轩", "ou yang zi xuan", "");
         assert!(rare.weight > common.weight + 0.9, "{} vs {}", rare.weight, common.weight);
         assert!(rare.probability > common.probability);
-        assert_eq!(model.score(&[0; FIELDS.len()], None, &frequencies).weight, 0.0);
+        // A homophone weighs by its reading's frequency: 陈紫涵 / 陈梓涵 read like many others.
+        let homophone = Levels { name: NameLevel::Pinyin, birth: BirthLevel::Exact, ..Levels::default() };
+        let popular = score(&homophone, "陈紫涵", "chen zi han", "");
+        let unusual = score(&homophone, "李那", "li na", "");
+        assert!(unusual.field_weights[NAME] > popular.field_weights[NAME] + 1.9, "{popular:?} vs {unusual:?}");
+        assert_eq!(
+            popular.field_weights[NAME],
+            score(&homophone, "陈子涵", "Chen Zi-han", "").field_weights[NAME],
+            "readings compare by their letters"
+        );
+        let guardian = Levels { guardian: GuardianLevel::Name, ..exact };
+        let father = score(&guardian, "张伟", "zhang wei", "王伟").field_weights[GUARDIAN];
+        let rare_father = score(&guardian, "张伟", "zhang wei", "欧阳振华").field_weights[GUARDIAN];
+        assert!(rare_father > father + 1.9, "{father} vs {rare_father}");
+        assert_eq!(model.score(&Levels::default(), &Terms::default(), &f).weight, 0.0);
+    }
+
+    #[test]
+    fn saved_frequencies_weigh_as_the_counted_ones() {
+        let f = frequencies(&["张伟", "张伟", "李娜"], &["zhang wei", "zhang wei", "li na"], &["王伟", "王伟", "赵六"]);
+        let mut saved = SavedFrequencies { records: 3, ..SavedFrequencies::default() };
+        saved.names = f.names.saved(["张伟", "张伟", "李娜"].into_iter().map(Some), name_key);
+        saved.pinyin = f.pinyin.saved(["zhang wei", "zhang wei", "li na"].into_iter().map(Some), pinyin_key);
+        assert_eq!(saved.names.len(), 1, "a value seen once is not kept: {:?}", saved.names);
+        let back = Frequencies::load(&saved);
+        for name in ["张伟", "李娜", "欧阳子轩"] {
+            assert_eq!(back.names.share(name_key(name)), f.names.share(name_key(name)), "{name}");
+        }
+        assert_eq!(back.pinyin.share(pinyin_key("zhangwei")), 2.0 / 3.0);
+    }
+
+    #[test]
+    fn a_saved_model_must_fit_the_compared_fields() {
+        let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.1; l.len()]).collect();
+        let mut model = fit(&[], &[], u, 0, 0);
+        model.lambda = 0.01;
+        assert_eq!(model.validate(), Ok(()));
+        let mut empty = model.clone();
+        empty.fields.clear();
+        assert!(empty.validate().unwrap_err().contains("0 fields"));
+        let mut old = model.clone();
+        old.fields[2].levels.pop();
+        assert!(old.validate().unwrap_err().contains("id_number"), "{:?}", old.validate());
     }
 }
