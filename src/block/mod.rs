@@ -7,16 +7,16 @@
 //! characters in order (equal for a swap of k and k+1). Blocks larger than `max_block_size` are skipped and
 //! reported, never allowed to explode memory.
 
-use std::hash::{Hash, Hasher};
-
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::check::region::{region_status, RegionStatus};
 use crate::columns::{par_row_chunks, Ints, Text};
-use crate::compare::FIELDS;
+use crate::compare::{own_numbers, pinyin_letters};
 use crate::error::Result;
 use crate::normalize::date::Date;
+use crate::normalize::id_number::spreadsheet_digits;
 use crate::normalize::name::surname;
 
 /// What a blocking key is built from.
@@ -27,16 +27,27 @@ pub enum KeyPart {
     Id,
     /// The ID number with one position deleted (one key per position).
     IdOneDigit,
+    /// The first 15 digits of an ID number as a spreadsheet keeps them; pairs only where one
+    /// record's number came back from a spreadsheet damaged (`211221200903152000`).
+    IdSpreadsheet,
+    /// Birth date and sequence of an ID number (positions 7–17): the number with its region set
+    /// aside, for a mistyped region.
+    IdDateSequence,
     /// The normalized name.
     Name,
-    /// Toneless pinyin of the name (homophones share it).
+    /// Toneless pinyin of the name, letters only (homophones and names typed in pinyin share it).
     NamePinyin,
     /// First letters of the name's pinyin syllables (`zhang zi xuan` → `zzx`).
     NameInitials,
+    /// The first letter of the name's pinyin (`z` for 张子轩 and for `Zhang Zixuan`).
+    NameFirstLetter,
     Surname,
     BirthDate,
     BirthYear,
     BirthYearMonth,
+    /// Month and day in either order, any year: a date typed a year off or with day and month
+    /// swapped keeps it.
+    BirthDayMonth,
     Sex,
     GuardianPhone,
     /// The record's city and county (`locality_*`: the sheet's 所属地市/所属区县, else the ID's region).
@@ -46,6 +57,18 @@ pub enum KeyPart {
     NoId,
 }
 
+impl KeyPart {
+    /// Key passes of a rule with this part: one per deleted position for `IdOneDigit`, rounded
+    /// and cut digits for `IdSpreadsheet`.
+    fn passes(self) -> usize {
+        match self {
+            KeyPart::IdOneDigit => 36,
+            KeyPart::IdSpreadsheet => 2,
+            _ => 1,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     pub name: String,
@@ -53,32 +76,31 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// The compared fields (`compare::FIELDS`) this rule's pairs agree on by construction.
-    pub fn blocked_fields(&self) -> [bool; FIELDS.len()] {
-        let mut blocked = [false; FIELDS.len()];
-        for part in &self.keys {
-            let field = match part {
-                KeyPart::Id | KeyPart::IdOneDigit | KeyPart::NoId => "id_number",
-                KeyPart::Name | KeyPart::NamePinyin | KeyPart::NameInitials | KeyPart::Surname => "name",
-                KeyPart::BirthDate | KeyPart::BirthYear | KeyPart::BirthYearMonth => "birth_date",
-                KeyPart::Sex => "sex",
-                KeyPart::GuardianPhone => "guardian",
-                // A county key is the household region when the sheet has no county column.
-                KeyPart::County => "household",
-                KeyPart::SchoolCode => "school",
-            };
-            blocked[FIELDS.iter().position(|f| *f == field).expect("a compared field")] = true;
-        }
-        blocked
+    fn passes(&self) -> usize {
+        self.keys.iter().map(|k| k.passes()).max().unwrap_or(1)
+    }
+
+    /// Whether the rule keys on the ID number. A rule that does not pairs two records only when
+    /// one of them lacks a number of its own (`compare::own_numbers`): two different own numbers
+    /// are two people whatever else agrees, so such pairs would only be compared to be set
+    /// apart. This keeps name and birth-date rules small at province scale, where popular names
+    /// make their blocks large.
+    fn keys_on_number(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|k| matches!(k, KeyPart::Id | KeyPart::IdOneDigit | KeyPart::IdSpreadsheet | KeyPart::IdDateSequence))
     }
 }
+
+/// The most rules a run can have: a candidate pair records its rules as bits of a `u64`.
+pub const MAX_RULES: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlockingSettings {
     pub rules: Vec<Rule>,
-    /// Blocks with more records are skipped (and reported): a block of n records makes n(n-1)/2
-    /// pairs.
+    /// Blocks that would make more pairs than a block of this many records (n(n-1)/2) are
+    /// skipped and reported, never allowed to explode memory.
     pub max_block_size: usize,
 }
 
@@ -92,7 +114,13 @@ impl Default for BlockingSettings {
             rules: vec![
                 rule("id", &[Id]),
                 rule("id_one_digit", &[IdOneDigit]),
+                rule("id_spreadsheet", &[IdSpreadsheet]),
+                // The name's first letter or the guardian's phone keeps same-day same-sequence
+                // numbers of other counties apart.
+                rule("id_date_sequence", &[IdDateSequence, NameFirstLetter]),
+                rule("id_date_sequence_phone", &[IdDateSequence, GuardianPhone]),
                 rule("pinyin_birth_month", &[NamePinyin, BirthYearMonth]),
+                rule("pinyin_birth_day_month", &[NamePinyin, BirthDayMonth]),
                 rule("initials_birth_sex", &[NameInitials, BirthDate, Sex]),
                 // Birth year and sex keep county blocks small in populous counties.
                 rule("initials_county_birth_year_sex", &[NameInitials, County, BirthYear, Sex]),
@@ -104,12 +132,40 @@ impl Default for BlockingSettings {
     }
 }
 
+impl BlockingSettings {
+    /// The rule mask (bit i = rule i) of the rules keyed on the ID number.
+    pub fn number_rules(&self) -> u64 {
+        self.rules.iter().enumerate().filter(|(_, r)| r.keys_on_number()).map(|(i, _)| 1u64 << i).sum()
+    }
+
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.rules.is_empty() {
+            return Err("blocking needs at least one rule".into());
+        }
+        if self.rules.len() > MAX_RULES {
+            return Err(format!("{} blocking rules; at most {MAX_RULES}", self.rules.len()));
+        }
+        if let Some(rule) = self.rules.iter().find(|r| r.keys.is_empty()) {
+            return Err(format!("blocking rule {:?} has no keys", rule.name));
+        }
+        let mut names: Vec<&str> = self.rules.iter().map(|r| r.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("two blocking rules are named {:?}", twice[0]));
+        }
+        if self.max_block_size < 2 {
+            return Err(format!("max_block_size must be at least 2, it is {}", self.max_block_size));
+        }
+        Ok(())
+    }
+}
+
 /// A block that was skipped for its size.
 #[derive(Clone, Debug, Serialize)]
 pub struct LargeBlock {
     pub rule: String,
     pub records: usize,
-    /// The key, readable: `name_pinyin=zhang wei, birth_year_month=2014-03`.
+    /// The key, readable: `name_pinyin=zhangwei, birth_year_month=201403`.
     pub key: String,
 }
 
@@ -129,15 +185,68 @@ pub struct Candidates {
     /// Record index pairs (a < b), sorted, without repeats.
     pub pairs: Vec<(u32, u32)>,
     /// For each pair, the rules (bit i = rule i) that produced it.
-    pub rules: Vec<u32>,
+    pub rules: Vec<u64>,
     pub stats: Vec<RuleStats>,
     /// The largest blocks of each rule, skipped or not, largest first.
     pub largest: Vec<LargeBlock>,
 }
 
+/// Where a key's parts go: into a hash (blocking) or into readable text (reports). One function
+/// ([`Parts::feed`]) builds both, so a reported key is the key that was blocked on.
+trait Sink {
+    fn text(&mut self, text: &[u8]);
+    fn number(&mut self, n: i64);
+    /// Closes a key part (so that `ab` + `c` and `a` + `bc` differ).
+    fn end(&mut self);
+}
+
+/// A fast 64-bit hash of key parts, word at a time (keys are hashed once per record and pass).
+struct KeyHash(u64);
+
+impl KeyHash {
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Sink for KeyHash {
+    fn text(&mut self, text: &[u8]) {
+        let mut chunks = text.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        self.word(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
+    }
+
+    fn number(&mut self, n: i64) {
+        self.word(n as u64);
+    }
+
+    fn end(&mut self) {
+        self.word(0xff);
+    }
+}
+
+impl Sink for String {
+    fn text(&mut self, text: &[u8]) {
+        self.push_str(&String::from_utf8_lossy(text));
+    }
+
+    fn number(&mut self, n: i64) {
+        self.push_str(&n.to_string());
+    }
+
+    fn end(&mut self) {}
+}
+
 /// Key-part values of the records, read in place.
 struct Parts<'a> {
     id: Text<'a>,
+    /// Whether each record carries a number of its own (`compare::own_numbers`).
+    own: Vec<bool>,
     name: Text<'a>,
     pinyin: Text<'a>,
     birth: Ints<'a>,
@@ -150,8 +259,22 @@ struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     fn new(records: &'a DataFrame) -> Result<Parts<'a>> {
+        // A number whose region is in no table may be a mistyped copy of another's: its record
+        // is paired by the other rules too.
+        let ids = Text::of(records, "id_norm")?;
+        let own = match records.column("id_valid") {
+            Ok(_) => own_numbers(records)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, own)| {
+                    own && ids.get(i).is_some_and(|id| region_status(&id[..6], 2000) != RegionStatus::Unknown)
+                })
+                .collect(),
+            Err(_) => vec![false; records.height()],
+        };
         Ok(Parts {
             id: Text::of(records, "id_norm")?,
+            own,
             name: Text::of(records, "name_norm")?,
             pinyin: Text::of(records, "name_pinyin")?,
             birth: Ints::of(records, "birth_date_norm")?,
@@ -163,64 +286,132 @@ impl<'a> Parts<'a> {
         })
     }
 
-    /// The text of one key part of record `i`; `deleted` is the pass of [`KeyPart::IdOneDigit`].
-    fn part(&self, part: KeyPart, i: usize, deleted: usize) -> Option<String> {
+    /// The ID number of record `i` as a spreadsheet left it, when it looks damaged (whether or
+    /// not the zeros happen to pass MOD 11-2).
+    fn spreadsheet_damaged(&self, i: usize) -> Option<std::borrow::Cow<'a, str>> {
+        self.id.get(i).and_then(spreadsheet_digits).filter(|d| d.len() == 15)
+    }
+
+    /// Feeds one key part of record `i` to `sink`; `None` when the record has no such value.
+    /// `pass` is the pass of a multi-pass part ([`KeyPart::passes`]).
+    fn feed(&self, part: KeyPart, i: usize, pass: usize, sink: &mut impl Sink) -> Option<()> {
         let birth = || self.birth.get(i).map(Date::from_epoch_days);
-        Some(match part {
-            KeyPart::Id => self.id.get(i)?.to_owned(),
+        match part {
+            KeyPart::Id => sink.text(self.id.get(i)?.as_bytes()),
             KeyPart::IdOneDigit => {
-                let id = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?;
-                let k = deleted / 2;
-                if deleted % 2 == 0 {
-                    format!("{}{}", &id[..k], &id[k + 1..])
+                let id = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?.as_bytes();
+                let k = pass / 2;
+                if pass % 2 == 0 {
+                    sink.text(&id[..k]);
+                    sink.text(&id[k + 1..]);
                 } else if k < 17 {
-                    let (x, y) = (id.as_bytes()[k], id.as_bytes()[k + 1]);
-                    let (lo, hi) = (char::from(x.min(y)), char::from(x.max(y)));
-                    format!("{}{}/{lo}{hi}", &id[..k], &id[k + 2..])
+                    let (x, y) = (id[k], id[k + 1]);
+                    sink.text(&id[..k]);
+                    sink.text(&id[k + 2..]);
+                    sink.text(&[b'/', x.min(y), x.max(y)]);
                 } else {
                     return None;
                 }
             }
-            KeyPart::Name => self.name.get(i)?.to_owned(),
-            KeyPart::NamePinyin => self.pinyin.get(i).filter(|p| !p.is_empty())?.to_owned(),
-            KeyPart::NameInitials => {
-                let initials: String = self.pinyin.get(i)?.split(' ').filter_map(|s| s.chars().next()).collect();
-                (!initials.is_empty()).then_some(initials)?
+            KeyPart::IdSpreadsheet => match self.spreadsheet_damaged(i) {
+                Some(digits) => sink.text(digits.as_bytes()),
+                None => {
+                    let id = self.id.get(i).filter(|id| id.len() == 18 && id.bytes().all(|b| b.is_ascii_digit()))?;
+                    // Pass 0: rounded to 15 significant digits; pass 1: cut, when that differs.
+                    let cut: u64 = id[..15].parse().ok()?;
+                    let rounded = cut + u64::from(id.as_bytes()[15] >= b'5');
+                    match pass {
+                        0 => sink.text(format!("{rounded:015}").as_bytes()),
+                        _ if rounded != cut => sink.text(&id.as_bytes()[..15]),
+                        _ => return None,
+                    }
+                }
+            },
+            KeyPart::IdDateSequence => {
+                let id = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?;
+                sink.text(&id.as_bytes()[6..17]);
             }
-            KeyPart::Surname => surname(self.name.get(i)?).to_owned(),
-            KeyPart::BirthDate => birth()?.to_string(),
-            KeyPart::BirthYear => birth()?.year.to_string(),
+            KeyPart::Name => sink.text(self.name.get(i)?.as_bytes()),
+            KeyPart::NamePinyin => {
+                let letters: Vec<u8> = pinyin_letters(self.pinyin.get(i)?).collect();
+                if letters.is_empty() {
+                    return None;
+                }
+                sink.text(&letters);
+            }
+            KeyPart::NameInitials => {
+                let pinyin = self.pinyin.get(i)?;
+                let initials: Vec<u8> = pinyin.split(' ').filter_map(|s| s.bytes().next()).collect();
+                if initials.is_empty() {
+                    return None;
+                }
+                sink.text(&initials);
+            }
+            KeyPart::NameFirstLetter => sink.text(&[pinyin_letters(self.pinyin.get(i)?).next()?]),
+            KeyPart::Surname => sink.text(surname(self.name.get(i)?).as_bytes()),
+            KeyPart::BirthDate => {
+                let b = birth()?;
+                sink.number(i64::from(b.year) * 10_000 + i64::from(b.month) * 100 + i64::from(b.day));
+            }
+            KeyPart::BirthYear => sink.number(i64::from(birth()?.year)),
             KeyPart::BirthYearMonth => {
                 let b = birth()?;
-                format!("{:04}-{:02}", b.year, b.month)
+                sink.number(i64::from(b.year) * 100 + i64::from(b.month));
             }
-            KeyPart::Sex => self.sex.get(i)?.to_owned(),
-            KeyPart::GuardianPhone => self.phone.get(i)?.to_owned(),
+            KeyPart::BirthDayMonth => {
+                let b = birth()?;
+                sink.number(i64::from(b.month.min(b.day)) * 100 + i64::from(b.month.max(b.day)));
+            }
+            KeyPart::Sex => sink.text(self.sex.get(i)?.as_bytes()),
+            KeyPart::GuardianPhone => sink.text(self.phone.get(i)?.as_bytes()),
             // County names repeat across cities (郊区, 铁东区): the city disambiguates.
-            KeyPart::County => format!("{}/{}", self.city.get(i).unwrap_or(""), self.county.get(i)?),
-            KeyPart::SchoolCode => self.school.get(i)?.to_owned(),
-            KeyPart::NoId => match self.id.get(i) {
-                None => String::new(),
-                Some(_) => return None,
-            },
-        })
+            KeyPart::County => {
+                let county = self.county.get(i)?;
+                sink.text(self.city.get(i).unwrap_or("").as_bytes());
+                sink.text(b"/");
+                sink.text(county.as_bytes());
+            }
+            KeyPart::SchoolCode => sink.text(self.school.get(i)?.as_bytes()),
+            KeyPart::NoId => {
+                if self.id.get(i).is_some() {
+                    return None;
+                }
+            }
+        }
+        sink.end();
+        Some(())
     }
 
     /// The rule's key of record `i`, hashed; `None` when a part is missing.
-    fn key(&self, rule: &Rule, i: usize, deleted: usize) -> Option<u64> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    fn key(&self, rule: &Rule, i: usize, pass: usize) -> Option<u64> {
+        let mut hash = KeyHash(0);
         for &part in &rule.keys {
-            self.part(part, i, deleted)?.hash(&mut hasher);
+            self.feed(part, i, pass, &mut hash)?;
         }
-        Some(hasher.finish())
+        Some(hash.0)
     }
 
-    fn describe(&self, rule: &Rule, i: usize, deleted: usize) -> String {
+    /// Whether a block's pairs must include record `i` to be made: a spreadsheet rule pairs only
+    /// a damaged number with the numbers it may have been; a rule not keyed on the number, only
+    /// records lacking a number of their own ([`Rule::keys_on_number`]).
+    fn probes(&self, rule: &Rule, i: usize) -> bool {
+        if rule.keys.contains(&KeyPart::IdSpreadsheet) {
+            self.spreadsheet_damaged(i).is_some()
+        } else {
+            rule.keys_on_number() || !self.own[i]
+        }
+    }
+
+    fn describe(&self, rule: &Rule, i: usize, pass: usize) -> String {
         let name =
             |p: KeyPart| serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         rule.keys
             .iter()
-            .map(|&p| format!("{}={}", name(p), self.part(p, i, deleted).unwrap_or_default()))
+            .map(|&p| {
+                let mut text = String::new();
+                self.feed(p, i, pass, &mut text);
+                format!("{}={text}", name(p))
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -238,12 +429,15 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: u
     let mut stats = Vec::new();
     let mut largest = Vec::new();
     for (r, rule) in settings.rules.iter().enumerate() {
-        let passes = if rule.keys.contains(&KeyPart::IdOneDigit) { 36 } else { 1 };
         let mut rule_stats = RuleStats { rule: rule.name.clone(), ..Default::default() };
         let mut blocks: Vec<(usize, u32, usize)> = Vec::new();
-        for deleted in 0..passes {
+        // Pairs of one number with itself are the `id` rule's: the one-digit rule makes them in
+        // every pass.
+        let skip_same_id = rule.keys.contains(&KeyPart::IdOneDigit);
+        let max_pairs = settings.max_block_size * (settings.max_block_size - 1) / 2;
+        for pass in 0..rule.passes() {
             let mut keys: Vec<(u64, u32)> = par_row_chunks(records.height(), |rows| {
-                rows.filter_map(|i| parts.key(rule, i, deleted).map(|k| (k, i as u32))).collect::<Vec<_>>()
+                rows.filter_map(|i| parts.key(rule, i, pass).map(|k| (k, i as u32))).collect::<Vec<_>>()
             })
             .into_iter()
             .flatten()
@@ -254,16 +448,27 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: u
                 let end = start + keys[start..].iter().take_while(|k| k.0 == keys[start].0).count();
                 let size = end - start;
                 if size > 1 {
-                    rule_stats.blocks += 1;
-                    blocks.push((size, keys[start].1, deleted));
-                    if size > settings.max_block_size {
+                    let block = &keys[start..end];
+                    let probes: Vec<bool> = block.iter().map(|k| parts.probes(rule, k.1 as usize)).collect();
+                    let probing = probes.iter().filter(|&&p| p).count();
+                    // Pairs with at least one probe: all pairs but those of two others.
+                    let pairs = size * (size - 1) / 2 - (size - probing) * (size - probing).saturating_sub(1) / 2;
+                    if pairs > 0 {
+                        rule_stats.blocks += 1;
+                        blocks.push((size, block[0].1, pass));
+                    }
+                    if pairs > max_pairs {
                         rule_stats.skipped_blocks += 1;
                         rule_stats.skipped_records += size as u64;
-                    } else {
+                    } else if pairs > 0 {
                         // A block lists its records by index, so the new ones come last.
-                        for a in start..end {
-                            for b in (a + 1..end).filter(|&b| keys[b].1 as usize >= first_new) {
-                                tagged.push((pack(keys[a].1, keys[b].1), r as u32));
+                        for a in 0..size {
+                            for b in (a + 1..size).filter(|&b| block[b].1 as usize >= first_new) {
+                                let (x, y) = (block[a].1 as usize, block[b].1 as usize);
+                                if !(probes[a] || probes[b]) || (skip_same_id && parts.id.get(x) == parts.id.get(y)) {
+                                    continue;
+                                }
+                                tagged.push((pack(block[a].1, block[b].1), r as u32));
                                 rule_stats.pairs += 1;
                             }
                         }
@@ -273,23 +478,23 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: u
             }
         }
         blocks.sort_unstable_by(|x, y| y.0.cmp(&x.0));
-        largest.extend(blocks.iter().take(LARGEST_REPORTED).map(|&(size, first, deleted)| LargeBlock {
+        largest.extend(blocks.iter().take(LARGEST_REPORTED).map(|&(size, first, pass)| LargeBlock {
             rule: rule.name.clone(),
             records: size,
-            key: parts.describe(rule, first as usize, deleted),
+            key: parts.describe(rule, first as usize, pass),
         }));
         stats.push(rule_stats);
     }
     tagged.par_sort_unstable();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
-    let mut rules: Vec<u32> = Vec::new();
+    let mut rules: Vec<u64> = Vec::new();
     for (pair, rule) in tagged {
         let pair = unpack(pair);
         if pairs.last() == Some(&pair) {
-            *rules.last_mut().unwrap() |= 1 << rule;
+            *rules.last_mut().unwrap() |= 1u64 << rule;
         } else {
             pairs.push(pair);
-            rules.push(1 << rule);
+            rules.push(1u64 << rule);
         }
     }
     for mask in &rules {
@@ -382,6 +587,87 @@ mod tests {
         assert_eq!(c.stats.iter().map(|s| s.new_pairs).sum::<u64>(), 5);
         let linked = candidates(&df, &wide, 3).unwrap();
         assert_eq!(linked.pairs, vec![(0, 3), (1, 3)], "only pairs with record 3, the new one");
+    }
+
+    #[test]
+    fn spreadsheet_damage_meets_its_number_and_nothing_else() {
+        // 211221200903152514 and its neighbour …152414 share their first 15 digits; a spreadsheet
+        // keeps 211221200903153 of the first (rounded) and 211221200903152 of the second.
+        let df = records(&[
+            ("211221200903152514", "王欣怡", "wang xin yi", 1, ""),
+            ("211221200903152414", "李娜", "li na", 2, ""),
+            ("211221200903153000", "王欣怡", "wang xin yi", 3, ""),
+            ("2.11221200903152E+17", "李娜", "li na", 4, ""),
+            ("211221200903152000", "赵六", "zhao liu", 5, ""),
+        ]);
+        let settings = BlockingSettings {
+            rules: vec![Rule { name: "sheet".into(), keys: vec![KeyPart::IdSpreadsheet] }],
+            max_block_size: 10,
+        };
+        let c = candidates(&df, &settings, 0).unwrap();
+        assert_eq!(
+            c.pairs,
+            vec![(0, 2), (0, 3), (0, 4), (1, 3), (1, 4), (3, 4)],
+            "rounded and cut; never the two intact numbers with each other"
+        );
+    }
+
+    #[test]
+    fn pinyin_keys_are_letters_only() {
+        let df = records(&[
+            ("", "王欣怡", "wang xin yi", 1, ""),
+            ("", "WANGXINYI", "wangxinyi", 1, ""),
+            ("", "王欣怡2", "wang xin yi 2", 1, ""),
+            ("", "王新", "wang xin", 1, ""),
+        ]);
+        let settings = BlockingSettings {
+            rules: vec![Rule { name: "p".into(), keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth] }],
+            max_block_size: 10,
+        };
+        let c = candidates(&df, &settings, 0).unwrap();
+        assert_eq!(c.pairs, vec![(0, 1), (0, 2), (1, 2)]);
+        assert!(c.largest[0].key.starts_with("name_pinyin=wangxinyi, birth_year_month=1970"), "{:?}", c.largest);
+    }
+
+    #[test]
+    fn name_rules_pair_only_records_lacking_a_number_of_their_own() {
+        // Twins: same name reading, same month, two valid numbers of their own; a third record
+        // of the same reading without a number; a fourth whose valid number is decades older
+        // than its birth date (a guardian's).
+        let (twin_a, twin_b) = ("44011320141005001X", "440113201410050036");
+        let mut df = records(&[
+            (twin_a, "张子涵", "zhang zi han", 16348, ""),
+            (twin_b, "张梓涵", "zhang zi han", 16348, ""),
+            ("", "张子涵", "zhang zi han", 16349, ""),
+            ("44011319750305001X", "张紫涵", "zhang zi han", 16350, ""),
+        ]);
+        let as_of = Date::new(2026, 11, 29).unwrap();
+        let valid: Vec<bool> = [twin_a, twin_b, "", "44011319750305001X"]
+            .iter()
+            .map(|id| crate::check::id_number::is_valid(id, as_of))
+            .collect();
+        assert_eq!(valid, [true, true, false, true]);
+        df.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column()).unwrap();
+        let settings = BlockingSettings {
+            rules: vec![Rule { name: "p".into(), keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth] }],
+            max_block_size: 10,
+        };
+        let c = candidates(&df, &settings, 0).unwrap();
+        assert_eq!(c.pairs, vec![(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], "never the twins with each other");
+    }
+
+    #[test]
+    fn settings_are_validated() {
+        assert_eq!(BlockingSettings::default().validate(), Ok(()));
+        let rule = |n: usize| Rule { name: format!("r{n}"), keys: vec![KeyPart::Id] };
+        let many = BlockingSettings { rules: (0..65).map(rule).collect(), max_block_size: 10 };
+        assert!(many.validate().unwrap_err().contains("at most 64"));
+        let empty_rule = BlockingSettings { rules: vec![Rule { name: "x".into(), keys: vec![] }], max_block_size: 10 };
+        assert!(empty_rule.validate().unwrap_err().contains("no keys"));
+        let twice = BlockingSettings { rules: vec![rule(1), rule(1)], max_block_size: 10 };
+        assert!(twice.validate().is_err());
+        let tiny = BlockingSettings { rules: vec![rule(1)], max_block_size: 1 };
+        assert!(tiny.validate().is_err());
     }
 
     #[test]
