@@ -9,6 +9,10 @@ use pinyin::ToPinyin;
 use crate::datasets;
 use crate::rng::{Rng, Weighted};
 
+/// Share of children given a whole name from the popular list. Harsher than real data on
+/// purpose: the top names (and their homophones 子涵/梓涵/紫涵) reach thousands per cohort at 1M.
+const POPULAR_SHARE: f64 = 0.3;
+
 pub struct NamePools {
     pub surnames: Weighted<&'static str>,
     chars: Weighted<char>,
@@ -64,10 +68,11 @@ pub static POOLS: LazyLock<NamePools> = LazyLock::new(|| {
 });
 
 impl NamePools {
-    /// A given name: a popular whole name (a fifth of the time, so namesakes are common), else one
-    /// or two characters from the weighted pool.
+    /// A given name: a popular whole name ([`POPULAR_SHARE`] of the time, so that namesakes and
+    /// same-day namesakes are common across a province), else one or two characters from the
+    /// weighted pool.
     pub fn given_name(&self, rng: &mut Rng) -> String {
-        if rng.chance(0.2) {
+        if rng.chance(POPULAR_SHARE) {
             return (*self.names.draw(rng)).to_owned();
         }
         let mut name = String::new();
@@ -131,6 +136,21 @@ impl NamePools {
     }
 }
 
+/// The name as typed in pinyin, surname first, each part capitalised: `王欣怡` → `Wang Xinyi`.
+pub fn typed_in_pinyin(name: &str, surname: &str) -> String {
+    use crate::normalize::name::name_pinyin;
+    let capitalised = |syllables: String| {
+        let joined: String = syllables.split(' ').collect();
+        let mut chars = joined.chars();
+        chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    };
+    let reading = name_pinyin(name);
+    let surname_syllables = surname.chars().count();
+    let words: Vec<&str> = reading.split(' ').collect();
+    let split = surname_syllables.min(words.len());
+    format!("{} {}", capitalised(words[..split].join(" ")), capitalised(words[split..].join(" ")))
+}
+
 /// The middle-dot look-alikes seen in data (DOMAIN.md).
 pub const DOT_VARIANTS: [char; 9] =
     ['\u{30FB}', '\u{FF65}', '\u{2022}', '\u{2027}', '\u{2219}', '\u{22C5}', '\u{0387}', '.', '\u{FF0E}'];
@@ -184,6 +204,24 @@ mod tests {
         for dot in DOT_VARIANTS {
             assert_eq!(normalize_name(&format!("艾力{dot}买买提")).0, "艾力·买买提");
         }
+    }
+
+    #[test]
+    fn names_typed_in_pinyin() {
+        assert_eq!(typed_in_pinyin("王欣怡", "王"), "Wang Xinyi");
+        assert_eq!(typed_in_pinyin("欧阳子轩", "欧阳"), "Ouyang Zixuan");
+        assert_eq!(typed_in_pinyin("单磊", "单"), "Shan Lei", "the surname's own reading");
+    }
+
+    #[test]
+    fn popular_names_are_concentrated() {
+        // At 1M students a cohort is ~83,000 children: the top names must reach thousands.
+        let mut rng = Rng::keyed(11, 0, 0);
+        let draws = 100_000;
+        let zi_han = (0..draws)
+            .filter(|_| ["子涵", "梓涵", "紫涵", "子晗"].contains(&POOLS.given_name(&mut rng).as_str()))
+            .count();
+        assert!(zi_han > 2_000, "zi han: {zi_han} of {draws}");
     }
 
     #[test]

@@ -309,8 +309,7 @@ impl<'a> World<'a> {
                 POOLS.given_name(&mut family_rng)
             )
         };
-        let guardian_phone =
-            format!("1{}{:09}", [3, 5, 7, 8, 9][family_rng.below(5)], family_rng.next_u64() % 1_000_000_000);
+        let guardian_phone = mobile_number(&mut family_rng);
         let guardian_birth = Date::from_epoch_days(
             identity.birth.to_epoch_days() - 365 * (24 + family_rng.below(14) as i32) - family_rng.below(365) as i32,
         );
@@ -540,17 +539,21 @@ impl<'a> World<'a> {
         let id = person.id.clone();
 
         let id_kind = match rng.unit() {
-            x if x < 0.45 => "id:identical",
-            x if x < 0.57 => "id:typo",
-            x if x < 0.67 => "id:transposition",
-            x if x < 0.77 => "id:missing",
-            x if x < 0.82 => "id:lower_x",
-            x if x < 0.88 => "id:fullwidth",
-            x if x < 0.94 => "id:spaces",
+            x if x < 0.34 => "id:identical",
+            x if x < 0.44 => "id:typo",
+            x if x < 0.52 => "id:transposition",
+            x if x < 0.62 => "id:missing",
+            x if x < 0.67 => "id:region",
+            x if x < 0.74 => "id:spreadsheet",
+            x if x < 0.79 => "id:lower_x",
+            x if x < 0.86 => "id:fullwidth",
+            x if x < 0.93 => "id:spaces",
             _ => "id:hyphens",
         };
         let id_kind = match id_kind {
             "id:lower_x" if !id.ends_with('X') => "id:identical",
+            // A number ending in X is text in a spreadsheet: it keeps every digit.
+            "id:spreadsheet" if id.ends_with('X') => "id:identical",
             kind => kind,
         };
         match id_kind {
@@ -578,6 +581,14 @@ impl<'a> World<'a> {
                 draft.values[col::ID].clear();
                 draft.values[col::DOC_TYPE] = (if style.document_type_as_code { "Z" } else { "无" }).into();
             }
+            "id:region" => {
+                // Another county of the province, or a code in no table; the check recomputed
+                // (a clerk who retypes a number with a calculator gets a valid one).
+                let other = self.province.counties[rng.below(self.province.counties.len())].code.clone();
+                let region = if other != id[..6] && rng.chance(0.5) { other } else { format!("19{}", &id[2..6]) };
+                draft.values[col::ID] = with_check(&format!("{region}{}", &id[6..17]));
+            }
+            "id:spreadsheet" => draft.values[col::ID] = spreadsheet_text(&id, rng.chance(0.5)),
             "id:lower_x" => draft.values[col::ID] = id.to_ascii_lowercase(),
             "id:fullwidth" => {
                 draft.values[col::ID] = id.chars().map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap_or(c)).collect()
@@ -608,6 +619,11 @@ impl<'a> World<'a> {
                 draft.facts.id = None;
             }
             "id:missing" => draft.facts.id = None,
+            "id:region" | "id:spreadsheet" => {
+                let (codes, facts) = typed_id_findings(&draft.values[col::ID], self.options.as_of);
+                draft.expected.extend(codes);
+                draft.facts.id = facts;
+            }
             "id:lower_x" | "id:fullwidth" | "id:spaces" | "id:hyphens" => draft.expected.push(Code::IdReformatted),
             _ => {}
         }
@@ -615,16 +631,26 @@ impl<'a> World<'a> {
 
         let transliterated = person.name.contains('·');
         let name_kind = match rng.unit() {
-            x if x < 0.55 => "name:identical",
-            x if x < 0.75 => "name:homophone",
-            x if x < 0.85 => "name:traditional",
-            x if x < 0.95 => "name:space",
-            _ => "name:dot",
+            x if x < 0.44 => "name:identical",
+            x if x < 0.64 => "name:homophone",
+            x if x < 0.71 => "name:traditional",
+            x if x < 0.78 => "name:space",
+            x if x < 0.82 => "name:dot",
+            x if x < 0.89 => "name:pinyin",
+            x if x < 0.95 => "name:digit",
+            _ => "name:missing",
         };
+        // A registration with neither name nor number belongs to nobody that any method could
+        // find: the name stays when the number is gone.
+        let name_kind =
+            if name_kind == "name:missing" && id_kind == "id:missing" { "name:identical" } else { name_kind };
         let changed = match name_kind {
             "name:homophone" => POOLS.homophone(&person.name, person.surname, rng),
             "name:traditional" => POOLS.traditional(&person.name),
             "name:space" => Some(names::with_space(&person.name, rng)),
+            "name:pinyin" if !transliterated => Some(names::typed_in_pinyin(&person.name, person.surname)),
+            "name:digit" => Some(format!("{}{}", person.name, 1 + rng.below(9))),
+            "name:missing" => Some(String::new()),
             "name:dot" if transliterated => {
                 let dot = *rng.pick(&names::DOT_VARIANTS);
                 if dot != '\u{0387}' {
@@ -641,6 +667,9 @@ impl<'a> World<'a> {
                 match name_kind {
                     "name:traditional" => draft.expected.push(Code::NameTraditional),
                     "name:space" => draft.expected.push(Code::NameWhitespace),
+                    "name:pinyin" => draft.expected.extend([Code::NameLatin, Code::NameWhitespace]),
+                    "name:digit" => draft.expected.push(Code::NameDigit),
+                    "name:missing" => draft.expected.push(Code::NameMissing),
                     _ => {}
                 }
             }
@@ -649,19 +678,44 @@ impl<'a> World<'a> {
 
         let birth = identity.birth;
         let birth_kind = match rng.unit() {
-            x if x < 0.12 => "birth:day_off",
-            x if x < 0.20 && birth.day <= 12 && birth.day != birth.month => "birth:day_month_swap",
+            x if x < 0.10 => "birth:day_off",
+            x if x < 0.18 && birth.day <= 12 && birth.day != birth.month => "birth:day_month_swap",
+            x if x < 0.23 && !(birth.month == 2 && birth.day == 29) => "birth:year_off",
+            x if x < 0.27 => "birth:missing",
             _ if style.date_format != original_style.date_format => "birth:format",
             _ => "birth:identical",
         };
         let recorded = match birth_kind {
-            "birth:day_off" => Date::from_epoch_days(birth.to_epoch_days() + if rng.chance(0.5) { 1 } else { -1 }),
-            "birth:day_month_swap" => Date { month: birth.day, day: birth.month, ..birth },
-            _ => birth,
+            "birth:day_off" => {
+                Some(Date::from_epoch_days(birth.to_epoch_days() + if rng.chance(0.5) { 1 } else { -1 }))
+            }
+            "birth:day_month_swap" => Some(Date { month: birth.day, day: birth.month, ..birth }),
+            "birth:year_off" => Some(Date { year: birth.year + if rng.chance(0.5) { 1 } else { -1 }, ..birth }),
+            "birth:missing" => None,
+            _ => Some(birth),
         };
-        draft.values[col::BIRTH] = date_text(recorded, style.date_format);
-        draft.facts.birth = Some(recorded);
+        draft.values[col::BIRTH] = recorded.map(|d| date_text(d, style.date_format)).unwrap_or_default();
+        if recorded.is_none() {
+            draft.expected.push(Code::BirthDateMissing);
+        }
+        draft.facts.birth = recorded;
         draft.perturbations.push(birth_kind);
+
+        // The other parent registers the child, or the family has a new phone.
+        let guardian_kind = match rng.unit() {
+            x if x < 0.08 => "guardian:other_parent",
+            x if x < 0.16 => "guardian:phone_changed",
+            _ => "guardian:identical",
+        };
+        match guardian_kind {
+            "guardian:other_parent" => {
+                draft.values[13] = format!("{}{}", POOLS.surnames.draw(rng), POOLS.given_name(rng));
+                draft.values[14] = mobile_number(rng);
+            }
+            "guardian:phone_changed" => draft.values[14] = mobile_number(rng),
+            _ => {}
+        }
+        draft.perturbations.push(guardian_kind);
         draft
     }
 
@@ -749,6 +803,54 @@ struct Draft {
     perturbations: Vec<&'static str>,
     expected: Vec<Code>,
     injected: Option<Code>,
+}
+
+/// An 11-digit mobile number.
+fn mobile_number(rng: &mut Rng) -> String {
+    format!("1{}{:09}", [3, 5, 7, 8, 9][rng.below(5)], rng.next_u64() % 1_000_000_000)
+}
+
+/// An 18-digit number as it comes back from a spreadsheet that held it as a number: 15
+/// significant digits, rounded, then zeros (`211221200903152000`) or in scientific notation
+/// (`2.11221200903152E+17`).
+fn spreadsheet_text(id: &str, scientific: bool) -> String {
+    let kept: u64 = id[..15].parse().unwrap_or(0) + u64::from(id.as_bytes()[15] >= b'5');
+    let digits = format!("{kept:015}");
+    if scientific {
+        let fraction = digits[1..].trim_end_matches('0');
+        if fraction.is_empty() {
+            format!("{}E+17", &digits[..1])
+        } else {
+            format!("{}.{fraction}E+17", &digits[..1])
+        }
+    } else {
+        format!("{digits}000")
+    }
+}
+
+/// What `check` finds in a typed resident number, and the birth date and sex it carries when
+/// it passes: for numbers whose damage may or may not leave them valid.
+fn typed_id_findings(typed: &str, as_of: Date) -> (Vec<Code>, Option<(Date, bool)>) {
+    use crate::check::id_number::ResidentNumber;
+    use crate::check::region::{region_status, RegionStatus};
+    let Some(n) = ResidentNumber::parse(typed).filter(|_| shape(typed) == NumberShape::Resident) else {
+        return (vec![Code::IdFormat], None);
+    };
+    let mut codes = Vec::new();
+    let birth = n.birth.filter(|&b| b <= as_of);
+    if birth.is_none() {
+        codes.push(Code::IdDateInvalid);
+    }
+    if !n.checksum_ok(typed) {
+        codes.push(Code::IdChecksum);
+    }
+    let Some(birth) = birth.filter(|_| codes.is_empty()) else { return (codes, None) };
+    match region_status(n.region, birth.year) {
+        RegionStatus::Valid => {}
+        RegionStatus::OtherYears => codes.push(Code::IdRegionAnachronism),
+        RegionStatus::Unknown => codes.push(Code::IdRegionUnknown),
+    }
+    (codes, Some((birth, n.male)))
 }
 
 /// 学籍辅号: unique, but in no order that gives duplicates away (a bijection of 0..10^10: an
