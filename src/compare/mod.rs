@@ -341,8 +341,10 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
     if han_close(x, y) {
         return NameLevel::HanClose;
     }
+    // Near homophones of one family's given names; other surnames are different names (and
+    // Jaro-Winkler, which allocates, runs on few pairs).
     if let (Some(p), Some(q)) = (a.pinyin, b.pinyin) {
-        if strsim::jaro_winkler(p, q) >= PINYIN_CLOSE {
+        if x.chars().next() == y.chars().next() && strsim::jaro_winkler(p, q) >= PINYIN_CLOSE {
             return NameLevel::PinyinClose;
         }
     }
@@ -386,10 +388,23 @@ pub fn birth_level(a: &Side, b: &Side) -> BirthLevel {
     if x.month == y.month && x.day == y.day && (x.year - y.year).abs() == 1 {
         return BirthLevel::YearOff;
     }
-    if hamming(x.compact().as_bytes(), y.compact().as_bytes()) == Some(1) {
+    if date_digits_apart(x, y) == 1 {
         return BirthLevel::OneDigit;
     }
     BirthLevel::Different
+}
+
+/// How many of the eight digits of YYYYMMDD differ.
+fn date_digits_apart(x: Date, y: Date) -> u32 {
+    let digits = |d: Date| i64::from(d.year) * 10_000 + i64::from(d.month) * 100 + i64::from(d.day);
+    let (mut p, mut q) = (digits(x), digits(y));
+    let mut apart = 0;
+    for _ in 0..8 {
+        apart += u32::from(p % 10 != q % 10);
+        p /= 10;
+        q /= 10;
+    }
+    apart
 }
 
 pub fn id_level(a: &Side, b: &Side) -> IdLevel {

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
 use crate::compare::{
-    pinyin_letters, Features, GuardianLevel, Levels, NameLevel, FIELDS, GUARDIAN, ID, LEVELS, M_PRIORS, NAME,
+    compare, pinyin_letters, Features, GuardianLevel, Levels, NameLevel, Side, FIELDS, GUARDIAN, ID, LEVELS, M_PRIORS,
+    NAME,
 };
 use crate::rng::Rng;
 
@@ -121,32 +122,45 @@ const U_CHUNK: usize = 1 << 16;
 
 /// u-probabilities from `samples` random pairs of distinct records (all pairs when there are
 /// fewer), Laplace-smoothed. Level 0 (`missing`) is counted but carries no weight.
+///
+/// The pairs are drawn among a seeded sample of 4·√samples records whose values are gathered
+/// once: a pair of two random rows of a province reads some thirty values from all over memory,
+/// and those cache misses, not the comparisons, were the cost (seconds per million pairs,
+/// growing with the population). Four thousand records give eight million distinct pairs, more
+/// than are drawn.
 pub fn estimate_u(features: &Features, samples: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
     let records = features.len();
-    let all_pairs = records.saturating_mul(records.saturating_sub(1)) / 2;
-    let count = |pairs: &mut dyn Iterator<Item = (usize, usize)>| {
+    let count = |sides: &[Side], pairs: &mut dyn Iterator<Item = (usize, usize)>| {
         let mut counts = zeroed();
         let mut taken = 0u64;
         for (a, b) in pairs {
-            for (f, l) in features.compare(a, b).indices().into_iter().enumerate() {
+            for (f, l) in compare(&sides[a], &sides[b]).indices().into_iter().enumerate() {
                 counts[f][l as usize] += 1.0;
             }
             taken += 1;
         }
         (counts, taken)
     };
+    let all_pairs = records.saturating_mul(records.saturating_sub(1)) / 2;
     let pieces = if all_pairs <= samples {
-        par_row_chunks(records, |rows| count(&mut rows.flat_map(|a| (a + 1..records).map(move |b| (a, b)))))
+        let sides: Vec<Side> = (0..records).map(|i| features.side(i)).collect();
+        par_row_chunks(records, |rows| count(&sides, &mut rows.flat_map(|a| (a + 1..records).map(move |b| (a, b)))))
     } else {
+        let mut rng = Rng::keyed(seed, 0, 0x75);
+        let mut chosen: Vec<usize> =
+            (0..(4.0 * (samples as f64).sqrt()) as usize).map(|_| rng.below(records)).collect();
+        chosen.sort_unstable();
+        chosen.dedup();
+        let sides: Vec<Side> = chosen.iter().map(|&i| features.side(i)).collect();
         par_row_chunks(samples.div_ceil(U_CHUNK), |tasks| {
             let mut total = (zeroed(), 0u64);
             for task in tasks {
-                let mut rng = Rng::keyed(seed, task as u64, 0x75);
+                let mut rng = Rng::keyed(seed, 1 + task as u64, 0x75);
                 let wanted = U_CHUNK.min(samples - task * U_CHUNK);
-                let mut pairs = std::iter::from_fn(|| Some((rng.below(records), rng.below(records))))
+                let mut pairs = std::iter::from_fn(|| Some((rng.below(sides.len()), rng.below(sides.len()))))
                     .filter(|(a, b)| a != b)
                     .take(wanted);
-                let (counts, taken) = count(&mut pairs);
+                let (counts, taken) = count(&sides, &mut pairs);
                 add_counts(&mut total.0, &counts);
                 total.1 += taken;
             }
