@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
 use crate::compare::{
-    compare, pinyin_letters, Features, GuardianLevel, Levels, NameLevel, Side, FIELDS, GUARDIAN, ID, LEVELS, M_PRIORS,
-    NAME,
+    compare, pinyin_letters, Features, GuardianLevel, IdLevel, Levels, NameLevel, Side, FIELDS, GUARDIAN, ID, LEVELS,
+    M_PRIORS, NAME,
 };
 use crate::rng::Rng;
 
@@ -36,7 +36,9 @@ pub struct FieldModel {
 /// A fitted model, saved as JSON (`model.json`) and reusable with `--model`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
-    /// Share of matches among the candidate pairs (the prior).
+    /// The prior: the probability that two records drawn at random are one person (expected
+    /// matches over all n(n−1)/2 pairs, not over the candidates, whose blocked fields agree by
+    /// construction and would count twice).
     pub lambda: f64,
     pub fields: Vec<FieldModel>,
     /// Random pairs `u` was counted on, and EM iterations run (0 for a loaded model).
@@ -120,8 +122,9 @@ fn zeroed() -> Vec<Vec<f64>> {
 /// thread count.
 const U_CHUNK: usize = 1 << 16;
 
-/// u-probabilities from `samples` random pairs of distinct records (all pairs when there are
-/// fewer), Laplace-smoothed. Level 0 (`missing`) is counted but carries no weight.
+/// Level counts of `samples` random pairs of distinct records (all pairs when there are
+/// fewer), and the pairs counted; [`u_probabilities`] turns them into u. Level 0 (`missing`)
+/// is counted but carries no weight.
 ///
 /// The pairs are drawn among a seeded sample of 4·√samples records whose values are gathered
 /// once: a pair of two random rows of a province reads some thirty values from all over memory,
@@ -173,16 +176,54 @@ pub fn estimate_u(features: &Features, samples: usize, seed: u64) -> (Vec<Vec<f6
         add_counts(&mut counts, &piece);
         taken += n;
     }
-    let u = counts
+    (counts, taken)
+}
+
+/// u-probabilities from the random-pair `counts` ([`estimate_u`]), Laplace-smoothed. An ID
+/// level where the number agrees that the random pairs (almost) never reach — two different
+/// people sharing a number is one pair in ~10⁹ — is counted where such pairs are: among the
+/// `candidates` (the number rules make every such pair), those contradicted (for the exact
+/// number, the ID conflicts), over all `all_pairs` pairs. The random sample alone could only
+/// say "under one in a million", and that cap outweighed a shared number at province scale.
+pub fn u_probabilities(counts: &[Vec<f64>], candidates: &[Levels], all_pairs: f64) -> Vec<Vec<f64>> {
+    let (mut seen, mut contradicted) = (zeroed(), zeroed());
+    for levels in candidates {
+        for (f, l) in levels.indices().into_iter().enumerate() {
+            seen[f][l as usize] += 1.0;
+            if levels.contradicts() {
+                contradicted[f][l as usize] += 1.0;
+            }
+        }
+    }
+    counts
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(f, c)| {
             let present: f64 = c[1..].iter().sum();
             let k = (c.len() - 1) as f64;
-            std::iter::once(1.0).chain(c[1..].iter().map(|&n| ((n + 0.5) / (present + 0.5 * k)).max(FLOOR))).collect()
+            let beyond_sample = |l: usize| {
+                f == ID && AGREEING_NUMBERS.contains(&IdLevel::ALL[l]) && c[l] < UNRESOLVED && seen[f][l] > 0.0
+            };
+            std::iter::once(1.0)
+                .chain((1..c.len()).map(|l| {
+                    if beyond_sample(l) {
+                        (contradicted[f][l] + 0.5) / all_pairs
+                    } else {
+                        ((c[l] + 0.5) / (present + 0.5 * k)).max(FLOOR)
+                    }
+                }))
+                .collect()
         })
-        .collect();
-    (u, taken)
+        .collect()
 }
+
+/// Random-pair hits below which a level's u is beyond what the sample can resolve.
+const UNRESOLVED: f64 = 5.0;
+
+/// The ID levels at which the number rules make every pair (so the candidates hold all the
+/// non-matches there are at them).
+const AGREEING_NUMBERS: [IdLevel; 5] =
+    [IdLevel::Exact, IdLevel::Spreadsheet, IdLevel::OneDigit, IdLevel::Transposition, IdLevel::RegionOnly];
 
 fn add_counts(total: &mut [Vec<f64>], counts: &[Vec<f64>]) {
     for (t, c) in total.iter_mut().zip(counts) {
@@ -202,15 +243,23 @@ type Patterns = Vec<(Levels, [u8; FIELDS.len()], f64)>;
 ///    (`by_number`): a pair found by its number and not decided apart is almost surely one
 ///    person, so how its other fields differ is how one person's registrations differ. The
 ///    ID field is left out: those rules made it agree.
-/// 2. the ID field alone (and λ), over all candidate pairs, the match posteriors coming from
-///    the other fields. Rules not keyed on the number skip pairs of two numbers of their own,
-///    so no single rule's pairs show how a person's numbers differ; all of them together do,
-///    but for the pairs blocking lost.
+/// 2. the ID field alone and λ, over all candidate pairs, each judged as it will be scored:
+///    the prior over all `all_pairs` pairs of records and the other fields' weights. Rules
+///    not keyed on the number skip pairs of two numbers of their own, so no single rule's
+///    pairs show how a person's numbers differ; all of them together do, but for the pairs
+///    blocking lost.
 ///
 /// With no pair found by a number (rules without one), step 1 runs over all pairs. Decisive
 /// pairs are non-matches. Sums run over distinct level patterns in a fixed order, so the model
 /// is the same on every run.
-pub fn fit(levels: &[Levels], by_number: &[bool], u: Vec<Vec<f64>>, u_pairs: u64, max_iterations: usize) -> Model {
+pub fn fit(
+    levels: &[Levels],
+    by_number: &[bool],
+    all_pairs: f64,
+    u: Vec<Vec<f64>>,
+    u_pairs: u64,
+    max_iterations: usize,
+) -> Model {
     let numbered = patterns(levels.iter().zip(by_number).filter(|(_, &b)| b).map(|(l, _)| l));
     let all = patterns(levels.iter());
     let mut m = prior_m();
@@ -218,10 +267,13 @@ pub fn fit(levels: &[Levels], by_number: &[bool], u: Vec<Vec<f64>>, u_pairs: u64
     let mut others = [true; FIELDS.len()];
     others[ID] = false;
     let first = if numbered.is_empty() { &all } else { &numbered };
-    let mut iterations = em(first, &u, &mut m, &mut lambda, others, others, max_iterations);
+    let pairs = |p: &Patterns| p.iter().map(|x| x.2).sum::<f64>();
+    let mut iterations = em(first, pairs(first), &u, &mut m, &mut lambda, others, others, max_iterations);
+    // From the candidates' share of matches to the share among all pairs.
+    lambda = (lambda * pairs(first) / all_pairs.max(1.0)).clamp(FLOOR * FLOOR, 0.5);
     let mut only_id = [false; FIELDS.len()];
     only_id[ID] = true;
-    iterations += em(&all, &u, &mut m, &mut lambda, only_id, [true; FIELDS.len()], max_iterations);
+    iterations += em(&all, all_pairs, &u, &mut m, &mut lambda, only_id, [true; FIELDS.len()], max_iterations);
     Model {
         lambda,
         fields: level_models(&m, &u),
@@ -231,11 +283,14 @@ pub fn fit(levels: &[Levels], by_number: &[bool], u: Vec<Vec<f64>>, u_pairs: u64
     }
 }
 
-/// EM iterations over `patterns`: λ and the m of the `fitted` fields are re-estimated, the
-/// evidence coming from the `used` fields; a fitted field's own evidence is left out of the
-/// posterior that estimates it. Returns the iterations run.
+/// EM iterations over `patterns`: λ (matches over `pairs`, the pairs the patterns stand among:
+/// pairs outside them are taken for non-matches) and the m of the `fitted` fields are
+/// re-estimated, the evidence coming from the `used` fields; a fitted field's own evidence is
+/// left out of the posterior that estimates it. Returns the iterations run.
+#[allow(clippy::too_many_arguments)]
 fn em(
     patterns: &Patterns,
+    pairs: f64,
     u: &[Vec<f64>],
     m: &mut [Vec<f64>],
     lambda: &mut f64,
@@ -243,9 +298,8 @@ fn em(
     used: [bool; FIELDS.len()],
     max_iterations: usize,
 ) -> usize {
-    let total: f64 = patterns.iter().map(|p| p.2).sum();
     let mut iterations = 0;
-    while iterations < max_iterations && total > 0.0 {
+    while iterations < max_iterations && pairs > 0.0 && !patterns.is_empty() {
         iterations += 1;
         let mut m_counts = zeroed();
         let mut matches = 0.0;
@@ -264,8 +318,8 @@ fn em(
                 m_counts[f][l as usize] += logistic(all - evidence[f]) * count;
             }
         }
-        let new_lambda = (matches / total).clamp(FLOOR, 1.0 - FLOOR);
-        let mut change = (new_lambda - *lambda).abs();
+        let new_lambda = (matches / pairs).clamp(FLOOR * FLOOR, 1.0 - FLOOR);
+        let mut change = (new_lambda / *lambda).ln().abs() * 1e-3;
         *lambda = new_lambda;
         for (f, counts) in m_counts.iter().enumerate().filter(|&(f, _)| fitted[f]) {
             let present: f64 = counts[1..].iter().sum();
@@ -479,7 +533,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{BirthLevel, EqualityLevel, IdLevel};
+    use crate::compare::{BirthLevel, EqualityLevel};
 
     /// EM recovers known m and u on a simulated comparison table: two multi-level fields and a
     /// binary one, 20% matches.
@@ -522,7 +576,7 @@ mod tests {
         u[0] = true_u_name.iter().map(|&x: &f64| x.max(FLOOR)).collect();
         u[1] = true_u_birth.iter().map(|&x: &f64| x.max(FLOOR)).collect();
         u[3] = vec![1.0, 0.5, 0.5];
-        let model = fit(&table, &vec![false; table.len()], u, 0, 200);
+        let model = fit(&table, &vec![false; table.len()], table.len() as f64, u, 0, 200);
         assert!((model.lambda - 0.2).abs() < 0.01, "λ {}", model.lambda);
         let m = |f: usize, l: usize| model.fields[f].levels[l].m;
         assert!((m(0, 1) - 0.9).abs() < 0.02, "name exact m {}", m(0, 1));
@@ -574,7 +628,7 @@ mod tests {
         u[1][BirthLevel::Different as usize] = 0.99;
         u[2][IdLevel::Different as usize] = 0.05;
         u[3] = vec![1.0, 0.5, 0.5];
-        let model = fit(&table, &by_number, u, 0, 500);
+        let model = fit(&table, &by_number, table.len() as f64, u, 0, 500);
         let name_exact = model.fields[NAME].levels[NameLevel::Exact as usize].m;
         assert!((name_exact - 0.7).abs() < 0.02, "name exact m {name_exact}, not the name rule's 0.76");
         let id_exact = model.fields[ID].levels[IdLevel::Exact as usize].m;
@@ -598,7 +652,7 @@ mod tests {
             &["王伟", "王伟", "王伟", "王伟", "欧阳振华", "李强", "赵六", "钱七"],
         );
         let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.1; l.len()]).collect();
-        let model = fit(&[], &[], u, 0, 0);
+        let model = fit(&[], &[], 1.0, u, 0, 0);
         let exact = Levels { name: NameLevel::Exact, birth: BirthLevel::Exact, ..Levels::default() };
         let score = |levels: &Levels, name: &'static str, pinyin: &'static str, guardian: &'static str| {
             model.score(levels, &Terms { name: Some(name), pinyin: Some(pinyin), guardian_name: Some(guardian) }, &f)
@@ -641,7 +695,7 @@ mod tests {
     #[test]
     fn a_saved_model_must_fit_the_compared_fields() {
         let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.1; l.len()]).collect();
-        let mut model = fit(&[], &[], u, 0, 0);
+        let mut model = fit(&[], &[], 1.0, u, 0, 0);
         model.lambda = 0.01;
         assert_eq!(model.validate(), Ok(()));
         let mut empty = model.clone();
