@@ -7,6 +7,8 @@
 //! characters in order (equal for a swap of k and k+1). Blocks larger than `max_block_size` are skipped and
 //! reported, never allowed to explode memory.
 
+use std::collections::HashSet;
+
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -245,8 +247,9 @@ impl Sink for String {
 /// Key-part values of the records, read in place.
 struct Parts<'a> {
     id: Text<'a>,
-    /// Whether each record carries a number of its own (`compare::own_numbers`).
+    /// Whether each record carries a number of its own (`compare::own_numbers`), and a valid one.
     own: Vec<bool>,
+    valid: Vec<bool>,
     name: Text<'a>,
     pinyin: Text<'a>,
     birth: Ints<'a>,
@@ -262,19 +265,23 @@ impl<'a> Parts<'a> {
         // A number whose region is in no table may be a mistyped copy of another's: its record
         // is paired by the other rules too.
         let ids = Text::of(records, "id_norm")?;
-        let own = match records.column("id_valid") {
-            Ok(_) => own_numbers(records)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, own)| {
-                    own && ids.get(i).is_some_and(|id| region_status(&id[..6], 2000) != RegionStatus::Unknown)
-                })
-                .collect(),
-            Err(_) => vec![false; records.height()],
+        let (own, valid) = match records.column("id_valid") {
+            Ok(valid) => (
+                own_numbers(records)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, own)| {
+                        own && ids.get(i).is_some_and(|id| region_status(&id[..6], 2000) != RegionStatus::Unknown)
+                    })
+                    .collect(),
+                valid.bool()?.iter().map(|v| v == Some(true)).collect(),
+            ),
+            Err(_) => (vec![false; records.height()], vec![false; records.height()]),
         };
         Ok(Parts {
             id: Text::of(records, "id_norm")?,
             own,
+            valid,
             name: Text::of(records, "name_norm")?,
             pinyin: Text::of(records, "name_pinyin")?,
             birth: Ints::of(records, "birth_date_norm")?,
@@ -391,14 +398,21 @@ impl<'a> Parts<'a> {
         Some(hash.0)
     }
 
-    /// Whether a block's pairs must include record `i` to be made: a spreadsheet rule pairs only
-    /// a damaged number with the numbers it may have been; a rule not keyed on the number, only
-    /// records lacking a number of their own ([`Rule::keys_on_number`]).
-    fn probes(&self, rule: &Rule, i: usize) -> bool {
+    /// The records a rule's pairs must include (`None`: every pair of a block is made). Pairs
+    /// of two numbers of their own are two people, so a rule not keyed on the number pairs only
+    /// records lacking one ([`Rule::keys_on_number`]); MOD 11-2 catches every slip, so of two
+    /// numbers one slip apart one fails it; a spreadsheet rule pairs a damaged number with the
+    /// numbers it may have been.
+    fn probes(&self, rule: &Rule) -> Option<Vec<bool>> {
+        let n = self.own.len();
         if rule.keys.contains(&KeyPart::IdSpreadsheet) {
-            self.spreadsheet_damaged(i).is_some()
+            Some((0..n).map(|i| self.spreadsheet_damaged(i).is_some()).collect())
+        } else if rule.keys.contains(&KeyPart::IdOneDigit) {
+            Some(self.valid.iter().map(|v| !v).collect())
+        } else if rule.keys_on_number() {
+            None
         } else {
-            rule.keys_on_number() || !self.own[i]
+            Some(self.own.iter().map(|o| !o).collect())
         }
     }
 
@@ -425,59 +439,48 @@ const LARGEST_REPORTED: usize = 5;
 /// are made (0: all pairs): records before it were deduplicated already (linking an intake).
 pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: usize) -> Result<Candidates> {
     let parts = Parts::new(records)?;
+    let n = records.height();
     let mut tagged: Vec<(u64, u32)> = Vec::new();
     let mut stats = Vec::new();
     let mut largest = Vec::new();
+    let max_pairs = settings.max_block_size * (settings.max_block_size - 1) / 2;
     for (r, rule) in settings.rules.iter().enumerate() {
         let mut rule_stats = RuleStats { rule: rule.name.clone(), ..Default::default() };
         let mut blocks: Vec<(usize, u32, usize)> = Vec::new();
         // Pairs of one number with itself are the `id` rule's: the one-digit rule makes them in
         // every pass.
         let skip_same_id = rule.keys.contains(&KeyPart::IdOneDigit);
-        let max_pairs = settings.max_block_size * (settings.max_block_size - 1) / 2;
+        let probes = parts.probes(rule);
+        let is_probe = |i: u32| probes.as_ref().is_none_or(|p| p[i as usize]);
         for pass in 0..rule.passes() {
-            let mut keys: Vec<(u64, u32)> = par_row_chunks(records.height(), |rows| {
-                rows.filter_map(|i| parts.key(rule, i, pass).map(|k| (k, i as u32))).collect::<Vec<_>>()
-            })
-            .into_iter()
-            .flatten()
-            .collect();
-            keys.par_sort_unstable();
-            let mut start = 0;
-            while start < keys.len() {
-                let end = start + keys[start..].iter().take_while(|k| k.0 == keys[start].0).count();
-                let size = end - start;
-                if size > 1 {
-                    let block = &keys[start..end];
-                    let probes: Vec<bool> = block.iter().map(|k| parts.probes(rule, k.1 as usize)).collect();
-                    let probing = probes.iter().filter(|&&p| p).count();
-                    // Pairs with at least one probe: all pairs but those of two others.
-                    let pairs = size * (size - 1) / 2 - (size - probing) * (size - probing).saturating_sub(1) / 2;
-                    if pairs > 0 {
-                        rule_stats.blocks += 1;
-                        blocks.push((size, block[0].1, pass));
-                    }
-                    if pairs > max_pairs {
-                        rule_stats.skipped_blocks += 1;
-                        rule_stats.skipped_records += size as u64;
-                    } else if pairs > 0 {
-                        // A block lists its records by index, so the new ones come last.
-                        for a in 0..size {
-                            for b in (a + 1..size).filter(|&b| block[b].1 as usize >= first_new) {
-                                let (x, y) = (block[a].1 as usize, block[b].1 as usize);
-                                if !(probes[a] || probes[b]) || (skip_same_id && parts.id.get(x) == parts.id.get(y)) {
-                                    continue;
-                                }
-                                tagged.push((pack(block[a].1, block[b].1), r as u32));
-                                rule_stats.pairs += 1;
-                            }
+            for block in blocks_of(&parts, rule, pass, probes.as_deref(), n) {
+                let size = block.len();
+                let probing = block.iter().filter(|&&i| is_probe(i)).count();
+                // Pairs with at least one probe: all pairs but those of two others.
+                let pairs = size * (size - 1) / 2 - (size - probing) * (size - probing).saturating_sub(1) / 2;
+                if pairs == 0 {
+                    continue;
+                }
+                rule_stats.blocks += 1;
+                blocks.push((size, block[0], pass));
+                if pairs > max_pairs {
+                    rule_stats.skipped_blocks += 1;
+                    rule_stats.skipped_records += size as u64;
+                    continue;
+                }
+                // A block lists its records by index, so the new ones come last.
+                for (a, &x) in block.iter().enumerate() {
+                    for &y in block[a + 1..].iter().filter(|&&y| y as usize >= first_new) {
+                        let same_id = skip_same_id && parts.id.get(x as usize) == parts.id.get(y as usize);
+                        if (is_probe(x) || is_probe(y)) && !same_id {
+                            tagged.push((pack(x, y), r as u32));
+                            rule_stats.pairs += 1;
                         }
                     }
                 }
-                start = end;
             }
         }
-        blocks.sort_unstable_by(|x, y| y.0.cmp(&x.0));
+        blocks.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
         largest.extend(blocks.iter().take(LARGEST_REPORTED).map(|&(size, first, pass)| LargeBlock {
             rule: rule.name.clone(),
             records: size,
@@ -501,6 +504,36 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: u
         stats[mask.trailing_zeros() as usize].new_pairs += 1;
     }
     Ok(Candidates { pairs, rules, stats, largest })
+}
+
+/// The blocks of one pass of a rule (two records or more, each block's record indices in
+/// order), in a fixed order. Without probes every record's key is sorted; with probes, only
+/// blocks holding a probe can make a pair, so the probes' keys (a few percent of the records)
+/// are looked up for every other record instead: no sort of a province's keys per pass.
+fn blocks_of(parts: &Parts, rule: &Rule, pass: usize, probes: Option<&[bool]>, n: usize) -> Vec<Vec<u32>> {
+    let keys_where = |wanted: &(dyn Fn(usize, u64) -> bool + Sync)| -> Vec<(u64, u32)> {
+        par_row_chunks(n, |rows| {
+            rows.filter_map(|i| parts.key(rule, i, pass).filter(|&k| wanted(i, k)).map(|k| (k, i as u32)))
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    let mut keys = match probes {
+        None => keys_where(&|_, _| true),
+        Some(probes) => {
+            let mut keys = keys_where(&|i, _| probes[i]);
+            let probed: HashSet<u64> = keys.iter().map(|k| k.0).collect();
+            keys.extend(keys_where(&|i, k| !probes[i] && probed.contains(&k)));
+            keys
+        }
+    };
+    keys.par_sort_unstable();
+    keys.chunk_by(|a, b| a.0 == b.0)
+        .filter(|block| block.len() > 1)
+        .map(|block| block.iter().map(|k| k.1).collect())
+        .collect()
 }
 
 fn pack(a: u32, b: u32) -> u64 {

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
@@ -362,48 +363,49 @@ fn fnv(bytes: impl Iterator<Item = u8>) -> u64 {
     bytes.fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// How often each value of one kind occurs among the records, by a stable hash of the value.
+/// How often each value of one kind occurs among the records, by a stable hash of the value:
+/// the hashes sorted, each with its count and the first record carrying it (built in parallel;
+/// a province's hash map was the cost).
 #[derive(Clone, Debug, Default)]
 struct Counts {
-    counts: HashMap<u64, u32>,
+    counts: Vec<(u64, u32, u32)>,
     records: f64,
 }
 
 impl Counts {
-    fn new(keys: impl Iterator<Item = Option<u64>>) -> Counts {
-        let mut counts: HashMap<u64, u32> = HashMap::new();
-        let mut records = 0.0;
-        for key in keys {
-            records += 1.0;
-            if let Some(key) = key {
-                *counts.entry(key).or_default() += 1;
-            }
-        }
-        Counts { counts, records }
+    /// Counted over `records` rows, `key(i)` the hash of row i's value.
+    fn new(records: usize, key: impl Fn(usize) -> Option<u64> + Sync) -> Counts {
+        let mut keys: Vec<(u64, u32)> =
+            par_row_chunks(records, |rows| rows.filter_map(|i| key(i).map(|k| (k, i as u32))).collect::<Vec<_>>())
+                .into_iter()
+                .flatten()
+                .collect();
+        keys.par_sort_unstable();
+        let counts = keys.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, run.len() as u32, run[0].1)).collect();
+        Counts { counts, records: records as f64 }
+    }
+
+    fn count(&self, key: u64) -> Option<u32> {
+        self.counts.binary_search_by_key(&key, |c| c.0).ok().map(|at| self.counts[at].1)
     }
 
     /// The share of records carrying the value; a value seen nowhere counts as once.
     fn share(&self, key: u64) -> f64 {
-        f64::from(*self.counts.get(&key).unwrap_or(&1)) / self.records.max(1.0)
+        f64::from(self.count(key).unwrap_or(1)) / self.records.max(1.0)
     }
 
-    /// The values seen at least twice, readable, for `model.json` (rarer ones count as once).
-    fn saved<'a>(
-        &self,
-        values: impl Iterator<Item = Option<&'a str>>,
-        key: impl Fn(&str) -> u64,
-    ) -> BTreeMap<String, u32> {
-        let mut saved = BTreeMap::new();
-        for value in values.flatten() {
-            if let Some(&n) = self.counts.get(&key(value)).filter(|&&n| n >= 2) {
-                saved.entry(value.to_owned()).or_insert(n);
-            }
-        }
-        saved
+    /// The values seen at least twice, readable (`value` of a record), for `model.json`; rarer
+    /// ones count as once.
+    fn saved<'a>(&self, value: impl Fn(usize) -> Option<&'a str>) -> BTreeMap<String, u32> {
+        let repeated = self.counts.iter().filter(|c| c.1 >= 2);
+        repeated.filter_map(|&(_, n, first)| Some((value(first as usize)?.to_owned(), n))).collect()
     }
 
     fn load(saved: &BTreeMap<String, u32>, records: f64, key: impl Fn(&str) -> u64) -> Counts {
-        Counts { counts: saved.iter().map(|(v, &n)| (key(v), n)).collect(), records }
+        let mut counts: Vec<(u64, u32, u32)> = saved.iter().map(|(v, &n)| (key(v), n, 0)).collect();
+        counts.sort_unstable();
+        counts.dedup_by_key(|c| c.0);
+        Counts { counts, records }
     }
 }
 
@@ -453,19 +455,18 @@ impl Frequencies {
     pub fn count(features: &Features) -> Frequencies {
         let n = features.len();
         Frequencies {
-            names: Counts::new((0..n).map(|i| features.name(i).map(name_key))),
-            pinyin: Counts::new((0..n).map(|i| features.pinyin(i).map(pinyin_key))),
-            guardians: Counts::new((0..n).map(|i| features.guardian_name(i).map(name_key))),
+            names: Counts::new(n, |i| features.name(i).map(name_key)),
+            pinyin: Counts::new(n, |i| features.pinyin(i).map(pinyin_key)),
+            guardians: Counts::new(n, |i| features.guardian_name(i).map(name_key)),
         }
     }
 
     pub fn save(&self, features: &Features) -> SavedFrequencies {
-        let n = features.len();
         SavedFrequencies {
             records: self.names.records as u64,
-            names: self.names.saved((0..n).map(|i| features.name(i)), name_key),
-            pinyin: self.pinyin.saved((0..n).map(|i| features.pinyin(i)), pinyin_key),
-            guardian_names: self.guardians.saved((0..n).map(|i| features.guardian_name(i)), name_key),
+            names: self.names.saved(|i| features.name(i)),
+            pinyin: self.pinyin.saved(|i| features.pinyin(i)),
+            guardian_names: self.guardians.saved(|i| features.guardian_name(i)),
         }
     }
 
@@ -636,7 +637,7 @@ mod tests {
     }
 
     fn frequencies(names: &[&str], pinyin: &[&str], guardians: &[&str]) -> Frequencies {
-        let counts = |values: &[&str], key: fn(&str) -> u64| Counts::new(values.iter().map(|v| Some(key(v))));
+        let counts = |values: &[&str], key: fn(&str) -> u64| Counts::new(values.len(), |i| Some(key(values[i])));
         Frequencies {
             names: counts(names, name_key),
             pinyin: counts(pinyin, pinyin_key),
@@ -682,8 +683,9 @@ mod tests {
     fn saved_frequencies_weigh_as_the_counted_ones() {
         let f = frequencies(&["张伟", "张伟", "李娜"], &["zhang wei", "zhang wei", "li na"], &["王伟", "王伟", "赵六"]);
         let mut saved = SavedFrequencies { records: 3, ..SavedFrequencies::default() };
-        saved.names = f.names.saved(["张伟", "张伟", "李娜"].into_iter().map(Some), name_key);
-        saved.pinyin = f.pinyin.saved(["zhang wei", "zhang wei", "li na"].into_iter().map(Some), pinyin_key);
+        let (names, readings) = (["张伟", "张伟", "李娜"], ["zhang wei", "zhang wei", "li na"]);
+        saved.names = f.names.saved(|i| Some(names[i]));
+        saved.pinyin = f.pinyin.saved(|i| Some(readings[i]));
         assert_eq!(saved.names.len(), 1, "a value seen once is not kept: {:?}", saved.names);
         let back = Frequencies::load(&saved);
         for name in ["张伟", "李娜", "欧阳子轩"] {
