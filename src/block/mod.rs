@@ -2,12 +2,15 @@
 //! the question, so several blocking rules each pair only records that share a key, and the
 //! candidate pairs are their union. A rule is a list of key parts (all must be present); the
 //! `id_one_digit` part pairs ID numbers one substitution or one adjacent swap apart without
-//! comparing all pairs: in pass 2k a number's key is the number without position k (equal for a
-//! substitution at k), in pass 2k+1 the number without positions k and k+1 followed by those two
-//! characters in order (equal for a swap of k and k+1). Blocks larger than `max_block_size` are skipped and
-//! reported, never allowed to explode memory.
+//! comparing all pairs: a number's keys are the number without each position (equal for a
+//! substitution there) and without each adjacent pair followed by the pair in order (equal for a
+//! swap). Rules not keyed on the number pair only records lacking a number of their own (two
+//! own numbers are two people), so their blocks are found from those few records' keys. Blocks
+//! that would make more pairs than `max_block_size` records are skipped and reported, never
+//! allowed to explode memory.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -60,11 +63,9 @@ pub enum KeyPart {
 }
 
 impl KeyPart {
-    /// Key passes of a rule with this part: one per deleted position for `IdOneDigit`, rounded
-    /// and cut digits for `IdSpreadsheet`.
+    /// Key passes of a rule with this part: rounded and cut digits for `IdSpreadsheet`.
     fn passes(self) -> usize {
         match self {
-            KeyPart::IdOneDigit => 36,
             KeyPart::IdSpreadsheet => 2,
             _ => 1,
         }
@@ -305,21 +306,8 @@ impl<'a> Parts<'a> {
         let birth = || self.birth.get(i).map(Date::from_epoch_days);
         match part {
             KeyPart::Id => sink.text(self.id.get(i)?.as_bytes()),
-            KeyPart::IdOneDigit => {
-                let id = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?.as_bytes();
-                let k = pass / 2;
-                if pass % 2 == 0 {
-                    sink.text(&id[..k]);
-                    sink.text(&id[k + 1..]);
-                } else if k < 17 {
-                    let (x, y) = (id[k], id[k + 1]);
-                    sink.text(&id[..k]);
-                    sink.text(&id[k + 2..]);
-                    sink.text(&[b'/', x.min(y), x.max(y)]);
-                } else {
-                    return None;
-                }
-            }
+            // Its keys are [`one_slip_keys`]; this is the number they are made from.
+            KeyPart::IdOneDigit => sink.text(self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?.as_bytes()),
             KeyPart::IdSpreadsheet => match self.spreadsheet_damaged(i) {
                 Some(digits) => sink.text(digits.as_bytes()),
                 None => {
@@ -389,13 +377,20 @@ impl<'a> Parts<'a> {
         Some(())
     }
 
-    /// The rule's key of record `i`, hashed; `None` when a part is missing.
-    fn key(&self, rule: &Rule, i: usize, pass: usize) -> Option<u64> {
+    /// The rule's keys of record `i`, hashed (none when a part is missing): one, or with
+    /// `IdOneDigit` one per position deleted and per adjacent pair swapped ([`one_slip_keys`]).
+    fn keys(&self, rule: &Rule, i: usize, pass: usize, out: &mut impl FnMut(u64)) {
         let mut hash = KeyHash(0);
-        for &part in &rule.keys {
-            self.feed(part, i, pass, &mut hash)?;
+        for &part in rule.keys.iter().filter(|&&p| p != KeyPart::IdOneDigit) {
+            if self.feed(part, i, pass, &mut hash).is_none() {
+                return;
+            }
         }
-        Some(hash.0)
+        if !rule.keys.contains(&KeyPart::IdOneDigit) {
+            out(hash.0);
+        } else if let Some(id) = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii()) {
+            one_slip_keys(id.as_bytes(), hash.0, out);
+        }
     }
 
     /// The records a rule's pairs must include (`None`: every pair of a block is made). Pairs
@@ -506,6 +501,70 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: u
     Ok(Candidates { pairs, rules, stats, largest })
 }
 
+/// The keys of an 18-character number for one-slip blocking, each mixed with `base` (the rule's
+/// other parts): the number without position k, for every k (equal for a substitution at k),
+/// and without positions k and k+1 followed by those two characters in order (equal for a swap
+/// of k and k+1). A polynomial hash makes each key O(1) from one prefix sum: deleting a position
+/// shifts the rest down by one power of the multiplier, which is odd and so invertible modulo
+/// 2^64. Thirty-six passes of building and hashing strings per record were the block stage's cost.
+fn one_slip_keys(id: &[u8], base: u64, out: &mut impl FnMut(u64)) {
+    const P: u64 = 0x0000_0100_0000_01b3;
+    const P_INV: u64 = inverse(P);
+    const P_INV2: u64 = P_INV.wrapping_mul(P_INV);
+    const SWAP: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut prefix = [0u64; 19];
+    let mut power = 1u64;
+    for (k, &c) in id.iter().enumerate() {
+        prefix[k + 1] = prefix[k].wrapping_add(u64::from(c).wrapping_mul(power));
+        power = power.wrapping_mul(P);
+    }
+    let total = prefix[18];
+    for k in 0..18 {
+        out(mix(base ^ prefix[k].wrapping_add(total.wrapping_sub(prefix[k + 1]).wrapping_mul(P_INV))));
+    }
+    for k in 0..17 {
+        let without = prefix[k].wrapping_add(total.wrapping_sub(prefix[k + 2]).wrapping_mul(P_INV2));
+        let pair = u64::from(id[k].min(id[k + 1])) << 8 | u64::from(id[k].max(id[k + 1]));
+        out(mix(base ^ SWAP ^ without.rotate_left(16) ^ pair));
+    }
+}
+
+/// The inverse of an odd number modulo 2^64 (Newton's iteration doubles the correct bits).
+const fn inverse(p: u64) -> u64 {
+    let mut x = p;
+    let mut i = 0;
+    while i < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(p.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+}
+
+/// SplitMix64's finaliser: spreads a polynomial hash over all 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A hasher for keys that are hashes already: it passes them through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes.iter().fold(self.0, |h, &b| h.rotate_left(8) ^ u64::from(b));
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
 /// The blocks of one pass of a rule (two records or more, each block's record indices in
 /// order), in a fixed order. Without probes every record's key is sorted; with probes, only
 /// blocks holding a probe can make a pair, so the probes' keys (a few percent of the records)
@@ -513,8 +572,15 @@ pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: u
 fn blocks_of(parts: &Parts, rule: &Rule, pass: usize, probes: Option<&[bool]>, n: usize) -> Vec<Vec<u32>> {
     let keys_where = |wanted: &(dyn Fn(usize, u64) -> bool + Sync)| -> Vec<(u64, u32)> {
         par_row_chunks(n, |rows| {
-            rows.filter_map(|i| parts.key(rule, i, pass).filter(|&k| wanted(i, k)).map(|k| (k, i as u32)))
-                .collect::<Vec<_>>()
+            let mut keys = Vec::new();
+            for i in rows {
+                parts.keys(rule, i, pass, &mut |k| {
+                    if wanted(i, k) {
+                        keys.push((k, i as u32));
+                    }
+                });
+            }
+            keys
         })
         .into_iter()
         .flatten()
@@ -524,12 +590,14 @@ fn blocks_of(parts: &Parts, rule: &Rule, pass: usize, probes: Option<&[bool]>, n
         None => keys_where(&|_, _| true),
         Some(probes) => {
             let mut keys = keys_where(&|i, _| probes[i]);
-            let probed: HashSet<u64> = keys.iter().map(|k| k.0).collect();
+            let probed: HashSet<u64, BuildHasherDefault<Prehashed>> = keys.iter().map(|k| k.0).collect();
             keys.extend(keys_where(&|i, k| !probes[i] && probed.contains(&k)));
             keys
         }
     };
     keys.par_sort_unstable();
+    // A number with two equal neighbours gives one deletion key twice.
+    keys.dedup();
     keys.chunk_by(|a, b| a.0 == b.0)
         .filter(|block| block.len() > 1)
         .map(|block| block.iter().map(|k| k.1).collect())
@@ -572,6 +640,38 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn one_slip_keys_meet_every_slip_and_nothing_further() {
+        let keys = |id: &[u8]| {
+            let mut out = HashSet::new();
+            one_slip_keys(id, 7, &mut |k| {
+                out.insert(k);
+            });
+            out
+        };
+        let id = b"44011320141005001X";
+        let original = keys(id);
+        for k in 0..18 {
+            for c in *b"0123456789X" {
+                let mut typo = *id;
+                typo[k] = c;
+                assert!(!original.is_disjoint(&keys(&typo)), "{}", String::from_utf8_lossy(&typo));
+            }
+            if k < 17 {
+                let mut swapped = *id;
+                swapped.swap(k, k + 1);
+                assert!(!original.is_disjoint(&keys(&swapped)), "{}", String::from_utf8_lossy(&swapped));
+            }
+        }
+        assert!(original.is_disjoint(&keys(b"44011320141005003X")), "two substitutions");
+        assert!(original.is_disjoint(&keys(b"54011320141005001Y")), "two substitutions far apart");
+        let mut other_base = HashSet::new();
+        one_slip_keys(id, 8, &mut |k| {
+            other_base.insert(k);
+        });
+        assert!(original.is_disjoint(&other_base), "the rule's other parts are in every key");
     }
 
     #[test]
