@@ -186,8 +186,9 @@ impl Levels {
     /// Whether the pair agrees on something only the person has, backed by a second fact:
     /// - the number exactly or one slip away;
     /// - the number's remains (spreadsheet digits, date and sequence without the region), with
-    ///   a name that agrees or is blank: twins' numbers keep the same 15 digits, and numbers of
-    ///   one date and sequence recur across counties;
+    ///   a name that agrees, or a blank name and the same guardian: twins' numbers keep the same
+    ///   15 digits, two or three children of a county's birthday share them at 10M, and numbers
+    ///   of one date and sequence recur across counties;
     /// - the name (exactly, folded, or as a homophone) with the birth date (up to a slip) or the
     ///   guardian: popular names are shared by thousands per cohort, so a name alone is not a
     ///   person.
@@ -203,8 +204,9 @@ impl Levels {
         let backed = number_remains
             || matches!(self.birth, B::Exact | B::IdDate | B::OneDay | B::DayMonthSwap | B::YearOff | B::OneDigit)
             || matches!(self.guardian, GuardianLevel::Phone | GuardianLevel::Name);
+        let family = matches!(self.guardian, GuardianLevel::Phone | GuardianLevel::Name);
         matches!(self.id, I::Exact | I::OneDigit | I::Transposition)
-            || (number_remains && (name_agrees || self.name == N::Missing))
+            || (number_remains && (name_agrees || (self.name == N::Missing && family)))
             || (name_agrees && backed)
     }
 
@@ -220,6 +222,11 @@ impl Levels {
     /// children of one birth date, clearly different names.
     pub fn contradicts(&self) -> bool {
         matches!(self.id, IdLevel::BothValid | IdLevel::OtherSequence) || self.name == NameLevel::Different
+    }
+
+    /// Whether the number's remains carry the birth date the birth field would count again.
+    pub fn birth_in_number(&self) -> bool {
+        matches!(self.id, IdLevel::Spreadsheet | IdLevel::RegionOnly) && self.birth == BirthLevel::Exact
     }
 
     /// One number, clearly different names: a number used by two people, never merged.
@@ -804,6 +811,9 @@ mod tests {
         assert!(with(N::HanClose, I::Spreadsheet).decided_apart());
         assert!(!with(N::Missing, I::Spreadsheet).decided_apart() && !with(N::Pinyin, I::RegionOnly).decided_apart());
         assert!(with(N::PinyinClose, I::RegionOnly).decided_apart(), "one date and sequence, another county");
+        let blank = Levels { guardian: GuardianLevel::BothDiffer, ..with(N::Missing, I::Spreadsheet) };
+        assert!(blank.decided_apart(), "15 digits a county's birthday shares, no name, another family");
+        assert!(!Levels { guardian: GuardianLevel::Phone, ..blank }.decided_apart());
     }
 
     #[test]

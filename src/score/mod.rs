@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
 use crate::compare::{
-    compare, pinyin_letters, Features, GuardianLevel, IdLevel, Levels, NameLevel, Side, FIELDS, GUARDIAN, ID, LEVELS,
-    M_PRIORS, NAME,
+    compare, pinyin_letters, Features, GuardianLevel, IdLevel, Levels, NameLevel, Side, BIRTH, FIELDS, GUARDIAN, ID,
+    LEVELS, M_PRIORS, NAME,
 };
 use crate::rng::Rng;
 
@@ -518,6 +518,10 @@ impl Model {
         }
         if let (GuardianLevel::Name, Some(guardian)) = (levels.guardian, terms.guardian_name) {
             field_weights[GUARDIAN] = adjusted(GUARDIAN, frequencies.guardians.share(name_key(guardian)));
+        }
+        if levels.birth_in_number() {
+            // The remains of the number agreed on its date already: not evidence twice.
+            field_weights[BIRTH] = 0.0;
         }
         let weight: f64 = field_weights.iter().sum();
         let probability = if levels.decided_apart() { 0.0 } else { self.probability_of(weight) };
