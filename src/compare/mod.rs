@@ -786,7 +786,8 @@ mod tests {
         assert!(with(N::Different, I::Exact).identifies());
         assert!(with(N::HanClose, I::OneDigit).identifies());
         assert!(with(N::Missing, I::Transposition).identifies());
-        assert!(with(N::Missing, I::Spreadsheet).identifies());
+        let family = |name, id| Levels { guardian: GuardianLevel::Phone, ..with(name, id) };
+        assert!(family(N::Missing, I::Spreadsheet).identifies());
         assert!(!with(N::HanClose, I::Missing).identifies(), "a twin's name one character off, no number");
         assert!(!with(N::Different, I::Different).identifies(), "another name, a number two typos away");
         assert!(!with(N::PinyinClose, I::Missing).identifies(), "pinyin merely close");
@@ -809,7 +810,7 @@ mod tests {
         assert!(!Levels { guardian: GuardianLevel::Phone, ..popular }.decided_apart(), "name and family: weigh it");
         // Twins, one number through a spreadsheet: the same 15 digits, names one character apart.
         assert!(with(N::HanClose, I::Spreadsheet).decided_apart());
-        assert!(!with(N::Missing, I::Spreadsheet).decided_apart() && !with(N::Pinyin, I::RegionOnly).decided_apart());
+        assert!(!family(N::Missing, I::Spreadsheet).decided_apart() && !with(N::Pinyin, I::RegionOnly).decided_apart());
         assert!(with(N::PinyinClose, I::RegionOnly).decided_apart(), "one date and sequence, another county");
         let blank = Levels { guardian: GuardianLevel::BothDiffer, ..with(N::Missing, I::Spreadsheet) };
         assert!(blank.decided_apart(), "15 digits a county's birthday shares, no name, another family");
