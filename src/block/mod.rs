@@ -57,6 +57,8 @@ pub enum KeyPart {
     GuardianPhone,
     /// The record's city and county (`locality_*`: the sheet's 所属地市/所属区县, else the ID's region).
     County,
+    /// The household register (户口所在地) as typed: one child's registrations share it.
+    Household,
     SchoolCode,
     /// Present only on records without a document number.
     NoId,
@@ -124,6 +126,8 @@ impl Default for BlockingSettings {
                 rule("id_date_sequence_phone", &[IdDateSequence, GuardianPhone]),
                 rule("pinyin_birth_month", &[NamePinyin, BirthYearMonth]),
                 rule("pinyin_birth_day_month", &[NamePinyin, BirthDayMonth]),
+                // No number and no usable birth date: the name and the household register.
+                rule("pinyin_household", &[NamePinyin, Household]),
                 rule("initials_birth_sex", &[NameInitials, BirthDate, Sex]),
                 // Birth year and sex keep county blocks small in populous counties.
                 rule("initials_county_birth_year_sex", &[NameInitials, County, BirthYear, Sex]),
@@ -259,6 +263,7 @@ struct Parts<'a> {
     city: Text<'a>,
     county: Text<'a>,
     school: Text<'a>,
+    household: Text<'a>,
 }
 
 impl<'a> Parts<'a> {
@@ -291,6 +296,7 @@ impl<'a> Parts<'a> {
             city: Text::of(records, "locality_city")?,
             county: Text::of(records, "locality_county")?,
             school: Text::of(records, "school_code_norm")?,
+            household: Text::of(records, "household_address")?,
         })
     }
 
@@ -367,6 +373,7 @@ impl<'a> Parts<'a> {
                 sink.text(county.as_bytes());
             }
             KeyPart::SchoolCode => sink.text(self.school.get(i)?.as_bytes()),
+            KeyPart::Household => sink.text(self.household.get(i)?.as_bytes()),
             KeyPart::NoId => {
                 if self.id.get(i).is_some() {
                     return None;
