@@ -153,13 +153,14 @@ pub fn dedupe_records_from(
     .into_iter()
     .flatten()
     .collect();
-    watch.next("fit", &mut check.timings);
+    watch.next("frequencies", &mut check.timings);
 
     let frequencies = match &model {
         // Linking weighs names as the registry did: over all of it, not the narrowed rows.
         Some(model) if first_new > 0 && model.frequencies.records > 0 => Frequencies::load(&model.frequencies),
         _ => Frequencies::count(&features),
     };
+    watch.next("fit", &mut check.timings);
     let model = match model {
         Some(model) => model,
         None => {
