@@ -189,7 +189,8 @@ pub fn dedupe_records_from(
             let kind = if levels[k].is_id_conflict() {
                 Some(PairKind::IdConflict)
             } else {
-                (score.probability >= settings.threshold).then_some(PairKind::Match)
+                // A pair decided apart is never a match, whatever the threshold (even 0).
+                (score.probability >= settings.threshold && score.probability > 0.0).then_some(PairKind::Match)
             };
             if let Some(kind) = kind {
                 kept.push(ScoredPair { a, b, levels: levels[k], score, kind });
@@ -210,14 +211,15 @@ pub fn dedupe_records_from(
 
     let matches: Vec<(u32, u32, f64)> =
         pairs.iter().filter(|p| p.kind == PairKind::Match).map(|p| (p.a, p.b, p.score.probability)).collect();
-    // Cohesion asks whether two members could be one person: a pair with too little to
-    // identify it (a blank name, no number) joins through the others; a contradiction splits.
+    // Cohesion asks whether two members could be one person: a contradiction splits, a pair
+    // with too little to identify it (a blank name on one, no number on the other) joins
+    // through the others, and an identified pair must reach `cohesion`.
     let clustering = cluster::cluster(n, &matches, settings.cohesion, |a, b| {
         let levels = features.compare(a as usize, b as usize);
-        if levels.contradicts() {
-            0.0
-        } else {
-            model.probability_of(score_pair(a, &levels).weight)
+        match (levels.contradicts(), levels.identifies()) {
+            (true, _) => 0.0,
+            (false, false) => 1.0,
+            (false, true) => model.probability_of(score_pair(a, &levels).weight),
         }
     });
     watch.finish(&mut check.timings);
