@@ -183,6 +183,20 @@ impl Levels {
         ]
     }
 
+    /// The levels of [`Levels::indices`] read back.
+    pub fn from_indices(i: [u8; FIELDS.len()]) -> Levels {
+        Levels {
+            name: NameLevel::ALL[usize::from(i[0])],
+            birth: BirthLevel::ALL[usize::from(i[1])],
+            id: IdLevel::ALL[usize::from(i[2])],
+            sex: EqualityLevel::ALL[usize::from(i[3])],
+            school: SchoolLevel::ALL[usize::from(i[4])],
+            guardian: GuardianLevel::ALL[usize::from(i[5])],
+            household: EqualityLevel::ALL[usize::from(i[6])],
+            ethnicity: EqualityLevel::ALL[usize::from(i[7])],
+        }
+    }
+
     /// Whether the pair agrees on something only the person has, backed by a second fact:
     /// - the number exactly or one slip away;
     /// - the number's remains (spreadsheet digits, date and sequence without the region), with
@@ -683,6 +697,8 @@ mod tests {
         }
         assert_eq!(IdLevel::BothValid.label(), "both_valid");
         assert_eq!(Levels { id: IdLevel::Spreadsheet, ..Levels::default() }.indices()[ID], 2);
+        let levels = Levels { name: NameLevel::Pinyin, guardian: GuardianLevel::BothDiffer, ..Levels::default() };
+        assert_eq!(Levels::from_indices(levels.indices()), levels);
     }
 
     #[test]

@@ -166,10 +166,11 @@ pub fn dedupe_records_from(
         None => {
             let (counts, u_pairs) = score::estimate_u(&features, settings.u_pairs, settings.seed);
             let all_pairs = n as f64 * (n as f64 - 1.0) / 2.0;
-            let u = score::u_probabilities(&counts, &levels, all_pairs);
             let number_rules = settings.blocking.number_rules();
-            let by_number: Vec<bool> = candidates.rules.iter().map(|&r| r & number_rules != 0).collect();
-            let mut model = score::fit(&levels, &by_number, all_pairs, u, u_pairs, settings.em_iterations);
+            let all = score::patterns(&levels, |_| true);
+            let numbered = score::patterns(&levels, |k| candidates.rules[k] & number_rules != 0);
+            let u = score::u_probabilities(&counts, &all, all_pairs);
+            let mut model = score::fit(&numbered, &all, all_pairs, u, u_pairs, settings.em_iterations);
             model.frequencies = frequencies.save(&features);
             model
         }

@@ -7,8 +7,9 @@
 //! evidence than 欧阳子轩, a homophone of the popular zi han (子涵/梓涵/紫涵) weaker than a
 //! homophone of a rare name, and a guardian called 王伟 weaker than one called 欧阳振华.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -186,13 +187,13 @@ pub fn estimate_u(features: &Features, samples: usize, seed: u64) -> (Vec<Vec<f6
 /// `candidates` (the number rules make every such pair), those contradicted (for the exact
 /// number, the ID conflicts), over all `all_pairs` pairs. The random sample alone could only
 /// say "under one in a million", and that cap outweighed a shared number at province scale.
-pub fn u_probabilities(counts: &[Vec<f64>], candidates: &[Levels], all_pairs: f64) -> Vec<Vec<f64>> {
+pub fn u_probabilities(counts: &[Vec<f64>], candidates: &Patterns, all_pairs: f64) -> Vec<Vec<f64>> {
     let (mut seen, mut contradicted) = (zeroed(), zeroed());
-    for levels in candidates {
-        for (f, l) in levels.indices().into_iter().enumerate() {
-            seen[f][l as usize] += 1.0;
+    for (levels, indices, n) in candidates {
+        for (f, &l) in indices.iter().enumerate() {
+            seen[f][l as usize] += n;
             if levels.contradicts() {
-                contradicted[f][l as usize] += 1.0;
+                contradicted[f][l as usize] += n;
             }
         }
     }
@@ -236,12 +237,12 @@ fn add_counts(total: &mut [Vec<f64>], counts: &[Vec<f64>]) {
 
 /// Distinct level patterns with their level indices and counts, in a fixed order so that sums
 /// (and so the fitted model) are the same on every run.
-type Patterns = Vec<(Levels, [u8; FIELDS.len()], f64)>;
+pub type Patterns = Vec<(Levels, [u8; FIELDS.len()], f64)>;
 
 /// Fits m and λ by expectation–maximisation, u fixed, in two steps:
 ///
 /// 1. every field but the ID number, over the pairs a rule keyed on the number found
-///    (`by_number`): a pair found by its number and not decided apart is almost surely one
+///    (`numbered`): a pair found by its number and not decided apart is almost surely one
 ///    person, so how its other fields differ is how one person's registrations differ. The
 ///    ID field is left out: those rules made it agree.
 /// 2. the ID field alone and λ, over all candidate pairs, each judged as it will be scored:
@@ -254,27 +255,25 @@ type Patterns = Vec<(Levels, [u8; FIELDS.len()], f64)>;
 /// pairs are non-matches. Sums run over distinct level patterns in a fixed order, so the model
 /// is the same on every run.
 pub fn fit(
-    levels: &[Levels],
-    by_number: &[bool],
+    numbered: &Patterns,
+    all: &Patterns,
     all_pairs: f64,
     u: Vec<Vec<f64>>,
     u_pairs: u64,
     max_iterations: usize,
 ) -> Model {
-    let numbered = patterns(levels.iter().zip(by_number).filter(|(_, &b)| b).map(|(l, _)| l));
-    let all = patterns(levels.iter());
     let mut m = prior_m();
     let mut lambda = 0.5;
     let mut others = [true; FIELDS.len()];
     others[ID] = false;
-    let first = if numbered.is_empty() { &all } else { &numbered };
+    let first = if numbered.is_empty() { all } else { numbered };
     let pairs = |p: &Patterns| p.iter().map(|x| x.2).sum::<f64>();
     let mut iterations = em(first, pairs(first), &u, &mut m, &mut lambda, others, others, max_iterations);
     // From the candidates' share of matches to the share among all pairs.
     lambda = (lambda * pairs(first) / all_pairs.max(1.0)).clamp(FLOOR * FLOOR, 0.5);
     let mut only_id = [false; FIELDS.len()];
     only_id[ID] = true;
-    iterations += em(&all, all_pairs, &u, &mut m, &mut lambda, only_id, [true; FIELDS.len()], max_iterations);
+    iterations += em(all, all_pairs, &u, &mut m, &mut lambda, only_id, [true; FIELDS.len()], max_iterations);
     Model {
         lambda,
         fields: level_models(&m, &u),
@@ -348,14 +347,24 @@ fn prior_m() -> Vec<Vec<f64>> {
     M_PRIORS.iter().map(|p| p.to_vec()).collect()
 }
 
-fn patterns<'a>(levels: impl Iterator<Item = &'a Levels>) -> Patterns {
-    let mut counts: HashMap<Levels, f64> = HashMap::new();
-    for l in levels {
-        *counts.entry(*l).or_default() += 1.0;
-    }
-    let mut patterns: Patterns = counts.into_iter().map(|(l, n)| (l, l.indices(), n)).collect();
-    patterns.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    patterns
+/// The distinct level patterns of the candidate pairs `keep` accepts, with their counts, in a
+/// fixed order. A pattern packs into a `u64` (eight level indices), so a province's candidates
+/// are counted by one parallel sort, not a hash map.
+pub fn patterns(levels: &[Levels], keep: impl Fn(usize) -> bool + Sync) -> Patterns {
+    let mut packed: Vec<u64> = par_row_chunks(levels.len(), |rows| {
+        rows.filter(|&k| keep(k)).map(|k| u64::from_be_bytes(levels[k].indices())).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    packed.par_sort_unstable();
+    packed
+        .chunk_by(|a, b| a == b)
+        .map(|run| {
+            let indices = run[0].to_be_bytes();
+            (Levels::from_indices(indices), indices, run.len() as f64)
+        })
+        .collect()
 }
 
 /// FNV-1a: a stable 64-bit hash of a value's bytes, the same on every run and machine.
@@ -462,12 +471,13 @@ impl Frequencies {
     }
 
     pub fn save(&self, features: &Features) -> SavedFrequencies {
-        SavedFrequencies {
-            records: self.names.records as u64,
-            names: self.names.saved(|i| features.name(i)),
-            pinyin: self.pinyin.saved(|i| features.pinyin(i)),
-            guardian_names: self.guardians.saved(|i| features.guardian_name(i)),
-        }
+        let ((names, pinyin), guardian_names) = THREAD_POOL.install(|| {
+            rayon::join(
+                || rayon::join(|| self.names.saved(|i| features.name(i)), || self.pinyin.saved(|i| features.pinyin(i))),
+                || self.guardians.saved(|i| features.guardian_name(i)),
+            )
+        });
+        SavedFrequencies { records: self.names.records as u64, names, pinyin, guardian_names }
     }
 
     pub fn load(saved: &SavedFrequencies) -> Frequencies {
@@ -538,6 +548,11 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fit_table(table: &[Levels], by_number: &[bool], all_pairs: f64, u: Vec<Vec<f64>>, iterations: usize) -> Model {
+        let (numbered, all) = (patterns(table, |k| by_number[k]), patterns(table, |_| true));
+        fit(&numbered, &all, all_pairs, u, 0, iterations)
+    }
     use crate::compare::{BirthLevel, EqualityLevel};
 
     /// EM recovers known m and u on a simulated comparison table: two multi-level fields and a
@@ -581,7 +596,7 @@ mod tests {
         u[0] = true_u_name.iter().map(|&x: &f64| x.max(FLOOR)).collect();
         u[1] = true_u_birth.iter().map(|&x: &f64| x.max(FLOOR)).collect();
         u[3] = vec![1.0, 0.5, 0.5];
-        let model = fit(&table, &vec![false; table.len()], table.len() as f64, u, 0, 200);
+        let model = fit_table(&table, &vec![false; table.len()], table.len() as f64, u, 200);
         assert!((model.lambda - 0.2).abs() < 0.01, "λ {}", model.lambda);
         let m = |f: usize, l: usize| model.fields[f].levels[l].m;
         assert!((m(0, 1) - 0.9).abs() < 0.02, "name exact m {}", m(0, 1));
@@ -633,7 +648,7 @@ mod tests {
         u[1][BirthLevel::Different as usize] = 0.99;
         u[2][IdLevel::Different as usize] = 0.05;
         u[3] = vec![1.0, 0.5, 0.5];
-        let model = fit(&table, &by_number, table.len() as f64, u, 0, 500);
+        let model = fit_table(&table, &by_number, table.len() as f64, u, 500);
         let name_exact = model.fields[NAME].levels[NameLevel::Exact as usize].m;
         assert!((name_exact - 0.7).abs() < 0.02, "name exact m {name_exact}, not the name rule's 0.76");
         let id_exact = model.fields[ID].levels[IdLevel::Exact as usize].m;
@@ -657,7 +672,7 @@ mod tests {
             &["王伟", "王伟", "王伟", "王伟", "欧阳振华", "李强", "赵六", "钱七"],
         );
         let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.1; l.len()]).collect();
-        let model = fit(&[], &[], 1.0, u, 0, 0);
+        let model = fit_table(&[], &[], 1.0, u, 0);
         let exact = Levels { name: NameLevel::Exact, birth: BirthLevel::Exact, ..Levels::default() };
         let score = |levels: &Levels, name: &'static str, pinyin: &'static str, guardian: &'static str| {
             model.score(levels, &Terms { name: Some(name), pinyin: Some(pinyin), guardian_name: Some(guardian) }, &f)
@@ -701,7 +716,7 @@ mod tests {
     #[test]
     fn a_saved_model_must_fit_the_compared_fields() {
         let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.1; l.len()]).collect();
-        let mut model = fit(&[], &[], 1.0, u, 0, 0);
+        let mut model = fit_table(&[], &[], 1.0, u, 0);
         model.lambda = 0.01;
         assert_eq!(model.validate(), Ok(()));
         let mut empty = model.clone();
