@@ -97,43 +97,24 @@ fn settings_files_choose_the_rules() {
     assert!(stdout.contains("same_id"), "{stdout}");
     assert!(!stdout.contains("guardian_phone"), "{stdout}");
 
+    // What a run cannot work with is refused, naming the file or option, by every subcommand
+    // that scores.
+    let refused = |subcommand: &str, option: &str, value: &str| -> String {
+        let input = data.join("sheets");
+        let failed =
+            common::xueji(&[subcommand, input.to_str().unwrap(), "--out", out.to_str().unwrap(), option, value]);
+        assert!(!failed.status.success(), "{subcommand} {option} {value} ran");
+        String::from_utf8_lossy(&failed.stderr).into_owned()
+    };
+    let settings_file = settings.to_str().unwrap();
     std::fs::write(&settings, r#"{"blocking": {"rules": [{"name": "x", "keys": ["nmae"]}]}}"#).unwrap();
-    let failed = common::xueji(&[
-        "dedupe",
-        data.join("sheets").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--settings",
-        settings.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(
-        !failed.status.success() && stderr.contains("settings.json: invalid settings: unknown variant `nmae`"),
-        "{stderr}"
-    );
-
-    // Values a run cannot work with are refused, on every subcommand that scores.
+    let stderr = refused("dedupe", "--settings", settings_file);
+    assert!(stderr.contains("settings.json: invalid settings: unknown variant `nmae`"), "{stderr}");
     for subcommand in ["dedupe", "run"] {
-        let failed = common::xueji(&[
-            subcommand,
-            data.join("sheets").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--threshold",
-            "1.5",
-        ]);
-        let stderr = String::from_utf8_lossy(&failed.stderr);
-        assert!(!failed.status.success() && stderr.contains("threshold must be between 0 and 1"), "{stderr}");
+        let stderr = refused(subcommand, "--threshold", "1.5");
+        assert!(stderr.contains("threshold must be between 0 and 1"), "{stderr}");
     }
     std::fs::write(&settings, r#"{"cohesion": -1}"#).unwrap();
-    let failed = common::xueji(&[
-        "dedupe",
-        data.join("sheets").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--settings",
-        settings.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&failed.stderr);
+    let stderr = refused("dedupe", "--settings", settings_file);
     assert!(stderr.contains("settings.json: invalid settings: cohesion must be between 0 and 1"), "{stderr}");
 }
