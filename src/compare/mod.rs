@@ -224,8 +224,8 @@ impl Levels {
             || (name_agrees && backed)
     }
 
-    /// The decisive rules, which no sum of weights overrides: two different valid ID numbers, or
-    /// two numbers of one birth date with other sequence numbers, are two people; clearly
+    /// The decisive rules, which no sum of weights overrides: two different numbers of their
+    /// own, or two numbers of one birth date with other sequence numbers, are two people; clearly
     /// different names are two people (with one number between them, an ID conflict: a borrowed
     /// or misused number); and a pair must [`Levels::identifies`].
     pub fn decided_apart(&self) -> bool {
