@@ -96,6 +96,12 @@ impl Model {
 /// No level is ever impossible: probabilities are kept above this.
 const FLOOR: f64 = 1e-6;
 
+/// Pseudo-matches of the priors in every m estimate (a Dirichlet prior): a level no match
+/// happened to show in a small population (3,000 records: ~100 matches) keeps a plausible m
+/// instead of the floor's −20 bits; among a province's tens of thousands of matches it weighs
+/// nothing.
+const PRIOR_MATCHES: f64 = 10.0;
+
 fn level_models(m: &[Vec<f64>], u: &[Vec<f64>]) -> Vec<FieldModel> {
     FIELDS
         .iter()
@@ -327,7 +333,7 @@ fn em(
                 continue;
             }
             for l in 1..counts.len() {
-                let new = (counts[l] / present).max(FLOOR);
+                let new = ((counts[l] + PRIOR_MATCHES * M_PRIORS[f][l]) / (present + PRIOR_MATCHES)).max(FLOOR);
                 change = change.max((new - m[f][l]).abs());
                 m[f][l] = new;
             }
