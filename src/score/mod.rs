@@ -661,6 +661,26 @@ mod tests {
         assert!(id_exact > 0.5, "the number's m comes from all pairs: exact {id_exact}");
     }
 
+    /// A hundred matches that all agree on the birth date do not make another birth date
+    /// impossible: the level keeps a few percent of its prior, not the floor.
+    #[test]
+    fn a_small_population_keeps_unseen_levels_plausible() {
+        let levels = Levels {
+            name: NameLevel::Exact,
+            birth: BirthLevel::Exact,
+            id: IdLevel::Exact,
+            sex: EqualityLevel::Equal,
+            ..Levels::default()
+        };
+        let table = vec![levels; 100];
+        let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.01; l.len()]).collect();
+        let model = fit_table(&table, &vec![true; 100], 5e6, u, 100);
+        let different = model.fields[1].levels[BirthLevel::Different as usize].m;
+        let expected = PRIOR_MATCHES * M_PRIORS[1][BirthLevel::Different as usize] / (100.0 + PRIOR_MATCHES);
+        assert!((different - expected).abs() < 1e-3, "birth different m {different}, expected ~{expected}");
+        assert!(model.fields[1].levels[BirthLevel::Exact as usize].m > 0.9);
+    }
+
     fn frequencies(names: &[&str], pinyin: &[&str], guardians: &[&str]) -> Frequencies {
         let counts = |values: &[&str], key: fn(&str) -> u64| Counts::new(values.len(), |i| Some(key(values[i])));
         Frequencies {
