@@ -17,6 +17,17 @@ use super::{InputArgs, ScoringArgs};
 /// cluster_id, size: one row per record in a cluster of two or more), id_conflicts.csv (one ID
 /// number on clearly different people: never merged), model.json (reuse with --model) and
 /// dedupe_summary.json.
+///
+/// Settings (--settings FILE.json; every field optional): {"blocking": {"rules": [{"name":
+/// "id", "keys": ["id"]}, ...], "max_block_size": 500}, "threshold": 0.9, "cohesion": 0.05,
+/// "u_pairs": 1000000, "em_iterations": 100, "seed": 1}. A rules list replaces the defaults:
+/// id, id_one_digit, id_spreadsheet, id_date_sequence (+ name_first_letter),
+/// id_date_sequence_phone, pinyin_birth_month, pinyin_birth_day_month, pinyin_household,
+/// initials_birth_sex, initials_county_birth_year_sex, guardian_phone, no_id_name_sex_birth.
+/// Key parts: id, id_one_digit, id_spreadsheet, id_date_sequence, name, name_pinyin,
+/// name_initials, name_first_letter, surname, birth_date, birth_year, birth_year_month,
+/// birth_day_month, sex, guardian_phone, county, household, school_code, no_id. Rules without
+/// a number part pair only records lacking a valid number of their own.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
