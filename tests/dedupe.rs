@@ -97,6 +97,12 @@ fn settings_files_choose_the_rules() {
     assert!(stdout.contains("same_id"), "{stdout}");
     assert!(!stdout.contains("guardian_phone"), "{stdout}");
 
+    // The help names every default rule, so that --settings can be written from it.
+    let help = common::xueji_ok(&["dedupe", "--help"]);
+    for rule in xueji::block::BlockingSettings::default().rules {
+        assert!(help.contains(&rule.name), "dedupe --help does not name rule {}", rule.name);
+    }
+
     // What a run cannot work with is refused, naming the file or option, by every subcommand
     // that scores.
     let refused = |subcommand: &str, option: &str, value: &str| -> String {
