@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::region::{region_status, RegionStatus};
 use crate::columns::{par_row_chunks, Ints, Text};
-use crate::compare::{own_numbers, pinyin_letters};
+use crate::compare::pinyin_letters;
 use crate::error::Result;
 use crate::normalize::date::Date;
 use crate::normalize::id_number::spreadsheet_digits;
@@ -267,23 +267,15 @@ struct Parts<'a> {
 }
 
 impl<'a> Parts<'a> {
-    fn new(records: &'a DataFrame) -> Result<Parts<'a>> {
+    /// `valid` and `own`: each record's number is valid, and of its own (`compare::own_numbers`).
+    fn new(records: &'a DataFrame, valid: &[bool], own: &[bool]) -> Result<Parts<'a>> {
         // A number whose region is in no table may be a mistyped copy of another's: its record
         // is paired by the other rules too.
         let ids = Text::of(records, "id_norm")?;
-        let (own, valid) = match records.column("id_valid") {
-            Ok(valid) => (
-                own_numbers(records)?
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, own)| {
-                        own && ids.get(i).is_some_and(|id| region_status(&id[..6], 2000) != RegionStatus::Unknown)
-                    })
-                    .collect(),
-                valid.bool()?.iter().map(|v| v == Some(true)).collect(),
-            ),
-            Err(_) => (vec![false; records.height()], vec![false; records.height()]),
-        };
+        let known_region =
+            |i: usize| own[i] && ids.get(i).is_some_and(|id| region_status(&id[..6], 2000) != RegionStatus::Unknown);
+        let own = par_row_chunks(own.len(), |rows| rows.map(known_region).collect::<Vec<_>>()).concat();
+        let valid = valid.to_vec();
         Ok(Parts {
             id: Text::of(records, "id_norm")?,
             own,
@@ -439,8 +431,16 @@ const LARGEST_REPORTED: usize = 5;
 /// The candidate pairs of `records` (which must hold the normalized columns and
 /// `locality_county`) under `settings`. Only pairs with a record at index `first_new` or later
 /// are made (0: all pairs): records before it were deduplicated already (linking an intake).
-pub fn candidates(records: &DataFrame, settings: &BlockingSettings, first_new: usize) -> Result<Candidates> {
-    let parts = Parts::new(records)?;
+/// `numbers`: whether each record's number is valid, and of its own
+/// (`compare::Features::numbers`); the rules not keyed on the number pair only records
+/// lacking one.
+pub fn candidates(
+    records: &DataFrame,
+    numbers: (&[bool], &[bool]),
+    settings: &BlockingSettings,
+    first_new: usize,
+) -> Result<Candidates> {
+    let parts = Parts::new(records, numbers.0, numbers.1)?;
     let n = records.height();
     let mut tagged: Vec<(u64, u32)> = Vec::new();
     let mut stats = Vec::new();
@@ -624,6 +624,12 @@ fn unpack(pair: u64) -> (u32, u32) {
 mod tests {
     use super::*;
 
+    /// No record with a valid number: every rule pairs every record.
+    fn none(df: &DataFrame) -> (&'static [bool], &'static [bool]) {
+        let none: &'static [bool] = Box::leak(vec![false; df.height()].into_boxed_slice());
+        (none, none)
+    }
+
     fn records(rows: &[(&str, &str, &str, i32, &str)]) -> DataFrame {
         let col = |name: &str, values: Vec<Option<&str>>| {
             StringChunked::from_iter_options(name.into(), values.into_iter()).into_column()
@@ -693,7 +699,7 @@ mod tests {
             rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit] }],
             max_block_size: 10,
         };
-        let c = candidates(&df, &settings, 0).unwrap();
+        let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1), (0, 2)], "a substitution and a swap, not the twin's number two apart");
     }
 
@@ -713,7 +719,7 @@ mod tests {
             ],
             max_block_size: 2,
         };
-        let c = candidates(&df, &settings, 0).unwrap();
+        let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1)]);
         assert_eq!(c.rules, vec![0b001]);
         assert_eq!((c.stats[1].skipped_blocks, c.stats[1].skipped_records), (1, 3), "phone 138: three records");
@@ -721,11 +727,11 @@ mod tests {
         assert_eq!(c.largest[0].records, 2);
         assert!(c.largest.iter().any(|b| b.key == "guardian_phone=138" && b.records == 3), "{:?}", c.largest);
         let wide = BlockingSettings { max_block_size: 10, ..settings };
-        let c = candidates(&df, &wide, 0).unwrap();
+        let c = candidates(&df, none(&df), &wide, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1), (0, 2), (0, 3), (1, 2), (1, 3)]);
         assert_eq!(c.rules[0], 0b111, "(0,1) shares all three keys");
         assert_eq!(c.stats.iter().map(|s| s.new_pairs).sum::<u64>(), 5);
-        let linked = candidates(&df, &wide, 3).unwrap();
+        let linked = candidates(&df, none(&df), &wide, 3).unwrap();
         assert_eq!(linked.pairs, vec![(0, 3), (1, 3)], "only pairs with record 3, the new one");
     }
 
@@ -744,7 +750,7 @@ mod tests {
             rules: vec![Rule { name: "sheet".into(), keys: vec![KeyPart::IdSpreadsheet] }],
             max_block_size: 10,
         };
-        let c = candidates(&df, &settings, 0).unwrap();
+        let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(
             c.pairs,
             vec![(0, 2), (0, 3), (0, 4), (1, 3), (1, 4), (3, 4)],
@@ -764,7 +770,7 @@ mod tests {
             rules: vec![Rule { name: "p".into(), keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth] }],
             max_block_size: 10,
         };
-        let c = candidates(&df, &settings, 0).unwrap();
+        let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1), (0, 2), (1, 2)]);
         assert!(c.largest[0].key.starts_with("name_pinyin=wangxinyi, birth_year_month=1970"), "{:?}", c.largest);
     }
@@ -788,11 +794,12 @@ mod tests {
             .collect();
         assert_eq!(valid, [true, true, false, true]);
         df.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column()).unwrap();
+        let own = crate::compare::own_numbers(&df, &valid).unwrap();
         let settings = BlockingSettings {
             rules: vec![Rule { name: "p".into(), keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth] }],
             max_block_size: 10,
         };
-        let c = candidates(&df, &settings, 0).unwrap();
+        let c = candidates(&df, (&valid, &own), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], "never the twins with each other");
     }
 

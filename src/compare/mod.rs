@@ -10,7 +10,7 @@
 
 use polars::prelude::DataFrame;
 
-use crate::columns::{Ints, Text};
+use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::normalize::date::Date;
 use crate::normalize::id_number::{spreadsheet_digits, spreadsheet_keeps};
@@ -514,22 +514,18 @@ pub const OWN_NUMBER_DAYS: i32 = 400;
 /// Whether each record carries a number of its own ([`Side::id_own`]): valid, not a
 /// spreadsheet's remains, and of the record's birth date. Pairs of two such different numbers
 /// are decided apart, so blocking need not make them.
-pub fn own_numbers(records: &DataFrame) -> Result<Vec<bool>> {
+pub fn own_numbers(records: &DataFrame, valid: &[bool]) -> Result<Vec<bool>> {
     let ids = Text::of(records, "id_norm")?;
     let births = Ints::of(records, "birth_date_norm")?;
-    let valid = records.column("id_valid")?.bool()?;
-    Ok(valid
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let Some(id) = ids.get(i).filter(|_| v == Some(true)) else { return false };
-            let consistent = match (number_date(id), births.get(i)) {
-                (Some(d), Some(b)) => (d.to_epoch_days() - b).abs() <= OWN_NUMBER_DAYS,
-                _ => true,
-            };
-            consistent && spreadsheet_digits(id).is_none()
-        })
-        .collect())
+    let own = |i: usize| {
+        let Some(id) = ids.get(i).filter(|_| valid[i]) else { return false };
+        let consistent = match (number_date(id), births.get(i)) {
+            (Some(d), Some(b)) => (d.to_epoch_days() - b).abs() <= OWN_NUMBER_DAYS,
+            _ => true,
+        };
+        consistent && spreadsheet_digits(id).is_none()
+    };
+    Ok(par_row_chunks(valid.len(), |rows| rows.map(own).collect::<Vec<_>>()).concat())
 }
 
 /// The birth date a resident number carries (positions 7–14).
@@ -560,7 +556,8 @@ pub struct Features<'a> {
 impl<'a> Features<'a> {
     /// `records` must hold the normalized columns (`normalize`) and `id_valid` (`check`).
     pub fn new(records: &'a DataFrame) -> Result<Features<'a>> {
-        let id_valid = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
+        let id_valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
+        let id_own = own_numbers(records, &id_valid)?;
         Ok(Features {
             name_raw: Text::of(records, "name")?,
             name: Text::of(records, "name_norm")?,
@@ -569,7 +566,7 @@ impl<'a> Features<'a> {
             birth: Ints::of(records, "birth_date_norm")?,
             id: Text::of(records, "id_norm")?,
             id_valid,
-            id_own: own_numbers(records)?,
+            id_own,
             sex: Text::of(records, "sex_norm")?,
             school: Text::of(records, "school_code_norm")?,
             grade: Ints::of(records, "grade_norm")?,
@@ -578,6 +575,12 @@ impl<'a> Features<'a> {
             household: Text::of(records, "household_address")?,
             ethnicity: Text::of(records, "ethnicity_norm")?,
         })
+    }
+
+    /// Whether each record's number is valid, and its own ([`own_numbers`]): what blocking
+    /// restricts its rules by.
+    pub fn numbers(&self) -> (&[bool], &[bool]) {
+        (&self.id_valid, &self.id_own)
     }
 
     pub fn len(&self) -> usize {

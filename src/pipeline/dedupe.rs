@@ -144,7 +144,7 @@ pub fn dedupe_records_from(
     let features = Features::new(records)?;
 
     settings.validate().map_err(Error::Usage)?;
-    let candidates = block::candidates(records, &settings.blocking, first_new)?;
+    let candidates = block::candidates(records, features.numbers(), &settings.blocking, first_new)?;
     watch.next("compare", &mut check.timings);
 
     let levels: Vec<Levels> = par_row_chunks(candidates.pairs.len(), |range| {
@@ -191,7 +191,7 @@ pub fn dedupe_records_from(
                 Some(PairKind::IdConflict)
             } else {
                 // A pair decided apart is never a match, whatever the threshold (even 0).
-                (score.probability >= settings.threshold && score.probability > 0.0).then_some(PairKind::Match)
+                (score.probability >= settings.threshold && !levels[k].decided_apart()).then_some(PairKind::Match)
             };
             if let Some(kind) = kind {
                 kept.push(ScoredPair { a, b, levels: levels[k], score, kind });
