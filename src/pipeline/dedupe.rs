@@ -160,6 +160,8 @@ pub fn dedupe_records_from(
         Some(model) if first_new > 0 && model.frequencies.records > 0 => Frequencies::load(&model.frequencies),
         _ => Frequencies::count(&features),
     };
+    // A model fitted here keeps them readable in model.json (a million names at 10M).
+    let saved_frequencies = model.is_none().then(|| frequencies.save(&features));
     watch.next("fit", &mut check.timings);
     let model = match model {
         Some(model) => model,
@@ -171,7 +173,7 @@ pub fn dedupe_records_from(
             let numbered = score::patterns(&levels, |k| candidates.rules[k] & number_rules != 0);
             let u = score::u_probabilities(&counts, &all, all_pairs);
             let mut model = score::fit(&numbered, &all, all_pairs, u, u_pairs, settings.em_iterations);
-            model.frequencies = frequencies.save(&features);
+            model.frequencies = saved_frequencies.unwrap_or_default();
             model
         }
     };
