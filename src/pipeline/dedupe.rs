@@ -365,7 +365,7 @@ impl DedupeRun {
     /// Writes the pairs, clusters, conflicts, model and summary into `out`.
     pub fn write(&mut self, out: &Path) -> Result<()> {
         let watch = Stopwatch::start("write duplicates");
-        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        crate::report::output_dir(out)?;
         let mut pairs = self.pair_frame(PairKind::Match)?;
         report::write_parquet(&out.join("duplicate_pairs.parquet"), &mut pairs)?;
         report::write_csv(&out.join("duplicate_pairs.csv"), &pairs)?;

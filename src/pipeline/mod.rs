@@ -12,7 +12,7 @@ use std::time::Duration;
 use polars::prelude::*;
 
 use crate::check::{self, id_number, CheckOptions};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ingest::{self, IngestOptions};
 use crate::normalize;
 use crate::problems::{Code, Problem};
@@ -76,7 +76,7 @@ pub const CHECK_OUTPUTS: [&str; 4] = ["problems.parquet", "problems.csv", "probl
 /// needed); each file appears whole or not at all.
 pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
     let watch = Stopwatch::start("write problems");
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    crate::report::output_dir(out)?;
     let mut problems = report::problems_frame(&run.records, &run.problems)?;
     report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
     report::write_csv(&out.join("problems.csv"), &problems)?;

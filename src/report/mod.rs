@@ -60,6 +60,33 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Creates an output folder (and its parents) and removes what an interrupted xueji left in
+/// it: temporary files of [`AtomicFile`]'s pattern (`.NAME.PID.tmp`) whose process is gone.
+pub fn output_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(stale_temp_pid) else { continue };
+        if !process_alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// The process id in a temporary file name of xueji's (`.clusters.csv.4242.tmp`).
+fn stale_temp_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid) = rest.rsplit_once('.')?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` runs (this one always does); where that cannot be asked, only this one
+/// counts as running.
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || (cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists())
+}
+
 /// A workbook with one constant-memory sheet, stamped as created on `day` (not now): the same
 /// data gives the same bytes.
 pub fn new_workbook(day: crate::normalize::date::Date) -> Result<rust_xlsxwriter::Workbook> {
@@ -103,19 +130,25 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     })
 }
 
-/// A spreadsheet runs a cell starting with `=`, `+`, `-` or `@` (and some with tab or CR) as a
-/// formula; a leading `'` makes it text.
+/// A spreadsheet runs a cell as a formula when it starts with `=`, `+`, `-` or `@`, also behind
+/// blanks or line breaks, and some control characters trigger it too; a leading `'` makes it text.
 pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
-        _ => cell.into(),
+    if is_active(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
     }
+}
+
+fn is_active(cell: &str) -> bool {
+    cell.starts_with(char::is_control)
+        || cell.trim_start().starts_with(|c: char| matches!(c, '=' | '+' | '-' | '@') || c.is_control())
 }
 
 /// The value [`inert`] was given: the quote it added taken off again.
 pub fn uninert(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        Some(rest) if is_active(rest) => rest,
         _ => cell,
     }
 }
@@ -136,10 +169,11 @@ pub fn csv_rows(
     df: &DataFrame,
     header: bool,
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let columns: Vec<StringChunked> = df
+    // Numbers are written as numbers: only text can be a formula.
+    let columns: Vec<(StringChunked, bool)> = df
         .columns()
         .iter()
-        .map(|c| Ok(c.cast(&DataType::String)?.str()?.rechunk().into_owned()))
+        .map(|c| Ok((c.cast(&DataType::String)?.str()?.rechunk().into_owned(), c.dtype() == &DataType::String)))
         .collect::<PolarsResult<_>>()?;
     let mut csv = csv::Writer::from_writer(out);
     if header {
@@ -148,7 +182,10 @@ pub fn csv_rows(
     let mut row: Vec<std::borrow::Cow<str>> = Vec::with_capacity(columns.len());
     for i in 0..df.height() {
         row.clear();
-        row.extend(columns.iter().map(|c| c.get(i).map_or("".into(), inert)));
+        row.extend(columns.iter().map(|(c, text)| match c.get(i) {
+            Some(v) if *text => inert(v),
+            v => v.unwrap_or("").into(),
+        }));
         csv.write_record(row.iter().map(|c| c.as_ref()))?;
     }
     csv.flush()?;
@@ -281,14 +318,30 @@ mod tests {
     }
 
     #[test]
+    fn stale_temporary_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".clusters.csv.4000000000.tmp");
+        let own = dir.path().join(format!(".problems.csv.{}.tmp", std::process::id()));
+        let other = dir.path().join(".notes.tmp");
+        for path in [&stale, &own, &other] {
+            std::fs::write(path, "half").unwrap();
+        }
+        output_dir(dir.path()).unwrap();
+        assert!(!stale.exists(), "a dead process's temporary file goes");
+        assert!(own.exists() && other.exists(), "this run's and other people's files stay");
+        assert_eq!(stale_temp_pid(".a.b.csv.42.tmp"), Some(42));
+        assert_eq!(stale_temp_pid("a.42.tmp"), None);
+    }
+
+    #[test]
     fn formula_cells_are_inert() {
-        for cell in ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tx"] {
+        for cell in ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tx", "\n=1+1", "\r\n@A1", "  =HYPERLINK(1)", "\0x", "\u{1b}x"] {
             assert!(inert(cell).starts_with('\''), "{cell:?}");
         }
-        for cell in ["张伟", "11010519491231002X", "", "1+1"] {
+        for cell in ["张伟", "11010519491231002X", "", "1+1", " 张伟", "王 伟"] {
             assert_eq!(inert(cell), cell);
         }
-        for cell in ["=1+1", "-2", "'quoted", "张伟"] {
+        for cell in ["=1+1", "-2", "'quoted", "张伟", " =1", "\n-1"] {
             assert_eq!(uninert(&inert(cell)), cell);
         }
     }

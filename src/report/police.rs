@@ -164,10 +164,44 @@ pub fn mask(id: &str) -> String {
     chars.iter().enumerate().map(|(i, &c)| if i < 4 || i >= chars.len() - 4 { c } else { '*' }).collect()
 }
 
-/// A file-system-safe name for a group (`210100 沈阳市` → `210100_沈阳市`).
+/// A file name for a group that is safe on every system yet stays readable in Chinese
+/// (`210100 沈阳市` → `210100_沈阳市`). Group names come from the data: separators, control and
+/// bidirectional characters become `_`, a leading `.` or `-` and Windows device names (`CON`,
+/// `com1`) are defused, and a long name is cut to [`STEM_CHARS`] characters with a hash of the
+/// whole so that two long names stay apart.
 fn file_stem(group: &str) -> String {
-    group.chars().map(|c| if c.is_whitespace() || "/\\:*?\"<>|".contains(c) { '_' } else { c }).collect()
+    let unsafe_char = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || "/\\:*?\"<>|".contains(c)
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    let mut stem: String = group.chars().map(|c| if unsafe_char(c) { '_' } else { c }).collect();
+    if stem.starts_with(['.', '-']) || stem.ends_with('.') || stem.is_empty() {
+        stem = format!("_{stem}_");
+    }
+    let device = stem.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let numbered = |prefix: &str| {
+        device.strip_prefix(prefix).is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit())
+    };
+    if ["CON", "PRN", "AUX", "NUL"].contains(&device.as_str()) || numbered("COM") || numbered("LPT") {
+        stem.insert(0, '_');
+    }
+    if stem.chars().count() > STEM_CHARS {
+        let cut: String = stem.chars().take(STEM_CHARS - 9).collect();
+        stem = format!("{cut}~{}", short_hash(group));
+    }
+    stem
 }
+
+/// Eight hex digits of a text's SHA-256.
+fn short_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The longest file name stem written (in characters; 3 bytes each in Chinese, far below the
+/// 255 bytes file systems allow, with room for `_2.xlsx`).
+const STEM_CHARS: usize = 60;
 
 /// Writes the lists into `dir` (one .xlsx and one .csv per group and part, `SHA256SUMS`).
 /// The batch ids carry the campaign day (`20261129-大连市-1`), which also dates the workbooks.
@@ -179,7 +213,7 @@ pub fn export(
     options: &ExportOptions,
 ) -> Result<Vec<ExportedFile>> {
     let campaign = day.compact();
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::report::output_dir(dir)?;
     let records = &run.check.records;
     let text = |name: &str| Text::of(records, name);
     let (record_id, name, sex, doc_type) =
@@ -190,11 +224,17 @@ pub fn export(
     let max_rows = options.max_rows.unwrap_or(EXCEL_ROWS - 1).clamp(1, EXCEL_ROWS - 1);
 
     let mut files = Vec::new();
+    let mut stems = std::collections::HashSet::new();
     let mut start = 0;
     while start < sent.len() {
         let group = &sent[start].group;
         let end = start + sent[start..].iter().take_while(|s| &s.group == group).count();
         let group_code = group.split(' ').next().unwrap_or(group);
+        // Two groups whose names differ only in characters made `_` keep their own files.
+        let mut group_stem = file_stem(group);
+        if !stems.insert(group_stem.clone()) {
+            group_stem = format!("{group_stem}~{}", short_hash(group));
+        }
         for (part, chunk) in sent[start..end].chunks(max_rows).enumerate() {
             let batch = format!("{campaign}-{group_code}-{}", part + 1);
             let rows: Vec<[String; HEADERS.len()]> = chunk
@@ -229,7 +269,7 @@ pub fn export(
                     ]
                 })
                 .collect();
-            let stem = if part == 0 { file_stem(group) } else { format!("{}_{}", file_stem(group), part + 1) };
+            let stem = if part == 0 { group_stem.clone() } else { format!("{group_stem}_{}", part + 1) };
             for path in [dir.join(format!("{stem}.xlsx")), dir.join(format!("{stem}.csv"))] {
                 let sha256 = if path.extension().is_some_and(|e| e == "xlsx") {
                     write_xlsx(&path, &rows, day)?
@@ -310,5 +350,26 @@ mod tests {
     fn file_stems_are_safe() {
         assert_eq!(file_stem("210100 沈阳市"), "210100_沈阳市");
         assert_eq!(file_stem("a/b:c"), "a_b_c");
+        assert_eq!(file_stem("210100 沈阳市 和平区"), "210100_沈阳市_和平区");
+        for (group, stem) in [
+            ("CON", "_CON"),
+            ("aux", "_aux"),
+            ("COM1", "_COM1"),
+            ("NUL.txt", "_NUL.txt"),
+            ("COM10", "COM10"),
+            (".hidden", "_.hidden_"),
+            ("-rf", "_-rf_"),
+            ("..", "_.._"),
+            ("", "__"),
+            ("a\u{202E}txt.exe", "a_txt.exe"),
+            ("a\nb\0c", "a_b_c"),
+        ] {
+            assert_eq!(file_stem(group), stem, "{group:?}");
+        }
+        let long = "大".repeat(200);
+        let stem = file_stem(&long);
+        assert_eq!(stem.chars().count(), STEM_CHARS);
+        assert!(stem.starts_with("大大大") && stem.len() < 200, "{stem}");
+        assert_ne!(stem, file_stem(&format!("{long}县")), "long names stay apart");
     }
 }
