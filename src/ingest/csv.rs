@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::ingest::table::{find_header_row, Table, TableBuilder, HEADER_SEARCH_ROWS};
 use crate::ingest::{Encoding, IngestOptions};
+use crate::problems::{Code, Problem};
 
 pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -32,6 +33,17 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     for record in records {
         let record = record.map_err(|e| csv_error(path, e))?;
         let line = record.position().map_or(0, |p| p.line());
+        // A quote that is never closed swallows the lines after it into one cell: every one of
+        // them is named, never lost unseen. (A cell with a line break of its own keeps the row's
+        // field count.)
+        let joined: usize = record.iter().map(|cell| cell.trim_end_matches(['\r', '\n']).matches('\n').count()).sum();
+        if joined > 0 && record.len() != table.width() {
+            let message = format!(
+                "rows {line}–{} were read as one record: a quote (\") on row {line} is never closed, so the {joined} rows after it became part of one cell; close the quote and read the file again",
+                line + joined as u64
+            );
+            table.problem(Problem::new(table.next_record(), Code::RowsJoined, None, message));
+        }
         table.push_row(line as u32, record.iter());
     }
     table.finish()

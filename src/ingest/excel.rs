@@ -1,18 +1,28 @@
 //! Excel workbooks (.xlsx, .xlsm, .xlsb, .xls) through calamine: the first sheet or `--sheet`,
 //! header row found below titles and notes, every cell turned into the text a person sees.
+//!
+//! Cells are streamed, never laid out as the sheet's whole rectangle: one cell at `XFD1048576`
+//! would otherwise ask for 512 GiB. Before calamine unpacks a zip-based workbook, every part's
+//! unpacked size is checked against [`Limits::xlsx_part_bytes`] (a zip bomb of shared strings
+//! or of whitespace stops there), and a sheet's cells against [`Limits::sheet_cells`].
 
 use std::borrow::Cow;
+use std::io::Read;
 use std::path::Path;
 
-use calamine::{open_workbook_auto, Data, Reader};
+use calamine::{open_workbook_auto, Data, Reader, Sheets};
 
 use crate::error::{Error, Result};
 use crate::ingest::table::{find_header_row, float_text, Table, TableBuilder, HEADER_SEARCH_ROWS};
-use crate::ingest::IngestOptions;
+use crate::ingest::{IngestOptions, Limits};
 use crate::problems::{Code, Problem};
 use crate::schema;
 
 pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
+    let zipped = path.extension().and_then(|e| e.to_str()).is_some_and(|e| !e.eq_ignore_ascii_case("xls"));
+    if zipped {
+        check_parts(path, &options.limits)?;
+    }
     let mut workbook =
         open_workbook_auto(path).map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
     let sheets = workbook.sheet_names();
@@ -21,49 +31,205 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
         Some(wanted) => return Err(Error::input(path, format!("no sheet {wanted:?}; sheets: {}", sheets.join(", ")))),
         None => sheets.first().cloned().ok_or_else(|| Error::input(path, "workbook has no sheets"))?,
     };
-    let range = workbook
-        .worksheet_range(&sheet)
-        .map_err(|e| Error::input(path, format!("sheet {sheet:?}: cannot read: {e}")))?;
-    // Row numbers as Excel shows them: the range may start below row 1.
-    let first_row = range.start().map_or(0, |(row, _)| row as usize) + 1;
+    let mut rows = Rows { path, sheet: &sheet, options, head: Vec::new(), table: None, row: None, cells: 0 };
+    let cannot = |e: &dyn std::fmt::Display| Error::input(path, format!("sheet {sheet:?}: cannot read: {e}"));
+    match &mut workbook {
+        Sheets::Xlsx(book) => {
+            let mut reader = book.worksheet_cells_reader(&sheet).map_err(|e| cannot(&e))?;
+            while let Some(cell) = reader.next_cell().map_err(|e| cannot(&e))? {
+                rows.cell(cell.get_position(), cell.get_value().clone().into())?;
+            }
+        }
+        Sheets::Xlsb(book) => {
+            let mut reader = book.worksheet_cells_reader(&sheet).map_err(|e| cannot(&e))?;
+            while let Some(cell) = reader.next_cell().map_err(|e| cannot(&e))? {
+                rows.cell(cell.get_position(), cell.get_value().clone().into())?;
+            }
+        }
+        // .xls holds at most 65,536 × 256 cells, a rectangle that fits in memory.
+        book => {
+            let range = book.worksheet_range(&sheet).map_err(|e| cannot(&e))?;
+            let (top, left) = range.start().unwrap_or((0, 0));
+            for (row, col, value) in range.used_cells() {
+                rows.cell((top + row as u32, left + col as u32), value.clone())?;
+            }
+        }
+    }
+    rows.finish()
+}
 
-    let head: Vec<Vec<Cow<str>>> =
-        range.rows().take(HEADER_SEARCH_ROWS).map(|row| row.iter().map(|c| cell_text(c).0).collect()).collect();
-    let header_index = find_header_row(&head, &options.headers).ok_or_else(|| {
-        Error::input(path, format!("sheet {sheet:?}: no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号"))
-    })?;
-    let mut table = TableBuilder::new(path, &head[header_index], first_row + header_index, &options.headers)?;
-    let mut texts: Vec<Cow<str>> = Vec::with_capacity(table.width());
-    for (offset, row) in range.rows().enumerate().skip(header_index + 1) {
-        let source_row = first_row + offset;
-        texts.clear();
-        for (col, cell) in row.iter().enumerate() {
-            let (text, lost_digits) = cell_text(cell);
-            let field = table.field(col);
-            let record = table.next_record();
-            let column = || format!("row {source_row}, column {}", column_letter(col));
+/// Refuses a workbook with a part that unpacks to more than the limit: the sizes the zip
+/// declares are checked, then each part is unpacked (and thrown away) up to the limit, since a
+/// declared size can lie.
+fn check_parts(path: &Path, limits: &Limits) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Not a zip at all: calamine says what it is.
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else { return Ok(()) };
+    let limit = limits.xlsx_part_bytes;
+    let too_big = |name: &str| {
+        Error::input(
+            path,
+            format!(
+                "part {name} unpacks to more than {} MiB (a damaged or hostile workbook?); if it is real, raise --max-xlsx-part-mib",
+                limit >> 20
+            ),
+        )
+    };
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
+        let name = part.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{}", i + 1));
+        if part.size() > limit {
+            return Err(too_big(&name));
+        }
+        let unpacked = std::io::copy(&mut (&mut part).take(limit + 1), &mut std::io::sink())
+            .map_err(|e| Error::input(path, format!("cannot open workbook: part {name}: {e}")))?;
+        if unpacked > limit {
+            return Err(too_big(&name));
+        }
+    }
+    Ok(())
+}
+
+/// Streamed cells gathered into rows: the first rows are held until the header is found, then
+/// every row goes straight into the table.
+struct Rows<'a> {
+    path: &'a Path,
+    sheet: &'a str,
+    options: &'a IngestOptions,
+    /// The rows searched for the header, each with its cells (column, value).
+    head: Vec<(u32, Vec<(u32, Data)>)>,
+    /// Once the header is found: the table and the sheet column of its first column.
+    table: Option<(TableBuilder<'a>, u32, u32)>,
+    /// The row being gathered.
+    row: Option<(u32, Vec<(u32, Data)>)>,
+    cells: u64,
+}
+
+impl<'a> Rows<'a> {
+    fn cell(&mut self, (row, col): (u32, u32), value: Data) -> Result<()> {
+        if value == Data::Empty {
+            return Ok(());
+        }
+        self.cells += 1;
+        if self.cells > self.options.limits.sheet_cells {
+            return Err(Error::input(
+                self.path,
+                format!(
+                    "sheet {:?}: more than {} cells; if it is real, raise --max-sheet-cells or split the sheet",
+                    self.sheet, self.options.limits.sheet_cells
+                ),
+            ));
+        }
+        match &mut self.row {
+            Some((at, cells)) if *at == row => cells.push((col, value)),
+            Some((at, _)) if *at > row => {
+                return Err(Error::input(
+                    self.path,
+                    format!("sheet {:?}: row {} comes after row {}: the sheet is damaged", self.sheet, row + 1, *at + 1),
+                ))
+            }
+            _ => {
+                if let Some(done) = self.row.replace((row, vec![(col, value)])) {
+                    self.row_done(done)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn row_done(&mut self, (row, cells): (u32, Vec<(u32, Data)>)) -> Result<()> {
+        if self.table.is_none() {
+            let first = self.head.first().map_or(row, |r| r.0);
+            if row < first + HEADER_SEARCH_ROWS as u32 {
+                self.head.push((row, cells));
+                return Ok(());
+            }
+            self.start_table()?;
+        }
+        self.push(row, cells);
+        Ok(())
+    }
+
+    /// Finds the header among the held rows and pushes the rows below it.
+    fn start_table(&mut self) -> Result<()> {
+        let head = std::mem::take(&mut self.head);
+        let left = head.iter().flat_map(|(_, cells)| cells.iter().map(|c| c.0)).min().unwrap_or(0);
+        let texts: Vec<Vec<Cow<str>>> = head
+            .iter()
+            .map(|(_, cells)| {
+                let mut texts = vec![Cow::Borrowed(""); cells.iter().map(|c| (c.0 - left) as usize + 1).max().unwrap_or(0)];
+                for (col, value) in cells {
+                    texts[(col - left) as usize] = cell_text(value).0;
+                }
+                texts
+            })
+            .collect();
+        let header_index = find_header_row(&texts, &self.options.headers).ok_or_else(|| {
+            Error::input(self.path, format!("sheet {:?}: no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号", self.sheet))
+        })?;
+        let header_row = head[header_index].0;
+        let table = TableBuilder::new(self.path, &texts[header_index], header_row as usize + 1, &self.options.headers)?;
+        drop(texts);
+        self.table = Some((table, left, header_row));
+        for (row, cells) in head.into_iter().skip(header_index + 1) {
+            self.push(row, cells);
+        }
+        Ok(())
+    }
+
+    /// One data row: empty rows since the last one are counted as blank; cells beyond the header
+    /// (or left of it) are kept after it, so the table reports them.
+    fn push(&mut self, row: u32, cells: Vec<(u32, Data)>) {
+        let Some((table, left, last)) = self.table.as_mut() else { return };
+        table.blank_rows(row.saturating_sub(*last + 1) as usize);
+        *last = row;
+        let source_row = row as usize + 1;
+        let width = table.width();
+        // A sheet has no field count: cells not there are empty, never missing fields.
+        let mut texts: Vec<Cow<str>> = vec![Cow::Borrowed(""); width];
+        let mut extra: Vec<Cow<str>> = Vec::new();
+        let record = table.next_record();
+        for (col, value) in &cells {
+            let (text, lost_digits) = cell_text(value);
+            let at = (*col >= *left).then(|| (col - *left) as usize).filter(|&i| i < width);
+            let field = at.and_then(|i| table.field(i));
+            let column = || format!("row {source_row}, column {}", column_letter(*col as usize));
             // Only an ID number is long enough (18 digits) to lose digits in a spreadsheet number.
             if lost_digits && field == Some("id_number") {
                 let message = format!(
                     "{}: {} was stored as an Excel number, which keeps only 15 digits; re-enter it as text",
                     column(),
-                    schema::label(field.unwrap_or(""))
+                    schema::label("id_number")
                 );
                 table.problem(Problem::new(record, Code::CellNumberPrecisionLost, Some(&text), message));
             }
-            if let Data::Error(e) = cell {
-                table.problem(Problem::new(
-                    record,
-                    Code::CellError,
-                    Some(&text),
-                    format!("{}: cell holds the error value {e}", column()),
-                ));
+            let text = if let Data::Error(e) = value {
+                let message = format!("{}: cell holds the error value {e}; read as empty", column());
+                table.problem(Problem::new(record, Code::CellError, Some(&text), message));
+                // `#DIV/0!` is no value: as an ID number it would make every such record one person.
+                Cow::Borrowed("")
+            } else {
+                text
+            };
+            match at {
+                Some(i) => texts[i] = text,
+                None => extra.push(text),
             }
-            texts.push(text);
         }
+        texts.extend(extra);
         table.push_row(source_row as u32, texts.iter().map(|t| t.as_ref()));
     }
-    table.finish()
+
+    fn finish(mut self) -> Result<Table> {
+        if let Some(done) = self.row.take() {
+            self.row_done(done)?;
+        }
+        if self.table.is_none() {
+            self.start_table()?;
+        }
+        let (table, _, _) = self.table.take().expect("started");
+        table.finish()
+    }
 }
 
 /// The text of a cell as a person reads it, and whether it is a number too long to be exact.

@@ -9,6 +9,7 @@ mod csv;
 mod excel;
 pub mod table;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -39,6 +40,25 @@ pub struct IngestOptions {
     pub headers: HeaderMap,
     /// Column holding the records' own stable ids (default: `source_file:source_row`).
     pub id_column: Option<String>,
+    pub limits: Limits,
+}
+
+/// Bounds on what one input may hold, so that a damaged or hostile file is refused with a
+/// message instead of exhausting memory. Each has a command-line option to raise it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Unpacked bytes of one part of an .xlsx/.xlsb (a sheet, the shared strings).
+    pub xlsx_part_bytes: u64,
+    /// Cells holding a value in one sheet.
+    pub sheet_cells: u64,
+}
+
+impl Default for Limits {
+    /// A full Excel sheet of a province's records (1,048,576 rows of the 学生基本信息表's
+    /// columns) unpacks to about 700 MiB in 18M cells.
+    fn default() -> Self {
+        Limits { xlsx_part_bytes: 1024 << 20, sheet_cells: 50_000_000 }
+    }
 }
 
 impl Default for IngestOptions {
@@ -48,6 +68,7 @@ impl Default for IngestOptions {
             sheet: None,
             headers: HeaderMap::new(&[]).expect("built-in headers"),
             id_column: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -84,20 +105,27 @@ pub struct Discovered {
     pub skipped: Vec<PathBuf>,
 }
 
+/// Folders nested deeper than this below an input are refused: real school folders are a few
+/// levels deep, and a deeper tree is a mistake (or a loop through links).
+pub const MAX_FOLDER_DEPTH: usize = 32;
+
+/// The files of `inputs`. A file is read once: a folder reached again through a link (a loop
+/// such as `sub/up -> ..`, or `self -> .`) is not walked again, and a file reached by two paths
+/// is an error naming both.
 pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
     let mut found = Discovered::default();
+    let mut walk = Walk::default();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
-        let files = &mut found.files;
         if meta.is_dir() {
-            let before = files.len();
-            walk(input, files, &mut found.skipped)?;
-            files[before..].sort();
-            if files.len() == before {
+            let before = found.files.len();
+            walk.folder(input, 0, &mut found)?;
+            found.files[before..].sort();
+            if found.files.len() == before {
                 return Err(Error::input(input, "folder holds no .csv, .xlsx, .xls, .parquet or .arrow file"));
             }
         } else if Format::of(input).is_some() {
-            files.push(input.clone());
+            walk.file(input, &mut found)?;
         } else {
             return Err(Error::input(
                 input,
@@ -109,22 +137,57 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
     Ok(found)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let hidden =
-            path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
-        if hidden {
-            continue;
-        } else if path.is_dir() {
-            walk(&path, files, skipped)?;
-        } else if Format::of(&path).is_some() {
-            files.push(path);
-        } else {
-            skipped.push(path);
+/// The folders and files seen, by their real path (links resolved).
+#[derive(Default)]
+struct Walk {
+    folders: HashSet<PathBuf>,
+    files: HashMap<PathBuf, PathBuf>,
+}
+
+impl Walk {
+    fn folder(&mut self, dir: &Path, depth: usize, found: &mut Discovered) -> Result<()> {
+        let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+        if !self.folders.insert(real) {
+            return Ok(());
         }
+        if depth > MAX_FOLDER_DEPTH {
+            return Err(Error::input(
+                dir,
+                format!("folders nested more than {MAX_FOLDER_DEPTH} deep; give a folder nearer the sheets"),
+            ));
+        }
+        let mut entries: Vec<PathBuf> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            entries.push(entry.map_err(|e| Error::io(dir, e))?.path());
+        }
+        entries.sort();
+        for path in entries {
+            let hidden =
+                path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
+            if hidden {
+                continue;
+            } else if path.is_dir() {
+                self.folder(&path, depth + 1, found)?;
+            } else if Format::of(&path).is_some() {
+                self.file(&path, found)?;
+            } else {
+                found.skipped.push(path);
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn file(&mut self, path: &Path, found: &mut Discovered) -> Result<()> {
+        let real = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+        if let Some(first) = self.files.insert(real, path.to_owned()) {
+            return Err(Error::input(
+                path,
+                format!("the same file as {} (named twice, or through a link): give it once", first.display()),
+            ));
+        }
+        found.files.push(path.to_owned());
+        Ok(())
+    }
 }
 
 /// Reads one file into a [`Table`].
@@ -158,9 +221,10 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
         THREAD_POOL.install(|| files.par_iter().map(|f| read_file(f, options)).collect::<Result<_>>())?;
 
     let mut names: Vec<PlSmallStr> = Vec::new();
+    let mut seen: HashSet<&PlSmallStr> = HashSet::new();
     for table in &tables {
         for name in table.df.get_column_names() {
-            if !names.contains(name) {
+            if seen.insert(name) {
                 names.push(name.clone());
             }
         }

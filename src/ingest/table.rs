@@ -1,6 +1,7 @@
 //! Turns rows of text cells with a header into a table of string columns: header-row detection,
 //! header → canonical field mapping, ragged rows, provenance.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use polars::prelude::*;
@@ -50,8 +51,9 @@ pub fn float_text(value: f64) -> String {
     format!("{sign}{digits}{}", "0".repeat(exponent.saturating_sub(14)))
 }
 
-/// Names the columns of a header: the canonical field where the header is known (the first column
-/// wins if two name the same field), else the header as typed (`column_N` when blank, made unique).
+/// Names the columns of a header: the canonical field where the header is known (two columns of
+/// one field are refused: which one holds it cannot be guessed), else the header as typed
+/// (`column_N` when blank, made unique).
 /// Fails, naming `place` and the headers seen, when a required field has no column.
 pub fn name_columns<S: AsRef<str>>(
     path: &Path,
@@ -59,21 +61,43 @@ pub fn name_columns<S: AsRef<str>>(
     place: &str,
     headers: &HeaderMap,
 ) -> Result<(Vec<String>, Vec<Option<&'static str>>)> {
+    if header.len() > MAX_COLUMNS {
+        return Err(Error::input(
+            path,
+            format!("{place}: {} columns; a sheet has at most {MAX_COLUMNS} (Excel's limit): is this a student sheet?", header.len()),
+        ));
+    }
     let mut names: Vec<String> = Vec::with_capacity(header.len());
     let mut canonical = Vec::with_capacity(header.len());
+    let mut taken: HashSet<String> = RESERVED.iter().chain(schema::FIELDS.iter().map(|f| &f.name)).map(|f| f.to_string()).collect();
+    let mut field_at: HashMap<&'static str, usize> = HashMap::new();
     for (i, cell) in header.iter().enumerate() {
         let typed = cell.as_ref().trim();
-        let field = headers.canonical(typed).filter(|f| !canonical.contains(&Some(*f)));
+        let field = headers.canonical(typed);
+        if let Some(field) = field {
+            if let Some(first) = field_at.insert(field, i) {
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "{place}: columns {} ({}) and {} ({typed}) both hold {} ({field}); remove or rename one of them",
+                        first + 1,
+                        header[first].as_ref().trim(),
+                        i + 1,
+                        schema::label(field)
+                    ),
+                ));
+            }
+        }
         let mut name = match (field, typed) {
             (Some(field), _) => field.to_owned(),
             (None, "") => format!("column_{}", i + 1),
             (None, typed) => typed.to_owned(),
         };
-        while names.contains(&name)
-            || (field.is_none() && RESERVED.iter().chain(schema::FIELDS.iter().map(|f| &f.name)).any(|f| *f == name))
-        {
+        // Other columns keep their header, made unique (`备注`, `备注_`).
+        while field.is_none() && taken.contains(&name) {
             name.push('_');
         }
+        taken.insert(name.clone());
         names.push(name);
         canonical.push(field);
     }
@@ -96,6 +120,9 @@ pub fn name_columns<S: AsRef<str>>(
     }
     Ok((names, canonical))
 }
+
+/// The widest header read: Excel's 16,384 columns (XFD).
+pub const MAX_COLUMNS: usize = 16_384;
 
 /// Column names xueji adds to every table.
 pub const RESERVED: [&str; 3] = ["record_id", "source_file", "source_row"];
@@ -151,6 +178,11 @@ impl<'a> TableBuilder<'a> {
         self.problems.push(problem);
     }
 
+    /// Counts `n` rows with no value at all (a sheet's rows without cells).
+    pub fn blank_rows(&mut self, n: usize) {
+        self.blank_rows += n;
+    }
+
     /// Adds one data row (`source_row` is 1-based as the analyst sees it). Empty cells become null.
     /// A row with more fields than the header keeps the first ones and reports the rest; a row with
     /// fewer is padded with nulls and reported. Rows with no value at all are counted and skipped.
@@ -161,6 +193,14 @@ impl<'a> TableBuilder<'a> {
             return;
         }
         let record = self.next_record();
+        // NUL and other control characters are no text a school typed: a damaged file.
+        let damaged = |c: &&&str| c.bytes().any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f);
+        if let Some((i, cell)) = cells.iter().enumerate().find(|(_, c)| damaged(c)) {
+            let column = self.names.get(i).map_or_else(|| (i + 1).to_string(), |n| schema::label(n).to_owned());
+            let message = format!("row {source_row}, column {column}: control characters (such as NUL) in the cell: the file may be damaged");
+            let shown: String = cell.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
+            self.problems.push(Problem::new(record, Code::CellControlCharacter, Some(&shown), message));
+        }
         for (i, column) in self.columns.iter_mut().enumerate() {
             match cells.get(i).filter(|c| !c.trim().is_empty()) {
                 Some(cell) => column.append_value(cell),
