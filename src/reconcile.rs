@@ -172,8 +172,9 @@ pub struct ReplyProblem {
 
 /// Reads police replies: any file `ingest` reads, with a verdict column (核查结果, 比对结果,
 /// 结果 …) and a 记录号 or 身份证件号 column to key on.
-pub fn read_replies(files: &[PathBuf]) -> Result<(Vec<Reply>, Vec<ReplyProblem>)> {
-    let headers = HeaderMap::new(&[]).map_err(Error::Usage)?.requiring(&["verdict"]);
+/// `maps` name columns of other wordings (`核查意见=verdict`), as `--map` does for sheets.
+pub fn read_replies(files: &[PathBuf], maps: &[(String, String)]) -> Result<(Vec<Reply>, Vec<ReplyProblem>)> {
+    let headers = HeaderMap::new(maps).map_err(Error::Usage)?.requiring(&["verdict"]);
     let options = IngestOptions { headers, ..IngestOptions::default() };
     let (mut replies, mut problems) = (Vec::new(), Vec::new());
     for path in files {
@@ -241,13 +242,18 @@ pub struct ReconcileSummary {
 /// registrations: the survivor and the deleted), `unique_students.parquet`/`.csv` (one row
 /// per person), `unmatched_verdicts.csv` (no sent record, or unknown wording),
 /// `unanswered.csv` (sent, no verdict) and `reply_problems.csv` (reply rows read with a problem).
-pub fn reconcile(campaign: &Path, verdict_files: &[PathBuf], out: &Path) -> Result<ReconcileSummary> {
+pub fn reconcile(
+    campaign: &Path,
+    verdict_files: &[PathBuf],
+    maps: &[(String, String)],
+    out: &Path,
+) -> Result<ReconcileSummary> {
     let records_path = campaign.join("records.parquet");
     let file = std::fs::File::open(&records_path).map_err(|e| Error::io(&records_path, e))?;
     let mut records = ParquetReader::new(file).finish()?;
     records.rechunk_mut_par();
     let sent = read_sent(campaign)?;
-    let (replies, reply_problems) = read_replies(verdict_files)?;
+    let (replies, reply_problems) = read_replies(verdict_files, maps)?;
 
     // Match replies to sent rows: by record id, else by number and name, else by number alone.
     let by_record: HashMap<&str, usize> = sent.iter().enumerate().map(|(i, s)| (s.record_id.as_str(), i)).collect();
@@ -297,7 +303,7 @@ pub fn reconcile(campaign: &Path, verdict_files: &[PathBuf], out: &Path) -> Resu
     for d in &decisions {
         *summary.actions.entry(d.action.label()).or_default() += 1;
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    crate::report::output_dir(out)?;
     let mut frame = decisions_frame(&decisions)?;
     report::write_parquet(&out.join("decisions.parquet"), &mut frame)?;
     report::write_csv(&out.join("decisions.csv"), &frame)?;

@@ -23,13 +23,18 @@ pub struct Args {
     /// Police reply files.
     #[arg(long, required = true, num_args = 1..)]
     verdicts: Vec<PathBuf>,
+    /// Names a reply column for a field: --map 核查意见=verdict, --map 学籍号=record_no
+    /// (repeatable; `xueji codes --fields` lists the fields).
+    #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = super::parse_mapping)]
+    maps: Vec<(String, String)>,
+    /// Output folder (default: CAMPAIGN/reconcile).
     #[arg(long, short)]
     out: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.campaign.join("reconcile"));
-    let summary = reconcile(&args.campaign, &args.verdicts, &out)?;
+    let summary = reconcile(&args.campaign, &args.verdicts, &args.maps, &out)?;
     println!(
         "{} verdicts read ({} rows with a problem, see reply_problems.csv): {} matched, {} match no sent record, {} in unknown wording; {} sent records without a verdict",
         summary.verdicts_read,

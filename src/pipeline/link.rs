@@ -138,6 +138,23 @@ pub fn link(
     let open = || std::fs::File::open(&path).map_err(|e| Error::io(&path, e));
     let cannot = |e: PolarsError| Error::input(&path, format!("cannot read the registry: {e}"));
     let present = ParquetReader::new(open()?).schema().map_err(cannot)?;
+    for (name, field) in present.iter() {
+        let expected = match name.as_str() {
+            "source_row" => DataType::UInt32,
+            "birth_date_norm" => DataType::Date,
+            "grade_norm" => DataType::Int32,
+            "id_valid" => DataType::Boolean,
+            name if REGISTRY_COLUMNS.contains(&name) => DataType::String,
+            _ => continue,
+        };
+        let found = DataType::from_arrow_field(field);
+        if found != expected {
+            return Err(Error::input(
+                &path,
+                format!("column {name} is {found}, a registry written by xueji check or run has {expected} there"),
+            ));
+        }
+    }
     let wanted: Vec<String> =
         REGISTRY_COLUMNS.iter().filter(|c| present.contains(c)).map(|c| (*c).to_owned()).collect();
     let registry_df = ParquetReader::new(open()?).with_columns(Some(wanted)).finish().map_err(cannot)?;

@@ -86,6 +86,15 @@ impl Model {
                 ));
             }
         }
+        for (field, level) in self.fields.iter().flat_map(|f| f.levels.iter().map(move |l| (&f.field, l))) {
+            let probability = |p: f64| p > 0.0 && p <= 1.0;
+            if !(probability(level.m) && probability(level.u) && level.weight.is_finite()) {
+                return Err(format!(
+                    "{field} {}: m and u must be in (0, 1] and the weight finite, they are {}, {}, {}",
+                    level.level, level.m, level.u, level.weight
+                ));
+            }
+        }
         if !(self.lambda > 0.0 && self.lambda < 1.0) {
             return Err(format!("lambda must be between 0 and 1, it is {}", self.lambda));
         }
