@@ -10,7 +10,11 @@ use crate::problems::{Code, Problem};
 
 pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = decode(path, &bytes, options.encoding)?;
+    let mut text = decode(path, &bytes, options.encoding)?;
+    // Old Mac files end lines with CR alone: as lines, not as one line of records.
+    if !text.contains('\n') && text.contains('\r') {
+        text = text.replace('\r', "\n").into();
+    }
     let delimiter = sniff_delimiter(&text);
     let reader = || {
         csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes())
@@ -24,15 +28,23 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     let Some(header_index) = find_header_row(&head, &options.headers) else {
         return Err(Error::input(path, format!("no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号")));
     };
+    // The reader places a record where the previous one ended: blank lines and the LF of a
+    // CRLF before it would put it a line (or many) too early.
+    let line_of = |record: &csv::StringRecord| {
+        record.position().map_or(0, |p| {
+            let before = text.as_bytes()[p.byte() as usize..].iter().take_while(|&&b| b == b'\n' || b == b'\r');
+            p.line() + before.filter(|&&b| b == b'\n').count() as u64
+        })
+    };
     let mut records = reader().into_records();
     let mut header_line = 0;
     for _ in 0..=header_index {
-        header_line = records.next().and_then(|r| r.ok()).and_then(|r| r.position().map(|p| p.line())).unwrap_or(0);
+        header_line = records.next().and_then(|r| r.ok()).map_or(0, |r| line_of(&r));
     }
     let mut table = TableBuilder::new(path, &head[header_index], header_line as usize, &options.headers)?;
     for record in records {
         let record = record.map_err(|e| csv_error(path, e))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = line_of(&record);
         // A quote that is never closed swallows the lines after it into one cell: every one of
         // them is named, never lost unseen. (A cell with a line break of its own keeps the row's
         // field count.)
