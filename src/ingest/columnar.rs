@@ -14,7 +14,16 @@ use crate::schema;
 
 pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let read = if ipc { IpcReader::new(file).finish() } else { ParquetReader::new(file).finish() };
+    // Polars' readers trust a file's metadata and can panic on a damaged one: that is an error
+    // about this file, not a crash.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if ipc {
+            IpcReader::new(file).finish()
+        } else {
+            ParquetReader::new(file).finish()
+        }
+    }))
+    .map_err(|_| Error::input(path, "cannot read: the file is damaged (its metadata does not match its data)"))?;
     let df = read.map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
     let headers: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
     let (names, fields) = name_columns(path, &headers, "columns", &options.headers)?;
@@ -33,7 +42,7 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
         let text = match column.dtype() {
             DataType::String => column.clone(),
             DataType::Float32 | DataType::Float64 => {
-                let values = column.cast(&DataType::Float64)?;
+                let values = column.cast(&DataType::Float64).map_err(|e| Error::input(path, e.to_string()))?;
                 // Only an ID number is long enough (18 digits) to lose digits in a double.
                 let digit_field = field.filter(|f| *f == "id_number");
                 let mut texts = StringChunkedBuilder::new(name.as_str().into(), height);
@@ -55,7 +64,15 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
                 }
                 texts.finish().into_column()
             }
-            _ => column.cast(&DataType::String)?,
+            dtype if dtype.is_nested() || matches!(dtype, DataType::Binary | DataType::BinaryOffset) => {
+                return Err(Error::input(
+                    path,
+                    format!("column {name} is {dtype}: xueji reads columns of text, numbers, dates and true/false"),
+                ))
+            }
+            dtype => column
+                .cast(&DataType::String)
+                .map_err(|e| Error::input(path, format!("column {name} ({dtype}) cannot be read as text: {e}")))?,
         };
         columns.push(text.with_name(name.as_str().into()));
     }
