@@ -338,3 +338,25 @@ fn a_reply_without_a_verdict_column_names_the_map_option_reconcile_has() {
     mapped.extend(["--map", "意见=verdict"]);
     xueji_ok(&mapped);
 }
+
+#[test]
+fn row_numbers_hold_for_crlf_cr_and_blank_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = (0..4).map(student).collect();
+    // The third record has a bad check character: its row is where schools must look.
+    let bad = |row: &String| {
+        let number = row.split(',').nth(3).unwrap().to_owned();
+        row.replace(&number, &format!("{}{}", &number[..17], if number.ends_with('0') { '1' } else { '0' }))
+    };
+    let body = [rows[0].clone(), rows[1].clone(), String::new(), String::new(), bad(&rows[2]), rows[3].clone()];
+    for (name, ending) in [("lf.csv", "\n"), ("crlf.csv", "\r\n"), ("cr.csv", "\r")] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{HEADER}{ending}{}{ending}", body.join(ending))).unwrap();
+        let out = dir.path().join(name.replace('.', "_"));
+        check(&path, &out, &[]);
+        let records = read_parquet(&out.join("records.parquet"));
+        let rows: Vec<u32> = records.column("source_row").unwrap().u32().unwrap().into_no_null_iter().collect();
+        assert_eq!(rows, [2, 3, 6, 7], "{name}");
+        assert!(codes_at(&problem_set(&out), name, 6).contains(&"ID_CHECKSUM".to_owned()), "{name}");
+    }
+}
