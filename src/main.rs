@@ -2,6 +2,10 @@
 
 mod cli;
 
+// A damaged file asking for exabytes gets an error naming it, not a bare abort.
+#[global_allocator]
+static ALLOCATOR: xueji::ingest::guard::BoundedAllocator = xueji::ingest::guard::BoundedAllocator;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

@@ -7,6 +7,7 @@
 mod columnar;
 mod csv;
 mod excel;
+pub mod guard;
 pub mod table;
 
 use std::collections::{HashMap, HashSet};
@@ -192,6 +193,7 @@ impl Walk {
 
 /// Reads one file into a [`Table`].
 pub fn read_file(path: &Path, options: &IngestOptions) -> Result<Table> {
+    let _reading = guard::reading(path);
     match Format::of(path) {
         Some(Format::Csv) => csv::read(path, options),
         Some(Format::Excel) => excel::read(path, options),
