@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::ingest::table::{find_header_row, Table, TableBuilder, HEADER_SEARCH_ROWS};
+use crate::ingest::table::{find_header_row, has_control, Table, TableBuilder, HEADER_SEARCH_ROWS};
 use crate::ingest::{Encoding, IngestOptions};
 use crate::problems::{Code, Problem};
 
@@ -42,14 +42,16 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
         header_line = records.next().and_then(|r| r.ok()).map_or(0, |r| line_of(&r));
     }
     let mut table = TableBuilder::new(path, &head[header_index], header_line as usize, &options.headers)?;
+    table.controls_possible(has_control(&text));
     for record in records {
         let record = record.map_err(|e| csv_error(path, e))?;
         let line = line_of(&record);
         // A quote that is never closed swallows the lines after it into one cell: every one of
         // them is named, never lost unseen. (A cell with a line break of its own keeps the row's
         // field count.)
-        let joined: usize = record.iter().map(|cell| cell.trim_end_matches(['\r', '\n']).matches('\n').count()).sum();
-        if joined > 0 && record.len() != table.width() {
+        let joined = || -> usize { record.iter().map(|c| c.trim_end_matches(['\r', '\n']).matches('\n').count()).sum() };
+        if record.len() != table.width() && joined() > 0 {
+            let joined = joined();
             let message = format!(
                 "rows {line}–{} were read as one record: a quote (\") on row {line} is never closed, so the {joined} rows after it became part of one cell; close the quote and read the file again",
                 line + joined as u64
