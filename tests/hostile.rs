@@ -126,6 +126,13 @@ fn zip_bombs_stop_at_the_part_limit() {
         // Raised, the same file is read.
         check(path, &out, &["--max-xlsx-part-mib", "4"]);
     }
+    // 40 MiB of whitespace packs 1,000 to 1: refused by the ratio under the default limits.
+    let bomb = dir.path().join("bomb.xlsx");
+    xlsx(&bomb, &format!("{header}{}", " ".repeat(40 << 20)), &[]);
+    fails_with(
+        &["check", bomb.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &["xl/worksheets/sheet1.xml", "times its packed size", "--max-xlsx-ratio"],
+    );
 }
 
 #[test]

@@ -122,10 +122,14 @@ pub struct InputArgs {
     /// batch ids. Pass it to make reruns identical.
     #[arg(long, value_parser = parse_as_of)]
     pub as_of: Option<Date>,
-    /// Refuse an .xlsx/.xlsb whose sheet or shared strings unpack to more than this many MiB (a
-    /// zip bomb); a full 1,048,576-row sheet of the template stays well below the default.
+    /// Refuse an .xlsx/.xlsb whose sheet or shared strings unpack to more than this many MiB; a
+    /// full 1,048,576-row sheet of the template unpacks to about 1 GiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().xlsx_part_bytes >> 20)]
     pub max_xlsx_part_mib: u64,
+    /// Refuse an .xlsx/.xlsb part of over 16 MiB that unpacks to more than this many times its
+    /// packed size (real sheets pack about 10 to 1, zip bombs 1,000 to 1).
+    #[arg(long, value_name = "TIMES", default_value_t = Limits::default().xlsx_ratio)]
+    pub max_xlsx_ratio: u64,
     /// Refuse an Excel sheet with more cells holding a value than this.
     #[arg(long, value_name = "CELLS", default_value_t = Limits::default().sheet_cells)]
     pub max_sheet_cells: u64,
@@ -140,7 +144,11 @@ impl InputArgs {
         let headers = HeaderMap::new(&self.maps).map_err(anyhow::Error::msg)?;
         // The id column may be named by its header as typed or by the field it maps to.
         let id_column = self.id_column.as_ref().map(|c| headers.canonical(c).map_or(c.clone(), str::to_owned));
-        let limits = Limits { xlsx_part_bytes: self.max_xlsx_part_mib << 20, sheet_cells: self.max_sheet_cells };
+        let limits = Limits {
+            xlsx_part_bytes: self.max_xlsx_part_mib << 20,
+            xlsx_ratio: self.max_xlsx_ratio,
+            sheet_cells: self.max_sheet_cells,
+        };
         Ok(IngestOptions { encoding: self.encoding, sheet: self.sheet.clone(), headers, id_column, limits })
     }
 }

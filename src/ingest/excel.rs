@@ -3,8 +3,9 @@
 //!
 //! Cells are streamed, never laid out as the sheet's whole rectangle: one cell at `XFD1048576`
 //! would otherwise ask for 512 GiB. Before calamine unpacks a zip-based workbook, every part's
-//! unpacked size is checked against [`Limits::xlsx_part_bytes`] (a zip bomb of shared strings
-//! or of whitespace stops there), and a sheet's cells against [`Limits::sheet_cells`].
+//! unpacked size is checked against [`Limits::xlsx_part_bytes`] and [`Limits::xlsx_ratio`] (a
+//! zip bomb of shared strings or of whitespace stops there), and a sheet's cells against
+//! [`Limits::sheet_cells`].
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -14,7 +15,7 @@ use calamine::{open_workbook_auto, Data, Reader, Sheets};
 
 use crate::error::{Error, Result};
 use crate::ingest::table::{find_header_row, float_text, Table, TableBuilder, HEADER_SEARCH_ROWS};
-use crate::ingest::{IngestOptions, Limits};
+use crate::ingest::{IngestOptions, Limits, RATIO_FROM};
 use crate::problems::{Code, Problem};
 use crate::schema;
 
@@ -65,26 +66,29 @@ fn check_parts(path: &Path, limits: &Limits) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // Not a zip at all: calamine says what it is.
     let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else { return Ok(()) };
-    let limit = limits.xlsx_part_bytes;
-    let too_big = |name: &str| {
-        Error::input(
-            path,
-            format!(
-                "part {name} unpacks to more than {} MiB (a damaged or hostile workbook?); if it is real, raise --max-xlsx-part-mib",
-                limit >> 20
-            ),
-        )
-    };
     for i in 0..zip.len() {
         let mut part = zip.by_index(i).map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
         let name = part.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{}", i + 1));
+        let packed = part.compressed_size().max(1);
+        let limit = limits.xlsx_part_bytes.min(RATIO_FROM.max(packed.saturating_mul(limits.xlsx_ratio)));
+        let refuse = || {
+            let (why, option) = if limit < limits.xlsx_part_bytes {
+                (format!("{} times its packed size", limits.xlsx_ratio), "--max-xlsx-ratio")
+            } else {
+                (format!("{} MiB", limits.xlsx_part_bytes >> 20), "--max-xlsx-part-mib")
+            };
+            Err(Error::input(
+                path,
+                format!("part {name} unpacks to more than {why} (a damaged workbook or a zip bomb?); if it is real, raise {option}"),
+            ))
+        };
         if part.size() > limit {
-            return Err(too_big(&name));
+            return refuse();
         }
         let unpacked = std::io::copy(&mut (&mut part).take(limit + 1), &mut std::io::sink())
             .map_err(|e| Error::input(path, format!("cannot open workbook: part {name}: {e}")))?;
         if unpacked > limit {
-            return Err(too_big(&name));
+            return refuse();
         }
     }
     Ok(())

@@ -50,15 +50,21 @@ pub struct IngestOptions {
 pub struct Limits {
     /// Unpacked bytes of one part of an .xlsx/.xlsb (a sheet, the shared strings).
     pub xlsx_part_bytes: u64,
+    /// How many times its packed size a part of over [`RATIO_FROM`] bytes may unpack to: a zip
+    /// bomb of repeated text or whitespace packs about 1,000 to 1.
+    pub xlsx_ratio: u64,
     /// Cells holding a value in one sheet.
     pub sheet_cells: u64,
 }
 
+/// Parts smaller than this are never refused for their compression ratio.
+pub const RATIO_FROM: u64 = 16 << 20;
+
 impl Default for Limits {
-    /// A full Excel sheet of a province's records (1,048,576 rows of the 学生基本信息表's
-    /// columns) unpacks to about 700 MiB in 18M cells.
+    /// A full Excel sheet of the 学生基本信息表 (1,048,576 rows × 17 columns, 18M cells) unpacks
+    /// to about 1 GiB written with inline strings (10 to 1), less with shared strings.
     fn default() -> Self {
-        Limits { xlsx_part_bytes: 1024 << 20, sheet_cells: 50_000_000 }
+        Limits { xlsx_part_bytes: 4096 << 20, xlsx_ratio: 200, sheet_cells: 50_000_000 }
     }
 }
 
