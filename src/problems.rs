@@ -61,6 +61,7 @@ catalogue! {
     RowsJoined "ROWS_JOINED" Error "row" "多行被并为一条记录(引号未闭合)" "Several lines were read as one record: a quote is never closed";
     CellNumberPrecisionLost "CELL_NUMBER_PRECISION_LOST" Error "id_number" "身份证件号存为数值已丢失位数" "ID number stored as a spreadsheet number lost digits (not verified)";
     CellControlCharacter "CELL_CONTROL_CHARACTER" Warning "row" "单元格含控制字符(文件可能损坏)" "Cell holds NUL or other control characters: the file may be damaged";
+    CellTooLong "CELL_TOO_LONG" Error "row" "单元格超过32767个字符(已截断)" "Cell holds more than 32,767 characters (Excel's limit): cut";
     CellError "CELL_ERROR" Warning "row" "单元格为错误值" "Cell holds an Excel error value (#N/A, #VALUE! …)";
     NameMissing "NAME_MISSING" Error "name" "姓名为空" "Name is empty";
     NameWhitespace "NAME_WHITESPACE" Info "name" "姓名含空格(已去除)" "Name contains whitespace (removed)";

@@ -367,3 +367,34 @@ fn row_numbers_hold_for_crlf_cr_and_blank_lines() {
         assert!(codes_at(&problem_set(&out), name, 6).contains(&"ID_CHECKSUM".to_owned()), "{name}");
     }
 }
+
+#[test]
+fn a_cell_longer_than_excel_allows_is_cut_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows: Vec<String> = (0..3).map(student).collect();
+    rows[1] = format!("{}{}", "长".repeat(40_000), &rows[1][rows[1].find(',').unwrap()..]);
+    let path = csv(dir.path(), "long.csv", &rows);
+    let out = dir.path().join("o");
+    check(&path, &out, &[]);
+    assert!(codes_at(&problem_set(&out), "long.csv", 3).contains(&"CELL_TOO_LONG".to_owned()));
+    let names = strings(&read_parquet(&out.join("records.parquet")), "name");
+    assert_eq!(names[1].chars().count(), 32_767);
+}
+
+#[test]
+fn list_columns_in_parquet_are_named_errors() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lists.parquet");
+    let names = Series::new("姓名".into(), ["张三", "李四"]);
+    let numbers = Series::new("身份证件号".into(), ["1", "2"]);
+    let sexes = Series::new("性别".into(), ["男", "女"]);
+    let births = Series::new("出生日期".into(), ["2015-01-01", "2015-01-02"]);
+    let tags = Series::new("标签".into(), [Series::new("".into(), ["a"]), Series::new("".into(), ["b", "c"])]);
+    let mut df = DataFrame::new(2, vec![names.into(), numbers.into(), sexes.into(), births.into(), tags.into()]).unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    fails_with(
+        &["check", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()],
+        &["lists.parquet", "column 标签 is list[str]"],
+    );
+}

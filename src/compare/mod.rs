@@ -14,7 +14,7 @@ use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::normalize::date::Date;
 use crate::normalize::id_number::{spreadsheet_digits, spreadsheet_keeps};
-use crate::normalize::name::is_han;
+use crate::normalize::name::{is_han, LONGEST_NAME};
 
 /// Declares the levels of one compared field, each with its label and EM's starting m (the
 /// share of one person's pairs expected at that level). `missing` — a value absent on either
@@ -365,7 +365,8 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
     // Near homophones of one family's given names; other surnames are different names (and
     // Jaro-Winkler, which allocates, runs on few pairs).
     if let (Some(p), Some(q)) = (a.pinyin, b.pinyin) {
-        if x.chars().next() == y.chars().next() && strsim::jaro_winkler(p, q) >= PINYIN_CLOSE {
+        let short = p.len().max(q.len()) <= 8 * LONGEST_NAME;
+        if short && x.chars().next() == y.chars().next() && strsim::jaro_winkler(p, q) >= PINYIN_CLOSE {
             return NameLevel::PinyinClose;
         }
     }
@@ -380,8 +381,9 @@ pub fn han_close(x: &str, y: &str) -> bool {
         return false;
     }
     let (cx, cy): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    // Edit distance is quadratic: a damaged cell of thousands of characters is no name.
     cx.len().min(cy.len()) >= 2
-        && cx.len().max(cy.len()) >= 3
+        && (3..=LONGEST_NAME).contains(&cx.len().max(cy.len()))
         && cx[0] == cy[0]
         && strsim::generic_levenshtein(&cx, &cy) == 1
 }

@@ -121,6 +121,9 @@ pub fn name_columns<S: AsRef<str>>(
     Ok((names, canonical))
 }
 
+/// The longest cell kept, in characters: Excel's own limit. A longer one is cut and reported.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
 /// The widest header read: Excel's 16,384 columns (XFD).
 pub const MAX_COLUMNS: usize = 16_384;
 
@@ -214,14 +217,29 @@ impl<'a> TableBuilder<'a> {
         if let Some((i, cell)) = cells.iter().enumerate().find(|(_, c)| damaged(c)) {
             let column = self.names.get(i).map_or_else(|| (i + 1).to_string(), |n| schema::label(n).to_owned());
             let message = format!("row {source_row}, column {column}: control characters (such as NUL) in the cell: the file may be damaged");
-            let shown: String = cell.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
+            let shown: String = cell.chars().take(200).map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
             self.problems.push(Problem::new(record, Code::CellControlCharacter, Some(&shown), message));
         }
+        let mut long = Vec::new();
         for (i, column) in self.columns.iter_mut().enumerate() {
             match cells.get(i).filter(|c| !c.trim().is_empty()) {
+                Some(cell) if cell.len() > MAX_CELL_CHARS && cell.chars().count() > MAX_CELL_CHARS => {
+                    let end = cell.char_indices().nth(MAX_CELL_CHARS).map_or(cell.len(), |(at, _)| at);
+                    column.append_value(&cell[..end]);
+                    long.push(i);
+                }
                 Some(cell) => column.append_value(cell),
                 None => column.append_null(),
             }
+        }
+        for i in long {
+            let chars = cells[i].chars().count();
+            let message = format!(
+                "row {source_row}, column {}: {chars} characters, more than a cell holds ({MAX_CELL_CHARS}); the first {MAX_CELL_CHARS} are kept",
+                schema::label(&self.names[i])
+            );
+            let shown: String = cells[i].chars().take(40).chain(['…']).collect();
+            self.problems.push(Problem::new(record, Code::CellTooLong, Some(&shown), message));
         }
         let width = self.width();
         if cells.len() > width {
