@@ -277,14 +277,16 @@ fn city_names_from_the_data_become_safe_file_names() {
     let dir = tempfile::tempdir().unwrap();
     let long = "很".repeat(200);
     let cities = ["CON", "aux", "com1", ".hidden", "-rf", "a/b", "a:b", "x\u{202E}txt.exe", long.as_str()];
-    // Every record's number is invalid (a wrong check character), so every one goes to police.
+    // Every number has a region in no table (990102) and a wrong check character: every record
+    // goes to police, to the list of its school's city.
     let rows: Vec<String> = cities
         .iter()
         .enumerate()
         .map(|(n, city)| {
             let row = student(n);
             let number = row.split(',').nth(3).unwrap().to_owned();
-            let wrong = format!("{}{}", &number[..17], if number.ends_with('0') { '1' } else { '0' });
+            let valid = with_check(&format!("99{}", &number[2..17]));
+            let wrong = format!("{}{}", &valid[..17], if valid.ends_with('0') { '1' } else { '0' });
             row.replace(&number, &wrong).replace("沈阳市", city)
         })
         .collect();

@@ -42,9 +42,11 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     assert!(!sent_files.is_empty());
     for path in &sent_files {
         let text = std::fs::read_to_string(path).unwrap();
-        for (n, row) in text.trim_start_matches('\u{FEFF}').lines().skip(1).enumerate() {
+        let mut lines = text.trim_start_matches('\u{FEFF}').lines();
+        let number_at = lines.next().unwrap().split(',').position(|h| h == "身份证件号").unwrap();
+        for (n, row) in lines.enumerate() {
             let cells: Vec<&str> = row.split(',').collect();
-            let (record, number) = (cells[1], cells[8]);
+            let (record, number) = (cells[1], cells[number_at]);
             if n % 97 == 5 {
                 unanswered.push(record.to_owned());
                 continue;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use common::{generate, on_generated, read_parquet};
@@ -79,6 +79,8 @@ fn campaign_folder_is_complete_and_reproducible() {
     let clustered: HashSet<String> =
         clusters.column("record_id").unwrap().str().unwrap().iter().flatten().map(str::to_owned).collect();
     let mut sent: HashSet<String> = HashSet::new();
+    let mut cluster_file: HashMap<String, String> = HashMap::new();
+    let mut all_batches: HashSet<String> = HashSet::new();
     let sums = std::fs::read_to_string(a.join("police/SHA256SUMS")).unwrap();
     for line in sums.lines() {
         let (hash, name) = line.split_once("  ").unwrap();
@@ -88,14 +90,37 @@ fn campaign_folder_is_complete_and_reproducible() {
         if name.ends_with(".csv") {
             let text = String::from_utf8(bytes).unwrap();
             let mut rows = text.trim_start_matches('\u{FEFF}').lines();
-            assert!(rows
-                .next()
-                .unwrap()
-                .starts_with("批次号,记录号,聚类号,核查原因,姓名,性别,出生日期,身份证件类型,身份证件号"));
+            assert!(rows.next().unwrap().starts_with(
+                "批次号,记录号,聚类号,证件号冲突组,核查原因,核查原因代码,姓名,性别,出生日期,身份证件类型,身份证件号,证件号来源"
+            ));
+            let mut batches = HashSet::new();
             for row in rows {
-                let record = row.split(',').nth(1).unwrap().to_owned();
-                assert!(sent.insert(record), "one row per record");
+                let cells: Vec<&str> = row.split(',').collect();
+                assert!(sent.insert(cells[1].to_owned()), "one row per record");
+                batches.insert(cells[0].to_owned());
+                // A person's registrations are verified side by side: all in this file.
+                if !cells[2].is_empty() {
+                    let first = cluster_file.entry(cells[2].to_owned()).or_insert_with(|| name.to_owned());
+                    assert_eq!(first, name, "cluster {} split across police files", cells[2]);
+                }
+                let reasons: Vec<&str> = cells[4].split('；').collect();
+                let codes: Vec<&str> = cells[5].split(';').collect();
+                assert_eq!(reasons.len(), codes.len());
+                for (reason, code) in reasons.iter().zip(&codes) {
+                    let expected = match *code {
+                        "DUPLICATE" => "一人多籍",
+                        "ID_CONFLICT" => "证件号被多人使用",
+                        "ID_INVALID" => "证件号无效",
+                        "ID_MISSING_LIKELY" => "缺证件号(推断)",
+                        other => panic!("unknown reason code {other}"),
+                    };
+                    assert_eq!(reason, &expected);
+                }
+                let inferred = codes.contains(&"ID_MISSING_LIKELY");
+                assert_eq!(cells[11] == "推断(同一人其他学籍)", inferred, "{row}");
             }
+            assert_eq!(batches.len(), 1, "one batch per file: {batches:?}");
+            assert!(all_batches.insert(batches.into_iter().next().unwrap()), "batch ids are unique per file");
         }
     }
     assert!(clustered.is_subset(&sent), "every registration of a duplicated person is verified");
@@ -127,8 +152,10 @@ fn campaign_folder_is_complete_and_reproducible() {
     }
     for name in police.iter().filter(|n| n.ends_with(".csv")) {
         let text = std::fs::read_to_string(masked.join("police").join(name)).unwrap();
-        for row in text.lines().skip(1) {
-            let number = row.split(',').nth(8).unwrap();
+        let mut lines = text.trim_start_matches('\u{FEFF}').lines();
+        let number_at = lines.next().unwrap().split(',').position(|h| h == "身份证件号").unwrap();
+        for row in lines {
+            let number = row.split(',').nth(number_at).unwrap();
             let shown = number.chars().filter(|&c| c != '*').count();
             assert!(number.is_empty() || (number.starts_with(|c: char| c != '*') && shown <= 8), "{number}");
         }

@@ -27,7 +27,8 @@ pub struct Args {
     /// Split police lists by county as well as by city.
     #[arg(long)]
     by_county: bool,
-    /// Mask ID numbers in police lists (2101**********1234).
+    /// Mask ID numbers in police lists (2101**********1234): for copies shared outside the
+    /// verification channel. Police cannot verify a masked number; send unmasked lists.
     #[arg(long)]
     mask: bool,
     /// Rows per police list file (default and maximum: what Excel holds, 1,048,575).

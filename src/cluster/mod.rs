@@ -7,16 +7,16 @@
 use std::collections::HashMap;
 
 /// Union–find with path halving.
-struct Components {
+pub(crate) struct Components {
     parent: Vec<u32>,
 }
 
 impl Components {
-    fn new(n: usize) -> Components {
+    pub(crate) fn new(n: usize) -> Components {
         Components { parent: (0..n as u32).collect() }
     }
 
-    fn find(&mut self, mut x: u32) -> u32 {
+    pub(crate) fn find(&mut self, mut x: u32) -> u32 {
         while self.parent[x as usize] != x {
             let grand = self.parent[self.parent[x as usize] as usize];
             self.parent[x as usize] = grand;
@@ -25,7 +25,7 @@ impl Components {
         x
     }
 
-    fn union(&mut self, a: u32, b: u32) {
+    pub(crate) fn union(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
             let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };

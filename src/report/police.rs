@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::check::region;
 use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
@@ -37,19 +38,32 @@ impl Reason {
             Reason::IdMissingLikely => "ID_MISSING_LIKELY",
         }
     }
+
+    /// As the police list says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Duplicate => "一人多籍",
+            Reason::IdConflict => "证件号被多人使用",
+            Reason::IdInvalid => "证件号无效",
+            Reason::IdMissingLikely => "缺证件号(推断)",
+        }
+    }
 }
 
 /// The exported columns, as police verification sheets name them.
-pub const HEADERS: [&str; 14] = [
+pub const HEADERS: [&str; 17] = [
     "批次号",
     "记录号",
     "聚类号",
+    "证件号冲突组",
     "核查原因",
+    "核查原因代码",
     "姓名",
     "性别",
     "出生日期",
     "身份证件类型",
     "身份证件号",
+    "证件号来源",
     "户口所在地",
     "学校名称",
     "学校标识码",
@@ -75,6 +89,8 @@ pub struct ExportOptions {
 pub struct Sent {
     pub record: u32,
     pub cluster: Option<String>,
+    /// The records sharing one number between different people (an ID conflict) share this.
+    pub conflict_group: Option<String>,
     pub reasons: Vec<Reason>,
     /// The number sent: the record's own, or for ID_MISSING_LIKELY its cluster's valid one.
     pub id_number: Option<String>,
@@ -126,23 +142,71 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
             reasons.entry(i as u32).or_default().push(Reason::IdInvalid);
         }
     }
+    let record_ids = Text::of(records, "record_id")?;
+    // Records sharing a number between different people, by the number.
+    let mut conflicts: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for (&record, why) in &reasons {
+        if let (true, Some(number)) = (why.contains(&Reason::IdConflict), ids.get(record as usize)) {
+            conflicts.entry(number).or_default().push(record);
+        }
+    }
+    let mut conflict_group: HashMap<u32, String> = HashMap::new();
+    for members in conflicts.values() {
+        let first = members.iter().filter_map(|&m| record_ids.get(m as usize)).min().unwrap_or("");
+        for &m in members {
+            conflict_group.insert(m, format!("冲突-{first}"));
+        }
+    }
+
+    // Police verify where a person is registered (户籍地): a record goes to the list of the
+    // city its number's region names, else of its school. A person's registrations, and the
+    // records of one contested number, go whole to one list: the first one's with a region.
+    let number_of = |i: usize| ids.get(i).or_else(|| likely.get(&(i as u32)).map(String::as_str));
+    let group_of = |i: usize| -> String {
+        let registered = number_of(i).filter(|n| n.len() >= 6 && n.is_char_boundary(6)).and_then(|n| {
+            let county = &n[..6];
+            let city = region::city_code(county)?;
+            Some((region::region_name(&city)?, region::region_name(county).unwrap_or("")))
+        });
+        match (registered, city.get(i), options.by_county) {
+            (Some((c, k)), _, true) => format!("{c} {k}"),
+            (Some((c, _)), _, false) => c.to_owned(),
+            (None, Some(c), true) => format!("{c} {}", county.get(i).unwrap_or("")),
+            (None, Some(c), false) => c.to_owned(),
+            (None, None, _) => "未知地区".to_owned(),
+        }
+    };
+    let mut routes = crate::cluster::Components::new(records.height());
+    for members in run.clustering.clusters.iter().map(|c| c.as_slice()).chain(conflicts.values().map(Vec::as_slice)) {
+        for pair in members.windows(2) {
+            routes.union(pair[0], pair[1]);
+        }
+    }
+    let mut route_group: HashMap<u32, String> = HashMap::new();
+    let (numbered, unnumbered): (Vec<u32>, Vec<u32>) =
+        reasons.keys().partition(|&&r| number_of(r as usize).is_some());
+    for record in numbered.into_iter().chain(unnumbered) {
+        route_group.entry(routes.find(record)).or_insert_with(|| group_of(record as usize));
+    }
     let mut sent: Vec<Sent> = reasons
         .into_iter()
         .map(|(record, mut reasons)| {
             reasons.sort_unstable();
             reasons.dedup();
             let i = record as usize;
-            let group = match (city.get(i), options.by_county) {
-                (Some(c), true) => format!("{c} {}", county.get(i).unwrap_or("")),
-                (Some(c), false) => c.to_owned(),
-                (None, _) => "未知地区".to_owned(),
-            };
+            let group = route_group.get(&routes.find(record)).cloned().unwrap_or_else(|| group_of(i));
             let id_number = ids.get(i).map(str::to_owned).or_else(|| likely.get(&record).cloned());
-            Sent { record, cluster: cluster_of.get(&record).cloned(), reasons, id_number, group }
+            Sent {
+                record,
+                cluster: cluster_of.get(&record).cloned(),
+                conflict_group: conflict_group.get(&record).cloned(),
+                reasons,
+                id_number,
+                group,
+            }
         })
         .collect();
     // Grouped by city, then cluster (a person's registrations side by side), then record.
-    let record_ids = Text::of(records, "record_id")?;
     sent.sort_by(|a, b| {
         let key = |s: &Sent| {
             (
@@ -218,6 +282,7 @@ pub fn export(
     let text = |name: &str| Text::of(records, name);
     let (record_id, name, sex, doc_type) =
         (text("record_id")?, text("name_norm")?, text("sex_norm")?, text("id_type_norm")?);
+    let ids = text("id_norm")?;
     let (household, school, school_code, class) =
         (text("household_address")?, text("school_name")?, text("school_code_norm")?, text("class_norm")?);
     let (birth, grade) = (Ints::of(records, "birth_date_norm")?, Ints::of(records, "grade_norm")?);
@@ -229,14 +294,15 @@ pub fn export(
     while start < sent.len() {
         let group = &sent[start].group;
         let end = start + sent[start..].iter().take_while(|s| &s.group == group).count();
-        let group_code = group.split(' ').next().unwrap_or(group);
         // Two groups whose names differ only in characters made `_` keep their own files.
         let mut group_stem = file_stem(group);
         if !stems.insert(group_stem.clone()) {
             group_stem = format!("{group_stem}~{}", short_hash(group));
         }
         for (part, chunk) in sent[start..end].chunks(max_rows).enumerate() {
-            let batch = format!("{campaign}-{group_code}-{}", part + 1);
+            let stem = if part == 0 { group_stem.clone() } else { format!("{group_stem}_{}", part + 1) };
+            // One batch per file, named as the file is: unique, whatever the grouping.
+            let batch = format!("{campaign}-{stem}");
             let rows: Vec<[String; HEADERS.len()]> = chunk
                 .iter()
                 .map(|s| {
@@ -251,6 +317,8 @@ pub fn export(
                         batch.clone(),
                         get(&record_id),
                         s.cluster.clone().unwrap_or_default(),
+                        s.conflict_group.clone().unwrap_or_default(),
+                        s.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join("；"),
                         s.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(";"),
                         get(&name),
                         match sex.get(i) {
@@ -261,6 +329,11 @@ pub fn export(
                         birth.get(i).map(|d| Date::from_epoch_days(d).to_string()).unwrap_or_default(),
                         crate::normalize::codes::document_type_label(doc_type.get(i).unwrap_or("")).to_owned(),
                         number,
+                        match (s.id_number.is_some(), ids.get(i).is_some()) {
+                            (true, true) => "学校填报".into(),
+                            (true, false) => "推断(同一人其他学籍)".into(),
+                            (false, _) => String::new(),
+                        },
                         get(&household),
                         get(&school),
                         get(&school_code),
@@ -269,7 +342,6 @@ pub fn export(
                     ]
                 })
                 .collect();
-            let stem = if part == 0 { group_stem.clone() } else { format!("{group_stem}_{}", part + 1) };
             for path in [dir.join(format!("{stem}.xlsx")), dir.join(format!("{stem}.csv"))] {
                 let sha256 = if path.extension().is_some_and(|e| e == "xlsx") {
                     write_xlsx(&path, &rows, day)?
