@@ -255,9 +255,12 @@ fn link_loops_end_and_every_file_is_read_once() {
     csv(&sheets.join("sub"), "b.csv", &[student(3)]);
     std::os::unix::fs::symlink("..", sheets.join("sub/up")).unwrap();
     std::os::unix::fs::symlink(".", sheets.join("self")).unwrap();
+    // A note beside the sheets is listed, not read as a CSV.
+    std::fs::write(sheets.join("说明.txt"), "本文件夹为各校学生基本信息表，请勿改动。\n").unwrap();
     let out = dir.path().join("o");
     let printed = check(&sheets, &out, &[]);
     assert!(printed.contains("read 3 records from 2 files"), "{printed}");
+    assert!(printed.contains("not a sheet, not read:") && printed.contains("说明.txt"), "{printed}");
 
     // A file named twice, or reached through a link, is an error naming both paths.
     std::os::unix::fs::symlink(sheets.join("a.csv"), dir.path().join("again.csv")).unwrap();

@@ -77,4 +77,23 @@ fn intake_links_to_the_registry() {
         "precision {precision}, recall {recall} on {} true pairs",
         true_pairs.len()
     );
+
+    // An intake re-sending registry rows under their registry ids is refused, naming the row.
+    let resent = dir.path().join("resent.csv");
+    std::fs::write(&resent, format!("{header}\n{}\n{}\n", rows[cut], rows[0])).unwrap();
+    let out = common::xueji(&[
+        "link",
+        resent.to_str().unwrap(),
+        "--against",
+        campaign.to_str().unwrap(),
+        "--out",
+        dir.path().join("resent_out").to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let id = rows[0].split(',').next().unwrap();
+    assert!(!out.status.success() && stderr.contains(id) && stderr.contains("resent.csv: row 3"), "{stderr}");
 }

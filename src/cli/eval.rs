@@ -21,12 +21,16 @@ pub struct Args {
     /// Folder written by `xueji generate` (or its truth/ folder).
     #[arg(long)]
     truth: PathBuf,
+    /// Predicted duplicate pairs (duplicate_pairs.parquet of dedupe or run).
     #[arg(long)]
     pairs: Option<PathBuf>,
+    /// Clusters (clusters.parquet of dedupe or run).
     #[arg(long)]
     clusters: Option<PathBuf>,
+    /// Candidate pairs of blocking (a Parquet of record_id_l, record_id_r).
     #[arg(long)]
     candidates: Option<PathBuf>,
+    /// Problems (problems.parquet of check or run).
     #[arg(long)]
     problems: Option<PathBuf>,
     /// Also write the JSON report here.

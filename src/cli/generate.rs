@@ -23,10 +23,13 @@ pub struct Args {
     /// Province code (two digits): its county codes are used.
     #[arg(long, default_value = "21")]
     province: String,
+    /// Seed of every random draw: the same seed and options give the same files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Output folder (created if needed): sheets/, truth/ and generate.json.
     #[arg(long, short)]
     out: PathBuf,
+    /// Format of the sheets: parquet, csv, or xlsx (workbooks split at Excel's row limit).
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     format: Format,
     /// Text encoding of CSV output.

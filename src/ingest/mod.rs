@@ -175,9 +175,10 @@ impl Walk {
                 continue;
             } else if path.is_dir() {
                 self.folder(&path, depth + 1, found)?;
-            } else if Format::of(&path).is_some() {
+            } else if Format::of(&path).is_some_and(|f| f != Format::Csv) || has_extension(&path, &["csv", "tsv"]) {
                 self.file(&path, found)?;
             } else {
+                // A `.txt` in a folder is a note (说明.txt), not a sheet: read only when named.
                 found.skipped.push(path);
             }
         }
@@ -195,6 +196,10 @@ impl Walk {
         found.files.push(path.to_owned());
         Ok(())
     }
+}
+
+fn has_extension(path: &Path, wanted: &[&str]) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| wanted.iter().any(|w| e.eq_ignore_ascii_case(w)))
 }
 
 /// Reads one file into a [`Table`].

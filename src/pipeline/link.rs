@@ -5,7 +5,7 @@
 //! name's pinyin with the birth year, the guardian's phone — so that 10,000 new records against
 //! millions take seconds. (Rules keyed only on initials, dates and places see those narrowed rows.)
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -161,6 +161,22 @@ pub fn link(
     let mut registry_df = aligned(&registry_df)?;
     registry_df.rechunk_mut_par();
     let registry_rows = registry_df.height();
+    // A record id names one registration: an intake row carrying a registry row's id would
+    // make pairs, clusters and verdicts ambiguous.
+    {
+        let new_ids = Text::of(&new.records, "record_id")?;
+        let intake: HashMap<&str, usize> = (0..new_records).filter_map(|i| Some((new_ids.get(i)?, i))).collect();
+        let registry_ids = Text::of(&registry_df, "record_id")?;
+        if let Some((id, i)) = (0..registry_rows).find_map(|r| registry_ids.get(r).and_then(|id| Some((id, *intake.get(id)?)))) {
+            let (files, rows) = (Text::of(&new.records, "source_file")?, new.records.column("source_row")?.u32()?.clone());
+            return Err(Error::Usage(format!(
+                "record id {id:?} ({}: row {}) is already a registration of the registry {}: an intake needs ids of its own (another --id-column, or none for file:row ids)",
+                files.get(i).unwrap_or(""),
+                rows.get(i).unwrap_or(0),
+                registry.display()
+            )));
+        }
+    }
     let keep: Vec<bool> = {
         let (rid, rpinyin, rphone) = (
             Text::of(&registry_df, "id_norm")?,
