@@ -160,4 +160,20 @@ fn campaign_folder_is_complete_and_reproducible() {
             assert!(number.is_empty() || (number.starts_with(|c: char| c != '*') && shown <= 8), "{number}");
         }
     }
+
+    // Rerun by city into the folder of the by-county run: no county list of the earlier run
+    // is left beside the new ones.
+    on_generated("run", &sheets, &masked, &[]);
+    assert_eq!(files(&masked.join("police")), by_city, "no stale list");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(masked.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+
+    // A run whose inputs cannot be read leaves the earlier campaign as it was.
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, "姓名,姓名,性别\n张三,张三,男\n").unwrap();
+    let out = common::xueji(&["run", broken.to_str().unwrap(), "--out", masked.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(files(&masked.join("police")), by_city);
+    assert!(std::fs::read_to_string(masked.join("manifest.json")).unwrap().contains("\"complete\": true"));
 }

@@ -29,6 +29,9 @@ pub struct InputFile {
 #[derive(Debug, Serialize)]
 pub struct Manifest {
     pub xueji_version: &'static str,
+    /// False from the moment a run starts writing until its last file is written: a folder
+    /// whose manifest says false holds an interrupted run, not a campaign.
+    pub complete: bool,
     pub inputs: Vec<InputFile>,
     /// Files in the input folders that are not sheets, not read.
     pub skipped_files: Vec<PathBuf>,
@@ -52,6 +55,9 @@ pub struct Campaign<'a> {
 pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Result<Manifest> {
     let started = Instant::now();
     let mut check = check_inputs(inputs, campaign.ingest, &campaign.check)?;
+    // The inputs are read: from here on the folder is this run's (an input error above leaves
+    // an earlier campaign as it was).
+    start_writing(out)?;
     write_check_outputs(&mut check, out)?;
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     counts.insert("records", check.records.height() as u64);
@@ -93,6 +99,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     })?;
     let manifest = Manifest {
         xueji_version: env!("CARGO_PKG_VERSION"),
+        complete: true,
         inputs,
         skipped_files: skipped,
         settings: serde_json::json!({
@@ -112,4 +119,37 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
     })?;
     Ok(manifest)
+}
+
+/// Clears what an earlier campaign wrote into `out` (its outputs, and the police lists its
+/// `SHA256SUMS` names: a rerun with other groups would leave stale lists beside new ones) and
+/// marks the folder as a run in progress.
+fn start_writing(out: &Path) -> Result<()> {
+    report::output_dir(out)?;
+    let remove = |path: &Path| match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    };
+    let police = out.join("police");
+    if let Ok(sums) = std::fs::read_to_string(police.join("SHA256SUMS")) {
+        // Plain names only: a damaged list never reaches outside the police folder.
+        for name in sums.lines().filter_map(|l| l.split_once("  ")).map(|(_, n)| n) {
+            if !name.is_empty() && !name.contains(['/', '\\']) && !name.starts_with('.') {
+                remove(&police.join(name))?;
+            }
+        }
+        remove(&police.join("SHA256SUMS"))?;
+    }
+    let owned = super::CHECK_OUTPUTS.iter().chain(super::dedupe::DEDUPE_OUTPUTS.iter()).chain(&["report.html"]);
+    for name in owned {
+        remove(&out.join(name))?;
+    }
+    report::write_atomic(&out.join("manifest.json"), |w| {
+        let note = serde_json::json!({
+            "xueji_version": env!("CARGO_PKG_VERSION"),
+            "complete": false,
+            "note": "a run started writing here and has not finished (or was interrupted): rerun it",
+        });
+        serde_json::to_writer_pretty(&mut *w, &note).map_err(|e| Error::input(out, e.to_string()))
+    })
 }
