@@ -77,6 +77,7 @@ catalogue! {
     BirthDateFuture "BIRTH_DATE_FUTURE" Error "birth_date" "出生日期晚于当前日期" "Birth date is in the future";
     AgeGradeMismatch "AGE_GRADE_MISMATCH" Warning "grade" "年龄与年级不符" "Age is implausible for the grade";
     DocumentTypeInvalid "DOCUMENT_TYPE_INVALID" Warning "id_type" "身份证件类型无法识别" "Document type is not a recognised code";
+    NoDocument "NO_DOCUMENT" Warning "id_number" "无身份证件(公安无法核验身份)" "No identity document (无证件): police cannot verify this student";
     IdMissing "ID_MISSING" Error "id_number" "身份证件号为空" "Document number is empty although the document type needs one";
     IdFormat "ID_FORMAT" Error "id_number" "身份证件号格式错误" "Document number has the wrong length or characters";
     IdChecksum "ID_CHECKSUM" Error "id_number" "身份证号校验位错误" "Check character (MOD 11-2) is wrong";

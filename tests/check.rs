@@ -129,9 +129,13 @@ fn mixed_formats_get_the_right_problem_rows() {
         ["BIRTH_DATE_MISSING", "ETHNICITY_MISSING", "ID_MISSING", "ROW_FIELD_COUNT", "SCHOOL_CODE_MISSING"]
     );
     assert_eq!(at("students.csv", 6), ["ID_MISSING", "ROW_FIELD_COUNT", "SCHOOL_CODE_MISSING"]);
-    // Parquet: no header row; rows count from 1.
+    // Parquet: no header row; rows count from 1. Two students without documents (无证件):
+    // counted, and the same child twice.
     for row in [1, 2] {
-        assert_eq!(at("extra.parquet", row), ["ETHNICITY_MISSING", "NO_ID_DUPLICATE", "SCHOOL_CODE_MISSING"]);
+        assert_eq!(
+            at("extra.parquet", row),
+            ["ETHNICITY_MISSING", "NO_DOCUMENT", "NO_ID_DUPLICATE", "SCHOOL_CODE_MISSING"]
+        );
     }
     assert_eq!(
         at("extra.parquet", 3),

@@ -49,7 +49,9 @@ pub fn verify_document(
 ) -> Option<IdFacts> {
     let Some(id) = id else {
         match doc_type {
-            Some("Z") => {}
+            // Not an error (a student may have no document yet), but counted: police cannot
+            // verify such a student, and the photo files follow the no-ID rule.
+            Some("Z") => findings.push((Code::NoDocument, "no identity document: police cannot verify this student".into())),
             Some(t) => findings.push((Code::IdMissing, format!("document type {t} but no number"))),
             None => findings.push((Code::IdMissing, "no document type and no number".into())),
         }
@@ -328,7 +330,7 @@ mod tests {
         assert_eq!(verify(Some("1"), Some("11010519491231002Y")).1, vec![Code::IdFormat]);
         assert_eq!(verify(Some("1"), None).1, vec![Code::IdMissing]);
         assert_eq!(verify(None, None).1, vec![Code::IdMissing]);
-        assert_eq!(verify(Some("Z"), None).1, vec![], "no document: not an error by itself");
+        assert_eq!(verify(Some("Z"), None).1, vec![Code::NoDocument], "no document: a warning, counted");
     }
 
     #[test]

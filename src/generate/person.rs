@@ -580,6 +580,7 @@ impl<'a> World<'a> {
             "id:missing" => {
                 draft.values[col::ID].clear();
                 draft.values[col::DOC_TYPE] = (if style.document_type_as_code { "Z" } else { "无" }).into();
+                draft.expected.push(Code::NoDocument);
             }
             "id:region" => {
                 // Another county of the province, or a code in no table; the check recomputed
