@@ -25,7 +25,15 @@ fn student(n: usize) -> [String; 7] {
     let day = 1 + n % 28;
     let number = with_check(&format!("210102201501{day:02}{:03}", n % 1000));
     let name = format!("学生{}", char::from_u32(0x4E00 + n as u32).unwrap());
-    [name, "男".into(), format!("2015-01-{day:02}"), number, "第一小学, 东校区".into(), "沈阳市".into(), "和平区".into()]
+    [
+        name,
+        "男".into(),
+        format!("2015-01-{day:02}"),
+        number,
+        "第一小学, 东校区".into(),
+        "沈阳市".into(),
+        "和平区".into(),
+    ]
 }
 
 const HEADER: [&str; 7] = ["姓名", "性别", "出生日期", "身份证件号", "学校名称", "所属地市", "所属区县"];
@@ -36,7 +44,12 @@ fn base_csv() -> Vec<u8> {
     text.push('\n');
     for n in 0..30 {
         let row = student(n);
-        text.push_str(&row.iter().map(|c| if c.contains(',') { format!("\"{c}\"") } else { c.clone() }).collect::<Vec<_>>().join(","));
+        text.push_str(
+            &row.iter()
+                .map(|c| if c.contains(',') { format!("\"{c}\"") } else { c.clone() })
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         text.push('\n');
     }
     text.into_bytes()
@@ -99,12 +112,8 @@ fn every_line_accounted(text: &str, table: &Table, what: &str) {
             covered[line] = true;
         }
     };
-    let texts: Vec<StringChunked> = df
-        .columns()
-        .iter()
-        .filter(|c| c.dtype() == &DataType::String)
-        .map(|c| c.str().unwrap().clone())
-        .collect();
+    let texts: Vec<StringChunked> =
+        df.columns().iter().filter(|c| c.dtype() == &DataType::String).map(|c| c.str().unwrap().clone()).collect();
     for (i, &row) in rows.iter().enumerate() {
         let breaks: usize = texts.iter().filter_map(|c| c.get(i)).map(|v| v.matches('\n').count()).sum();
         cover(&mut covered, row as usize, row as usize + breaks);
@@ -119,7 +128,10 @@ fn every_line_accounted(text: &str, table: &Table, what: &str) {
         if k > first as usize && !blank && !covered[k] {
             let kept = std::env::temp_dir().join(format!("xueji-fuzz-{}.csv", what.replace(' ', "-")));
             std::fs::write(&kept, text).unwrap();
-            panic!("{what}: line {k} ({line:?}) is neither a record nor named by a problem (the file: {})", kept.display());
+            panic!(
+                "{what}: line {k} ({line:?}) is neither a record nor named by a problem (the file: {})",
+                kept.display()
+            );
         }
     }
 }
@@ -201,7 +213,10 @@ fn parquet_and_ipc() -> (Vec<u8>, Vec<u8>) {
         .iter()
         .enumerate()
         .map(|(c, h)| Column::new((*h).into(), rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>()))
-        .chain([Column::new("年级".into(), (0..30i64).collect::<Vec<_>>()), Column::new("分数".into(), vec![1.5f64; 30])])
+        .chain([
+            Column::new("年级".into(), (0..30i64).collect::<Vec<_>>()),
+            Column::new("分数".into(), vec![1.5f64; 30]),
+        ])
         .collect();
     let mut df = DataFrame::new(30, columns).unwrap();
     let mut parquet = Vec::new();

@@ -93,7 +93,10 @@ fn a_cell_at_the_last_column_of_the_last_row_is_no_crash() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("far.xlsx");
     xlsx(&path, r#"<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>"#, &[]);
-    fails_with(&["check", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()], &["far.xlsx", "no header row"]);
+    fails_with(
+        &["check", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()],
+        &["far.xlsx", "no header row"],
+    );
 
     // The same far cell beside a real sheet: read, and the stray value reported on its row.
     let mut rows: String = xlsx_row(1, &HEADER.split(',').collect::<Vec<_>>());
@@ -242,7 +245,10 @@ fn a_header_of_a_hundred_thousand_columns_is_refused_at_once() {
     let extra: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
     let rows: String = (0..5).map(|n| format!("{}\n", student(n))).collect();
     std::fs::write(&path, format!("{HEADER},{}\n{rows}", extra.join(","))).unwrap();
-    fails_with(&["check", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()], &["wide.csv", "100007 columns", "16384"]);
+    fails_with(
+        &["check", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()],
+        &["wide.csv", "100007 columns", "16384"],
+    );
 }
 
 #[cfg(unix)]
@@ -320,7 +326,16 @@ fn foreign_registries_and_models_are_named_errors() {
     let sheets = csv(dir.path(), "registry.csv", &[student(2), student(3)]);
     xueji_ok(&["run", sheets.to_str().unwrap(), "--out", campaign.to_str().unwrap(), "--as-of", AS_OF]);
     let out = dir.path().join("linked");
-    let link = ["link", intake.to_str().unwrap(), "--against", campaign.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF];
+    let link = [
+        "link",
+        intake.to_str().unwrap(),
+        "--against",
+        campaign.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+    ];
 
     let model = campaign.join("model.json");
     let saved = std::fs::read_to_string(&model).unwrap();
@@ -396,7 +411,8 @@ fn list_columns_in_parquet_are_named_errors() {
     let sexes = Series::new("性别".into(), ["男", "女"]);
     let births = Series::new("出生日期".into(), ["2015-01-01", "2015-01-02"]);
     let tags = Series::new("标签".into(), [Series::new("".into(), ["a"]), Series::new("".into(), ["b", "c"])]);
-    let mut df = DataFrame::new(2, vec![names.into(), numbers.into(), sexes.into(), births.into(), tags.into()]).unwrap();
+    let mut df =
+        DataFrame::new(2, vec![names.into(), numbers.into(), sexes.into(), births.into(), tags.into()]).unwrap();
     ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
     fails_with(
         &["check", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()],

@@ -51,7 +51,9 @@ pub fn verify_document(
         match doc_type {
             // Not an error (a student may have no document yet), but counted: police cannot
             // verify such a student, and the photo files follow the no-ID rule.
-            Some("Z") => findings.push((Code::NoDocument, "no identity document: police cannot verify this student".into())),
+            Some("Z") => {
+                findings.push((Code::NoDocument, "no identity document: police cannot verify this student".into()))
+            }
             Some(t) => findings.push((Code::IdMissing, format!("document type {t} but no number"))),
             None => findings.push((Code::IdMissing, "no document type and no number".into())),
         }

@@ -49,7 +49,8 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
         // A quote that is never closed swallows the lines after it into one cell: every one of
         // them is named, never lost unseen. (A cell with a line break of its own keeps the row's
         // field count.)
-        let joined = || -> usize { record.iter().map(|c| c.trim_end_matches(['\r', '\n']).matches('\n').count()).sum() };
+        let joined =
+            || -> usize { record.iter().map(|c| c.trim_end_matches(['\r', '\n']).matches('\n').count()).sum() };
         if record.len() != table.width() && joined() > 0 {
             let joined = joined();
             let message = format!(

@@ -129,7 +129,12 @@ impl<'a> Rows<'a> {
             Some((at, _)) if *at > row => {
                 return Err(Error::input(
                     self.path,
-                    format!("sheet {:?}: row {} comes after row {}: the sheet is damaged", self.sheet, row + 1, *at + 1),
+                    format!(
+                        "sheet {:?}: row {} comes after row {}: the sheet is damaged",
+                        self.sheet,
+                        row + 1,
+                        *at + 1
+                    ),
                 ))
             }
             _ => {
@@ -161,7 +166,8 @@ impl<'a> Rows<'a> {
         let texts: Vec<Vec<Cow<str>>> = head
             .iter()
             .map(|(_, cells)| {
-                let mut texts = vec![Cow::Borrowed(""); cells.iter().map(|c| (c.0 - left) as usize + 1).max().unwrap_or(0)];
+                let mut texts =
+                    vec![Cow::Borrowed(""); cells.iter().map(|c| (c.0 - left) as usize + 1).max().unwrap_or(0)];
                 for (col, value) in cells {
                     texts[(col - left) as usize] = cell_text(value).0;
                 }

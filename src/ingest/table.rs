@@ -64,12 +64,16 @@ pub fn name_columns<S: AsRef<str>>(
     if header.len() > MAX_COLUMNS {
         return Err(Error::input(
             path,
-            format!("{place}: {} columns; a sheet has at most {MAX_COLUMNS} (Excel's limit): is this a student sheet?", header.len()),
+            format!(
+                "{place}: {} columns; a sheet has at most {MAX_COLUMNS} (Excel's limit): is this a student sheet?",
+                header.len()
+            ),
         ));
     }
     let mut names: Vec<String> = Vec::with_capacity(header.len());
     let mut canonical = Vec::with_capacity(header.len());
-    let mut taken: HashSet<String> = RESERVED.iter().chain(schema::FIELDS.iter().map(|f| &f.name)).map(|f| f.to_string()).collect();
+    let mut taken: HashSet<String> =
+        RESERVED.iter().chain(schema::FIELDS.iter().map(|f| &f.name)).map(|f| f.to_string()).collect();
     let mut field_at: HashMap<&'static str, usize> = HashMap::new();
     for (i, cell) in header.iter().enumerate() {
         let typed = cell.as_ref().trim();

@@ -167,8 +167,11 @@ pub fn link(
         let new_ids = Text::of(&new.records, "record_id")?;
         let intake: HashMap<&str, usize> = (0..new_records).filter_map(|i| Some((new_ids.get(i)?, i))).collect();
         let registry_ids = Text::of(&registry_df, "record_id")?;
-        if let Some((id, i)) = (0..registry_rows).find_map(|r| registry_ids.get(r).and_then(|id| Some((id, *intake.get(id)?)))) {
-            let (files, rows) = (Text::of(&new.records, "source_file")?, new.records.column("source_row")?.u32()?.clone());
+        if let Some((id, i)) =
+            (0..registry_rows).find_map(|r| registry_ids.get(r).and_then(|id| Some((id, *intake.get(id)?))))
+        {
+            let (files, rows) =
+                (Text::of(&new.records, "source_file")?, new.records.column("source_row")?.u32()?.clone());
             return Err(Error::Usage(format!(
                 "record id {id:?} ({}: row {}) is already a registration of the registry {}: an intake needs ids of its own (another --id-column, or none for file:row ids)",
                 files.get(i).unwrap_or(""),

@@ -335,7 +335,9 @@ mod tests {
 
     #[test]
     fn formula_cells_are_inert() {
-        for cell in ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tx", "\n=1+1", "\r\n@A1", "  =HYPERLINK(1)", "\0x", "\u{1b}x"] {
+        for cell in
+            ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tx", "\n=1+1", "\r\n@A1", "  =HYPERLINK(1)", "\0x", "\u{1b}x"]
+        {
             assert!(inert(cell).starts_with('\''), "{cell:?}");
         }
         for cell in ["张伟", "11010519491231002X", "", "1+1", " 张伟", "王 伟"] {

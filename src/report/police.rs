@@ -183,8 +183,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
         }
     }
     let mut route_group: HashMap<u32, String> = HashMap::new();
-    let (numbered, unnumbered): (Vec<u32>, Vec<u32>) =
-        reasons.keys().partition(|&&r| number_of(r as usize).is_some());
+    let (numbered, unnumbered): (Vec<u32>, Vec<u32>) = reasons.keys().partition(|&&r| number_of(r as usize).is_some());
     for record in numbered.into_iter().chain(unnumbered) {
         route_group.entry(routes.find(record)).or_insert_with(|| group_of(record as usize));
     }
@@ -245,9 +244,8 @@ fn file_stem(group: &str) -> String {
         stem = format!("_{stem}_");
     }
     let device = stem.split('.').next().unwrap_or("").to_ascii_uppercase();
-    let numbered = |prefix: &str| {
-        device.strip_prefix(prefix).is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit())
-    };
+    let numbered =
+        |prefix: &str| device.strip_prefix(prefix).is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit());
     if ["CON", "PRN", "AUX", "NUL"].contains(&device.as_str()) || numbered("COM") || numbered("LPT") {
         stem.insert(0, '_');
     }
