@@ -4,7 +4,7 @@
 //! Nothing is lost: verdicts that match no sent record, verdicts in unknown wording, and sent
 //! records without a verdict are all listed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -77,8 +77,13 @@ pub fn parse_verdict(raw: &str) -> Option<Verdict> {
 pub enum Action {
     Keep,
     Change,
+    /// A duplicate registration police checked.
     Delete,
+    /// A duplicate registration police did not check: proposed, to be confirmed.
+    DeleteUnchecked,
     Evidence,
+    /// Police verdicts on the person contradict each other: nothing is decided.
+    Contradiction,
 }
 
 impl Action {
@@ -87,8 +92,15 @@ impl Action {
             Action::Keep => "保留",
             Action::Change => "变更",
             Action::Delete => "删除",
+            Action::DeleteUnchecked => "拟删除（未核查）",
             Action::Evidence => "佐证",
+            Action::Contradiction => "核查结果矛盾",
         }
+    }
+
+    /// A registration to go (checked by police or not).
+    pub fn removes(self) -> bool {
+        matches!(self, Action::Delete | Action::DeleteUnchecked)
     }
 }
 
@@ -233,6 +245,8 @@ pub struct ReconcileSummary {
     pub verdicts_unknown_wording: usize,
     pub verdicts_matching_no_sent_record: usize,
     pub sent_without_verdict: usize,
+    /// Sent rows given different verdicts (by several replies): decided by nobody.
+    pub rows_with_contradicting_verdicts: usize,
     pub actions: BTreeMap<&'static str, usize>,
     pub unique_students: usize,
 }
@@ -263,7 +277,9 @@ pub fn reconcile(
             by_number.entry(n.as_str()).or_default().push(i);
         }
     }
-    let mut verdict_of: HashMap<usize, Verdict> = HashMap::new();
+    // Every verdict given to a sent row: two different ones are a contradiction, never settled
+    // by which file came last.
+    let mut verdicts_of: HashMap<usize, Vec<Verdict>> = HashMap::new();
     let mut unmatched: Vec<(&Reply, &'static str)> = Vec::new();
     let mut summary =
         ReconcileSummary { verdicts_read: replies.len(), reply_problems: reply_problems.len(), ..Default::default() };
@@ -288,7 +304,10 @@ pub fn reconcile(
             (false, Some(verdict)) => {
                 summary.verdicts_matched += 1;
                 for i in targets {
-                    verdict_of.insert(i, verdict);
+                    let given = verdicts_of.entry(i).or_default();
+                    if !given.contains(&verdict) {
+                        given.push(verdict);
+                    }
                 }
             }
         }
@@ -296,10 +315,11 @@ pub fn reconcile(
     summary.verdicts_unknown_wording = unmatched.iter().filter(|u| u.1 == "unknown verdict wording").count();
     summary.verdicts_matching_no_sent_record = unmatched.len() - summary.verdicts_unknown_wording;
     let unanswered: Vec<&SentRow> =
-        sent.iter().enumerate().filter(|(i, _)| !verdict_of.contains_key(i)).map(|(_, s)| s).collect();
+        sent.iter().enumerate().filter(|(i, _)| !verdicts_of.contains_key(i)).map(|(_, s)| s).collect();
     summary.sent_without_verdict = unanswered.len();
+    summary.rows_with_contradicting_verdicts = verdicts_of.values().filter(|v| v.len() > 1).count();
 
-    let decisions = decide(&records, &sent, &verdict_of)?;
+    let decisions = decide(&records, &sent, &verdicts_of)?;
     for d in &decisions {
         *summary.actions.entry(d.action.label()).or_default() += 1;
     }
@@ -352,10 +372,12 @@ pub fn reconcile(
 /// The decision on every registration. A person is a cluster of registrations (or one alone).
 /// Its master is the registration whose number police confirmed, else the most complete, else
 /// the one in the highest grade (the most recent school), else the smallest record id; the
-/// others are deleted. A confirmed master whose recorded birth date or sex contradicts the
-/// confirmed number is corrected from it (变更); a master police found fault with needs evidence
-/// (佐证).
-fn decide(records: &DataFrame, sent: &[SentRow], verdict_of: &HashMap<usize, Verdict>) -> Result<Vec<Decision>> {
+/// others are deleted (删除) where police checked them, else proposed for deletion (拟删除（未核查）).
+/// A confirmed master whose recorded birth date or sex contradicts the confirmed number is
+/// corrected from it (变更); a master police found fault with needs evidence (佐证). A person
+/// whose verdicts contradict each other (two verdicts on one row, or on two registrations with
+/// one number) gets no decision but 核查结果矛盾, on every registration.
+fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Vec<Verdict>>) -> Result<Vec<Decision>> {
     let ids = Text::of(records, "record_id")?;
     let (sexes, grade, births) =
         (Text::of(records, "sex_norm")?, Ints::of(records, "grade_norm")?, Ints::of(records, "birth_date_norm")?);
@@ -373,14 +395,14 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdict_of: &HashMap<usize, Ver
     .map(|c| Text::of(records, c))
     .collect::<Result<_>>()?;
     let index: HashMap<&str, usize> = (0..records.height()).filter_map(|i| Some((ids.get(i)?, i))).collect();
-    let mut verdict_by_record: HashMap<usize, Verdict> = HashMap::new();
+    let mut verdicts_by_record: HashMap<usize, &[Verdict]> = HashMap::new();
     let mut cluster_of: HashMap<usize, String> = HashMap::new();
     let mut is_sent = vec![false; records.height()];
     for (k, row) in sent.iter().enumerate() {
         if let Some(&i) = index.get(row.record_id.as_str()) {
             is_sent[i] = true;
-            if let Some(&v) = verdict_of.get(&k) {
-                verdict_by_record.insert(i, v);
+            if let Some(v) = verdicts_of.get(&k) {
+                verdicts_by_record.insert(i, v.as_slice());
             }
             if let Some(c) = &row.cluster {
                 cluster_of.insert(i, c.clone());
@@ -394,7 +416,42 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdict_of: &HashMap<usize, Ver
     }
     let completeness = |i: usize| complete_fields.iter().filter(|t| t.get(i).is_some()).count();
     let mut decisions = Vec::with_capacity(records.height());
+    let verdict_by_record: HashMap<usize, Verdict> =
+        verdicts_by_record.iter().filter(|(_, v)| v.len() == 1).map(|(&i, v)| (i, v[0])).collect();
     for (person, members) in people {
+        // Contradictions: a row given two verdicts, or one number judged two ways.
+        let mut by_number: HashMap<&str, Vec<Verdict>> = HashMap::new();
+        for &i in &members {
+            if let (Some(n), Some(v)) = (numbers.get(i), verdicts_by_record.get(&i)) {
+                by_number.entry(n).or_default().extend(v.iter().copied());
+            }
+        }
+        let contradicted = members.iter().any(|i| verdicts_by_record.get(i).is_some_and(|v| v.len() > 1))
+            || by_number.values().any(|v| v.iter().any(|x| *x != v[0]));
+        if contradicted {
+            let given: Vec<String> = members
+                .iter()
+                .filter_map(|i| {
+                    Some(format!(
+                        "{}: {}",
+                        ids.get(*i)?,
+                        verdicts_by_record.get(i)?.iter().map(|v| v.code()).collect::<Vec<_>>().join("/")
+                    ))
+                })
+                .collect();
+            for &i in &members {
+                decisions.push(Decision {
+                    record_id: ids.get(i).unwrap_or("").to_owned(),
+                    person: person.clone(),
+                    sent: is_sent[i],
+                    verdict: verdict_by_record.get(&i).copied(),
+                    action: Action::Contradiction,
+                    changes: Vec::new(),
+                    reason: format!("police verdicts contradict each other ({}): ask police again", given.join("; ")),
+                });
+            }
+            continue;
+        }
         let confirmed = |i: &usize| verdict_by_record.get(i) == Some(&Verdict::Consistent);
         let master = *members
             .iter()
@@ -408,7 +465,8 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdict_of: &HashMap<usize, Ver
             let verdict = verdict_by_record.get(&i).copied();
             let mut changes = Vec::new();
             let (action, reason) = if i != master {
-                (Action::Delete, format!("duplicate registration of {}", ids.get(master).unwrap_or("")))
+                let action = if verdict.is_some() { Action::Delete } else { Action::DeleteUnchecked };
+                (action, format!("duplicate registration of {}", ids.get(master).unwrap_or("")))
             } else {
                 match verdict {
                     Some(Verdict::Consistent) => {
@@ -477,7 +535,11 @@ fn unique_students(records: &DataFrame, decisions: &[Decision]) -> Result<DataFr
     for d in decisions {
         *registrations.entry(d.person.as_str()).or_default() += 1;
     }
-    let kept: Vec<&Decision> = decisions.iter().filter(|d| d.action != Action::Delete).collect();
+    // One row per person: a person whose verdicts contradict is listed once, by its first
+    // registration, with the action that says it is undecided.
+    let mut listed: HashSet<&str> = HashSet::new();
+    let kept: Vec<&Decision> =
+        decisions.iter().filter(|d| !d.action.removes() && listed.insert(d.person.as_str())).collect();
     let rows: Vec<usize> = kept.iter().map(|d| index[d.record_id.as_str()]).collect();
     let column = |name: &str| -> Result<Column> {
         let values = Text::of(records, name)?;
@@ -512,7 +574,7 @@ fn write_masters(path: &Path, decisions: &[Decision]) -> Result<()> {
     let mut by_person: BTreeMap<&str, (Option<&str>, Vec<&str>)> = BTreeMap::new();
     for d in decisions {
         let entry = by_person.entry(d.person.as_str()).or_default();
-        if d.action == Action::Delete {
+        if d.action.removes() {
             entry.1.push(d.record_id.as_str());
         } else {
             entry.0 = Some(d.record_id.as_str());

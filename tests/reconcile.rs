@@ -85,6 +85,10 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     }
     // A ragged row: read, used, and reported.
     text.push_str(&format!("{},多余的值\n", csv_part[0].join(",")));
+    // The first Excel row's record judged the other way in the CSV reply: a contradiction.
+    let contested = excel_part[0][0].clone();
+    let other = if excel_part[0][2] == wordings[0][0] { "不一致" } else { "一致" };
+    text.push_str(&format!("{contested},{},{other}\n", excel_part[0][1]));
     std::fs::write(&csv, text).unwrap();
 
     let out = dir.path().join("decided");
@@ -146,4 +150,19 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     }
     assert!(corrected > 0, "some masters had a birth date or sex to correct");
     assert!(actions.iter().any(|a| a == "删除") && actions.iter().any(|a| a == "保留"));
+
+    // Contradicting verdicts decide nothing, whichever file came last.
+    assert!(stdout.contains("1 sent rows with contradicting verdicts"), "{stdout}");
+    let person = strings(&decisions, "person_id");
+    let at = ids.iter().position(|r| *r == contested).unwrap();
+    for (k, action) in actions.iter().enumerate().filter(|(k, _)| person[*k] == person[at]) {
+        assert_eq!(action, "核查结果矛盾", "{}", ids[k]);
+    }
+    // A duplicate registration police never checked is only proposed for deletion.
+    for (k, record) in ids.iter().enumerate() {
+        if unanswered.contains(record) && actions[k].contains("删除") {
+            assert_eq!(actions[k], "拟删除（未核查）", "{record}");
+        }
+    }
+    assert!(actions.iter().any(|a| a == "拟删除（未核查）"));
 }

@@ -44,6 +44,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.verdicts_unknown_wording,
         summary.sent_without_verdict
     );
+    if summary.rows_with_contradicting_verdicts > 0 {
+        println!(
+            "{} sent rows with contradicting verdicts: their people are marked 核查结果矛盾, not decided",
+            summary.rows_with_contradicting_verdicts
+        );
+    }
     println!("actions: {}", summary.actions.iter().map(|(a, n)| format!("{a} {n}")).collect::<Vec<_>>().join(", "));
     println!("{} unique students; wrote {}", summary.unique_students, out.display());
     Ok(())
