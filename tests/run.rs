@@ -124,6 +124,15 @@ fn campaign_folder_is_complete_and_reproducible() {
         }
     }
     assert!(clustered.is_subset(&sent), "every registration of a duplicated person is verified");
+    // Workbooks people work in: header frozen, an autofilter, columns as wide as their values.
+    let workbook = sums.lines().map(|l| l.split_once("  ").unwrap().1).find(|n| n.ends_with(".xlsx")).unwrap();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(a.join("police").join(workbook)).unwrap()).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
+    assert!(
+        xml.contains(r#"state="frozen""#) && xml.contains("<autoFilter") && xml.contains("customWidth"),
+        "{workbook}"
+    );
     assert!(sums.lines().any(|l| l.ends_with(".xlsx")));
 
     // Long lists are split into parts, each its own batch.

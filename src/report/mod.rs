@@ -99,6 +99,26 @@ pub fn new_workbook(day: crate::normalize::date::Date) -> Result<rust_xlsxwriter
     Ok(workbook)
 }
 
+/// Lays out a sheet people work in: the header on row 1, frozen, with an autofilter over the
+/// `rows` below it, and every column as wide as its widest value (a Chinese character counts
+/// twice; at most 50).
+pub fn table_sheet<S: AsRef<str>>(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    headers: &[&str],
+    rows: &[impl AsRef<[S]>],
+) -> std::result::Result<(), rust_xlsxwriter::XlsxError> {
+    let width = |text: &str| text.chars().map(|c| if c.is_ascii() { 1.0 } else { 2.0 }).sum::<f64>();
+    for (c, header) in headers.iter().enumerate() {
+        let widest =
+            rows.iter().filter_map(|r| r.as_ref().get(c)).map(|v| width(v.as_ref())).fold(width(header), f64::max);
+        sheet.set_column_width(c as u16, (widest + 2.0).min(50.0))?;
+        sheet.write_string(0, c as u16, *header)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofilter(0, 0, rows.len() as u32, headers.len().saturating_sub(1) as u16)?;
+    Ok(())
+}
+
 /// The size and SHA-256 (hex) of a file, read in a stream.
 pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

@@ -365,9 +365,7 @@ fn write_xlsx(path: &Path, rows: &[[String; HEADERS.len()]], day: Date) -> Resul
     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(path, format!("writing xlsx: {e}"));
     let mut workbook = crate::report::new_workbook(day)?;
     let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
-    for (c, header) in HEADERS.iter().enumerate() {
-        sheet.write_string(0, c as u16, *header).map_err(xlsx)?;
-    }
+    crate::report::table_sheet(sheet, &HEADERS, rows).map_err(xlsx)?;
     for (r, row) in rows.iter().enumerate() {
         for (c, value) in row.iter().enumerate() {
             if !value.is_empty() {
