@@ -74,6 +74,8 @@ catalogue! {
     SexInvalid "SEX_INVALID" Error "sex" "性别无法识别" "Sex is not a recognised code or label";
     BirthDateMissing "BIRTH_DATE_MISSING" Error "birth_date" "出生日期为空" "Birth date is empty";
     BirthDateInvalid "BIRTH_DATE_INVALID" Error "birth_date" "出生日期无效" "Birth date is not a real date in a known format";
+    BirthDatePartial "BIRTH_DATE_PARTIAL" Warning "birth_date" "出生日期只有年月" "Birth date has a year and month only (出生年月), and no ID number gives the day";
+    BirthDateCompleted "BIRTH_DATE_COMPLETED" Info "birth_date" "出生日期只有年月(已按身份证号补全)" "Birth date had a year and month only: the day is taken from the ID number";
     BirthDateFuture "BIRTH_DATE_FUTURE" Error "birth_date" "出生日期晚于当前日期" "Birth date is in the future";
     AgeGradeMismatch "AGE_GRADE_MISMATCH" Warning "grade" "年龄与年级不符" "Age is implausible for the grade";
     DocumentTypeInvalid "DOCUMENT_TYPE_INVALID" Warning "id_type" "身份证件类型无法识别" "Document type is not a recognised code";

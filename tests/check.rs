@@ -263,3 +263,31 @@ fn a_sheet_with_only_a_header_runs_through_every_stage() {
     assert_eq!(read_parquet(&out.join("records.parquet")).height(), 0);
     assert_eq!(read_parquet(&out.join("clusters.parquet")).height(), 0);
 }
+
+#[test]
+fn year_month_birth_dates_are_completed_from_the_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (july, august) = (with_check("21010220150703001"), with_check("21010220150803001"));
+    let path = dir.path().join("ym.csv");
+    std::fs::write(
+        &path,
+        format!("姓名,性别,出生年月,身份证件号\n张三,男,2015.07,{july}\n李四,男,201507,\n王五,男,2015年7月,{august}\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("o");
+    xueji_ok(&["check", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+    let problems = problem_set(&out);
+    assert!(codes_at(&problems, "ym.csv", 2).contains(&"BIRTH_DATE_COMPLETED".to_owned()), "{problems:?}");
+    for row in [3, 4] {
+        let codes = codes_at(&problems, "ym.csv", row);
+        assert!(
+            codes.contains(&"BIRTH_DATE_PARTIAL".to_owned()) && !codes.contains(&"BIRTH_DATE_INVALID".to_owned()),
+            "{codes:?}"
+        );
+    }
+    let records = read_parquet(&out.join("records.parquet"));
+    let births = records.column("birth_date_norm").unwrap().cast(&DataType::Int32).unwrap();
+    let births: Vec<Option<i32>> = births.i32().unwrap().iter().collect();
+    assert_eq!(births[0], Some(xueji::normalize::date::Date::new(2015, 7, 3).unwrap().to_epoch_days()));
+    assert_eq!(births[1..], [None, None]);
+}

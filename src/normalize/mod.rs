@@ -91,7 +91,13 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         |raw, findings| {
             let parsed = date::parse_date(raw);
             if parsed.is_none() {
-                findings.push((Code::BirthDateInvalid, format!("{raw:?} is not a real date in a known format")));
+                // 出生年月 (`2015.07`) is a date without its day, not a wrong one: completed below
+                // from the record's number where it can be.
+                let finding = match date::parse_year_month(raw) {
+                    Some(_) => (Code::BirthDatePartial, format!("{raw:?} has a year and month, no day")),
+                    None => (Code::BirthDateInvalid, format!("{raw:?} is not a real date in a known format")),
+                };
+                findings.push(finding);
             }
             parsed.map(date::Date::to_epoch_days)
         },
@@ -130,6 +136,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     })?;
     problems.extend(found);
     df.with_column(concat("id_norm", ids)?)?;
+    complete_partial_births(df, &mut problems)?;
 
     let (ethnicities, found) = map_text(df, "ethnicity", |raw, findings| {
         let code = codes::normalize_ethnicity(raw);
@@ -176,6 +183,36 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
 }
 
 /// [`map_column`] for normalizers whose result is text.
+/// A birth date of year and month only takes its day from the record's own number when the
+/// number is well formed and carries that year and month (BIRTH_DATE_COMPLETED, info); otherwise
+/// it stays a partial date (BIRTH_DATE_PARTIAL) and `birth_date_norm` stays empty.
+fn complete_partial_births(df: &mut DataFrame, problems: &mut [Problem]) -> Result<()> {
+    let (raws, ids) = (Text::of(df, "birth_date")?, Text::of(df, "id_norm")?);
+    let mut completed: Vec<(usize, i32)> = Vec::new();
+    for problem in problems.iter_mut().filter(|p| p.code == Code::BirthDatePartial) {
+        let i = problem.record;
+        let (Some(raw), Some(id)) = (raws.get(i), ids.get(i)) else { continue };
+        let number = crate::check::id_number::ResidentNumber::parse(id);
+        let own = number.filter(|n| id.ends_with(n.expected_check)).and_then(|n| n.birth);
+        if let (Some((year, month)), Some(birth)) = (date::parse_year_month(raw), own) {
+            if (birth.year, birth.month) == (year, month) {
+                problem.code = Code::BirthDateCompleted;
+                problem.message = format!("{raw:?} has no day: {birth}, as the ID number gives it");
+                completed.push((i, birth.to_epoch_days()));
+            }
+        }
+    }
+    if !completed.is_empty() {
+        let mut days: Vec<Option<i32>> = df.column("birth_date_norm")?.cast(&DataType::Int32)?.i32()?.iter().collect();
+        for (i, day) in completed {
+            days[i] = Some(day);
+        }
+        let column = Int32Chunked::from_iter_options("birth_date_norm".into(), days.into_iter()).into_column();
+        df.with_column(column.cast(&DataType::Date)?)?;
+    }
+    Ok(())
+}
+
 fn map_text<F>(df: &DataFrame, name: &str, f: F) -> Result<(Vec<StringChunked>, Vec<Problem>)>
 where
     F: Fn(&str, &mut Findings) -> Option<String> + Sync,
