@@ -4,11 +4,13 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A stage started, or finished after so long.
+/// A stage started, or finished after so long; or the inputs were read, before any work on
+/// their records.
 #[derive(Clone, Copy, Debug)]
-pub enum Event {
+pub enum Event<'a> {
     Started(&'static str),
     Finished(&'static str, Duration),
+    Read(&'a crate::ingest::Preflight),
 }
 
 type Observer = Box<dyn Fn(Event) + Send + Sync>;
@@ -24,6 +26,11 @@ fn notify(event: Event) {
     if let Some(observer) = OBSERVER.get() {
         observer(event);
     }
+}
+
+/// Tells the observer what was found and how it was read.
+pub fn preflight(summary: &crate::ingest::Preflight) {
+    notify(Event::Read(summary));
 }
 
 /// Times one stage after another.

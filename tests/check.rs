@@ -291,3 +291,24 @@ fn year_month_birth_dates_are_completed_from_the_number() {
     assert_eq!(births[0], Some(xueji::normalize::date::Date::new(2015, 7, 3).unwrap().to_epoch_days()));
     assert_eq!(births[1..], [None, None]);
 }
+
+#[test]
+fn preflight_tells_what_is_read_and_a_file_sent_twice_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sheets = dir.path().join("sheets");
+    std::fs::create_dir_all(&sheets).unwrap();
+    let number = with_check("21010220150703001");
+    let text = format!("学生基本信息表\n姓名,性别,出生日期,证件号码,备注\n张三,男,2015-07-03,{number},转学\n");
+    std::fs::write(sheets.join("a.csv"), &text).unwrap();
+    std::fs::write(sheets.join("a_copy.csv"), &text).unwrap();
+    std::fs::write(sheets.join("说明.txt"), "请勿改动\n").unwrap();
+    let out = dir.path().join("o");
+    let args = ["check", sheets.to_str().unwrap(), "--out", out.to_str().unwrap(), "--map", "证件号码=id_number"];
+    let printed = xueji_ok(&args);
+    let before_work = printed.split("read 1 records").next().unwrap();
+    assert!(before_work.contains("a.csv: header row 2, 1 records"), "{printed}");
+    assert!(before_work.contains("证件号码→id_number") && before_work.contains("备注 (kept as is)"), "{printed}");
+    assert!(before_work.contains("not read again: ") && before_work.contains("a_copy.csv"), "{printed}");
+    assert!(before_work.contains("not a sheet, not read: ") && before_work.contains("说明.txt"), "{printed}");
+    assert_eq!(read_parquet(&out.join("records.parquet")).height(), 1, "the copy is not read");
+}

@@ -44,9 +44,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         run.blank_rows,
         options.as_of
     );
-    for skipped in &run.skipped {
-        println!("not a sheet, not read: {}", skipped.display());
-    }
     println!(
         "records with errors: {}, with warnings: {}",
         records_with(Severity::Error),

@@ -76,6 +76,7 @@ fn show_progress() {
     observe(move |event| {
         let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
         match event {
+            Event::Read(preflight) => print_preflight(preflight),
             Event::Started(stage) => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
                 bar.set_style(
@@ -96,6 +97,51 @@ fn show_progress() {
             }
         }
     });
+}
+
+/// What was found and how it is read, before the work starts: a line per file (the first
+/// twenty; manifest.json of `run` has them all), its columns where they differ from the file
+/// before, and the files not read.
+fn print_preflight(preflight: &xueji::ingest::Preflight) {
+    const SHOWN: usize = 20;
+    let mut previous: Option<&Vec<(String, Option<&str>)>> = None;
+    for file in preflight.files.iter().take(SHOWN) {
+        let layout = &file.layout;
+        let mut line = format!("{}:", file.path.display());
+        if let Some(sheet) = &layout.sheet {
+            line.push_str(&format!(" sheet {sheet:?},"));
+        }
+        if let Some(row) = layout.header_row {
+            line.push_str(&format!(" header row {row},"));
+        }
+        line.push_str(&format!(" {} records", file.records));
+        if file.blank_rows > 0 {
+            line.push_str(&format!(" ({} blank rows)", file.blank_rows));
+        }
+        println!("{line}");
+        if previous != Some(&layout.columns) {
+            let columns: Vec<String> = layout
+                .columns
+                .iter()
+                .map(|(header, field)| match field {
+                    Some(field) if header == field => header.clone(),
+                    Some(field) => format!("{header}→{field}"),
+                    None => format!("{header} (kept as is)"),
+                })
+                .collect();
+            println!("  columns: {}", columns.join(", "));
+            previous = Some(&layout.columns);
+        }
+    }
+    if preflight.files.len() > SHOWN {
+        println!("… and {} more files", preflight.files.len() - SHOWN);
+    }
+    for (file, first) in &preflight.identical {
+        println!("same bytes as {}, not read again: {}", first.display(), file.display());
+    }
+    for skipped in &preflight.skipped {
+        println!("not a sheet, not read: {}", skipped.display());
+    }
 }
 
 /// How inputs are read and the day they are judged on; shared by every subcommand that reads

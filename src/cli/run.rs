@@ -47,9 +47,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: args.rows_per_file },
     };
     let manifest = run_campaign(&args.input.inputs, campaign, &args.out)?;
-    for skipped in &manifest.skipped_files {
-        println!("not a sheet, not read: {}", skipped.display());
-    }
     for (what, n) in &manifest.counts {
         println!("{what:<34} {n}");
     }

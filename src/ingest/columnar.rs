@@ -7,7 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ingest::table::{float_text, name_columns, Table};
+use crate::ingest::table::{float_text, name_columns, Layout, Table};
 use crate::ingest::IngestOptions;
 use crate::problems::{Code, Problem};
 use crate::schema;
@@ -76,5 +76,6 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
         };
         columns.push(text.with_name(name.as_str().into()));
     }
-    Ok(Table { df: DataFrame::new(height, columns)?, problems, blank_rows: 0 })
+    let layout = Layout { sheet: None, header_row: None, columns: headers.into_iter().zip(fields).collect() };
+    Ok(Table { df: DataFrame::new(height, columns)?, problems, blank_rows: 0, layout })
 }

@@ -178,7 +178,9 @@ impl<'a> Rows<'a> {
             Error::input(self.path, format!("sheet {:?}: no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号", self.sheet))
         })?;
         let header_row = head[header_index].0;
-        let table = TableBuilder::new(self.path, &texts[header_index], header_row as usize + 1, &self.options.headers)?;
+        let mut table =
+            TableBuilder::new(self.path, &texts[header_index], header_row as usize + 1, &self.options.headers)?;
+        table.sheet(self.sheet);
         drop(texts);
         self.table = Some((table, left, header_row));
         for (row, cells) in head.into_iter().skip(header_index + 1) {

@@ -221,17 +221,51 @@ pub struct Records {
     /// Problems found while reading (`record` indexes `df`).
     pub problems: Vec<Problem>,
     pub files: Vec<PathBuf>,
+    pub blank_rows: usize,
+    pub preflight: Preflight,
+}
+
+/// What was found and how it was read, told before any work on the records starts.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Preflight {
+    pub files: Vec<FileRead>,
+    /// Files with the same bytes (SHA-256) as one read before: not read again.
+    pub identical: Vec<(PathBuf, PathBuf)>,
     /// Files in the input folders that are not sheets.
     pub skipped: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FileRead {
+    pub path: PathBuf,
+    pub records: usize,
     pub blank_rows: usize,
+    #[serde(flatten)]
+    pub layout: table::Layout,
 }
 
 /// Reads every input (files in parallel, in Polars' thread pool) and stacks them: columns
 /// missing from a file are null there.
 pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Records> {
     let Discovered { files, skipped } = discover(inputs)?;
+    let (files, identical) = drop_identical(files)?;
     let tables: Vec<Table> =
         THREAD_POOL.install(|| files.par_iter().map(|f| read_file(f, options)).collect::<Result<_>>())?;
+    let preflight = Preflight {
+        files: files
+            .iter()
+            .zip(&tables)
+            .map(|(path, t)| FileRead {
+                path: path.clone(),
+                records: t.df.height(),
+                blank_rows: t.blank_rows,
+                layout: t.layout.clone(),
+            })
+            .collect(),
+        identical,
+        skipped,
+    };
+    crate::progress::preflight(&preflight);
 
     let mut names: Vec<PlSmallStr> = Vec::new();
     let mut seen: HashSet<&PlSmallStr> = HashSet::new();
@@ -269,7 +303,34 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     df.rechunk_mut_par();
     let record_ids = record_ids(&df, options.id_column.as_deref())?;
     df.insert_column(0, record_ids)?;
-    Ok(Records { df, problems, files, skipped, blank_rows })
+    Ok(Records { df, problems, files, blank_rows, preflight })
+}
+
+/// The files whose bytes no file before them has (a school's sheet sent twice under two names
+/// is read once), and the others with the file they repeat. Only files of one size are hashed.
+fn drop_identical(files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<(PathBuf, PathBuf)>)> {
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).map_err(|e| Error::io(f, e)))
+        .collect::<Result<_>>()?;
+    let mut by_size: HashMap<u64, usize> = HashMap::new();
+    for &size in &sizes {
+        *by_size.entry(size).or_default() += 1;
+    }
+    let mut first_with: HashMap<(u64, String), PathBuf> = HashMap::new();
+    let (mut kept, mut identical) = (Vec::new(), Vec::new());
+    for (file, size) in files.into_iter().zip(sizes) {
+        if by_size[&size] > 1 {
+            let (_, hash) = crate::report::sha256_file(&file)?;
+            if let Some(first) = first_with.get(&(size, hash.clone())) {
+                identical.push((file, first.clone()));
+                continue;
+            }
+            first_with.insert((size, hash), file.clone());
+        }
+        kept.push(file);
+    }
+    Ok((kept, identical))
 }
 
 /// `--id-column` values (which must be present and unique), else `source_file:source_row`.

@@ -20,6 +20,18 @@ pub struct Table {
     pub problems: Vec<Problem>,
     /// Rows with no value in any cell, skipped and counted.
     pub blank_rows: usize,
+    pub layout: Layout,
+}
+
+/// How a file was read, for the pre-flight summary: the sheet and header row chosen and what
+/// each column was taken for.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Layout {
+    pub sheet: Option<String>,
+    /// 1-based, as a person counts; none for Parquet and Arrow (no header row).
+    pub header_row: Option<usize>,
+    /// Each header as typed and the field it was mapped to (none: carried along as it is).
+    pub columns: Vec<(String, Option<&'static str>)>,
 }
 
 /// The row (index into `rows`) that looks most like the template's header: the most cells that
@@ -137,6 +149,7 @@ pub const RESERVED: [&str; 3] = ["record_id", "source_file", "source_row"];
 /// Builds a [`Table`] row by row.
 pub struct TableBuilder<'a> {
     path: &'a Path,
+    layout: Layout,
     /// Column names: the canonical field name, or the header as typed for other columns.
     names: Vec<String>,
     canonical: Vec<Option<&'static str>>,
@@ -165,8 +178,14 @@ impl<'a> TableBuilder<'a> {
     ) -> Result<TableBuilder<'a>> {
         let (names, canonical) = name_columns(path, header, &format!("row {header_row}"), headers)?;
         let columns = names.iter().map(|n| StringChunkedBuilder::new(n.as_str().into(), 1024)).collect();
+        let layout = Layout {
+            sheet: None,
+            header_row: Some(header_row),
+            columns: header.iter().map(|h| h.as_ref().trim().to_owned()).zip(canonical.iter().copied()).collect(),
+        };
         Ok(TableBuilder {
             path,
+            layout,
             names,
             canonical,
             columns,
@@ -199,6 +218,11 @@ impl<'a> TableBuilder<'a> {
     /// file was found free of them at once.
     pub fn controls_possible(&mut self, possible: bool) {
         self.controls_possible = possible;
+    }
+
+    /// The sheet the rows come from (Excel).
+    pub fn sheet(&mut self, name: &str) {
+        self.layout.sheet = Some(name.to_owned());
     }
 
     /// Counts `n` rows with no value at all (a sheet's rows without cells).
@@ -280,6 +304,6 @@ impl<'a> TableBuilder<'a> {
         columns.push(Column::new("source_row".into(), self.source_rows));
         columns.extend(self.columns.into_iter().map(|b| b.finish().into_column()));
         let df = DataFrame::new(height, columns)?;
-        Ok(Table { df, problems: self.problems, blank_rows: self.blank_rows })
+        Ok(Table { df, problems: self.problems, blank_rows: self.blank_rows, layout: self.layout })
     }
 }

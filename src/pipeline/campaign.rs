@@ -33,8 +33,9 @@ pub struct Manifest {
     /// whose manifest says false holds an interrupted run, not a campaign.
     pub complete: bool,
     pub inputs: Vec<InputFile>,
-    /// Files in the input folders that are not sheets, not read.
-    pub skipped_files: Vec<PathBuf>,
+    /// How each input was read (sheet, header row, columns, records), and the files not read:
+    /// not sheets, or the same bytes as another input.
+    pub preflight: crate::ingest::Preflight,
     pub settings: serde_json::Value,
     pub counts: BTreeMap<&'static str, u64>,
     pub police_files: Vec<ExportedFile>,
@@ -69,7 +70,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         records.dedup();
         counts.insert(key, records.len() as u64);
     }
-    let (files, skipped) = (check.files.clone(), check.skipped.clone());
+    let (files, preflight) = (check.files.clone(), check.preflight.clone());
 
     let mut run = dedupe_records(check, &campaign.dedupe, campaign.model)?;
     run.write(out)?;
@@ -101,7 +102,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         xueji_version: env!("CARGO_PKG_VERSION"),
         complete: true,
         inputs,
-        skipped_files: skipped,
+        preflight,
         settings: serde_json::json!({
             "as_of": campaign.check.as_of,
             "encoding": format!("{:?}", campaign.ingest.encoding),

@@ -214,9 +214,9 @@ pub fn link(
         records: narrowed,
         problems: new.problems,
         files: new.files,
-        skipped: new.skipped,
         blank_rows: new.blank_rows,
         timings: new.timings,
+        preflight: new.preflight,
     };
     let run = dedupe_records_from(combined, settings, Some(model), registry_candidates)?;
     Ok(LinkRun { run, registry_rows, registry_candidates, new_records })

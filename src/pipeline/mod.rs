@@ -26,9 +26,9 @@ pub struct CheckRun {
     /// Ordered by record, then code.
     pub problems: Vec<Problem>,
     pub files: Vec<PathBuf>,
-    /// Files in the input folders that are not sheets (not read).
-    pub skipped: Vec<PathBuf>,
     pub blank_rows: usize,
+    /// What was found and how each file was read.
+    pub preflight: ingest::Preflight,
     /// Wall time per stage, in order.
     pub timings: Vec<(&'static str, Duration)>,
 }
@@ -42,7 +42,7 @@ pub fn check_inputs(
     let mut timings = Vec::new();
     let mut watch = Stopwatch::start("ingest");
 
-    let ingest::Records { df: mut records, mut problems, files, skipped, blank_rows } =
+    let ingest::Records { df: mut records, mut problems, files, blank_rows, preflight } =
         ingest::read_inputs(inputs, ingest_options)?;
     watch.next("normalize", &mut timings);
 
@@ -66,7 +66,7 @@ pub fn check_inputs(
     problems.sort_by_key(|p| (p.record, p.code));
     watch.finish(&mut timings);
 
-    Ok(CheckRun { records, problems, files, skipped, blank_rows, timings })
+    Ok(CheckRun { records, problems, files, blank_rows, timings, preflight })
 }
 
 /// The files `check` writes into its output folder.
