@@ -312,3 +312,46 @@ fn preflight_tells_what_is_read_and_a_file_sent_twice_is_read_once() {
     assert!(before_work.contains("not a sheet, not read: ") && before_work.contains("说明.txt"), "{printed}");
     assert_eq!(read_parquet(&out.join("records.parquet")).height(), 1, "the copy is not read");
 }
+
+#[test]
+fn numbers_rounded_by_excel_are_neither_invalid_nor_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rounded.xlsx");
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (c, h) in ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    // Two children born the same day in one county: Excel kept 15 digits of each number.
+    let full = with_check("21122120090315234");
+    for (r, name) in ["王浩然", "李子轩"].iter().enumerate() {
+        let r = r as u32 + 1;
+        sheet.write_string(r, 0, *name).unwrap();
+        sheet.write_string(r, 1, "男").unwrap();
+        sheet.write_string(r, 2, "2009-03-15").unwrap();
+        sheet.write_number(r, 3, full.parse::<f64>().unwrap_or(211221200903152000.0)).unwrap();
+    }
+    sheet.write_string(1, 4, format!("G{full}")).unwrap();
+    workbook.save(&path).unwrap();
+    let out = dir.path().join("campaign");
+    xueji_ok(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+    let problems = problem_set(&out);
+    for row in [2, 3] {
+        let codes = codes_at(&problems, "rounded.xlsx", row);
+        assert!(codes.contains(&"CELL_NUMBER_PRECISION_LOST".to_owned()), "{codes:?}");
+        assert!(!codes.iter().any(|c| c == "ID_CONFLICT" || c == "ID_CHECKSUM"), "{codes:?}");
+    }
+    assert_eq!(read_parquet(&out.join("duplicate_pairs.parquet")).height(), 0, "two children, not one");
+    let conflicts = std::fs::read_to_string(out.join("id_conflicts.csv")).unwrap();
+    assert_eq!(conflicts.lines().count(), 1, "no ID conflict between the two: {conflicts}");
+    // The G-number holds the whole number: proposed, not applied.
+    let messages = std::fs::read_to_string(out.join("problems.csv")).unwrap();
+    assert!(messages.contains(&format!("全国学籍号 G{full}")), "{messages}");
+    let records = read_parquet(&out.join("records.parquet"));
+    assert!(!common::strings(&records, "id_number")[0].contains(&full), "not applied");
+    // Rounded digits are not sent to police as an invalid number.
+    for entry in std::fs::read_dir(out.join("police")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains("211221200903152000") && !text.contains("证件号无效"), "{text}");
+    }
+}

@@ -433,7 +433,9 @@ fn date_digits_apart(x: Date, y: Date) -> u32 {
 pub fn id_level(a: &Side, b: &Side) -> IdLevel {
     let (Some(x), Some(y)) = (a.id, b.id) else { return IdLevel::Missing };
     if x == y {
-        return IdLevel::Exact;
+        // Two spreadsheet remains alike share 15 digits, as twins' numbers do: not one number.
+        let remains = !a.id_valid && !b.id_valid && spreadsheet_digits(x).is_some();
+        return if remains { IdLevel::Spreadsheet } else { IdLevel::Exact };
     }
     // What a spreadsheet left of a number: its significant digits, nothing past them. One time
     // in eleven the zeros pass MOD 11-2, so a valid number ending in 000 may be such remains too.

@@ -51,6 +51,7 @@ pub fn check_inputs(
 
     let lost_ids: HashSet<usize> =
         problems.iter().filter(|p| p.code == Code::CellNumberPrecisionLost).map(|p| p.record).collect();
+    propose_from_student_numbers(&records, &mut problems)?;
     problems.extend(check::check(&records, &lost_ids, check_options)?);
     let valid: Vec<bool> = records
         .column("id_norm")?
@@ -67,6 +68,29 @@ pub fn check_inputs(
     watch.finish(&mut timings);
 
     Ok(CheckRun { records, problems, files, blank_rows, timings, preflight })
+}
+
+/// A number a spreadsheet kept to 15 digits may survive whole in the record's 全国学籍号
+/// (`G` + the ID number): where that one keeps the same digits, it is proposed in the problem's
+/// message — flagged for the school to confirm, never applied.
+fn propose_from_student_numbers(records: &DataFrame, problems: &mut [Problem]) -> Result<()> {
+    let Ok(student_numbers) = crate::columns::Text::of(records, "student_no") else { return Ok(()) };
+    let numbers = crate::columns::Text::of(records, "id_number")?;
+    for problem in problems.iter_mut().filter(|p| p.code == Code::CellNumberPrecisionLost) {
+        let i = problem.record;
+        let Some(student_no) = student_numbers.get(i) else { continue };
+        let Ok(check::id_number::StudentNumber::Formal(full)) = id_number::parse_student_number(student_no) else {
+            continue;
+        };
+        let kept = numbers.get(i).and_then(crate::normalize::id_number::spreadsheet_digits);
+        let agrees = kept.is_some_and(|k| crate::normalize::id_number::spreadsheet_keeps(full, &k));
+        if agrees && id_number::ResidentNumber::parse(full).is_some_and(|n| full.ends_with(n.expected_check)) {
+            problem.message.push_str(&format!(
+                "; 全国学籍号 {student_no} carries {full} with the same digits: probably the number (not applied)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The files `check` writes into its output folder.

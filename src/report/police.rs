@@ -113,6 +113,15 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
     let ids = Text::of(records, "id_norm")?;
     let valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
     let (city, county) = (Text::of(records, "locality_city")?, Text::of(records, "locality_county")?);
+    // A number a spreadsheet rounded is no number to verify: it is sent by its cluster's, if any.
+    let lost: std::collections::HashSet<usize> = run
+        .check
+        .problems
+        .iter()
+        .filter(|p| p.code == crate::problems::Code::CellNumberPrecisionLost)
+        .map(|p| p.record)
+        .collect();
+    let own = |i: usize| ids.get(i).filter(|_| !lost.contains(&i));
     let mut reasons: BTreeMap<u32, Vec<Reason>> = BTreeMap::new();
     let mut cluster_of: HashMap<u32, String> = HashMap::new();
     let mut likely: HashMap<u32, String> = HashMap::new();
@@ -123,7 +132,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
     for members in &run.clustering.clusters {
         let valid_number = members.iter().find(|&&m| valid[m as usize]).and_then(|&m| ids.get(m as usize));
         for &m in members {
-            if let (None, Some(number)) = (ids.get(m as usize), valid_number) {
+            if let (None, Some(number)) = (own(m as usize), valid_number) {
                 reasons.entry(m).or_default().push(Reason::IdMissingLikely);
                 likely.insert(m, number.to_owned());
             }
@@ -138,7 +147,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
         reasons.entry(p.record as u32).or_default().push(Reason::IdConflict);
     }
     for (i, &ok) in valid.iter().enumerate() {
-        if !ok && ids.get(i).is_some() {
+        if !ok && own(i).is_some() {
             reasons.entry(i as u32).or_default().push(Reason::IdInvalid);
         }
     }
@@ -161,7 +170,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
     // Police verify where a person is registered (户籍地): a record goes to the list of the
     // city its number's region names, else of its school. A person's registrations, and the
     // records of one contested number, go whole to one list: the first one's with a region.
-    let number_of = |i: usize| ids.get(i).or_else(|| likely.get(&(i as u32)).map(String::as_str));
+    let number_of = |i: usize| own(i).or_else(|| likely.get(&(i as u32)).map(String::as_str));
     let group_of = |i: usize| -> String {
         let registered = number_of(i).filter(|n| n.len() >= 6 && n.is_char_boundary(6)).and_then(|n| {
             let county = &n[..6];
@@ -194,7 +203,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
             reasons.dedup();
             let i = record as usize;
             let group = route_group.get(&routes.find(record)).cloned().unwrap_or_else(|| group_of(i));
-            let id_number = ids.get(i).map(str::to_owned).or_else(|| likely.get(&record).cloned());
+            let id_number = own(i).map(str::to_owned).or_else(|| likely.get(&record).cloned());
             Sent {
                 record,
                 cluster: cluster_of.get(&record).cloned(),
@@ -327,10 +336,10 @@ pub fn export(
                         birth.get(i).map(|d| Date::from_epoch_days(d).to_string()).unwrap_or_default(),
                         crate::normalize::codes::document_type_label(doc_type.get(i).unwrap_or("")).to_owned(),
                         number,
-                        match (s.id_number.is_some(), ids.get(i).is_some()) {
-                            (true, true) => "学校填报".into(),
-                            (true, false) => "推断(同一人其他学籍)".into(),
-                            (false, _) => String::new(),
+                        match s.id_number.as_deref() {
+                            Some(n) if ids.get(i) == Some(n) => "学校填报".into(),
+                            Some(_) => "推断(同一人其他学籍)".into(),
+                            None => String::new(),
                         },
                         get(&household),
                         get(&school),
