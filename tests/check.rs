@@ -163,7 +163,9 @@ fn mixed_formats_get_the_right_problem_rows() {
 
     // The CSV export is what Excel opens: BOM, then the header.
     let csv = std::fs::read(out.join("problems.csv")).unwrap();
-    assert!(csv.starts_with(b"\xEF\xBB\xBFrecord_id,source_file,source_row,code,"));
+    assert!(csv.starts_with(
+        "\u{FEFF}问题,说明,姓名,学校名称,年级,班级,来源文件,行号,原值,严重程度,字段,问题代码,记录号".as_bytes()
+    ));
     let summary = std::fs::read_to_string(out.join("problems_summary.csv")).unwrap();
     assert!(summary.contains("ID_DUPLICATE,error,440100 广州市,440113 番禺区,2144001800,实验小学,2"), "{summary}");
 }

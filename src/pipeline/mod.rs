@@ -103,7 +103,7 @@ pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
     crate::report::output_dir(out)?;
     let mut problems = report::problems_frame(&run.records, &run.problems)?;
     report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
-    report::write_csv(&out.join("problems.csv"), &problems)?;
+    report::write_csv(&out.join("problems.csv"), &report::problems_for_people(&problems)?)?;
     let summary = report::summary_frame(&run.records, &run.problems)?;
     report::write_csv(&out.join("problems_summary.csv"), &summary)?;
     report::write_parquet(&out.join("records.parquet"), &mut run.records)?;

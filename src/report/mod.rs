@@ -244,7 +244,60 @@ pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataF
         .map(|(name, values)| StringChunked::from_iter_options((*name).into(), values.into_iter()).into_column())
         .collect();
     out.insert(2, UInt32Chunked::from_iter_options("source_row".into(), source_rows.into_iter()).into_column());
+    // Who the problem is about, as the school knows them: a school can act on its rows alone.
+    for name in ["name", "school_name", "grade", "class"] {
+        let values = records.column(name).ok().and_then(|c| c.str().ok().cloned());
+        let of = |p: &Problem| values.as_ref().and_then(|v| v.get(p.record));
+        out.push(StringChunked::from_iter_options(name.into(), problems.iter().map(of)).into_column());
+    }
     Ok(DataFrame::new(n, out)?)
+}
+
+/// `problems.csv` as people read it: Chinese headers, the problem and its record first, the
+/// stable codes beside them (`problems.parquet` keeps the English names for programs).
+pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
+    const COLUMNS: [(&str, &str); 13] = [
+        ("problem", "问题"),
+        ("message", "说明"),
+        ("name", "姓名"),
+        ("school_name", "学校名称"),
+        ("grade", "年级"),
+        ("class", "班级"),
+        ("source_file", "来源文件"),
+        ("source_row", "行号"),
+        ("raw_value", "原值"),
+        ("severity", "严重程度"),
+        ("field", "字段"),
+        ("code", "问题代码"),
+        ("record_id", "记录号"),
+    ];
+    let severity = problems.column("severity")?.str()?.apply_values(|s| {
+        match s {
+            "error" => "错误",
+            "warning" => "警告",
+            _ => "提示",
+        }
+        .into()
+    });
+    let field = problems.column("field")?.str()?.apply_values(|f| {
+        if f == "row" {
+            "整行".into()
+        } else {
+            crate::schema::label(f).to_owned().into()
+        }
+    });
+    let columns = COLUMNS
+        .iter()
+        .map(|(name, label)| {
+            let column = match *name {
+                "severity" => severity.clone().into_column(),
+                "field" => field.clone().into_column(),
+                name => problems.column(name)?.clone(),
+            };
+            Ok(column.with_name((*label).into()))
+        })
+        .collect::<Result<Vec<Column>>>()?;
+    Ok(DataFrame::new(problems.height(), columns)?)
 }
 
 /// Where a record belongs for the summary, as `locality_city` and `locality_county` columns:
