@@ -170,6 +170,31 @@ fn campaign_folder_is_complete_and_reproducible() {
         }
     }
 
+    // Return workbooks: a row per record with an error or warning, in its school's workbook,
+    // with the sign-off; a summary per county.
+    let problems = read_parquet(&a.join("problems.parquet"));
+    let severities = common::strings(&problems, "severity");
+    let to_fix: HashSet<String> = common::strings(&problems, "record_id")
+        .into_iter()
+        .zip(&severities)
+        .filter(|(_, s)| *s != "info")
+        .map(|(r, _)| r)
+        .collect();
+    let returned = files(&a.join("returns"));
+    assert!(returned.iter().any(|f| f.contains("汇总_")), "{returned:?}");
+    let mut rows_returned = HashSet::new();
+    for file in returned.iter().filter(|f| !f.contains("汇总_")) {
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(a.join("returns").join(file)).unwrap()).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
+        assert!(xml.contains("学校核对人") && xml.contains("县区审核人") && xml.contains("市级确认人"), "{file}");
+        assert!(xml.contains("更正后"), "{file}");
+        for id in to_fix.iter().filter(|id| xml.contains(&format!(">{id}<"))) {
+            assert!(rows_returned.insert(id.clone()), "{id} in two workbooks");
+        }
+    }
+    assert_eq!(rows_returned, to_fix, "every record with an error or warning goes back to its school");
+
     // Rerun by city into the folder of the by-county run: no county list of the earlier run
     // is left beside the new ones.
     on_generated("run", &sheets, &masked, &[]);

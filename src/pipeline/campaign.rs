@@ -39,6 +39,8 @@ pub struct Manifest {
     pub settings: serde_json::Value,
     pub counts: BTreeMap<&'static str, u64>,
     pub police_files: Vec<ExportedFile>,
+    /// The school return workbooks and county summaries, under `returns/`.
+    pub returns: Vec<PathBuf>,
     /// Seconds per stage, in order.
     pub timings: Vec<(String, f64)>,
 }
@@ -85,6 +87,10 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     let police_files = police::export(&run, &sent, &out.join("police"), campaign.check.as_of, &campaign.export)?;
     counts.insert("records_sent_to_police", sent.len() as u64);
     watch.finish(&mut run.check.timings);
+    let watch = Stopwatch::start("school returns");
+    let returns =
+        report::returns::write(&run.check.records, &run.check.problems, &out.join("returns"), campaign.check.as_of)?;
+    watch.finish(&mut run.check.timings);
 
     let inputs = files
         .iter()
@@ -113,6 +119,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         }),
         counts,
         police_files,
+        returns,
         timings,
     };
     crate::report::write_atomic(&out.join("manifest.json"), |w| {
@@ -140,6 +147,22 @@ fn start_writing(out: &Path) -> Result<()> {
             }
         }
         remove(&police.join("SHA256SUMS"))?;
+    }
+    // The earlier run's return workbooks, as its manifest lists them (relative paths only).
+    let earlier: serde_json::Value = std::fs::read_to_string(out.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let returns = out.join("returns");
+    for file in earlier["returns"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+        let relative = Path::new(file);
+        if relative.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+            remove(&returns.join(relative))?;
+            // Folders the workbooks were alone in go with them.
+            for folder in relative.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
+                let _ = std::fs::remove_dir(returns.join(folder));
+            }
+        }
     }
     let owned = super::CHECK_OUTPUTS.iter().chain(super::dedupe::DEDUPE_OUTPUTS.iter()).chain(&["report.html"]);
     for name in owned {

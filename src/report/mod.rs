@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod police;
+pub mod returns;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;

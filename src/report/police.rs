@@ -241,7 +241,7 @@ pub fn mask(id: &str) -> String {
 /// bidirectional characters become `_`, a leading `.` or `-` and Windows device names (`CON`,
 /// `com1`) are defused, and a long name is cut to [`STEM_CHARS`] characters with a hash of the
 /// whole so that two long names stay apart.
-fn file_stem(group: &str) -> String {
+pub(crate) fn file_stem(group: &str) -> String {
     let unsafe_char = |c: char| {
         c.is_whitespace()
             || c.is_control()

@@ -1,0 +1,192 @@
+//! Return workbooks for the school loop (学校核对 → 县区审核 → 市级确认): one workbook per school
+//! with every record that has an error or warning, what is wrong, what to do, an empty
+//! 更正后 column per field to correct and a sign-off block; and per county a summary of its
+//! schools × problems. Laid out as `returns/<city>/<county>/<学校标识码>_<学校名称>.xlsx`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::columns::Text;
+use crate::error::{Error, Result};
+use crate::normalize::date::Date;
+use crate::problems::{Code, Problem, Severity};
+use crate::report::police::file_stem;
+use crate::report::{inert, table_sheet, AtomicFile};
+use crate::schema;
+
+/// One school's records with something to correct.
+struct School<'a> {
+    city: &'a str,
+    county: &'a str,
+    code: &'a str,
+    name: &'a str,
+    /// Record → its errors and warnings, in record order.
+    records: BTreeMap<usize, Vec<&'a Problem>>,
+}
+
+/// Writes the return workbooks into `dir` and returns the files written (relative to `dir`).
+pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -> Result<Vec<PathBuf>> {
+    let text = |name: &str| Text::of(records, name);
+    let (city, county, code, school) =
+        (text("locality_city")?, text("locality_county")?, text("school_code_norm")?, text("school_name")?);
+    let mut schools: BTreeMap<(&str, &str, &str, &str), School> = BTreeMap::new();
+    for p in problems.iter().filter(|p| p.code.kind().severity != Severity::Info) {
+        let i = p.record;
+        let key = (
+            city.get(i).unwrap_or(""),
+            county.get(i).unwrap_or(""),
+            code.get(i).unwrap_or(""),
+            school.get(i).unwrap_or(""),
+        );
+        let entry = schools.entry(key).or_insert_with(|| School {
+            city: key.0,
+            county: key.1,
+            code: key.2,
+            name: key.3,
+            records: BTreeMap::new(),
+        });
+        entry.records.entry(i).or_default().push(p);
+    }
+    let folder = |s: &School| {
+        let name = |t: &str| if t.is_empty() { "未知".to_owned() } else { file_stem(t) };
+        PathBuf::from(name(s.city)).join(name(s.county))
+    };
+    let schools: Vec<School> = schools.into_values().collect();
+    let written: Vec<PathBuf> = polars_core::runtime::THREAD_POOL.install(|| {
+        schools
+            .par_iter()
+            .map(|s| {
+                let stem = file_stem(&format!("{}_{}", s.code, s.name));
+                let path = folder(s).join(format!("{stem}.xlsx"));
+                std::fs::create_dir_all(dir.join(folder(s))).map_err(|e| Error::io(dir, e))?;
+                school_workbook(records, s, &dir.join(&path), day)?;
+                Ok(path)
+            })
+            .collect::<Result<_>>()
+    })?;
+    let mut by_county: BTreeMap<PathBuf, Vec<&School>> = BTreeMap::new();
+    for s in &schools {
+        by_county.entry(folder(s)).or_default().push(s);
+    }
+    let mut files = written;
+    for (folder, schools) in by_county {
+        let county = schools[0].county;
+        let path = folder.join(format!("汇总_{}.xlsx", file_stem(if county.is_empty() { "未知" } else { county })));
+        county_summary(&schools, &dir.join(&path), day)?;
+        files.push(path);
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// What a school does about a problem.
+fn advice(code: Code) -> String {
+    let kind = code.kind();
+    match (code, kind.field, kind.severity) {
+        (Code::IdDuplicate | Code::NoIdDuplicate, _, _) => "同一学生多处学籍：核实后保留一处，其余报县区注销".into(),
+        (Code::IdConflict, _, _) => "多名学生共用一个证件号：核对各人证件，在“更正后身份证件号”列更正错填者".into(),
+        (_, "row", _) => "核对原表该行，补全或更正后重新报送".into(),
+        (_, field, Severity::Error) => format!("核对证件或户口簿，在“更正后{}”列填写正确值", schema::label(field)),
+        (_, field, _) => format!("核对{0}，有误则在“更正后{0}”列填写正确值", schema::label(field)),
+    }
+}
+
+fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date) -> Result<()> {
+    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(path, format!("writing xlsx: {e}"));
+    let text = |name: &str| Text::of(records, name);
+    let (record_id, name, grade, class, row) =
+        (text("record_id")?, text("name")?, text("grade")?, text("class")?, records.column("source_row")?.u32()?);
+    // A 更正后 column for every field with a problem at this school.
+    let mut fields: Vec<&str> =
+        school.records.values().flatten().map(|p| p.code.kind().field).filter(|f| *f != "row").collect();
+    fields.sort_unstable_by_key(|f| schema::FIELDS.iter().position(|x| x.name == *f));
+    fields.dedup();
+    let mut headers: Vec<String> =
+        ["行号", "记录号", "姓名", "年级", "班级", "问题", "说明", "处理建议"].map(String::from).to_vec();
+    headers.extend(fields.iter().map(|f| format!("更正后{}", schema::label(f))));
+    let rows: Vec<Vec<String>> = school
+        .records
+        .iter()
+        .map(|(&i, found)| {
+            let get = |t: &Text| t.get(i).unwrap_or("").to_owned();
+            let mut advice: Vec<String> = found.iter().map(|p| advice(p.code)).collect();
+            advice.dedup();
+            let mut cells = vec![
+                row.get(i).map(|r| r.to_string()).unwrap_or_default(),
+                get(&record_id),
+                get(&name),
+                get(&grade),
+                get(&class),
+                found.iter().map(|p| p.code.kind().zh).collect::<Vec<_>>().join("；"),
+                found.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("；"),
+                advice.join("；"),
+            ];
+            cells.extend(fields.iter().map(|_| String::new()));
+            cells
+        })
+        .collect();
+    let mut workbook = crate::report::new_workbook(day)?;
+    let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
+    sheet.set_name("问题学籍").map_err(xlsx)?;
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    table_sheet(sheet, &header_refs, &rows).map_err(xlsx)?;
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, value) in cells.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
+            sheet.write_string(r as u32 + 1, c as u16, inert(value).as_ref()).map_err(xlsx)?;
+        }
+    }
+    // The loop's sign-off, below the table.
+    let below = rows.len() as u32 + 3;
+    let title = format!("{} {}（{}）", school.county, school.name, school.code);
+    sheet.write_string(below, 0, title.as_str()).map_err(xlsx)?;
+    for (k, who) in ["学校核对人", "县区审核人", "市级确认人"].iter().enumerate() {
+        let r = below + 1 + k as u32;
+        sheet.write_string(r, 0, format!("{who}：")).map_err(xlsx)?;
+        sheet.write_string(r, 3, "日期：").map_err(xlsx)?;
+    }
+    save(workbook, path)
+}
+
+fn county_summary(schools: &[&School], path: &Path, day: Date) -> Result<()> {
+    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(path, format!("writing xlsx: {e}"));
+    let mut codes: Vec<Code> = schools.iter().flat_map(|s| s.records.values().flatten().map(|p| p.code)).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut headers: Vec<&str> = vec!["学校标识码", "学校名称", "问题学籍数"];
+    headers.extend(codes.iter().map(|c| c.kind().zh));
+    let rows: Vec<Vec<String>> = schools
+        .iter()
+        .map(|s| {
+            let mut cells = vec![s.code.to_owned(), s.name.to_owned(), s.records.len().to_string()];
+            for code in &codes {
+                let n = s.records.values().filter(|found| found.iter().any(|p| p.code == *code)).count();
+                cells.push(if n == 0 { String::new() } else { n.to_string() });
+            }
+            cells
+        })
+        .collect();
+    let mut workbook = crate::report::new_workbook(day)?;
+    let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
+    sheet.set_name("各校问题汇总").map_err(xlsx)?;
+    table_sheet(sheet, &headers, &rows).map_err(xlsx)?;
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, value) in cells.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
+            let (r, c) = (r as u32 + 1, c as u16);
+            match value.parse::<f64>() {
+                Ok(n) if c >= 2 => sheet.write_number(r, c, n),
+                _ => sheet.write_string(r, c, inert(value).as_ref()),
+            }
+            .map_err(xlsx)?;
+        }
+    }
+    save(workbook, path)
+}
+
+fn save(mut workbook: rust_xlsxwriter::Workbook, path: &Path) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    workbook.save_to_writer(file.writer()).map_err(|e| Error::input(path, format!("writing xlsx: {e}")))?;
+    file.commit()
+}
