@@ -1,6 +1,7 @@
 //! `report.html` in a real headless browser (Debian's chromium): it renders, logs no console
-//! error, and shows the campaign's totals. CI installs chromium; elsewhere the test says it is
-//! skipped when no browser is installed.
+//! error, shows the campaign's totals, bilingual headings and example match waterfalls, and a
+//! screenshot is drawn with a CJK font. CI installs chromium and fonts-noto-cjk; elsewhere, without
+//! chromium, the test prints that it is skipped and passes (it cannot fail without a browser).
 
 mod common;
 
@@ -63,6 +64,16 @@ fn report_renders_with_the_totals() {
         assert!(dom_text.contains(&expected), "{expected} not in the rendered page");
     }
     assert!(dom_text.contains("<svg"), "charts render as inline SVG");
+    assert!(dom_text.contains(r#"class="chart waterfall""#), "example matches explained field by field");
+    for heading in ["总览 Totals", "问题学籍 Problems by code", "送公安核查 Police lists by city", "分块 Blocking"]
+    {
+        assert!(dom_text.contains(&format!("<h2>{heading}</h2>")), "{heading}");
+    }
+    // Chinese must draw as Chinese: a CJK font is installed where the picture is taken.
+    let fonts = Command::new("fc-list").arg(":lang=zh").output().map(|o| o.stdout).unwrap_or_default();
+    if std::env::var_os("CI").is_some() {
+        assert!(!fonts.is_empty(), "CI must install fonts-noto-cjk (see .ci/run)");
+    }
     let png = dir.path().join("report.png");
     run(&[&format!("--screenshot={}", png.display()), "--window-size=1200,1600"]);
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a page was drawn");

@@ -13,29 +13,49 @@ fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A horizontal bar chart of labelled counts.
+/// How wide a label draws at the charts' 12px: a Chinese character about 12px, others about 7.
+fn text_width(text: &str) -> f64 {
+    text.chars().map(|c| if c.is_ascii() { 7.0 } else { 12.5 }).sum()
+}
+
+/// A horizontal bar chart of labelled counts, its label column as wide as the longest label
+/// (nothing is cut at the edge), with a scale of counts below the bars.
 fn bar_chart(items: &[(String, u64)]) -> String {
     let max = items.iter().map(|i| i.1).max().unwrap_or(1).max(1) as f64;
-    let (row, label, width) = (22.0, 260.0, 420.0);
-    let mut svg = format!(
-        r#"<svg class="chart" width="{}" height="{}" role="img">"#,
-        label + width + 90.0,
-        row * items.len() as f64 + 4.0
-    );
+    let label = items.iter().map(|i| text_width(&i.0)).fold(60.0, f64::max) + 12.0;
+    let (row, width) = (22.0, 420.0);
+    let height = row * items.len() as f64;
+    let mut svg =
+        format!(r#"<svg class="chart" width="{:.0}" height="{:.0}" role="img">"#, label + width + 90.0, height + 26.0);
     for (k, (name, count)) in items.iter().enumerate() {
         let y = k as f64 * row;
         let w = (*count as f64 / max * width).max(1.0);
         let _ = write!(
             svg,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{}" y="{}" width="{w:.1}" height="{}"/><text x="{}" y="{}">{count}</text>"#,
+            r#"<text x="{:.1}" y="{}" text-anchor="end">{}</text><rect x="{label:.1}" y="{}" width="{w:.1}" height="{}"/><text x="{:.1}" y="{}">{count}</text>"#,
             label - 6.0,
             y + 15.0,
             esc(name),
-            label,
             y + 3.0,
             row - 6.0,
             label + w + 6.0,
             y + 15.0
+        );
+    }
+    // The scale: 0, half and the largest count.
+    let _ = write!(
+        svg,
+        r#"<line class="axis" x1="{label:.1}" x2="{:.1}" y1="{height:.1}" y2="{height:.1}"/>"#,
+        label + width
+    );
+    for share in [0.0, 0.5, 1.0] {
+        let x = label + share * width;
+        let _ = write!(
+            svg,
+            r#"<line class="axis" x1="{x:.1}" x2="{x:.1}" y1="{height:.1}" y2="{:.1}"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            height + 4.0,
+            height + 17.0,
+            (share * max).round()
         );
     }
     svg.push_str("</svg>");
@@ -50,7 +70,7 @@ fn histogram(run: &DedupeRun) -> String {
     let mut svg = format!(
         r#"<svg class="chart" width="{}" height="{}" role="img">"#,
         bar * h.counts.len() as f64 + 40.0,
-        height + 40.0
+        height + 44.0
     );
     for (k, &count) in h.counts.iter().enumerate() {
         // Log scale: a few matches beside millions of non-matches stay visible.
@@ -72,6 +92,13 @@ fn histogram(run: &DedupeRun) -> String {
         svg,
         r#"<line class="threshold" x1="{x:.1}" x2="{x:.1}" y1="0" y2="{height}"/><text x="{:.1}" y="12">threshold {t} (weight {threshold_weight:.1})</text>"#,
         x + 4.0
+    );
+    let _ = write!(
+        svg,
+        r#"<text x="20" y="{:.1}">匹配权重 match weight (bits) →</text><text x="2" y="{:.1}" transform="rotate(-90 10 {:.1})">对数 pairs, log scale</text>"#,
+        height + 34.0,
+        height,
+        height
     );
     for w in (h.low..=h.low + h.counts.len() as i32).step_by(10) {
         let _ = write!(
@@ -102,10 +129,98 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     html
 }
 
+/// What a count in the totals means, Chinese first.
+fn count_label(key: &str) -> &'static str {
+    match key {
+        "records" => "学籍记录 records",
+        "blank_rows_skipped" => "跳过的空行 blank rows skipped",
+        "problems" => "问题 problems",
+        "records_with_errors" => "有错误的学籍 records with errors",
+        "records_with_warnings" => "有警告的学籍 records with warnings",
+        "candidate_pairs" => "候选记录对 candidate pairs",
+        "duplicate_pairs" => "重复记录对 duplicate pairs",
+        "id_conflict_pairs" => "证件号冲突对 ID conflict pairs",
+        "people_registered_more_than_once" => "一人多籍人数 people registered more than once",
+        "duplicate_registrations" => "待处理重复学籍 registrations to resolve",
+        "records_sent_to_police" => "送公安核查 records sent to police",
+        _ => "",
+    }
+}
+
+const FIELD_LABELS: [&str; 8] = ["姓名", "出生日期", "身份证件号", "性别", "学校", "监护人", "户口所在地", "民族"];
+
+/// Why two records were matched, as Splink draws it: the prior, then each field's weight added
+/// in turn (green for, red against), ending at the pair's match weight and probability.
+fn waterfall(run: &DedupeRun, pair: &crate::pipeline::dedupe::ScoredPair, names: &Text, ids: &Text) -> String {
+    let lambda = run.model.lambda;
+    let prior = (lambda / (1.0 - lambda)).log2();
+    let mut steps: Vec<(String, f64)> = vec![("先验 prior".into(), prior)];
+    let levels = pair.levels.indices();
+    for (f, weight) in pair.score.field_weights.iter().enumerate() {
+        let level = crate::compare::LEVELS[f][levels[f] as usize];
+        steps.push((format!("{} {level}", FIELD_LABELS[f]), *weight));
+    }
+    let mut at = 0.0;
+    let spans: Vec<(f64, f64)> = steps
+        .iter()
+        .map(|(_, w)| {
+            let from = at;
+            at += w;
+            (from, at)
+        })
+        .collect();
+    let lo = spans.iter().map(|s| s.0.min(s.1)).fold(0.0, f64::min);
+    let hi = spans.iter().map(|s| s.0.max(s.1)).fold(0.0, f64::max);
+    let (label, width, row) = (170.0, 460.0, 20.0);
+    let x = |w: f64| label + (w - lo) / (hi - lo).max(1.0) * width;
+    let rows = steps.len() + 1;
+    let mut svg = format!(
+        r#"<svg class="chart waterfall" width="{:.0}" height="{:.0}" role="img">"#,
+        label + width + 190.0,
+        row * rows as f64 + 8.0
+    );
+    for (k, ((name, w), (from, to))) in steps.iter().zip(&spans).enumerate() {
+        let y = k as f64 * row;
+        let class = if *w >= 0.0 { "for" } else { "against" };
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="{class}" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"/><text x="{:.1}" y="{:.1}">{w:+.1}</text>"#,
+            label - 6.0,
+            y + 14.0,
+            esc(name),
+            x(from.min(*to)),
+            y + 3.0,
+            (x(from.max(*to)) - x(from.min(*to))).max(1.0),
+            row - 6.0,
+            x(from.max(*to)) + 4.0,
+            y + 14.0
+        );
+    }
+    let y = steps.len() as f64 * row;
+    let _ = write!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="end">合计 total</text><rect class="total" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"/><text x="{:.1}" y="{:.1}">{:.1} bits, p = {:.4}</text>"#,
+        label - 6.0,
+        y + 14.0,
+        x(0.0_f64.min(at)),
+        y + 3.0,
+        (x(0.0_f64.max(at)) - x(0.0_f64.min(at))).max(1.0),
+        row - 6.0,
+        x(0.0_f64.max(at)) + 4.0,
+        y + 14.0,
+        pair.score.weight,
+        pair.score.probability
+    );
+    svg.push_str("</svg>");
+    let who = |i: u32| format!("{} ({})", names.get(i as usize).unwrap_or("—"), ids.get(i as usize).unwrap_or("—"));
+    format!("<p>{} ↔ {}</p>{svg}", esc(&who(pair.a)), esc(&who(pair.b)))
+}
+
 /// The report of a finished campaign.
 pub fn campaign_report(
     run: &DedupeRun,
     counts: &BTreeMap<&'static str, u64>,
+    police: &[crate::report::police::ExportedFile],
     timings: &[(String, f64)],
     title: &str,
 ) -> Result<String> {
@@ -143,19 +258,23 @@ h1{{font-size:1.6em}} h2{{font-size:1.2em;margin-top:2em;border-bottom:1px solid
 table{{border-collapse:collapse;margin:.5em 0}} td,th{{border:1px solid #ddd;padding:3px 8px;text-align:left}}
 td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
 .chart rect{{fill:#4a78b5}} .chart text{{font-size:12px}} .chart .threshold{{stroke:#c0392b;stroke-width:2}}
+.chart .axis{{stroke:#888}} .waterfall rect.for{{fill:#2e8b57}} .waterfall rect.against{{fill:#c0392b}} .waterfall rect.total{{fill:#555}}
 </style></head><body><h1>{title}</h1>"#,
         title = esc(title)
     );
     html.push_str("<h2>总览 Totals</h2>");
-    let totals: Vec<Vec<String>> = counts.iter().map(|(k, v)| vec![(*k).to_owned(), v.to_string()]).collect();
-    html.push_str(&table(&["", ""], &totals).replace("<table>", r#"<table class="totals" id="totals">"#));
+    let totals: Vec<Vec<String>> =
+        counts.iter().map(|(k, v)| vec![count_label(k).to_owned(), (*k).to_owned(), v.to_string()]).collect();
+    html.push_str(
+        &table(&["项目 item", "代码 code", "数量 count"], &totals)
+            .replace("<table>", r#"<table class="totals" id="totals">"#),
+    );
 
     html.push_str("<h2>问题学籍 Problems by code</h2>");
-    let code_items: Vec<(String, u64)> =
-        code_rows.iter().map(|(c, n)| (format!("{} {}", c.as_str(), c.kind().zh), *n)).collect();
+    let code_items: Vec<(String, u64)> = code_rows.iter().map(|(c, n)| (c.kind().zh.to_owned(), *n)).collect();
     html.push_str(&bar_chart(&code_items));
     html.push_str(&table(
-        &["code", "severity", "问题", "count"],
+        &["代码 code", "严重程度 severity", "问题 problem", "数量 count"],
         &code_rows
             .iter()
             .map(|(c, n)| {
@@ -170,7 +289,7 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
     ));
     html.push_str("<h2>错误按地区 Errors by city and county</h2>");
     html.push_str(&table(
-        &["city", "county", "errors"],
+        &["地市 city", "区县 county", "错误 errors"],
         &places.iter().take(30).map(|((c, k), n)| vec![c.clone(), k.clone(), n.to_string()]).collect::<Vec<_>>(),
     ));
     html.push_str("<h2>问题最多的学校 Schools with the most errors</h2>");
@@ -178,18 +297,52 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
 
     html.push_str("<h2>一人多籍 Duplicate clusters by size</h2>");
     html.push_str(&bar_chart(
-        &summary.clusters_by_size.iter().map(|(s, n)| (format!("{s} registrations"), *n as u64)).collect::<Vec<_>>(),
+        &summary
+            .clusters_by_size
+            .iter()
+            .map(|(s, n)| (format!("{s} 处学籍 registrations"), *n as u64))
+            .collect::<Vec<_>>(),
     ));
-    html.push_str("<h2>Matches by probability</h2>");
+
+    html.push_str("<h2>为什么匹配 Why records matched: example clusters</h2>");
+    html.push_str("<p>每个字段的匹配权重（比特）依次相加 Each field's match weight, in bits, added to the prior.</p>");
+    let (names, record_ids) = (Text::of(records, "name")?, Text::of(records, "record_id")?);
+    let mut examples: Vec<&crate::pipeline::dedupe::ScoredPair> =
+        run.pairs.iter().filter(|p| p.kind == crate::pipeline::dedupe::PairKind::Match).collect();
+    // The least certain matches first: they are where a reader wants to see why.
+    examples.sort_by(|a, b| a.score.weight.total_cmp(&b.score.weight).then((a.a, a.b).cmp(&(b.a, b.b))));
+    for pair in examples.iter().take(3) {
+        html.push_str(&waterfall(run, pair, &names, &record_ids));
+    }
+
+    html.push_str("<h2>送公安核查 Police lists by city</h2>");
+    let lists: Vec<Vec<String>> = police
+        .iter()
+        .filter(|f| f.path.extension().is_some_and(|e| e == "csv"))
+        .map(|f| {
+            let name = f.path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            vec![name, f.batch.clone(), f.rows.to_string()]
+        })
+        .collect();
+    html.push_str(&table(&["名单 list", "批次号 batch", "记录 records"], &lists));
+
+    html.push_str("<h2>匹配概率 Matches by probability</h2>");
     html.push_str(&table(
-        &["probability", "pairs"],
+        &["概率 probability", "记录对 pairs"],
         &summary.matches_by_probability.iter().map(|(b, n)| vec![b.clone(), n.to_string()]).collect::<Vec<_>>(),
     ));
-    html.push_str("<h2>Match weights of all candidate pairs (log scale)</h2>");
+    html.push_str("<h2>候选对匹配权重 Match weights of all candidate pairs (log scale)</h2>");
     html.push_str(&histogram(run));
-    html.push_str("<h2>Blocking</h2>");
+    html.push_str("<h2>分块 Blocking</h2>");
     html.push_str(&table(
-        &["rule", "pairs", "new pairs", "blocks", "skipped blocks", "skipped records"],
+        &[
+            "规则 rule",
+            "记录对 pairs",
+            "新增 new pairs",
+            "块 blocks",
+            "跳过的块 skipped blocks",
+            "跳过的记录 skipped records",
+        ],
         &summary
             .blocking
             .iter()
@@ -205,9 +358,9 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
             })
             .collect::<Vec<_>>(),
     ));
-    html.push_str("<h2>Timings</h2>");
+    html.push_str("<h2>耗时 Timings</h2>");
     html.push_str(&table(
-        &["stage", "seconds"],
+        &["阶段 stage", "秒 seconds"],
         &timings.iter().map(|(s, t)| vec![s.clone(), format!("{t:.2}")]).collect::<Vec<_>>(),
     ));
     html.push_str("<p>Generated by xueji ");
