@@ -35,6 +35,17 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// As police word it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Consistent => "一致",
+            Verdict::Inconsistent => "不一致",
+            Verdict::IdNotFound => "身份证号不存在",
+            Verdict::NameMismatch => "身份证号与姓名不匹配",
+            Verdict::PersonNotFound => "查无此人",
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Verdict::Consistent => "CONSISTENT",
@@ -326,11 +337,23 @@ pub fn reconcile(
     crate::report::output_dir(out)?;
     let mut frame = decisions_frame(&decisions)?;
     report::write_parquet(&out.join("decisions.parquet"), &mut frame)?;
-    report::write_csv(&out.join("decisions.csv"), &frame)?;
+    report::write_csv(&out.join("decisions.csv"), &decisions_for_people(&decisions)?)?;
     let mut unique = unique_students(&records, &decisions)?;
     summary.unique_students = unique.height();
     report::write_parquet(&out.join("unique_students.parquet"), &mut unique)?;
-    report::write_csv(&out.join("unique_students.csv"), &unique)?;
+    // People read 男/女, programs the GB/T 2261.1 codes.
+    let mut for_people = unique.clone();
+    let sex = unique.column("sex_norm")?.str()?.apply_values(|c| {
+        match c {
+            "1" => "男",
+            "2" => "女",
+            other => other,
+        }
+        .to_owned()
+        .into()
+    });
+    for_people.with_column(sex.into_column())?;
+    report::write_csv(&out.join("unique_students.csv"), &for_people)?;
     let text =
         |v: Vec<Option<String>>, name: &str| StringChunked::from_iter_options(name.into(), v.into_iter()).into_column();
     let unmatched_frame = DataFrame::new(
@@ -435,7 +458,7 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
                     Some(format!(
                         "{}: {}",
                         ids.get(*i)?,
-                        verdicts_by_record.get(i)?.iter().map(|v| v.code()).collect::<Vec<_>>().join("/")
+                        verdicts_by_record.get(i)?.iter().map(|v| v.label()).collect::<Vec<_>>().join("/")
                     ))
                 })
                 .collect();
@@ -447,7 +470,7 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
                     verdict: verdict_by_record.get(&i).copied(),
                     action: Action::Contradiction,
                     changes: Vec::new(),
-                    reason: format!("police verdicts contradict each other ({}): ask police again", given.join("; ")),
+                    reason: format!("公安核查结果相互矛盾（{}）：请公安重新核查", given.join("；")),
                 });
             }
             continue;
@@ -466,7 +489,7 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
             let mut changes = Vec::new();
             let (action, reason) = if i != master {
                 let action = if verdict.is_some() { Action::Delete } else { Action::DeleteUnchecked };
-                (action, format!("duplicate registration of {}", ids.get(master).unwrap_or("")))
+                (action, format!("与 {} 为同一学生的重复学籍", ids.get(master).unwrap_or("")))
             } else {
                 match verdict {
                     Some(Verdict::Consistent) => {
@@ -481,14 +504,14 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
                             }
                         }
                         if changes.is_empty() {
-                            (Action::Keep, "name and number confirmed by police".to_owned())
+                            (Action::Keep, "公安核查一致：姓名与证件号相符".to_owned())
                         } else {
-                            (Action::Change, "number confirmed by police; recorded values contradict it".to_owned())
+                            (Action::Change, "公安核查证件号一致，登记的出生日期或性别与证件号不符".to_owned())
                         }
                     }
-                    Some(v) => (Action::Evidence, format!("police verdict {}: evidence of identity needed", v.code())),
-                    None if is_sent[i] => (Action::Evidence, "sent for verification, no verdict yet".to_owned()),
-                    None => (Action::Keep, "not sent: no problem with identity".to_owned()),
+                    Some(v) => (Action::Evidence, format!("公安核查结果为“{}”：需提供身份证明材料", v.label())),
+                    None if is_sent[i] => (Action::Evidence, "已送公安核查，尚无结果".to_owned()),
+                    None => (Action::Keep, "未送核查：身份无问题".to_owned()),
                 }
             };
             decisions.push(Decision {
@@ -504,6 +527,29 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
     }
     decisions.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     Ok(decisions)
+}
+
+/// decisions.csv as people read it: Chinese headers and verdicts, the codes beside them.
+fn decisions_for_people(decisions: &[Decision]) -> Result<DataFrame> {
+    let text = |name: &str, f: &dyn Fn(&Decision) -> Option<String>| {
+        StringChunked::from_iter_options(name.into(), decisions.iter().map(f)).into_column()
+    };
+    Ok(DataFrame::new(
+        decisions.len(),
+        vec![
+            text("记录号", &|d| Some(d.record_id.clone())),
+            text("处理", &|d| Some(d.action.label().to_owned())),
+            text("理由", &|d| Some(d.reason.clone())),
+            text("更正", &|d| {
+                (!d.changes.is_empty())
+                    .then(|| d.changes.iter().map(|(f, v)| format!("{f}={v}")).collect::<Vec<_>>().join("；"))
+            }),
+            text("核查结果", &|d| d.verdict.map(|v| v.label().to_owned())),
+            text("已送核查", &|d| Some(if d.sent { "是" } else { "否" }.to_owned())),
+            text("同一学生", &|d| Some(d.person.clone())),
+            text("核查结果代码", &|d| d.verdict.map(|v| v.code().to_owned())),
+        ],
+    )?)
 }
 
 fn decisions_frame(decisions: &[Decision]) -> Result<DataFrame> {

@@ -165,4 +165,15 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
         }
     }
     assert!(actions.iter().any(|a| a == "拟删除（未核查）"));
+
+    // What people read is in Chinese: headers, verdicts, reasons, and sex as 男/女.
+    let decided = std::fs::read_to_string(out.join("decisions.csv")).unwrap();
+    assert!(decided.starts_with("\u{FEFF}记录号,处理,理由,更正,核查结果,已送核查"), "{}", &decided[..200]);
+    assert!(
+        decided.contains("公安核查一致") && decided.contains(",身份证号与姓名不匹配,"),
+        "Chinese reasons and verdicts"
+    );
+    let unique_csv = std::fs::read_to_string(out.join("unique_students.csv")).unwrap();
+    let sex_at = unique_csv.lines().next().unwrap().split(',').position(|h| h == "sex_norm").unwrap();
+    assert!(unique_csv.lines().skip(1).all(|l| matches!(l.split(',').nth(sex_at), Some("男" | "女" | ""))));
 }
