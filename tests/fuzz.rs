@@ -119,7 +119,7 @@ fn every_line_accounted(text: &str, table: &Table, what: &str) {
         cover(&mut covered, row as usize, row as usize + breaks);
     }
     for problem in table.problems.iter().filter(|p| p.code == xueji::problems::Code::RowsJoined) {
-        let range = problem.message.trim_start_matches("rows ").split(' ').next().unwrap();
+        let range = problem.message.trim_start_matches('第').split('行').next().unwrap();
         let (from, to) = range.split_once('–').unwrap();
         cover(&mut covered, from.parse().unwrap(), to.parse().unwrap());
     }

@@ -192,9 +192,9 @@ fn an_unclosed_quote_accounts_for_every_line() {
     assert!(printed.contains("read 51 records"), "{printed}");
     let problems = read_parquet(&out.join("problems.parquet"));
     let messages = strings(&problems, "message");
-    let joined: Vec<&String> = messages.iter().filter(|m| m.contains("read as one record")).collect();
+    let joined: Vec<&String> = messages.iter().filter(|m| m.contains("被读成一条记录")).collect();
     assert_eq!(joined.len(), 1, "{messages:?}");
-    assert!(joined[0].starts_with("rows 52–201"), "rows 53–201 are named: {}", joined[0]);
+    assert!(joined[0].starts_with("第52–201行"), "rows 53–201 are named: {}", joined[0]);
     assert!(codes_at(&problem_set(&out), "quote.csv", 52).contains(&"ROWS_JOINED".to_owned()));
 }
 

@@ -87,17 +87,12 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
         let others = |i: usize| named_others(rows, i, |j| record_ids.get(j).unwrap_or(""));
         for &i in rows {
             let (code, message) = if persons.len() == 1 {
-                (Code::IdDuplicate, format!("{} records of this person carry {id}: also {}", rows.len(), others(i)))
+                (Code::IdDuplicate, format!("同一学生的{}条学籍使用证件号{id}，另见：{}", rows.len(), others(i)))
             } else {
                 let who: Vec<&str> = persons.iter().map(|g| names.get(rows[g[0]]).unwrap_or("?")).collect();
                 (
                     Code::IdConflict,
-                    format!(
-                        "{id} is carried by {} different people ({}): also {}",
-                        persons.len(),
-                        who.join(", "),
-                        others(i)
-                    ),
+                    format!("证件号{id}被{}名不同学生使用({})，另见：{}", persons.len(), who.join("、"), others(i)),
                 )
             };
             problems.push(Problem { record: i, code, raw: Some(id.to_string()), message });
@@ -115,7 +110,7 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     for ((name, _, _), rows) in by_key.iter().filter(|(_, rows)| rows.len() > 1) {
         for &i in rows {
             let message = format!(
-                "{} records without a number share name, sex and birth date: also {}",
+                "{}条无证件号的学籍姓名、性别、出生日期相同，另见：{}",
                 rows.len(),
                 named_others(rows, i, |j| record_ids.get(j).unwrap_or(""))
             );
@@ -129,9 +124,9 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
 /// The record ids of the group other than `me`, the first few, then a count.
 fn named_others<'a>(rows: &[usize], me: usize, record_id: impl Fn(usize) -> &'a str) -> String {
     let others: Vec<&str> = rows.iter().filter(|&&j| j != me).map(|&j| record_id(j)).collect();
-    let mut text = others.iter().take(NAMED_IN_MESSAGE).copied().collect::<Vec<_>>().join(", ");
+    let mut text = others.iter().take(NAMED_IN_MESSAGE).copied().collect::<Vec<_>>().join("、");
     if others.len() > NAMED_IN_MESSAGE {
-        text.push_str(&format!(" (+{} more)", others.len() - NAMED_IN_MESSAGE));
+        text.push_str(&format!(" 等(另{}条)", others.len() - NAMED_IN_MESSAGE));
     }
     text
 }
@@ -177,7 +172,7 @@ mod tests {
     fn messages_name_a_few_others() {
         let rows: Vec<usize> = (0..8).collect();
         let ids = ["a", "b", "c", "d", "e", "f", "g", "h"];
-        assert_eq!(named_others(&rows, 0, |j| ids[j]), "b, c, d, e, f (+2 more)");
+        assert_eq!(named_others(&rows, 0, |j| ids[j]), "b、c、d、e、f 等(另2条)");
         assert_eq!(named_others(&rows[..2], 1, |j| ids[j]), "a");
     }
 }

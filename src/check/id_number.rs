@@ -95,7 +95,7 @@ pub enum StudentNumber<'a> {
 pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, &'static str> {
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let Some(first) = no.chars().next() else {
-        return Err("empty");
+        return Err("为空");
     };
     let rest = &no[first.len_utf8()..];
     match first {
@@ -114,8 +114,8 @@ pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, &'static str>
             Ok(StudentNumber::Temporary)
         }
         '9' if no.len() == 18 && no.starts_with("999") && digits(no) => Ok(StudentNumber::LegacyProvincial),
-        'G' | 'J' | 'L' | 'g' | 'j' | 'l' => Err("a G/J/L number has 19 characters"),
-        _ => Err("not a G, J or L number"),
+        'G' | 'J' | 'L' | 'g' | 'j' | 'l' => Err("G/J/L开头的学籍号应为19位"),
+        _ => Err("不是以G、J或L开头的学籍号"),
     }
 }
 

@@ -54,7 +54,7 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
         if record.len() != table.width() && joined() > 0 {
             let joined = joined();
             let message = format!(
-                "rows {line}–{} were read as one record: a quote (\") on row {line} is never closed, so the {joined} rows after it became part of one cell; close the quote and read the file again",
+                "第{line}–{}行被读成一条记录：第{line}行的引号(\")没有闭合，其后{joined}行都并入了一个单元格；请补上引号后重新读取",
                 line + joined as u64
             );
             table.problem(Problem::new(table.next_record(), Code::RowsJoined, None, message));

@@ -102,7 +102,8 @@ struct Rows<'a> {
     options: &'a IngestOptions,
     /// The rows searched for the header, each with its cells (column, value).
     head: Vec<(u32, Vec<(u32, Data)>)>,
-    /// Once the header is found: the table and the sheet column of its first column.
+    /// Once the header is found: the table, the sheet column of its first column, and the last
+    /// row pushed (rows between are blank).
     table: Option<(TableBuilder<'a>, u32, u32)>,
     /// The row being gathered.
     row: Option<(u32, Vec<(u32, Data)>)>,
@@ -205,18 +206,18 @@ impl<'a> Rows<'a> {
             let (text, lost_digits) = cell_text(value);
             let at = (*col >= *left).then(|| (col - *left) as usize).filter(|&i| i < width);
             let field = at.and_then(|i| table.field(i));
-            let column = || format!("row {source_row}, column {}", column_letter(*col as usize));
+            let column = || format!("第{source_row}行{}列", column_letter(*col as usize));
             // Only an ID number is long enough (18 digits) to lose digits in a spreadsheet number.
             if lost_digits && field == Some("id_number") {
                 let message = format!(
-                    "{}: {} was stored as an Excel number, which keeps only 15 digits; re-enter it as text",
+                    "{}：{}被Excel存为数值，只保留15位有效数字；请以文本格式重新录入",
                     column(),
                     schema::label("id_number")
                 );
                 table.problem(Problem::new(record, Code::CellNumberPrecisionLost, Some(&text), message));
             }
             let text = if let Data::Error(e) = value {
-                let message = format!("{}: cell holds the error value {e}; read as empty", column());
+                let message = format!("{}：单元格为错误值{e}，按空值读取", column());
                 table.problem(Problem::new(record, Code::CellError, Some(&text), message));
                 // `#DIV/0!` is no value: as an ID number it would make every such record one person.
                 Cow::Borrowed("")

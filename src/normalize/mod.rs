@@ -78,7 +78,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (sexes, found) = map_text(df, "sex", |raw, findings| {
         let sex = codes::normalize_sex(raw);
         if sex.is_none() {
-            findings.push((Code::SexInvalid, format!("{raw:?} is not 男/女, 1/2 or M/F")));
+            findings.push((Code::SexInvalid, format!("“{raw}”不是男/女、1/2或M/F")));
         }
         sex.map(str::to_owned)
     })?;
@@ -94,8 +94,8 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
                 // 出生年月 (`2015.07`) is a date without its day, not a wrong one: completed below
                 // from the record's number where it can be.
                 let finding = match date::parse_year_month(raw) {
-                    Some(_) => (Code::BirthDatePartial, format!("{raw:?} has a year and month, no day")),
-                    None => (Code::BirthDateInvalid, format!("{raw:?} is not a real date in a known format")),
+                    Some(_) => (Code::BirthDatePartial, format!("“{raw}”只有年月，没有日")),
+                    None => (Code::BirthDateInvalid, format!("“{raw}”不是可识别格式的真实日期")),
                 };
                 findings.push(finding);
             }
@@ -109,10 +109,8 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (types, found) = map_text(df, "id_type", |raw, findings| {
         let code = codes::normalize_document_type(raw);
         if code.is_none() {
-            findings.push((
-                Code::DocumentTypeInvalid,
-                format!("{raw:?} is not a 身份证件类型 code (1, 6, 7, 8, 9, A, B, C, Z)"),
-            ));
+            findings
+                .push((Code::DocumentTypeInvalid, format!("“{raw}”不是身份证件类型代码(1、6、7、8、9、A、B、C、Z)")));
         }
         code.map(str::to_owned)
     })?;
@@ -127,9 +125,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         if cleaning.upgraded_from_15 {
             findings.push((
                 Code::IdLegacy15,
-                format!(
-                    "15-digit number upgraded to {id}; no K-12 student has a genuine one: probably a guardian's number"
-                ),
+                format!("15位号码已升位为{id}；中小学生不会有真正的15位身份证号，可能是监护人的号码"),
             ));
         }
         Some(id)
@@ -141,7 +137,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (ethnicities, found) = map_text(df, "ethnicity", |raw, findings| {
         let code = codes::normalize_ethnicity(raw);
         if code.is_none() {
-            findings.push((Code::EthnicityInvalid, format!("{raw:?} is not a GB/T 3304 code or name")));
+            findings.push((Code::EthnicityInvalid, format!("“{raw}”不是GB/T 3304民族代码或名称")));
         }
         code.map(str::to_owned)
     })?;
@@ -157,7 +153,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         |raw, findings| {
             let grade = codes::normalize_grade(raw);
             if grade.is_none() {
-                findings.push((Code::GradeInvalid, format!("{raw:?} is not a grade 1-12")));
+                findings.push((Code::GradeInvalid, format!("“{raw}”不是1-12年级")));
             }
             grade.map(i32::from)
         },
@@ -169,7 +165,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (classes, found) = map_text(df, "class", |raw, findings| {
         let class = codes::normalize_class(raw);
         if class.is_none() {
-            findings.push((Code::ClassInvalid, format!("{raw:?} has no class number")));
+            findings.push((Code::ClassInvalid, format!("“{raw}”中没有班号")));
         }
         class
     })?;
@@ -197,7 +193,7 @@ fn complete_partial_births(df: &mut DataFrame, problems: &mut [Problem]) -> Resu
         if let (Some((year, month)), Some(birth)) = (date::parse_year_month(raw), own) {
             if (birth.year, birth.month) == (year, month) {
                 problem.code = Code::BirthDateCompleted;
-                problem.message = format!("{raw:?} has no day: {birth}, as the ID number gives it");
+                problem.message = format!("“{raw}”没有日，已按证件号补全为{birth}");
                 completed.push((i, birth.to_epoch_days()));
             }
         }
