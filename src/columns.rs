@@ -59,9 +59,23 @@ impl<'a> Ints<'a> {
 
 /// Runs `f` on every chunk of `0..height` in parallel; results in row order. An empty table is
 /// one empty chunk, so that columns built from the pieces exist with no rows.
+/// Each finished chunk advances the current stage's progress (rows done of `height`).
 pub fn par_row_chunks<R: Send>(height: usize, f: impl Fn(Range<usize>) -> R + Sync) -> Vec<R> {
     let starts: Vec<usize> = if height == 0 { vec![0] } else { (0..height).step_by(CHUNK_ROWS).collect() };
-    THREAD_POOL.install(|| starts.into_par_iter().map(|start| f(start..(start + CHUNK_ROWS).min(height))).collect())
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    THREAD_POOL.install(|| {
+        starts
+            .into_par_iter()
+            .map(|start| {
+                let rows = start..(start + CHUNK_ROWS).min(height);
+                let size = rows.len();
+                let result = f(rows);
+                let now = done.fetch_add(size, std::sync::atomic::Ordering::Relaxed) + size;
+                crate::progress::advance(now as u64, height as u64);
+                result
+            })
+            .collect()
+    })
 }
 
 /// One column from per-chunk pieces, as a single chunk (so that [`Text::of`] can read it).

@@ -11,6 +11,8 @@ pub enum Event<'a> {
     Started(&'static str),
     Finished(&'static str, Duration),
     Read(&'a crate::ingest::Preflight),
+    /// Of the current stage's rows (or pairs), so many are done.
+    Advanced(u64, u64),
 }
 
 type Observer = Box<dyn Fn(Event) + Send + Sync>;
@@ -25,6 +27,14 @@ pub fn observe(observer: impl Fn(Event) + Send + Sync + 'static) {
 fn notify(event: Event) {
     if let Some(observer) = OBSERVER.get() {
         observer(event);
+    }
+}
+
+/// Tells the observer how far the current stage's pass is: `done` of `total` rows or pairs.
+/// Small passes are not told (a stage of many chunks is what a person waits for).
+pub fn advance(done: u64, total: u64) {
+    if total >= 1 << 17 {
+        notify(Event::Advanced(done, total));
     }
 }
 

@@ -77,6 +77,20 @@ fn show_progress() {
         let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             Event::Read(preflight) => print_preflight(preflight),
+            Event::Advanced(done, total) => {
+                if let Some(bar) = current.as_ref() {
+                    if bar.length() != Some(total) {
+                        bar.set_length(total);
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{spinner} {msg} {human_pos}/{human_len} ({percent}%) {elapsed}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        );
+                    }
+                    bar.set_position(done);
+                }
+            }
             Event::Started(stage) => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
                 bar.set_style(
