@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod ingest;
+pub mod lang;
 pub mod normalize;
 pub mod pipeline;
 pub mod problems;

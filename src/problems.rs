@@ -37,6 +37,13 @@ pub struct ProblemKind {
     pub en: &'static str,
 }
 
+impl ProblemKind {
+    /// The label in the language people read ([`crate::lang`]).
+    pub fn label(&self) -> &'static str {
+        crate::lang::pick(self.zh, self.en)
+    }
+}
+
 macro_rules! catalogue {
     ($($code:ident $name:literal $severity:ident $field:literal $zh:literal $en:literal;)*) => {
         /// A problem code; `Code::X.kind()` gives its catalogue entry.

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
 use crate::normalize::id_number::normalize_id_number;
 use crate::normalize::name::normalize_name;
-use crate::report;
+use crate::report::{self, police};
 use crate::schema::HeaderMap;
 
 /// A police verdict on a name and ID number.
@@ -37,13 +37,14 @@ pub enum Verdict {
 impl Verdict {
     /// As police word it.
     pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Consistent => "一致",
-            Verdict::Inconsistent => "不一致",
-            Verdict::IdNotFound => "身份证号不存在",
-            Verdict::NameMismatch => "身份证号与姓名不匹配",
-            Verdict::PersonNotFound => "查无此人",
-        }
+        let (zh, en) = match self {
+            Verdict::Consistent => ("一致", "consistent"),
+            Verdict::Inconsistent => ("不一致", "inconsistent"),
+            Verdict::IdNotFound => ("身份证号不存在", "number does not exist"),
+            Verdict::NameMismatch => ("身份证号与姓名不匹配", "number belongs to another name"),
+            Verdict::PersonNotFound => ("查无此人", "no such person"),
+        };
+        crate::lang::pick(zh, en)
     }
 
     pub fn code(self) -> &'static str {
@@ -99,14 +100,15 @@ pub enum Action {
 
 impl Action {
     pub fn label(self) -> &'static str {
-        match self {
-            Action::Keep => "保留",
-            Action::Change => "变更",
-            Action::Delete => "删除",
-            Action::DeleteUnchecked => "拟删除（未核查）",
-            Action::Evidence => "佐证",
-            Action::Contradiction => "核查结果矛盾",
-        }
+        let (zh, en) = match self {
+            Action::Keep => ("保留", "keep"),
+            Action::Change => ("变更", "change"),
+            Action::Delete => ("删除", "delete"),
+            Action::DeleteUnchecked => ("拟删除（未核查）", "delete, unchecked"),
+            Action::Evidence => ("佐证", "evidence needed"),
+            Action::Contradiction => ("核查结果矛盾", "contradicting verdicts"),
+        };
+        crate::lang::pick(zh, en)
     }
 
     /// A registration to go (checked by police or not).
@@ -152,10 +154,12 @@ fn read_sent(campaign: &Path) -> Result<Vec<SentRow>> {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{FEFF}').as_bytes());
         let header = reader.headers().map_err(|e| Error::input(&path, e.to_string()))?.clone();
+        // Lists written in either language (`--lang en`).
         let position = |name: &str| {
+            let english = police::HEADERS.iter().position(|h| *h == name).map(|k| police::HEADERS_EN[k]);
             header
                 .iter()
-                .position(|h| h == name)
+                .position(|h| h == name || Some(h) == english)
                 .ok_or_else(|| Error::input(&path, format!("not a police list: no column {name}")))
         };
         let columns = [
@@ -343,15 +347,7 @@ pub fn reconcile(
     report::write_parquet(&out.join("unique_students.parquet"), &mut unique)?;
     // People read 男/女, programs the GB/T 2261.1 codes.
     let mut for_people = unique.clone();
-    let sex = unique.column("sex_norm")?.str()?.apply_values(|c| {
-        match c {
-            "1" => "男",
-            "2" => "女",
-            other => other,
-        }
-        .to_owned()
-        .into()
-    });
+    let sex = unique.column("sex_norm")?.str()?.apply_values(|c| crate::check::sex_label(c).to_owned().into());
     for_people.with_column(sex.into_column())?;
     report::write_csv(&out.join("unique_students.csv"), &for_people)?;
     let text =
@@ -470,7 +466,11 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
                     verdict: verdict_by_record.get(&i).copied(),
                     action: Action::Contradiction,
                     changes: Vec::new(),
-                    reason: format!("公安核查结果相互矛盾（{}）：请公安重新核查", given.join("；")),
+                    reason: crate::say!(
+                        "公安核查结果相互矛盾（{}）：请公安重新核查",
+                        "police verdicts contradict each other ({}): ask police again",
+                        given.join(crate::lang::pick("；", "; "))
+                    ),
                 });
             }
             continue;
@@ -489,29 +489,58 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
             let mut changes = Vec::new();
             let (action, reason) = if i != master {
                 let action = if verdict.is_some() { Action::Delete } else { Action::DeleteUnchecked };
-                (action, format!("与 {} 为同一学生的重复学籍", ids.get(master).unwrap_or("")))
+                (
+                    action,
+                    crate::say!(
+                        "与 {} 为同一学生的重复学籍",
+                        "duplicate registration of {}",
+                        ids.get(master).unwrap_or("")
+                    ),
+                )
             } else {
                 match verdict {
                     Some(Verdict::Consistent) => {
                         // The confirmed number carries the birth date and the sex.
                         if let Some(number) = numbers.get(i).and_then(ResidentNumber::parse) {
                             if let Some(birth) = number.birth.filter(|b| births.get(i) != Some(b.to_epoch_days())) {
-                                changes.push(("出生日期", birth.to_string()));
+                                changes.push((crate::lang::pick("出生日期", "birth_date"), birth.to_string()));
                             }
                             let sex = if number.male { "1" } else { "2" };
                             if sexes.get(i) != Some(sex) {
-                                changes.push(("性别", if number.male { "男" } else { "女" }.to_owned()));
+                                changes.push((
+                                    crate::lang::pick("性别", "sex"),
+                                    crate::check::sex_label(if number.male { "1" } else { "2" }).to_owned(),
+                                ));
                             }
                         }
                         if changes.is_empty() {
-                            (Action::Keep, "公安核查一致：姓名与证件号相符".to_owned())
+                            (
+                                Action::Keep,
+                                crate::say!("公安核查一致：姓名与证件号相符", "name and number confirmed by police"),
+                            )
                         } else {
-                            (Action::Change, "公安核查证件号一致，登记的出生日期或性别与证件号不符".to_owned())
+                            (
+                                Action::Change,
+                                crate::say!(
+                                    "公安核查证件号一致，登记的出生日期或性别与证件号不符",
+                                    "number confirmed by police; recorded values contradict it"
+                                ),
+                            )
                         }
                     }
-                    Some(v) => (Action::Evidence, format!("公安核查结果为“{}”：需提供身份证明材料", v.label())),
-                    None if is_sent[i] => (Action::Evidence, "已送公安核查，尚无结果".to_owned()),
-                    None => (Action::Keep, "未送核查：身份无问题".to_owned()),
+                    Some(v) => (
+                        Action::Evidence,
+                        crate::say!(
+                            "公安核查结果为“{}”：需提供身份证明材料",
+                            "police verdict {}: evidence of identity needed",
+                            v.label()
+                        ),
+                    ),
+                    None if is_sent[i] => (
+                        Action::Evidence,
+                        crate::say!("已送公安核查，尚无结果", "sent for verification, no verdict yet"),
+                    ),
+                    None => (Action::Keep, crate::say!("未送核查：身份无问题", "not sent: no problem with identity")),
                 }
             };
             decisions.push(Decision {
@@ -531,23 +560,30 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
 
 /// decisions.csv as people read it: Chinese headers and verdicts, the codes beside them.
 fn decisions_for_people(decisions: &[Decision]) -> Result<DataFrame> {
-    let text = |name: &str, f: &dyn Fn(&Decision) -> Option<String>| {
-        StringChunked::from_iter_options(name.into(), decisions.iter().map(f)).into_column()
+    let text = |(zh, en): (&str, &str), f: &dyn Fn(&Decision) -> Option<String>| {
+        StringChunked::from_iter_options(crate::lang::pick(zh, en).into(), decisions.iter().map(f)).into_column()
     };
     Ok(DataFrame::new(
         decisions.len(),
         vec![
-            text("记录号", &|d| Some(d.record_id.clone())),
-            text("处理", &|d| Some(d.action.label().to_owned())),
-            text("理由", &|d| Some(d.reason.clone())),
-            text("更正", &|d| {
-                (!d.changes.is_empty())
-                    .then(|| d.changes.iter().map(|(f, v)| format!("{f}={v}")).collect::<Vec<_>>().join("；"))
+            text(("记录号", "record_id"), &|d| Some(d.record_id.clone())),
+            text(("处理", "action"), &|d| Some(d.action.label().to_owned())),
+            text(("理由", "reason"), &|d| Some(d.reason.clone())),
+            text(("更正", "changes"), &|d| {
+                (!d.changes.is_empty()).then(|| {
+                    d.changes
+                        .iter()
+                        .map(|(f, v)| format!("{f}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(crate::lang::pick("；", "; "))
+                })
             }),
-            text("核查结果", &|d| d.verdict.map(|v| v.label().to_owned())),
-            text("已送核查", &|d| Some(if d.sent { "是" } else { "否" }.to_owned())),
-            text("同一学生", &|d| Some(d.person.clone())),
-            text("核查结果代码", &|d| d.verdict.map(|v| v.code().to_owned())),
+            text(("核查结果", "verdict"), &|d| d.verdict.map(|v| v.label().to_owned())),
+            text(("已送核查", "sent"), &|d| {
+                Some(crate::lang::pick(if d.sent { "是" } else { "否" }, if d.sent { "yes" } else { "no" }).to_owned())
+            }),
+            text(("同一学生", "person_id"), &|d| Some(d.person.clone())),
+            text(("核查结果代码", "verdict_code"), &|d| d.verdict.map(|v| v.code().to_owned())),
         ],
     )?)
 }

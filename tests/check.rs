@@ -357,3 +357,45 @@ fn numbers_rounded_by_excel_are_neither_invalid_nor_conflicts() {
         assert!(!text.contains("211221200903152000") && !text.contains("证件号无效"), "{text}");
     }
 }
+
+#[test]
+fn lang_en_gives_english_to_people_and_the_lists_still_reconcile() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = with_check("21010220150703001");
+    let bad = format!("{}{}", &good[..17], if good.ends_with('0') { '1' } else { '0' });
+    let path = dir.path().join("en.csv");
+    std::fs::write(&path, format!("姓名,性别,出生日期,身份证件号\n张三,男,2015-07-03,{bad}\n李四,女,2015-07-04,\n"))
+        .unwrap();
+    let out = dir.path().join("campaign");
+    xueji_ok(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF, "--lang", "en"]);
+    let problems = std::fs::read_to_string(out.join("problems.csv")).unwrap();
+    assert!(problems.starts_with("\u{FEFF}problem,message,name,"), "{problems}");
+    assert!(problems.contains("check character should be") && !problems.contains("校验位"), "{problems}");
+    let police = out.join("police");
+    let list = std::fs::read_dir(&police)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .unwrap();
+    let text = std::fs::read_to_string(&list).unwrap();
+    assert!(text.starts_with("\u{FEFF}batch,record_no,") && text.contains("invalid number"), "{text}");
+    let record = text.lines().nth(1).unwrap().split(',').nth(1).unwrap().to_owned();
+    // A police reply in Chinese, as police write it, against the English list.
+    let reply = dir.path().join("reply.csv");
+    std::fs::write(&reply, format!("记录号,姓名,核查结果\n{record},张三,身份证号不存在\n")).unwrap();
+    let printed = xueji_ok(&[
+        "reconcile",
+        "--campaign",
+        out.to_str().unwrap(),
+        "--verdicts",
+        reply.to_str().unwrap(),
+        "--lang",
+        "en",
+    ]);
+    assert!(printed.contains("1 matched"), "{printed}");
+    let decisions = std::fs::read_to_string(out.join("reconcile/decisions.csv")).unwrap();
+    assert!(
+        decisions.starts_with("\u{FEFF}record_id,action,reason") && decisions.contains("evidence needed"),
+        "{decisions}"
+    );
+}

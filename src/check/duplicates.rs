@@ -87,12 +87,26 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
         let others = |i: usize| named_others(rows, i, |j| record_ids.get(j).unwrap_or(""));
         for &i in rows {
             let (code, message) = if persons.len() == 1 {
-                (Code::IdDuplicate, format!("同一学生的{}条学籍使用证件号{id}，另见：{}", rows.len(), others(i)))
+                (
+                    Code::IdDuplicate,
+                    crate::say!(
+                        "同一学生的{}条学籍使用证件号{id}，另见：{}",
+                        "{} records of this person carry {id}: also {}",
+                        rows.len(),
+                        others(i)
+                    ),
+                )
             } else {
                 let who: Vec<&str> = persons.iter().map(|g| names.get(rows[g[0]]).unwrap_or("?")).collect();
                 (
                     Code::IdConflict,
-                    format!("证件号{id}被{}名不同学生使用({})，另见：{}", persons.len(), who.join("、"), others(i)),
+                    crate::say!(
+                        "证件号{id}被{}名不同学生使用({})，另见：{}",
+                        "{id} is carried by {} different people ({}): also {}",
+                        persons.len(),
+                        who.join(crate::lang::pick("、", ", ")),
+                        others(i)
+                    ),
                 )
             };
             problems.push(Problem { record: i, code, raw: Some(id.to_string()), message });
@@ -109,8 +123,9 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     }
     for ((name, _, _), rows) in by_key.iter().filter(|(_, rows)| rows.len() > 1) {
         for &i in rows {
-            let message = format!(
+            let message = crate::say!(
                 "{}条无证件号的学籍姓名、性别、出生日期相同，另见：{}",
+                "{} records without a number share name, sex and birth date: also {}",
                 rows.len(),
                 named_others(rows, i, |j| record_ids.get(j).unwrap_or(""))
             );
@@ -124,9 +139,10 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
 /// The record ids of the group other than `me`, the first few, then a count.
 fn named_others<'a>(rows: &[usize], me: usize, record_id: impl Fn(usize) -> &'a str) -> String {
     let others: Vec<&str> = rows.iter().filter(|&&j| j != me).map(|&j| record_id(j)).collect();
-    let mut text = others.iter().take(NAMED_IN_MESSAGE).copied().collect::<Vec<_>>().join("、");
+    let mut text =
+        others.iter().take(NAMED_IN_MESSAGE).copied().collect::<Vec<_>>().join(crate::lang::pick("、", ", "));
     if others.len() > NAMED_IN_MESSAGE {
-        text.push_str(&format!(" 等(另{}条)", others.len() - NAMED_IN_MESSAGE));
+        text.push_str(&crate::say!(" 等(另{}条)", " (+{} more)", others.len() - NAMED_IN_MESSAGE));
     }
     text
 }

@@ -92,10 +92,11 @@ pub enum StudentNumber<'a> {
 }
 
 /// Recognises the 全国学籍号 forms; `Err` with the reason otherwise.
-pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, &'static str> {
+/// Errors say why in Chinese and English.
+pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, (&'static str, &'static str)> {
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let Some(first) = no.chars().next() else {
-        return Err("为空");
+        return Err(("为空", "empty"));
     };
     let rest = &no[first.len_utf8()..];
     match first {
@@ -114,8 +115,8 @@ pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, &'static str>
             Ok(StudentNumber::Temporary)
         }
         '9' if no.len() == 18 && no.starts_with("999") && digits(no) => Ok(StudentNumber::LegacyProvincial),
-        'G' | 'J' | 'L' | 'g' | 'j' | 'l' => Err("G/J/L开头的学籍号应为19位"),
-        _ => Err("不是以G、J或L开头的学籍号"),
+        'G' | 'J' | 'L' | 'g' | 'j' | 'l' => Err(("G/J/L开头的学籍号应为19位", "a G/J/L number has 19 characters")),
+        _ => Err(("不是以G、J或L开头的学籍号", "not a G, J or L number")),
     }
 }
 

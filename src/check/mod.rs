@@ -51,9 +51,17 @@ pub fn verify_document(
         match doc_type {
             // Not an error (a student may have no document yet), but counted: police cannot
             // verify such a student, and the photo files follow the no-ID rule.
-            Some("Z") => findings.push((Code::NoDocument, "无身份证件：公安无法核验该学生身份".into())),
-            Some(t) => findings.push((Code::IdMissing, format!("证件类型为{t}，但无证件号"))),
-            None => findings.push((Code::IdMissing, "无证件类型，也无证件号".into())),
+            Some("Z") => findings.push((
+                Code::NoDocument,
+                crate::say!(
+                    "无身份证件：公安无法核验该学生身份",
+                    "no identity document: police cannot verify this student"
+                ),
+            )),
+            Some(t) => findings
+                .push((Code::IdMissing, crate::say!("证件类型为{t}，但无证件号", "document type {t} but no number"))),
+            None => findings
+                .push((Code::IdMissing, crate::say!("无证件类型，也无证件号", "no document type and no number"))),
         }
         return None;
     };
@@ -74,14 +82,27 @@ pub fn verify_document(
     if !expected.contains(&shape) {
         if shape == NumberShape::Other {
             let wanted = if declared == "9" {
-                "以9开头的18位数字，或3个字母加12位数字"
+                crate::lang::pick(
+                    "以9开头的18位数字，或3个字母加12位数字",
+                    "18 digits starting with 9, or 3 letters and 12 digits",
+                )
             } else {
-                "18位：17位数字加1位数字或X"
+                crate::lang::pick("18位：17位数字加1位数字或X", "18 characters: 17 digits and a digit or X")
             };
-            findings.push((Code::IdFormat, format!("共{}位，应为{wanted}", id.chars().count())));
+            findings.push((
+                Code::IdFormat,
+                crate::say!("共{}位，应为{wanted}", "{} characters; expected {wanted}", id.chars().count()),
+            ));
             return None;
         }
-        findings.push((Code::IdTypeMismatch, format!("证件类型为{declared}，但号码是{}的格式", shape_label(shape))));
+        findings.push((
+            Code::IdTypeMismatch,
+            crate::say!(
+                "证件类型为{declared}，但号码是{}的格式",
+                "document type {declared} but the number has the layout of {}",
+                shape_label(shape)
+            ),
+        ));
     }
     match shape {
         NumberShape::Resident | NumberShape::ResidencePermit => {
@@ -90,7 +111,15 @@ pub fn verify_document(
         NumberShape::ForeignPermanent => {
             let n = ResidentNumber::parse(id)?;
             if !n.checksum_ok(id) {
-                findings.push((Code::IdChecksum, format!("校验位应为{}，实为{}", n.expected_check, &id[17..])));
+                findings.push((
+                    Code::IdChecksum,
+                    crate::say!(
+                        "校验位应为{}，实为{}",
+                        "check character should be {}, is {}",
+                        n.expected_check,
+                        &id[17..]
+                    ),
+                ));
             }
             None
         }
@@ -98,19 +127,35 @@ pub fn verify_document(
         NumberShape::Other => {
             let plausible = (5..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
             if !plausible {
-                findings.push((Code::IdFormat, format!("“{id}”不是5-20位字母和数字")));
+                findings.push((
+                    Code::IdFormat,
+                    crate::say!("“{id}”不是5-20位字母和数字", "{id:?} is not 5-20 letters and digits"),
+                ));
             }
             None
         }
     }
 }
 
+/// 男 or 女 (male or female in English) for a GB/T 2261.1 code.
+pub fn sex_label(code: &str) -> &'static str {
+    match code {
+        "1" => crate::lang::pick("男", "male"),
+        "2" => crate::lang::pick("女", "female"),
+        _ => "",
+    }
+}
+
 fn shape_label(shape: NumberShape) -> &'static str {
     match shape {
-        NumberShape::Resident => "居民身份证(类型1)",
-        NumberShape::ResidencePermit => "港澳台居民居住证(类型C)",
-        NumberShape::ForeignPermanent | NumberShape::ForeignPermanentOld => "外国人永久居留身份证(类型9)",
-        NumberShape::Other => "护照或通行证",
+        NumberShape::Resident => crate::lang::pick("居民身份证(类型1)", "a resident identity number (type 1)"),
+        NumberShape::ResidencePermit => {
+            crate::lang::pick("港澳台居民居住证(类型C)", "a HK/Macau/Taiwan residence permit (type C)")
+        }
+        NumberShape::ForeignPermanent | NumberShape::ForeignPermanentOld => {
+            crate::lang::pick("外国人永久居留身份证(类型9)", "a foreigner's permanent residence card (type 9)")
+        }
+        NumberShape::Other => crate::lang::pick("护照或通行证", "a passport or travel permit"),
     }
 }
 
@@ -121,17 +166,26 @@ fn verify_gb11643(id: &str, check_region: bool, as_of: Date, findings: &mut Find
     let mut valid = true;
     match n.birth {
         None => {
-            findings.push((Code::IdDateInvalid, format!("号码中的出生日期{}不存在", &id[6..14])));
+            findings.push((
+                Code::IdDateInvalid,
+                crate::say!("号码中的出生日期{}不存在", "{} is not a real date", &id[6..14]),
+            ));
             valid = false;
         }
         Some(birth) if birth > as_of => {
-            findings.push((Code::IdDateInvalid, format!("号码中的出生日期{birth}晚于{as_of}")));
+            findings.push((
+                Code::IdDateInvalid,
+                crate::say!("号码中的出生日期{birth}晚于{as_of}", "{birth} is after {as_of}"),
+            ));
             valid = false;
         }
         Some(_) => {}
     }
     if !n.checksum_ok(id) {
-        findings.push((Code::IdChecksum, format!("校验位应为{}，实为{}", n.expected_check, &id[17..])));
+        findings.push((
+            Code::IdChecksum,
+            crate::say!("校验位应为{}，实为{}", "check character should be {}, is {}", n.expected_check, &id[17..]),
+        ));
         valid = false;
     }
     let birth = n.birth.filter(|_| valid)?;
@@ -140,16 +194,18 @@ fn verify_gb11643(id: &str, check_region: bool, as_of: Date, findings: &mut Find
             RegionStatus::Valid => {}
             RegionStatus::OtherYears => findings.push((
                 Code::IdRegionAnachronism,
-                format!(
+                crate::say!(
                     "行政区划{}({}){}年时尚未设立或已撤销",
+                    "region {} ({}) did not exist in {}",
                     n.region,
                     region::region_name(n.region).unwrap_or("?"),
                     birth.year
                 ),
             )),
-            RegionStatus::Unknown => {
-                findings.push((Code::IdRegionUnknown, format!("行政区划代码{}不在任何年份的GB/T 2260中", n.region)))
-            }
+            RegionStatus::Unknown => findings.push((
+                Code::IdRegionUnknown,
+                crate::say!("行政区划代码{}不在任何年份的GB/T 2260中", "region {} is in no GB/T 2260 table", n.region),
+            )),
         }
     }
     Some(IdFacts { birth, male: n.male })
@@ -182,15 +238,19 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
 
     let check_one = |i: usize, findings: &mut Findings| {
         if name.get(i).is_none() {
-            findings.push((Code::NameMissing, "姓名为空".into()));
+            findings.push((Code::NameMissing, crate::say!("姓名为空", "no name")));
         }
         if sex.get(i).is_none() {
-            findings.push((Code::SexMissing, "性别为空".into()));
+            findings.push((Code::SexMissing, crate::say!("性别为空", "no sex")));
         }
         let recorded_birth = birth.get(i).map(Date::from_epoch_days);
         match recorded_birth {
-            None if birth_raw.get(i).is_none() => findings.push((Code::BirthDateMissing, "出生日期为空".into())),
-            Some(b) if b > as_of => findings.push((Code::BirthDateFuture, format!("出生日期{b}晚于{as_of}"))),
+            None if birth_raw.get(i).is_none() => {
+                findings.push((Code::BirthDateMissing, crate::say!("出生日期为空", "no birth date")))
+            }
+            Some(b) if b > as_of => {
+                findings.push((Code::BirthDateFuture, crate::say!("出生日期{b}晚于{as_of}", "{b} is after {as_of}")))
+            }
             _ => {}
         }
         let facts = if lost_ids.contains(&i) {
@@ -201,15 +261,26 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
         if let Some(facts) = facts {
             if let Some(s @ ("1" | "2")) = sex_norm.get(i) {
                 if (s == "1") != facts.male {
-                    let said = if facts.male { "男(顺序码为奇数)" } else { "女(顺序码为偶数)" };
+                    let said = if facts.male {
+                        crate::lang::pick("男(顺序码为奇数)", "male (odd sequence)")
+                    } else {
+                        crate::lang::pick("女(顺序码为偶数)", "female (even sequence)")
+                    };
                     findings.push((
                         Code::IdSexMismatch,
-                        format!("登记为{}，证件号为{said}", if s == "1" { "男" } else { "女" }),
+                        crate::say!("登记为{}，证件号为{said}", "recorded {} but the number says {said}", sex_label(s)),
                     ));
                 }
             }
             if let Some(recorded) = recorded_birth.filter(|&b| b != facts.birth) {
-                findings.push((Code::IdBirthMismatch, format!("登记为{recorded}，证件号为{}", facts.birth)));
+                findings.push((
+                    Code::IdBirthMismatch,
+                    crate::say!(
+                        "登记为{recorded}，证件号为{}",
+                        "recorded {recorded} but the number says {}",
+                        facts.birth
+                    ),
+                ));
             }
         }
         if let (Some(grade), Some(born)) = (grade.get(i), recorded_birth.or(facts.map(|f| f.birth))) {
@@ -218,27 +289,33 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
             if !AGE_SLACK.contains(&(age - expected)) {
                 findings.push((
                     Code::AgeGradeMismatch,
-                    format!("生于{born}，{september}时{age}岁，{grade}年级应约为{expected}岁"),
+                    crate::say!(
+                        "生于{born}，{september}时{age}岁，{grade}年级应约为{expected}岁",
+                        "born {born}: {age} on {september}, grade {grade} expects about {expected}"
+                    ),
                 ));
             }
         }
         if has_ethnicity && ethnicity.get(i).is_none() {
-            findings.push((Code::EthnicityMissing, "民族为空".into()));
+            findings.push((Code::EthnicityMissing, crate::say!("民族为空", "no ethnicity")));
         }
         if has_school {
             match school.get(i) {
-                None => findings.push((Code::SchoolCodeMissing, "学校标识码为空".into())),
+                None => findings.push((Code::SchoolCodeMissing, crate::say!("学校标识码为空", "no school code"))),
                 Some(code) => check_school_code(code, findings),
             }
         }
         if let Some(no) = student_no.get(i).filter(|_| has_student_no) {
             match id_number::parse_student_number(no.trim()) {
-                Err(why) => findings.push((Code::StudentNoInvalid, why.into())),
+                Err(why) => findings.push((Code::StudentNoInvalid, crate::lang::pick(why.0, why.1).into())),
                 Ok(StudentNumber::Formal(carried)) => {
                     if let Some(id) = id_norm.get(i).filter(|&id| id != carried) {
                         findings.push((
                             Code::StudentNoIdMismatch,
-                            format!("全国学籍号中的证件号为{carried}，登记的证件号为{id}"),
+                            crate::say!(
+                                "全国学籍号中的证件号为{carried}，登记的证件号为{id}",
+                                "G-number carries {carried}, the record's number is {id}"
+                            ),
                         ));
                     }
                 }
@@ -282,11 +359,17 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
 /// 学校标识码 `AABBCCCCCC`: 10 digits, BB a province code; AA an unknown school type is only noted.
 fn check_school_code(code: &str, findings: &mut Findings) {
     if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        findings.push((Code::SchoolCodeInvalid, format!("“{code}”不是10位数字")));
+        findings.push((Code::SchoolCodeInvalid, crate::say!("“{code}”不是10位数字", "{code:?} is not 10 digits")));
     } else if !PROVINCE_CODES.contains(&&code[2..4]) {
-        findings.push((Code::SchoolCodeInvalid, format!("第3-4位({})不是省级代码", &code[2..4])));
+        findings.push((
+            Code::SchoolCodeInvalid,
+            crate::say!("第3-4位({})不是省级代码", "digits 3-4 ({}) are no province code", &code[2..4]),
+        ));
     } else if !SCHOOL_TYPES.iter().any(|(t, _)| *t == &code[..2]) {
-        findings.push((Code::SchoolTypeUnknown, format!("办学类型{}不在已知列表中", &code[..2])));
+        findings.push((
+            Code::SchoolTypeUnknown,
+            crate::say!("办学类型{}不在已知列表中", "school type {} is not in xueji's list", &code[..2]),
+        ));
     }
 }
 

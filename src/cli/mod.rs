@@ -27,8 +27,19 @@ use xueji::score::Model;
     about = "Finds problem and duplicate student registrations (学籍) across a province."
 )]
 struct Cli {
+    /// Language of what people read (problem messages and labels, police lists, return
+    /// workbooks, decisions, report.html): Chinese, or English. Parquet and JSON are English
+    /// either way.
+    #[arg(long, global = true, value_enum, default_value_t = Lang::Zh)]
+    lang: Lang,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Lang {
+    Zh,
+    En,
 }
 
 #[derive(Subcommand)]
@@ -45,6 +56,7 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    xueji::lang::set_english(cli.lang == Lang::En);
     show_progress();
     let result = match cli.command {
         Command::Check(args) => check::run(args),

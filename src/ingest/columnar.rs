@@ -53,8 +53,9 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
                     };
                     let text = float_text(v);
                     if let Some(field) = digit_field.filter(|_| v.abs() >= 1e15) {
-                        let message = format!(
+                        let message = crate::say!(
                             "第{}行：{}存为浮点数，只保留15-17位有效数字；请存为文本",
+                            "row {}: {} is a floating-point number, which keeps only 15-17 digits; store it as text",
                             row + 1,
                             schema::label(field)
                         );

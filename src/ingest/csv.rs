@@ -53,8 +53,9 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
             || -> usize { record.iter().map(|c| c.trim_end_matches(['\r', '\n']).matches('\n').count()).sum() };
         if record.len() != table.width() && joined() > 0 {
             let joined = joined();
-            let message = format!(
+            let message = crate::say!(
                 "第{line}–{}行被读成一条记录：第{line}行的引号(\")没有闭合，其后{joined}行都并入了一个单元格；请补上引号后重新读取",
+                "rows {line}–{} were read as one record: a quote (\") on row {line} is never closed, so the {joined} rows after it became part of one cell; close the quote and read the file again",
                 line + joined as u64
             );
             table.problem(Problem::new(table.next_record(), Code::RowsJoined, None, message));

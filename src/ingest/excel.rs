@@ -206,18 +206,24 @@ impl<'a> Rows<'a> {
             let (text, lost_digits) = cell_text(value);
             let at = (*col >= *left).then(|| (col - *left) as usize).filter(|&i| i < width);
             let field = at.and_then(|i| table.field(i));
-            let column = || format!("第{source_row}行{}列", column_letter(*col as usize));
+            let column =
+                || crate::say!("第{source_row}行{}列", "row {source_row}, column {}", column_letter(*col as usize));
             // Only an ID number is long enough (18 digits) to lose digits in a spreadsheet number.
             if lost_digits && field == Some("id_number") {
-                let message = format!(
+                let message = crate::say!(
                     "{}：{}被Excel存为数值，只保留15位有效数字；请以文本格式重新录入",
+                    "{}: {} was stored as an Excel number, which keeps only 15 digits; re-enter it as text",
                     column(),
                     schema::label("id_number")
                 );
                 table.problem(Problem::new(record, Code::CellNumberPrecisionLost, Some(&text), message));
             }
             let text = if let Data::Error(e) = value {
-                let message = format!("{}：单元格为错误值{e}，按空值读取", column());
+                let message = crate::say!(
+                    "{}：单元格为错误值{e}，按空值读取",
+                    "{}: cell holds the error value {e}; read as empty",
+                    column()
+                );
                 table.problem(Problem::new(record, Code::CellError, Some(&text), message));
                 // `#DIV/0!` is no value: as an ID number it would make every such record one person.
                 Cow::Borrowed("")

@@ -244,7 +244,10 @@ impl<'a> TableBuilder<'a> {
         let damaged = |c: &&&str| self.controls_possible && has_control(c);
         if let Some((i, cell)) = cells.iter().enumerate().find(|(_, c)| damaged(c)) {
             let column = self.names.get(i).map_or_else(|| (i + 1).to_string(), |n| schema::label(n).to_owned());
-            let message = format!("第{source_row}行“{column}”列：单元格含控制字符(如NUL)，文件可能已损坏");
+            let message = crate::say!(
+                "第{source_row}行“{column}”列：单元格含控制字符(如NUL)，文件可能已损坏",
+                "row {source_row}, column {column}: control characters (such as NUL) in the cell: the file may be damaged"
+            );
             let shown: String = cell.chars().take(200).map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
             self.problems.push(Problem::new(record, Code::CellControlCharacter, Some(&shown), message));
         }
@@ -262,8 +265,9 @@ impl<'a> TableBuilder<'a> {
         }
         for i in long {
             let chars = cells[i].chars().count();
-            let message = format!(
+            let message = crate::say!(
                 "第{source_row}行“{}”列：共{chars}个字符，超过单元格上限({MAX_CELL_CHARS})；只保留前{MAX_CELL_CHARS}个",
+                "row {source_row}, column {}: {chars} characters, more than a cell holds ({MAX_CELL_CHARS}); the first {MAX_CELL_CHARS} are kept",
                 schema::label(&self.names[i])
             );
             let shown: String = cells[i].chars().take(40).chain(['…']).collect();
@@ -273,12 +277,17 @@ impl<'a> TableBuilder<'a> {
         if cells.len() > width {
             let extra: Vec<&str> = cells[width..].iter().copied().filter(|c| !c.trim().is_empty()).collect();
             if !extra.is_empty() {
-                let message = format!("第{source_row}行有{}个字段，表头有{width}个：多出的值只记在此处", cells.len());
+                let message = crate::say!(
+                    "第{source_row}行有{}个字段，表头有{width}个：多出的值只记在此处",
+                    "row {source_row} has {} fields, the header {width}: extra values kept here only",
+                    cells.len()
+                );
                 self.problems.push(Problem::new(record, Code::RowFieldCount, Some(&extra.join(" | ")), message));
             }
         } else if cells.len() < width {
-            let message = format!(
+            let message = crate::say!(
                 "第{source_row}行有{}个字段，表头有{width}个：“{}”至“{}”列为空",
+                "row {source_row} has {} fields, the header {width}: columns {} .. {} are empty",
                 cells.len(),
                 self.names[cells.len()],
                 self.names[width - 1]

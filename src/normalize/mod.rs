@@ -78,7 +78,10 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (sexes, found) = map_text(df, "sex", |raw, findings| {
         let sex = codes::normalize_sex(raw);
         if sex.is_none() {
-            findings.push((Code::SexInvalid, format!("“{raw}”不是男/女、1/2或M/F")));
+            findings.push((
+                Code::SexInvalid,
+                crate::say!("“{raw}”不是男/女、1/2或M/F", "{raw:?} is not 男/女, 1/2 or M/F"),
+            ));
         }
         sex.map(str::to_owned)
     })?;
@@ -94,8 +97,14 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
                 // 出生年月 (`2015.07`) is a date without its day, not a wrong one: completed below
                 // from the record's number where it can be.
                 let finding = match date::parse_year_month(raw) {
-                    Some(_) => (Code::BirthDatePartial, format!("“{raw}”只有年月，没有日")),
-                    None => (Code::BirthDateInvalid, format!("“{raw}”不是可识别格式的真实日期")),
+                    Some(_) => (
+                        Code::BirthDatePartial,
+                        crate::say!("“{raw}”只有年月，没有日", "{raw:?} has a year and month, no day"),
+                    ),
+                    None => (
+                        Code::BirthDateInvalid,
+                        crate::say!("“{raw}”不是可识别格式的真实日期", "{raw:?} is not a real date in a known format"),
+                    ),
                 };
                 findings.push(finding);
             }
@@ -109,8 +118,13 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (types, found) = map_text(df, "id_type", |raw, findings| {
         let code = codes::normalize_document_type(raw);
         if code.is_none() {
-            findings
-                .push((Code::DocumentTypeInvalid, format!("“{raw}”不是身份证件类型代码(1、6、7、8、9、A、B、C、Z)")));
+            findings.push((
+                Code::DocumentTypeInvalid,
+                crate::say!(
+                    "“{raw}”不是身份证件类型代码(1、6、7、8、9、A、B、C、Z)",
+                    "{raw:?} is not a 身份证件类型 code (1, 6, 7, 8, 9, A, B, C, Z)"
+                ),
+            ));
         }
         code.map(str::to_owned)
     })?;
@@ -125,7 +139,10 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         if cleaning.upgraded_from_15 {
             findings.push((
                 Code::IdLegacy15,
-                format!("15位号码已升位为{id}；中小学生不会有真正的15位身份证号，可能是监护人的号码"),
+                crate::say!(
+                    "15位号码已升位为{id}；中小学生不会有真正的15位身份证号，可能是监护人的号码",
+                    "15-digit number upgraded to {id}; no K-12 student has a genuine one: probably a guardian's number"
+                ),
             ));
         }
         Some(id)
@@ -137,7 +154,10 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (ethnicities, found) = map_text(df, "ethnicity", |raw, findings| {
         let code = codes::normalize_ethnicity(raw);
         if code.is_none() {
-            findings.push((Code::EthnicityInvalid, format!("“{raw}”不是GB/T 3304民族代码或名称")));
+            findings.push((
+                Code::EthnicityInvalid,
+                crate::say!("“{raw}”不是GB/T 3304民族代码或名称", "{raw:?} is not a GB/T 3304 code or name"),
+            ));
         }
         code.map(str::to_owned)
     })?;
@@ -153,7 +173,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
         |raw, findings| {
             let grade = codes::normalize_grade(raw);
             if grade.is_none() {
-                findings.push((Code::GradeInvalid, format!("“{raw}”不是1-12年级")));
+                findings.push((Code::GradeInvalid, crate::say!("“{raw}”不是1-12年级", "{raw:?} is not a grade 1-12")));
             }
             grade.map(i32::from)
         },
@@ -165,7 +185,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (classes, found) = map_text(df, "class", |raw, findings| {
         let class = codes::normalize_class(raw);
         if class.is_none() {
-            findings.push((Code::ClassInvalid, format!("“{raw}”中没有班号")));
+            findings.push((Code::ClassInvalid, crate::say!("“{raw}”中没有班号", "{raw:?} has no class number")));
         }
         class
     })?;
@@ -193,7 +213,10 @@ fn complete_partial_births(df: &mut DataFrame, problems: &mut [Problem]) -> Resu
         if let (Some((year, month)), Some(birth)) = (date::parse_year_month(raw), own) {
             if (birth.year, birth.month) == (year, month) {
                 problem.code = Code::BirthDateCompleted;
-                problem.message = format!("“{raw}”没有日，已按证件号补全为{birth}");
+                problem.message = crate::say!(
+                    "“{raw}”没有日，已按证件号补全为{birth}",
+                    "{raw:?} has no day: {birth}, as the ID number gives it"
+                );
                 completed.push((i, birth.to_epoch_days()));
             }
         }

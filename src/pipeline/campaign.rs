@@ -99,7 +99,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     let mut timings: Vec<(String, f64)> =
         run.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
     timings.push(("total".into(), started.elapsed().as_secs_f64()));
-    let title = format!("学籍查重 campaign {}", campaign.check.as_of);
+    let title = crate::say!("学籍查重 campaign {}", "Duplicate registration campaign {}", campaign.check.as_of);
     let html = crate::report::html::campaign_report(&run, &counts, &police_files, &timings, &title)?;
     crate::report::write_atomic(&out.join("report.html"), |w| {
         std::io::Write::write_all(w, html.as_bytes()).map_err(|e| Error::io(out, e))

@@ -85,8 +85,9 @@ fn propose_from_student_numbers(records: &DataFrame, problems: &mut [Problem]) -
         let kept = numbers.get(i).and_then(crate::normalize::id_number::spreadsheet_digits);
         let agrees = kept.is_some_and(|k| crate::normalize::id_number::spreadsheet_keeps(full, &k));
         if agrees && id_number::ResidentNumber::parse(full).is_some_and(|n| full.ends_with(n.expected_check)) {
-            problem.message.push_str(&format!(
-                "；全国学籍号 {student_no} 含完整证件号{full}，与所剩位数一致，可能即为正确号码(未自动替换)"
+            problem.message.push_str(&crate::say!(
+                "；全国学籍号 {student_no} 含完整证件号{full}，与所剩位数一致，可能即为正确号码(未自动替换)",
+                "; 全国学籍号 {student_no} carries {full} with the same digits: probably the number (not applied)"
             ));
         }
     }

@@ -9,6 +9,15 @@ use crate::error::Result;
 use crate::pipeline::dedupe::DedupeRun;
 use crate::problems::{Code, Severity};
 
+/// A bilingual label ("总览 Totals") as the language asks: whole in Chinese, its English part
+/// (after the first space) in English.
+fn bi(text: &str) -> &str {
+    match text.split_once(' ') {
+        Some((chinese, english)) if crate::lang::english() && !chinese.is_ascii() => english,
+        _ => text,
+    }
+}
+
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -95,10 +104,12 @@ fn histogram(run: &DedupeRun) -> String {
     );
     let _ = write!(
         svg,
-        r#"<text x="20" y="{:.1}">匹配权重 match weight (bits) →</text><text x="2" y="{:.1}" transform="rotate(-90 10 {:.1})">对数 pairs, log scale</text>"#,
+        r#"<text x="20" y="{:.1}">{} →</text><text x="2" y="{:.1}" transform="rotate(-90 10 {:.1})">{}</text>"#,
         height + 34.0,
+        bi("匹配权重 match weight (bits)"),
         height,
-        height
+        height,
+        bi("对数 pairs, log scale")
     );
     for w in (h.low..=h.low + h.counts.len() as i32).step_by(10) {
         let _ = write!(
@@ -115,7 +126,7 @@ fn histogram(run: &DedupeRun) -> String {
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut html = String::from("<table><thead><tr>");
     for h in headers {
-        let _ = write!(html, "<th>{}</th>", esc(h));
+        let _ = write!(html, "<th>{}</th>", esc(bi(h)));
     }
     html.push_str("</tr></thead><tbody>");
     for row in rows {
@@ -154,11 +165,12 @@ const FIELD_LABELS: [&str; 8] = ["姓名", "出生日期", "身份证件号", "�
 fn waterfall(run: &DedupeRun, pair: &crate::pipeline::dedupe::ScoredPair, names: &Text, ids: &Text) -> String {
     let lambda = run.model.lambda;
     let prior = (lambda / (1.0 - lambda)).log2();
-    let mut steps: Vec<(String, f64)> = vec![("先验 prior".into(), prior)];
+    let mut steps: Vec<(String, f64)> = vec![(bi("先验 prior").into(), prior)];
     let levels = pair.levels.indices();
     for (f, weight) in pair.score.field_weights.iter().enumerate() {
         let level = crate::compare::LEVELS[f][levels[f] as usize];
-        steps.push((format!("{} {level}", FIELD_LABELS[f]), *weight));
+        let field = crate::lang::pick(FIELD_LABELS[f], crate::compare::FIELDS[f]);
+        steps.push((format!("{field} {level}"), *weight));
     }
     let mut at = 0.0;
     let spans: Vec<(f64, f64)> = steps
@@ -199,9 +211,10 @@ fn waterfall(run: &DedupeRun, pair: &crate::pipeline::dedupe::ScoredPair, names:
     let y = steps.len() as f64 * row;
     let _ = write!(
         svg,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="end">合计 total</text><rect class="total" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"/><text x="{:.1}" y="{:.1}">{:.1} bits, p = {:.4}</text>"#,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="total" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"/><text x="{:.1}" y="{:.1}">{:.1} bits, p = {:.4}</text>"#,
         label - 6.0,
         y + 14.0,
+        bi("合计 total"),
         x(0.0_f64.min(at)),
         y + 3.0,
         (x(0.0_f64.max(at)) - x(0.0_f64.min(at))).max(1.0),
@@ -252,7 +265,7 @@ pub fn campaign_report(
     let mut html = String::with_capacity(64 * 1024);
     let _ = write!(
         html,
-        r#"<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title><style>
+        r#"<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title><style>
 body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:1100px}}
 h1{{font-size:1.6em}} h2{{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}}
 table{{border-collapse:collapse;margin:.5em 0}} td,th{{border:1px solid #ddd;padding:3px 8px;text-align:left}}
@@ -260,18 +273,19 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
 .chart rect{{fill:#4a78b5}} .chart text{{font-size:12px}} .chart .threshold{{stroke:#c0392b;stroke-width:2}}
 .chart .axis{{stroke:#888}} .waterfall rect.for{{fill:#2e8b57}} .waterfall rect.against{{fill:#c0392b}} .waterfall rect.total{{fill:#555}}
 </style></head><body><h1>{title}</h1>"#,
-        title = esc(title)
+        title = esc(title),
+        lang = crate::lang::pick("zh-CN", "en")
     );
-    html.push_str("<h2>总览 Totals</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("总览 Totals"));
     let totals: Vec<Vec<String>> =
-        counts.iter().map(|(k, v)| vec![count_label(k).to_owned(), (*k).to_owned(), v.to_string()]).collect();
+        counts.iter().map(|(k, v)| vec![bi(count_label(k)).to_owned(), (*k).to_owned(), v.to_string()]).collect();
     html.push_str(
         &table(&["项目 item", "代码 code", "数量 count"], &totals)
             .replace("<table>", r#"<table class="totals" id="totals">"#),
     );
 
-    html.push_str("<h2>问题学籍 Problems by code</h2>");
-    let code_items: Vec<(String, u64)> = code_rows.iter().map(|(c, n)| (c.kind().zh.to_owned(), *n)).collect();
+    let _ = write!(html, "<h2>{}</h2>", bi("问题学籍 Problems by code"));
+    let code_items: Vec<(String, u64)> = code_rows.iter().map(|(c, n)| (c.kind().label().to_owned(), *n)).collect();
     html.push_str(&bar_chart(&code_items));
     html.push_str(&table(
         &["代码 code", "严重程度 severity", "问题 problem", "数量 count"],
@@ -281,31 +295,35 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
                 vec![
                     c.as_str().to_owned(),
                     c.kind().severity.as_str().to_owned(),
-                    c.kind().zh.to_owned(),
+                    c.kind().label().to_owned(),
                     n.to_string(),
                 ]
             })
             .collect::<Vec<_>>(),
     ));
-    html.push_str("<h2>错误按地区 Errors by city and county</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("错误按地区 Errors by city and county"));
     html.push_str(&table(
         &["地市 city", "区县 county", "错误 errors"],
         &places.iter().take(30).map(|((c, k), n)| vec![c.clone(), k.clone(), n.to_string()]).collect::<Vec<_>>(),
     ));
-    html.push_str("<h2>问题最多的学校 Schools with the most errors</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("问题最多的学校 Schools with the most errors"));
     html.push_str(&bar_chart(&schools.iter().take(15).cloned().collect::<Vec<_>>()));
 
-    html.push_str("<h2>一人多籍 Duplicate clusters by size</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("一人多籍 Duplicate clusters by size"));
     html.push_str(&bar_chart(
         &summary
             .clusters_by_size
             .iter()
-            .map(|(s, n)| (format!("{s} 处学籍 registrations"), *n as u64))
+            .map(|(s, n)| (crate::say!("{s} 处学籍 registrations", "{s} registrations"), *n as u64))
             .collect::<Vec<_>>(),
     ));
 
-    html.push_str("<h2>为什么匹配 Why records matched: example clusters</h2>");
-    html.push_str("<p>每个字段的匹配权重（比特）依次相加 Each field's match weight, in bits, added to the prior.</p>");
+    let _ = write!(html, "<h2>{}</h2>", bi("为什么匹配 Why records matched: example clusters"));
+    let _ = write!(
+        html,
+        "<p>{}</p>",
+        bi("每个字段的匹配权重（比特）依次相加 Each field's match weight, in bits, added to the prior.")
+    );
     let (names, record_ids) = (Text::of(records, "name")?, Text::of(records, "record_id")?);
     let mut examples: Vec<&crate::pipeline::dedupe::ScoredPair> =
         run.pairs.iter().filter(|p| p.kind == crate::pipeline::dedupe::PairKind::Match).collect();
@@ -315,7 +333,7 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
         html.push_str(&waterfall(run, pair, &names, &record_ids));
     }
 
-    html.push_str("<h2>送公安核查 Police lists by city</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("送公安核查 Police lists by city"));
     let lists: Vec<Vec<String>> = police
         .iter()
         .filter(|f| f.path.extension().is_some_and(|e| e == "csv"))
@@ -326,14 +344,14 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
         .collect();
     html.push_str(&table(&["名单 list", "批次号 batch", "记录 records"], &lists));
 
-    html.push_str("<h2>匹配概率 Matches by probability</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("匹配概率 Matches by probability"));
     html.push_str(&table(
         &["概率 probability", "记录对 pairs"],
         &summary.matches_by_probability.iter().map(|(b, n)| vec![b.clone(), n.to_string()]).collect::<Vec<_>>(),
     ));
-    html.push_str("<h2>候选对匹配权重 Match weights of all candidate pairs (log scale)</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("候选对匹配权重 Match weights of all candidate pairs (log scale)"));
     html.push_str(&histogram(run));
-    html.push_str("<h2>分块 Blocking</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("分块 Blocking"));
     html.push_str(&table(
         &[
             "规则 rule",
@@ -358,7 +376,7 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
             })
             .collect::<Vec<_>>(),
     ));
-    html.push_str("<h2>耗时 Timings</h2>");
+    let _ = write!(html, "<h2>{}</h2>", bi("耗时 Timings"));
     html.push_str(&table(
         &["阶段 stage", "秒 seconds"],
         &timings.iter().map(|(s, t)| vec![s.clone(), format!("{t:.2}")]).collect::<Vec<_>>(),

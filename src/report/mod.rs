@@ -229,7 +229,7 @@ pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataF
             Some(p.code.as_str().to_owned()),
             Some(kind.severity.as_str().to_owned()),
             Some(kind.field.to_owned()),
-            Some(kind.zh.to_owned()),
+            Some(kind.label().to_owned()),
             p.raw.clone(),
             Some(p.message.clone()),
         ];
@@ -272,20 +272,21 @@ pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
         ("code", "问题代码"),
         ("record_id", "记录号"),
     ];
+    let english = crate::lang::english();
     let severity = problems.column("severity")?.str()?.apply_values(|s| {
-        match s {
-            "error" => "错误",
-            "warning" => "警告",
+        match (s, english) {
+            (s, true) => s,
+            ("error", false) => "错误",
+            ("warning", false) => "警告",
             _ => "提示",
         }
+        .to_owned()
         .into()
     });
-    let field = problems.column("field")?.str()?.apply_values(|f| {
-        if f == "row" {
-            "整行".into()
-        } else {
-            crate::schema::label(f).to_owned().into()
-        }
+    let field = problems.column("field")?.str()?.apply_values(|f| match (f, english) {
+        (f, true) => f.to_owned().into(),
+        ("row", false) => "整行".into(),
+        (f, false) => crate::schema::label(f).to_owned().into(),
     });
     let columns = COLUMNS
         .iter()
@@ -295,7 +296,7 @@ pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
                 "field" => field.clone().into_column(),
                 name => problems.column(name)?.clone(),
             };
-            Ok(column.with_name((*label).into()))
+            Ok(column.with_name(if english { *name } else { *label }.into()))
         })
         .collect::<Result<Vec<Column>>>()?;
     Ok(DataFrame::new(problems.height(), columns)?)

@@ -41,12 +41,13 @@ impl Reason {
 
     /// As the police list says it.
     pub fn label(self) -> &'static str {
-        match self {
-            Reason::Duplicate => "一人多籍",
-            Reason::IdConflict => "证件号被多人使用",
-            Reason::IdInvalid => "证件号无效",
-            Reason::IdMissingLikely => "缺证件号(推断)",
-        }
+        let (zh, en) = match self {
+            Reason::Duplicate => ("一人多籍", "registered more than once"),
+            Reason::IdConflict => ("证件号被多人使用", "number used by several people"),
+            Reason::IdInvalid => ("证件号无效", "invalid number"),
+            Reason::IdMissingLikely => ("缺证件号(推断)", "no number (inferred)"),
+        };
+        crate::lang::pick(zh, en)
     }
 }
 
@@ -70,6 +71,36 @@ pub const HEADERS: [&str; 17] = [
     "年级",
     "班级",
 ];
+
+/// [`HEADERS`] in English (`--lang en`), column by column.
+pub const HEADERS_EN: [&str; 17] = [
+    "batch",
+    "record_no",
+    "cluster",
+    "number_conflict_group",
+    "check_reason",
+    "check_reason_code",
+    "name",
+    "sex",
+    "birth_date",
+    "id_type",
+    "id_number",
+    "number_source",
+    "household_address",
+    "school_name",
+    "school_code",
+    "grade",
+    "class",
+];
+
+/// The headers in the language people read.
+pub fn headers() -> [&'static str; 17] {
+    if crate::lang::english() {
+        HEADERS_EN
+    } else {
+        HEADERS
+    }
+}
 
 /// The row count Excel allows in a sheet, header included.
 const EXCEL_ROWS: usize = 1_048_576;
@@ -163,7 +194,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
     for members in conflicts.values() {
         let first = members.iter().filter_map(|&m| record_ids.get(m as usize)).min().unwrap_or("");
         for &m in members {
-            conflict_group.insert(m, format!("冲突-{first}"));
+            conflict_group.insert(m, format!("{}-{first}", crate::lang::pick("冲突", "conflict")));
         }
     }
 
@@ -182,7 +213,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
             (Some((c, _)), _, false) => c.to_owned(),
             (None, Some(c), true) => format!("{c} {}", county.get(i).unwrap_or("")),
             (None, Some(c), false) => c.to_owned(),
-            (None, None, _) => "未知地区".to_owned(),
+            (None, None, _) => crate::lang::pick("未知地区", "unknown region").to_owned(),
         }
     };
     let mut routes = crate::cluster::Components::new(records.height());
@@ -325,20 +356,21 @@ pub fn export(
                         get(&record_id),
                         s.cluster.clone().unwrap_or_default(),
                         s.conflict_group.clone().unwrap_or_default(),
-                        s.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join("；"),
+                        s.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join(crate::lang::pick("；", "; ")),
                         s.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(";"),
                         get(&name),
-                        match sex.get(i) {
-                            Some("1") => "男".into(),
-                            Some("2") => "女".into(),
-                            _ => String::new(),
-                        },
+                        crate::check::sex_label(sex.get(i).unwrap_or("")).to_owned(),
                         birth.get(i).map(|d| Date::from_epoch_days(d).to_string()).unwrap_or_default(),
-                        crate::normalize::codes::document_type_label(doc_type.get(i).unwrap_or("")).to_owned(),
+                        match doc_type.get(i) {
+                            Some(code) if crate::lang::english() => format!("type {code}"),
+                            code => crate::normalize::codes::document_type_label(code.unwrap_or("")).to_owned(),
+                        },
                         number,
                         match s.id_number.as_deref() {
-                            Some(n) if ids.get(i) == Some(n) => "学校填报".into(),
-                            Some(_) => "推断(同一人其他学籍)".into(),
+                            Some(n) if ids.get(i) == Some(n) => crate::lang::pick("学校填报", "school").into(),
+                            Some(_) => {
+                                crate::lang::pick("推断(同一人其他学籍)", "inferred (other registration)").into()
+                            }
                             None => String::new(),
                         },
                         get(&household),
@@ -374,7 +406,7 @@ fn write_xlsx(path: &Path, rows: &[[String; HEADERS.len()]], day: Date) -> Resul
     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(path, format!("writing xlsx: {e}"));
     let mut workbook = crate::report::new_workbook(day)?;
     let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
-    crate::report::table_sheet(sheet, &HEADERS, rows).map_err(xlsx)?;
+    crate::report::table_sheet(sheet, &headers(), rows).map_err(xlsx)?;
     for (r, row) in rows.iter().enumerate() {
         for (c, value) in row.iter().enumerate() {
             if !value.is_empty() {
@@ -395,7 +427,7 @@ fn write_csv(path: &Path, rows: &[[String; HEADERS.len()]]) -> Result<String> {
     {
         let mut csv = csv::Writer::from_writer(&mut buffer);
         let err = |e: csv::Error| Error::input(path, format!("writing csv: {e}"));
-        csv.write_record(HEADERS).map_err(err)?;
+        csv.write_record(headers()).map_err(err)?;
         for row in rows {
             csv.write_record(row.iter().map(|v| inert(v).into_owned())).map_err(err)?;
         }

@@ -51,7 +51,8 @@ pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -
         entry.records.entry(i).or_default().push(p);
     }
     let folder = |s: &School| {
-        let name = |t: &str| if t.is_empty() { "未知".to_owned() } else { file_stem(t) };
+        let name =
+            |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { file_stem(t) };
         PathBuf::from(name(s.city)).join(name(s.county))
     };
     let schools: Vec<School> = schools.into_values().collect();
@@ -74,7 +75,8 @@ pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -
     let mut files = written;
     for (folder, schools) in by_county {
         let county = schools[0].county;
-        let path = folder.join(format!("汇总_{}.xlsx", file_stem(if county.is_empty() { "未知" } else { county })));
+        let county = if county.is_empty() { crate::lang::pick("未知", "unknown") } else { county };
+        let path = folder.join(format!("{}_{}.xlsx", crate::lang::pick("汇总", "summary"), file_stem(county)));
         county_summary(&schools, &dir.join(&path), day)?;
         files.push(path);
     }
@@ -85,13 +87,27 @@ pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -
 /// What a school does about a problem.
 fn advice(code: Code) -> String {
     let kind = code.kind();
+    let field = |f: &str| crate::lang::pick(schema::label(f), f).to_owned();
     match (code, kind.field, kind.severity) {
-        (Code::IdDuplicate | Code::NoIdDuplicate, _, _) => "同一学生多处学籍：核实后保留一处，其余报县区注销".into(),
-        (Code::IdConflict, _, _) => "多名学生共用一个证件号：核对各人证件，在“更正后身份证件号”列更正错填者".into(),
-        (_, "row", _) => "核对原表该行，补全或更正后重新报送".into(),
-        (_, field, Severity::Error) => format!("核对证件或户口簿，在“更正后{}”列填写正确值", schema::label(field)),
-        (_, field, _) => format!("核对{0}，有误则在“更正后{0}”列填写正确值", schema::label(field)),
+        (Code::IdDuplicate | Code::NoIdDuplicate, _, _) => crate::say!(
+            "同一学生多处学籍：核实后保留一处，其余报县区注销",
+            "one student registered several times: keep one registration, report the others to the county"
+        ),
+        (Code::IdConflict, _, _) => crate::say!(
+            "多名学生共用一个证件号：核对各人证件，在“更正后身份证件号”列更正错填者",
+            "several students share one number: check their documents and correct the wrong one under corrected id_number"
+        ),
+        (_, "row", _) => crate::say!("核对原表该行，补全或更正后重新报送", "check this row of the sheet, complete or correct it and send it again"),
+        (_, f, Severity::Error) => {
+            crate::say!("核对证件或户口簿，在“更正后{}”列填写正确值", "check the document or household register and write the right value under corrected {}", field(f))
+        }
+        (_, f, _) => crate::say!("核对{0}，有误则在“更正后{0}”列填写正确值", "check {0}; if wrong, write the right value under corrected {0}", field(f)),
     }
+}
+
+/// "更正后…" / "corrected …": the column a school writes a correction into.
+fn corrected(field: &str) -> String {
+    crate::say!("更正后{}", "corrected {}", crate::lang::pick(schema::label(field), field))
 }
 
 fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date) -> Result<()> {
@@ -104,9 +120,15 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
         school.records.values().flatten().map(|p| p.code.kind().field).filter(|f| *f != "row").collect();
     fields.sort_unstable_by_key(|f| schema::FIELDS.iter().position(|x| x.name == *f));
     fields.dedup();
-    let mut headers: Vec<String> =
-        ["行号", "记录号", "姓名", "年级", "班级", "问题", "说明", "处理建议"].map(String::from).to_vec();
-    headers.extend(fields.iter().map(|f| format!("更正后{}", schema::label(f))));
+    let mut headers: Vec<String> = if crate::lang::english() {
+        ["row", "record_id", "name", "grade", "class", "problem", "message", "what to do"]
+    } else {
+        ["行号", "记录号", "姓名", "年级", "班级", "问题", "说明", "处理建议"]
+    }
+    .map(String::from)
+    .to_vec();
+    headers.extend(fields.iter().map(|f| corrected(f)));
+    let separator = crate::lang::pick("；", "; ");
     let rows: Vec<Vec<String>> = school
         .records
         .iter()
@@ -120,9 +142,9 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
                 get(&name),
                 get(&grade),
                 get(&class),
-                found.iter().map(|p| p.code.kind().zh).collect::<Vec<_>>().join("；"),
-                found.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("；"),
-                advice.join("；"),
+                found.iter().map(|p| p.code.kind().label()).collect::<Vec<_>>().join(separator),
+                found.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(separator),
+                advice.join(separator),
             ];
             cells.extend(fields.iter().map(|_| String::new()));
             cells
@@ -130,7 +152,7 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
         .collect();
     let mut workbook = crate::report::new_workbook(day)?;
     let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
-    sheet.set_name("问题学籍").map_err(xlsx)?;
+    sheet.set_name(crate::lang::pick("问题学籍", "records to correct")).map_err(xlsx)?;
     let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     table_sheet(sheet, &header_refs, &rows).map_err(xlsx)?;
     for (r, cells) in rows.iter().enumerate() {
@@ -142,10 +164,15 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     let below = rows.len() as u32 + 3;
     let title = format!("{} {}（{}）", school.county, school.name, school.code);
     sheet.write_string(below, 0, title.as_str()).map_err(xlsx)?;
-    for (k, who) in ["学校核对人", "县区审核人", "市级确认人"].iter().enumerate() {
+    let signers = if crate::lang::english() {
+        ["checked by (school):", "reviewed by (county):", "confirmed by (city):"]
+    } else {
+        ["学校核对人：", "县区审核人：", "市级确认人："]
+    };
+    for (k, who) in signers.iter().enumerate() {
         let r = below + 1 + k as u32;
-        sheet.write_string(r, 0, format!("{who}：")).map_err(xlsx)?;
-        sheet.write_string(r, 3, "日期：").map_err(xlsx)?;
+        sheet.write_string(r, 0, *who).map_err(xlsx)?;
+        sheet.write_string(r, 3, crate::lang::pick("日期：", "date:")).map_err(xlsx)?;
     }
     save(workbook, path)
 }
@@ -155,8 +182,12 @@ fn county_summary(schools: &[&School], path: &Path, day: Date) -> Result<()> {
     let mut codes: Vec<Code> = schools.iter().flat_map(|s| s.records.values().flatten().map(|p| p.code)).collect();
     codes.sort_unstable();
     codes.dedup();
-    let mut headers: Vec<&str> = vec!["学校标识码", "学校名称", "问题学籍数"];
-    headers.extend(codes.iter().map(|c| c.kind().zh));
+    let mut headers: Vec<&str> = if crate::lang::english() {
+        vec!["school_code", "school_name", "records to correct"]
+    } else {
+        vec!["学校标识码", "学校名称", "问题学籍数"]
+    };
+    headers.extend(codes.iter().map(|c| c.kind().label()));
     let rows: Vec<Vec<String>> = schools
         .iter()
         .map(|s| {
@@ -170,7 +201,7 @@ fn county_summary(schools: &[&School], path: &Path, day: Date) -> Result<()> {
         .collect();
     let mut workbook = crate::report::new_workbook(day)?;
     let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
-    sheet.set_name("各校问题汇总").map_err(xlsx)?;
+    sheet.set_name(crate::lang::pick("各校问题汇总", "schools")).map_err(xlsx)?;
     table_sheet(sheet, &headers, &rows).map_err(xlsx)?;
     for (r, cells) in rows.iter().enumerate() {
         for (c, value) in cells.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
