@@ -135,8 +135,18 @@ impl SheetWriter {
                         let sheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
                         sheet.write_string(0, 0, title.as_str()).map_err(xlsx_error)?;
                         for (c, name) in COLUMNS.iter().enumerate() {
+                            // As wide as an 18-digit number or the header, whichever is wider.
+                            let width = name.chars().count() as f64 * 2.0 + 2.0;
+                            sheet
+                                .set_column_width(c as u16, width.max(if *name == "身份证件号" { 21.0 } else { 10.0 }))
+                                .map_err(xlsx_error)?;
                             sheet.write_string(1, c as u16, *name).map_err(xlsx_error)?;
                         }
+                        // The header (below the title) stays in view; a filter covers every row a sheet can hold.
+                        sheet.set_freeze_panes(2, 0).map_err(xlsx_error)?;
+                        sheet
+                            .autofilter(1, 0, EXCEL_MAX_ROWS as u32 - 1, COLUMNS.len() as u16 - 1)
+                            .map_err(xlsx_error)?;
                         *rows = 2;
                     }
                     let sheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
