@@ -249,6 +249,42 @@ impl Sink for String {
     fn end(&mut self) {}
 }
 
+/// A key part's bytes gathered without a heap allocation for the usual short name (keys are
+/// made for every record and rule: a million small vectors were a visible cost).
+enum Bytes {
+    Short([u8; 64], usize),
+    Long(Vec<u8>),
+}
+
+impl Bytes {
+    /// The bytes of `iter`; `None` when there are none.
+    fn of(iter: impl Iterator<Item = u8>) -> Option<Bytes> {
+        let mut bytes = Bytes::Short([0; 64], 0);
+        for b in iter {
+            match &mut bytes {
+                Bytes::Short(buf, n) if *n < buf.len() => {
+                    buf[*n] = b;
+                    *n += 1;
+                }
+                Bytes::Short(buf, n) => {
+                    let mut long = buf[..*n].to_vec();
+                    long.push(b);
+                    bytes = Bytes::Long(long);
+                }
+                Bytes::Long(long) => long.push(b),
+            }
+        }
+        (!bytes.as_slice().is_empty()).then_some(bytes)
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Short(buf, n) => &buf[..*n],
+            Bytes::Long(long) => long,
+        }
+    }
+}
+
 /// Key-part values of the records, read in place.
 struct Parts<'a> {
     id: Text<'a>,
@@ -314,6 +350,16 @@ impl<'a> Parts<'a> {
                     let cut: u64 = id[..15].parse().ok()?;
                     let rounded = cut + u64::from(id.as_bytes()[15] >= b'5');
                     match pass {
+                        // The 15 digits written in place: this runs for every record with a number.
+                        0 if rounded < 1_000_000_000_000_000 => {
+                            let mut digits = [b'0'; 15];
+                            let mut rest = rounded;
+                            for d in digits.iter_mut().rev() {
+                                *d = b'0' + (rest % 10) as u8;
+                                rest /= 10;
+                            }
+                            sink.text(&digits)
+                        }
                         0 => sink.text(format!("{rounded:015}").as_bytes()),
                         _ if rounded != cut => sink.text(&id.as_bytes()[..15]),
                         _ => return None,
@@ -325,20 +371,10 @@ impl<'a> Parts<'a> {
                 sink.text(&id.as_bytes()[6..17]);
             }
             KeyPart::Name => sink.text(self.name.get(i)?.as_bytes()),
-            KeyPart::NamePinyin => {
-                let letters: Vec<u8> = pinyin_letters(self.pinyin.get(i)?).collect();
-                if letters.is_empty() {
-                    return None;
-                }
-                sink.text(&letters);
-            }
+            KeyPart::NamePinyin => sink.text(Bytes::of(pinyin_letters(self.pinyin.get(i)?))?.as_slice()),
             KeyPart::NameInitials => {
-                let pinyin = self.pinyin.get(i)?;
-                let initials: Vec<u8> = pinyin.split(' ').filter_map(|s| s.bytes().next()).collect();
-                if initials.is_empty() {
-                    return None;
-                }
-                sink.text(&initials);
+                let initials = self.pinyin.get(i)?.split(' ').filter_map(|s| s.bytes().next());
+                sink.text(Bytes::of(initials)?.as_slice());
             }
             KeyPart::NameFirstLetter => sink.text(&[pinyin_letters(self.pinyin.get(i)?).next()?]),
             KeyPart::Surname => sink.text(surname(self.name.get(i)?).as_bytes()),

@@ -60,10 +60,17 @@ unsafe impl GlobalAlloc for BoundedAllocator {
     }
 }
 
+/// Inlined into every allocation: one comparison; the refusal itself is out of line.
+#[inline(always)]
 fn refuse_impossible(size: usize) {
-    if size < IMPOSSIBLE {
-        return;
+    if size >= IMPOSSIBLE {
+        refuse(size);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn refuse(size: usize) {
     // No allocation from here on: a fixed buffer, and the lock only if it is free.
     let mut message = [0u8; 4096];
     let mut out = &mut message[..];

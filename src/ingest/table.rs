@@ -234,7 +234,22 @@ impl<'a> TableBuilder<'a> {
     /// A row with more fields than the header keeps the first ones and reports the rest; a row with
     /// fewer is padded with nulls and reported. Rows with no value at all are counted and skipped.
     pub fn push_row<'c>(&mut self, source_row: u32, cells: impl IntoIterator<Item = &'c str>) {
-        let cells: Vec<&str> = cells.into_iter().collect();
+        // A row of the template fits on the stack: no allocation per row on the one thread
+        // that reads a file.
+        let (mut short, mut long, mut n): ([&str; 48], Vec<&str>, usize) = ([""; 48], Vec::new(), 0);
+        for cell in cells {
+            match short.get_mut(n) {
+                Some(slot) => *slot = cell,
+                None => {
+                    if long.is_empty() {
+                        long.extend_from_slice(&short);
+                    }
+                    long.push(cell);
+                }
+            }
+            n += 1;
+        }
+        let cells: &[&str] = if n <= short.len() { &short[..n] } else { &long };
         if cells.iter().all(|c| c.trim().is_empty()) {
             self.blank_rows += 1;
             return;
