@@ -40,8 +40,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "read {} records from {} files ({} blank rows skipped), as of {}",
         run.records.height(),
-        run.files.len(),
-        run.blank_rows,
+        run.preflight.files.len(),
+        run.preflight.blank_rows(),
         options.as_of
     );
     println!(

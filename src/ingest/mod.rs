@@ -220,8 +220,7 @@ pub struct Records {
     pub df: DataFrame,
     /// Problems found while reading (`record` indexes `df`).
     pub problems: Vec<Problem>,
-    pub files: Vec<PathBuf>,
-    pub blank_rows: usize,
+    /// The files read (in input order), their layouts and blank rows, and the files not read.
     pub preflight: Preflight,
 }
 
@@ -233,6 +232,13 @@ pub struct Preflight {
     pub identical: Vec<(PathBuf, PathBuf)>,
     /// Files in the input folders that are not sheets.
     pub skipped: Vec<PathBuf>,
+}
+
+impl Preflight {
+    /// Rows with no value at all, skipped, over every file read.
+    pub fn blank_rows(&self) -> usize {
+        self.files.iter().map(|f| f.blank_rows).sum()
+    }
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -277,12 +283,10 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
         }
     }
     let mut problems = Vec::new();
-    let mut blank_rows = 0;
     let mut stacked: Option<DataFrame> = None;
     for table in tables {
         let offset = stacked.as_ref().map_or(0, DataFrame::height);
         problems.extend(table.problems.into_iter().map(|p| Problem { record: p.record + offset, ..p }));
-        blank_rows += table.blank_rows;
         let height = table.df.height();
         let columns: Vec<Column> = names
             .iter()
@@ -303,7 +307,7 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     df.rechunk_mut_par();
     let record_ids = record_ids(&df, options.id_column.as_deref())?;
     df.insert_column(0, record_ids)?;
-    Ok(Records { df, problems, files, blank_rows, preflight })
+    Ok(Records { df, problems, preflight })
 }
 
 /// The files whose bytes no file before them has (a school's sheet sent twice under two names

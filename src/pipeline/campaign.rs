@@ -12,7 +12,7 @@ use super::dedupe::{dedupe_records, DedupeSettings, PairKind};
 use super::{check_inputs, write_check_outputs};
 use crate::check::CheckOptions;
 use crate::error::{Error, Result};
-use crate::ingest::IngestOptions;
+use crate::ingest::{FileRead, IngestOptions};
 use crate::problems::Severity;
 use crate::progress::Stopwatch;
 use crate::report;
@@ -64,7 +64,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     write_check_outputs(&mut check, out)?;
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     counts.insert("records", check.records.height() as u64);
-    counts.insert("blank_rows_skipped", check.blank_rows as u64);
+    counts.insert("blank_rows_skipped", check.preflight.blank_rows() as u64);
     counts.insert("problems", check.problems.len() as u64);
     for (severity, key) in [(Severity::Error, "records_with_errors"), (Severity::Warning, "records_with_warnings")] {
         let mut records: Vec<usize> =
@@ -72,7 +72,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         records.dedup();
         counts.insert(key, records.len() as u64);
     }
-    let (files, preflight) = (check.files.clone(), check.preflight.clone());
+    let preflight = check.preflight.clone();
 
     let mut run = dedupe_records(check, &campaign.dedupe, campaign.model)?;
     run.write(out)?;
@@ -92,9 +92,12 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         report::returns::write(&run.check.records, &run.check.problems, &out.join("returns"), campaign.check.as_of)?;
     watch.finish(&mut run.check.timings);
 
-    let inputs = files
+    let inputs = preflight
+        .files
         .iter()
-        .map(|path| report::sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 }))
+        .map(|FileRead { path, .. }| {
+            report::sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 })
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut timings: Vec<(String, f64)> =
         run.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();

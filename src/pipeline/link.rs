@@ -210,14 +210,8 @@ pub fn link(
         problem.record += registry_candidates;
     }
     watch.finish(&mut new.timings);
-    let combined = CheckRun {
-        records: narrowed,
-        problems: new.problems,
-        files: new.files,
-        blank_rows: new.blank_rows,
-        timings: new.timings,
-        preflight: new.preflight,
-    };
+    let combined =
+        CheckRun { records: narrowed, problems: new.problems, timings: new.timings, preflight: new.preflight };
     let run = dedupe_records_from(combined, settings, Some(model), registry_candidates)?;
     Ok(LinkRun { run, registry_rows, registry_candidates, new_records })
 }

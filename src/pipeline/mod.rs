@@ -25,9 +25,7 @@ pub struct CheckRun {
     pub records: DataFrame,
     /// Ordered by record, then code.
     pub problems: Vec<Problem>,
-    pub files: Vec<PathBuf>,
-    pub blank_rows: usize,
-    /// What was found and how each file was read.
+    /// What was found and how each file was read (paths, records, blank rows).
     pub preflight: ingest::Preflight,
     /// Wall time per stage, in order.
     pub timings: Vec<(&'static str, Duration)>,
@@ -42,8 +40,7 @@ pub fn check_inputs(
     let mut timings = Vec::new();
     let mut watch = Stopwatch::start("ingest");
 
-    let ingest::Records { df: mut records, mut problems, files, blank_rows, preflight } =
-        ingest::read_inputs(inputs, ingest_options)?;
+    let ingest::Records { df: mut records, mut problems, preflight } = ingest::read_inputs(inputs, ingest_options)?;
     watch.next("normalize", &mut timings);
 
     problems.extend(normalize::normalize(&mut records)?);
@@ -67,7 +64,7 @@ pub fn check_inputs(
     problems.sort_by_key(|p| (p.record, p.code));
     watch.finish(&mut timings);
 
-    Ok(CheckRun { records, problems, files, blank_rows, timings, preflight })
+    Ok(CheckRun { records, problems, timings, preflight })
 }
 
 /// A number a spreadsheet kept to 15 digits may survive whole in the record's 全国学籍号
