@@ -26,6 +26,15 @@ impl Severity {
             Severity::Info => "info",
         }
     }
+
+    /// As people read it (错误 / 警告 / 提示, or English with `--lang en`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => crate::lang::pick("错误", "error"),
+            Severity::Warning => crate::lang::pick("警告", "warning"),
+            Severity::Info => crate::lang::pick("提示", "info"),
+        }
+    }
 }
 
 pub struct ProblemKind {

@@ -274,14 +274,12 @@ pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
     ];
     let english = crate::lang::english();
     let severity = problems.column("severity")?.str()?.apply_values(|s| {
-        match (s, english) {
-            (s, true) => s,
-            ("error", false) => "错误",
-            ("warning", false) => "警告",
-            _ => "提示",
-        }
-        .to_owned()
-        .into()
+        let severity = match s {
+            "error" => Severity::Error,
+            "warning" => Severity::Warning,
+            _ => Severity::Info,
+        };
+        severity.label().to_owned().into()
     });
     let field = problems.column("field")?.str()?.apply_values(|f| match (f, english) {
         (f, true) => f.to_owned().into(),
@@ -352,17 +350,20 @@ pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFr
     let col = |name: &str, f: &dyn Fn(&((&str, String, String, String, String), u64)) -> String| {
         StringChunked::from_iter_values(name.into(), rows.iter().map(f)).into_column()
     };
-    let severity = |code: &str| {
-        crate::problems::Code::parse(code).map_or(Severity::Info, |c| c.kind().severity).as_str().to_owned()
-    };
+    let kind = |code: &str| crate::problems::Code::parse(code).map(|c| c.kind());
+    let name = |zh: &str, en: &str| crate::lang::pick(zh, en).to_owned();
+    // Counties read it: Chinese first, the stable code last.
     let columns = vec![
-        col("code", &|r| r.0 .0.to_owned()),
-        col("severity", &|r| severity(r.0 .0)),
-        col("city", &|r| r.0 .1.clone()),
-        col("county", &|r| r.0 .2.clone()),
-        col("school_code", &|r| r.0 .3.clone()),
-        col("school_name", &|r| r.0 .4.clone()),
-        UInt64Chunked::from_iter_values("count".into(), rows.iter().map(|r| r.1)).into_column(),
+        col(&name("问题", "problem"), &|r| kind(r.0 .0).map_or(String::new(), |k| k.label().to_owned())),
+        col(&name("严重程度", "severity"), &|r| {
+            kind(r.0 .0).map_or(Severity::Info, |k| k.severity).label().to_owned()
+        }),
+        col(&name("地市", "city"), &|r| r.0 .1.clone()),
+        col(&name("区县", "county"), &|r| r.0 .2.clone()),
+        col(&name("学校标识码", "school_code"), &|r| r.0 .3.clone()),
+        col(&name("学校名称", "school_name"), &|r| r.0 .4.clone()),
+        UInt64Chunked::from_iter_values(name("数量", "count").into(), rows.iter().map(|r| r.1)).into_column(),
+        col(&name("问题代码", "code"), &|r| r.0 .0.to_owned()),
     ];
     Ok(DataFrame::new(rows.len(), columns)?)
 }
