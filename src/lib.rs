@@ -17,6 +17,7 @@ pub mod generate;
 pub mod ingest;
 pub mod lang;
 pub mod normalize;
+pub mod photos;
 pub mod pipeline;
 pub mod problems;
 pub mod progress;

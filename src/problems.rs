@@ -119,6 +119,25 @@ catalogue! {
     EthnicityInvalid "ETHNICITY_INVALID" Warning "ethnicity" "民族无法识别" "Ethnicity is not a GB/T 3304 code or name";
     GradeInvalid "GRADE_INVALID" Warning "grade" "年级无法识别" "Grade is not 1–12 in a known form";
     ClassInvalid "CLASS_INVALID" Info "class" "班级无班号" "Class has no class number";
+    PhotoMissing "PHOTO_MISSING" Error "photo" "学生无照片" "Student has no photo";
+    PhotoUnreadable "PHOTO_UNREADABLE" Error "photo" "照片文件损坏或无法读取" "Photo cannot be read: empty, truncated, damaged, or declaring an absurd pixel size";
+    PhotoNotJpeg "PHOTO_NOT_JPEG" Error "photo" "照片不是JPEG格式" "Photo is not a JPEG by its bytes, whatever its name";
+    PhotoTooLarge "PHOTO_TOO_LARGE" Error "photo" "照片文件不小于60KB" "Photo file is 60 KB (61,440 bytes) or more";
+    PhotoTooSmall "PHOTO_TOO_SMALL" Error "photo" "照片像素小于154×189" "Photo is under 154 × 189 pixels (26 × 32 mm at 150 dpi)";
+    PhotoAspect "PHOTO_ASPECT" Warning "photo" "照片宽高比不是26:32" "Photo is not 26:32 (13:16) within 3 %";
+    PhotoDpi "PHOTO_DPI" Warning "photo" "照片标注分辨率低于150dpi" "Photo declares a density under 150 dpi";
+    PhotoDpiUndeclared "PHOTO_DPI_UNDECLARED" Info "photo" "照片未标注分辨率" "Photo declares no density (dpi)";
+    PhotoOrientation "PHOTO_ORIENTATION" Warning "photo" "照片带EXIF旋转标记" "Photo is stored turned, with an EXIF orientation some systems ignore";
+    PhotoGrayscale "PHOTO_GRAYSCALE" Error "photo" "照片不是彩色" "Photo is not in colour";
+    PhotoBackground "PHOTO_BACKGROUND" Error "photo" "照片背景不是浅蓝色" "Background is not light blue, or not one colour";
+    PhotoNotCentered "PHOTO_NOT_CENTERED" Warning "photo" "头部未水平居中" "Head is not horizontally centred";
+    PhotoHeadSize "PHOTO_HEAD_SIZE" Warning "photo" "头部不是约占照片高度2/3" "Head is not about 2/3 of the photo's height";
+    PhotoBlurry "PHOTO_BLURRY" Warning "photo" "照片模糊" "Photo is blurred";
+    PhotoNameInvalid "PHOTO_NAME_INVALID" Error "photo" "照片文件名不符合命名规则" "File name is neither a valid ID number nor 学校标识码_班号_姓名";
+    PhotoNameNonstandard "PHOTO_NAME_NONSTANDARD" Info "photo" "照片文件名书写不规范(已识别)" "File name was read, but is typed otherwise than the rule (full width, lower-case x, .jpeg)";
+    PhotoNoRecord "PHOTO_NO_RECORD" Error "photo" "照片找不到对应学籍" "No record has this photo's number, or its school, class and name";
+    PhotoWrongFolder "PHOTO_WRONG_FOLDER" Warning "photo" "照片所在文件夹不符" "Photo is in another grade/class folder than its record, or a no-ID photo is outside its school's no-ID folder";
+    PhotoDuplicate "PHOTO_DUPLICATE" Warning "photo" "同一学生有多张照片" "Another photo is for the same student";
 }
 
 impl Code {

@@ -1,0 +1,894 @@
+//! A province's photo folders against its records: every photo judged ([`super::inspect`]),
+//! matched to its record by its name, checked for its place, and every student without a photo
+//! found. Folders are walked one at a time and files judged in parallel as they are found, so
+//! memory holds a folder's names and a small outcome per photo, never the photos.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::file::Format;
+use super::naming::{folder_grade_class, PhotoName};
+use super::{inspect, Rules};
+use crate::columns::{Ints, Text};
+use crate::error::{Error, Result};
+use crate::normalize::date::Date;
+use crate::problems::{Code, Severity};
+use crate::report::police::file_stem;
+use crate::report::{inert, table_sheet, AtomicFile};
+
+/// Extensions walked as photos (compared without case); anything else is listed as skipped.
+pub const PHOTO_EXTENSIONS: [&str; 13] =
+    ["jpg", "jpeg", "jpe", "jfif", "png", "bmp", "gif", "webp", "heic", "heif", "avif", "tif", "tiff"];
+
+/// What was measured on one photo and what is wrong with it.
+#[derive(Clone, Debug)]
+pub struct Photo {
+    /// Index into the photo folders given.
+    pub dir: usize,
+    /// Relative to its folder, with `/` between names.
+    pub path: String,
+    pub format: Option<Format>,
+    pub bytes: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub dpi: Option<f64>,
+    pub orientation: u16,
+    pub background: Option<[u8; 3]>,
+    pub uniformity: Option<f64>,
+    pub head_share: Option<f64>,
+    pub head_offset: Option<f64>,
+    pub sharpness: Option<f64>,
+    pub name: PhotoName,
+    /// The record it is the photo of (the first, when several records share its number).
+    pub record: Option<usize>,
+    pub findings: Vec<(Code, String)>,
+}
+
+impl Photo {
+    /// Whether a new photo must be taken: something no program can correct is wrong.
+    pub fn needs_retake(&self) -> bool {
+        self.findings.iter().any(|(code, _)| match code {
+            Code::PhotoNotJpeg => !self.format.is_some_and(Format::convertible),
+            // A misnamed photo of a known student is renamed by --fix.
+            Code::PhotoNameInvalid => self.record.is_none(),
+            code => !super::fixable(*code) && code.kind().severity != Severity::Info,
+        }) && self.record.is_some()
+    }
+
+    /// The folder names above the file, nearest first.
+    fn folders(&self) -> impl Iterator<Item = &str> {
+        self.path.rsplit('/').skip(1)
+    }
+
+    pub fn parent(&self) -> &str {
+        self.path.rsplit_once('/').map_or("", |(parent, _)| parent)
+    }
+}
+
+/// The outcome of an audit.
+pub struct PhotoAudit {
+    pub dirs: Vec<PathBuf>,
+    /// Ordered by folder, then path.
+    pub photos: Vec<Photo>,
+    /// Records without a photo, in record order.
+    pub missing: Vec<usize>,
+    /// Files under the folders that are not photos (by extension), relative paths.
+    pub skipped: Vec<(usize, String)>,
+    pub seconds: f64,
+}
+
+/// The record columns an audit reads.
+struct Roster<'a> {
+    ids: Text<'a>,
+    /// `id_valid` of `check`: the number passes GB 11643.
+    valid: Option<&'a BooleanChunked>,
+    schools: Text<'a>,
+    classes: Text<'a>,
+    grades: Ints<'a>,
+    /// Normalized number → records carrying it.
+    by_id: HashMap<&'a str, Vec<u32>>,
+    /// [`no_id_key`] → records.
+    by_school_class_name: HashMap<String, Vec<u32>>,
+}
+
+impl<'a> Roster<'a> {
+    fn new(records: &'a DataFrame) -> Result<Roster<'a>> {
+        let text = |name: &str| Text::of(records, name);
+        let (ids, schools, classes, names) =
+            (text("id_norm")?, text("school_code_norm")?, text("class_norm")?, text("name_norm")?);
+        let mut by_id: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut by_school_class_name: HashMap<_, Vec<u32>> = HashMap::new();
+        for i in 0..records.height() {
+            if let Some(id) = ids.get(i) {
+                by_id.entry(id).or_default().push(i as u32);
+            }
+            if let (Some(s), Some(c), Some(n)) = (schools.get(i), classes.get(i), names.get(i)) {
+                by_school_class_name.entry(no_id_key(s, c, n)).or_default().push(i as u32);
+            }
+        }
+        let valid = records.column("id_valid").ok().and_then(|c| c.bool().ok());
+        Ok(Roster {
+            ids,
+            valid,
+            schools,
+            classes,
+            grades: Ints::of(records, "grade_norm")?,
+            by_id,
+            by_school_class_name,
+        })
+    }
+
+    /// The records a photo's name points to.
+    fn records_of(&self, name: &PhotoName) -> &[u32] {
+        match name {
+            PhotoName::Id { number, .. } => self.by_id.get(number.as_str()).map_or(&[], Vec::as_slice),
+            PhotoName::NoId { school, class, name, .. } => {
+                self.by_school_class_name.get(&no_id_key(school, class, name)).map_or(&[], Vec::as_slice)
+            }
+            PhotoName::Invalid => &[],
+        }
+    }
+}
+
+/// The columns of a records table an audit reads (all of `xueji check`'s records.parquet).
+const RECORD_COLUMNS: [&str; 13] = [
+    "record_id",
+    "name",
+    "grade",
+    "class",
+    "school_name",
+    "id_norm",
+    "id_valid",
+    "name_norm",
+    "school_code_norm",
+    "grade_norm",
+    "class_norm",
+    "locality_city",
+    "locality_county",
+];
+
+/// The records photos are matched against: the `records.parquet` of a `check` or `run` output
+/// folder given alone, or school sheets read and checked as `xueji check` does.
+pub fn load_records(
+    inputs: &[PathBuf],
+    ingest: &crate::ingest::IngestOptions,
+    check: &crate::check::CheckOptions,
+) -> Result<DataFrame> {
+    if let [folder] = inputs {
+        let parquet = folder.join("records.parquet");
+        if folder.is_dir() && parquet.is_file() {
+            let file = std::fs::File::open(&parquet).map_err(|e| Error::io(&parquet, e))?;
+            let mut df = ParquetReader::new(file)
+                .finish()
+                .map_err(|e| Error::input(&parquet, format!("cannot be read as Parquet: {e}")))?;
+            for column in RECORD_COLUMNS {
+                if df.column(column).is_err() {
+                    return Err(Error::input(
+                        &parquet,
+                        format!("has no column {column}: not the records.parquet of `xueji check` or `xueji run`"),
+                    ));
+                }
+            }
+            df.rechunk_mut_par();
+            return Ok(df);
+        }
+    }
+    Ok(crate::pipeline::check_inputs(inputs, ingest, check)?.records)
+}
+
+/// School code, class number and name as one lookup key.
+fn no_id_key(school: &str, class: &str, name: &str) -> String {
+    format!("{school}\t{class}\t{name}")
+}
+
+/// Judges every photo under `dirs` against `records` (a records table with the normalized
+/// columns of `xueji check`).
+pub fn audit(dirs: &[PathBuf], records: &DataFrame, rules: &Rules, as_of: Date) -> Result<PhotoAudit> {
+    let started = Instant::now();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(Error::input(dir, "not a folder of photos"));
+        }
+    }
+    let roster = Roster::new(records)?;
+    let skipped = std::sync::Mutex::new(Vec::new());
+    let watch = crate::progress::Stopwatch::start("photos");
+    let mut photos: Vec<Photo> = THREAD_POOL.install(|| {
+        Walk::new(dirs, &skipped)
+            .par_bridge()
+            .map(|(dir, path)| judge(dirs, dir, path, &roster, rules, as_of))
+            .collect()
+    });
+    watch.finish(&mut Vec::new());
+    photos.sort_by(|a, b| (a.dir, &a.path).cmp(&(b.dir, &b.path)));
+    let mut skipped = skipped.into_inner().unwrap_or_else(|e| e.into_inner());
+    skipped.sort();
+
+    check_places(&mut photos, &roster);
+    let missing = {
+        let mut covered = vec![false; records.height()];
+        for photo in &photos {
+            for &r in roster.records_of(&photo.name) {
+                covered[r as usize] = true;
+            }
+        }
+        covered.iter().enumerate().filter(|(_, c)| !**c).map(|(i, _)| i).collect()
+    };
+    Ok(PhotoAudit { dirs: dirs.to_vec(), photos, missing, skipped, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// Files over this size are not read: no photo is that large, and memory stays flat whatever
+/// lies in the folders (a video named `.jpg`).
+const MAX_READ_BYTES: u64 = 64 << 20;
+
+/// Reads a file's bytes, or only its first ones (to tell its format) when it is over
+/// [`MAX_READ_BYTES`].
+fn inspect_file(path: &Path, rules: &Rules) -> std::io::Result<super::Inspection> {
+    use std::io::Read;
+    let size = std::fs::metadata(path)?.len();
+    if size <= MAX_READ_BYTES {
+        return Ok(inspect(&std::fs::read(path)?, rules));
+    }
+    let mut head = [0u8; 16];
+    let n = std::fs::File::open(path)?.read(&mut head)?;
+    let format = Format::sniff(&head[..n]);
+    let mut findings = vec![(
+        Code::PhotoTooLarge,
+        crate::say!("{size}字节，超过{}MB，未读取", "{size} bytes, over {} MB: not read", MAX_READ_BYTES >> 20),
+    )];
+    if format != Format::Jpeg {
+        findings.insert(0, (Code::PhotoNotJpeg, crate::say!("文件实为{}", "the file is {}", format.label())));
+    }
+    Ok(super::Inspection { format: Some(format), bytes: size, orientation: 1, findings, ..Default::default() })
+}
+
+/// Reads and judges one file: its bytes, its name, its record.
+fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &Rules, as_of: Date) -> Photo {
+    let relative: String = path
+        .strip_prefix(&dirs[dir])
+        .unwrap_or(&path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    let (inspection, read_error) = match inspect_file(&path, rules) {
+        Ok(inspection) => (inspection, None),
+        Err(e) => (super::Inspection::default(), Some(e)),
+    };
+    let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = PhotoName::parse(&file_name, as_of);
+    // Several records may share a number (one student registered twice): the photo is of the
+    // one whose school code is in its path, then whose grade and class its folders say, else
+    // of the first.
+    let candidates = roster.records_of(&name);
+    let (grade, class) = {
+        let mut folders = relative.rsplit('/').skip(1);
+        folder_grade_class(folders.next(), folders.next())
+    };
+    let fit = |r: usize| {
+        let school = roster.schools.get(r).is_some_and(|s| relative.contains(s));
+        let folder = grade.is_some_and(|g| roster.grades.get(r) == Some(i32::from(g)))
+            && class.as_deref() == roster.classes.get(r);
+        (school, folder)
+    };
+    let record = candidates.iter().map(|&r| r as usize).rev().max_by_key(|&r| fit(r));
+    let portrait = inspection.portrait.as_ref();
+    let mut photo = Photo {
+        dir,
+        path: relative,
+        format: inspection.format,
+        bytes: inspection.bytes,
+        width: inspection.width,
+        height: inspection.height,
+        dpi: inspection.dpi,
+        orientation: inspection.orientation,
+        background: portrait.map(|p| p.background),
+        uniformity: portrait.map(|p| p.uniformity),
+        head_share: portrait.and_then(|p| p.head_share()),
+        head_offset: portrait.and_then(|p| p.head_offset()),
+        sharpness: portrait.map(|p| p.sharpness),
+        name,
+        record,
+        findings: inspection.findings,
+    };
+    if let Some(e) = read_error {
+        photo.findings.push((Code::PhotoUnreadable, crate::say!("无法读取文件：{e}", "cannot read the file: {e}")));
+    }
+    let rule = crate::lang::pick(
+        "应为“身份证号.jpg”或“学校标识码_班号_姓名.jpg”",
+        "must be <ID number>.jpg or <school code>_<class>_<name>.jpg",
+    );
+    match &photo.name {
+        PhotoName::Invalid => {
+            photo.findings.push((Code::PhotoNameInvalid, crate::say!("文件名“{file_name}”{rule}", "file name {file_name:?}: {rule}")))
+        }
+        PhotoName::Id { number, valid: false, .. } => photo.findings.push((
+            Code::PhotoNameInvalid,
+            crate::say!(
+                "文件名中的身份证号{number}未通过GB 11643校验(校验位、出生日期)",
+                "the number in the name, {number}, fails GB 11643 (check character or birth date)"
+            ),
+        )),
+        PhotoName::Id { nonstandard: true, number, .. } | PhotoName::NoId { nonstandard: true, school: number, .. } => {
+            photo.findings.push((
+                Code::PhotoNameNonstandard,
+                crate::say!(
+                    "文件名“{file_name}”书写不规范(全角、小写x或扩展名)，已按{number}识别",
+                    "file name {file_name:?} is typed otherwise than the rule (full width, lower-case x or extension); read as {number}"
+                ),
+            ))
+        }
+        _ => {}
+    }
+    match (&photo.name, photo.record) {
+        (PhotoName::Invalid, _) => {}
+        (name, None) => {
+            let what = match name {
+                PhotoName::Id { number, .. } => crate::say!("身份证件号{number}", "ID number {number}"),
+                PhotoName::NoId { school, class, name, .. } => {
+                    crate::say!("学校{school}、{class}班的{name}", "{name} of class {class} at school {school}")
+                }
+                PhotoName::Invalid => unreachable!(),
+            };
+            photo.findings.push((Code::PhotoNoRecord, crate::say!("没有学籍是{what}", "no record is {what}")));
+        }
+        (PhotoName::NoId { .. }, Some(r)) => {
+            let valid = roster.valid.is_some_and(|v| v.get(r) == Some(true));
+            if let Some(id) = roster.ids.get(r).filter(|_| valid) {
+                photo.findings.push((
+                    Code::PhotoNameInvalid,
+                    crate::say!(
+                        "学生有证件号{id}，照片应命名为{id}.jpg",
+                        "the student has ID number {id}: name the photo {id}.jpg"
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    photo.findings.sort_by_key(|(code, _)| *code);
+    photo
+}
+
+/// Place and count: a photo in another grade/class folder than its record, a no-ID photo outside
+/// its school's no-ID folder, two photos of one student.
+fn check_places(photos: &mut [Photo], roster: &Roster) {
+    // The no-ID folder of a school is where most of its no-ID photos are; a folder that also
+    // holds numbered photos is no such folder.
+    let numbered_folders: HashSet<(usize, String)> = photos
+        .iter()
+        .filter(|p| matches!(p.name, PhotoName::Id { .. }))
+        .map(|p| (p.dir, p.parent().to_owned()))
+        .collect();
+    let mut no_id_folders: HashMap<&str, BTreeMap<(usize, &str), usize>> = HashMap::new();
+    for p in photos.iter() {
+        if let PhotoName::NoId { school, .. } = &p.name {
+            *no_id_folders.entry(school).or_default().entry((p.dir, p.parent())).or_default() += 1;
+        }
+    }
+    let home: HashMap<String, (usize, String)> = no_id_folders
+        .into_iter()
+        .filter_map(|(school, folders)| {
+            let ((dir, folder), _) = folders.into_iter().max_by_key(|&(k, n)| (n, std::cmp::Reverse(k)))?;
+            Some((school.to_owned(), (dir, folder.to_owned())))
+        })
+        .collect();
+
+    let mut first_photo: HashMap<usize, usize> = HashMap::new();
+    for i in 0..photos.len() {
+        let Some(record) = photos[i].record else { continue };
+        let mut found = Vec::new();
+        match &photos[i].name {
+            PhotoName::Id { .. } => {
+                let mut folders = photos[i].folders();
+                let (grade, class) = folder_grade_class(folders.next(), folders.next());
+                let (want_grade, want_class) = (roster.grades.get(record), roster.classes.get(record));
+                let differs = |found: Option<String>, wanted: Option<String>| matches!((found, wanted), (Some(f), Some(w)) if f != w);
+                let wrong = (grade.is_none() && class.is_none())
+                    || differs(grade.map(|g| g.to_string()), want_grade.map(|g| g.to_string()))
+                    || differs(class, want_class.map(str::to_owned));
+                if wrong && (want_grade.is_some() || want_class.is_some()) {
+                    let wanted = format!(
+                        "{}/{}",
+                        want_grade.map_or("?".into(), grade_label),
+                        want_class.map_or("?".into(), |c| crate::say!("{c}班", "class {c}"))
+                    );
+                    found.push((
+                        Code::PhotoWrongFolder,
+                        crate::say!(
+                            "照片在“{}”文件夹，学籍在{wanted}",
+                            "the photo is in folder {:?}; the record is in {wanted}",
+                            photos[i].parent()
+                        ),
+                    ));
+                }
+            }
+            PhotoName::NoId { school, .. } => {
+                let here = (photos[i].dir, photos[i].parent().to_owned());
+                if numbered_folders.contains(&here) || home.get(school).is_some_and(|h| *h != here) {
+                    let home = home.get(school).map(|(_, f)| f.as_str()).unwrap_or("");
+                    found.push((
+                        Code::PhotoWrongFolder,
+                        crate::say!(
+                            "无证件号学生的照片应单独放在本校的无证件照片文件夹(本校多数在“{home}”)，此张在“{}”",
+                            "photos of students without a number belong in the school's own folder for them (most are in {home:?}); this one is in {:?}",
+                            here.1
+                        ),
+                    ));
+                }
+            }
+            PhotoName::Invalid => {}
+        }
+        // The student: the first record the name points to.
+        let student = roster.records_of(&photos[i].name).first().map_or(record, |&r| r as usize);
+        match first_photo.get(&student) {
+            Some(&first) => {
+                let other = &photos[first].path;
+                found.push((
+                    Code::PhotoDuplicate,
+                    crate::say!("与“{other}”是同一学生的照片", "the same student as {other:?}"),
+                ));
+            }
+            None => {
+                first_photo.insert(student, i);
+            }
+        }
+        photos[i].findings.extend(found);
+        photos[i].findings.sort_by_key(|(code, _)| *code);
+    }
+}
+
+fn grade_label(grade: i32) -> String {
+    match grade {
+        1..=6 => crate::say!("{grade}年级", "grade {grade}"),
+        7..=9 => crate::say!("{}年级(初{})", "grade {} (junior {})", grade, grade - 6),
+        _ => crate::say!("{}年级(高{})", "grade {} (senior {})", grade, grade - 9),
+    }
+}
+
+/// Folders walked depth first, one folder's entries in memory at a time; photos out as
+/// (folder index, path), other files into `skipped`.
+struct Walk<'a> {
+    dirs: &'a [PathBuf],
+    next_dir: usize,
+    /// (folder index, folder, depth) still to read.
+    stack: Vec<(usize, PathBuf, usize)>,
+    files: std::vec::IntoIter<(usize, PathBuf)>,
+    seen: HashSet<PathBuf>,
+    skipped: &'a std::sync::Mutex<Vec<(usize, String)>>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(dirs: &'a [PathBuf], skipped: &'a std::sync::Mutex<Vec<(usize, String)>>) -> Walk<'a> {
+        Walk { dirs, next_dir: 0, stack: Vec::new(), files: Vec::new().into_iter(), seen: HashSet::new(), skipped }
+    }
+
+    fn read_folder(&mut self, dir: usize, folder: &Path, depth: usize) -> Vec<(usize, PathBuf)> {
+        // A folder reached again through a link is not walked again; unreadable folders are
+        // reported as skipped, not fatal: one locked folder must not stop a province.
+        let real = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_owned());
+        if !self.seen.insert(real) || depth > crate::ingest::MAX_FOLDER_DEPTH {
+            return Vec::new();
+        }
+        let entries = match std::fs::read_dir(folder) {
+            Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect::<Vec<_>>(),
+            Err(_) => {
+                self.skip_file(dir, folder);
+                return Vec::new();
+            }
+        };
+        let mut files = Vec::new();
+        let mut folders = Vec::new();
+        for path in entries {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                folders.push(path);
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+            {
+                files.push((dir, path));
+            } else if !matches!(name.to_ascii_lowercase().as_str(), "thumbs.db" | "desktop.ini") {
+                self.skip_file(dir, &path);
+            }
+        }
+        folders.sort();
+        self.stack.extend(folders.into_iter().rev().map(|f| (dir, f, depth + 1)));
+        files
+    }
+
+    fn skip_file(&self, dir: usize, path: &Path) {
+        let relative = path.strip_prefix(&self.dirs[dir]).unwrap_or(path).to_string_lossy().replace('\\', "/");
+        self.skipped.lock().unwrap_or_else(|e| e.into_inner()).push((dir, relative));
+    }
+}
+
+impl Iterator for Walk<'_> {
+    type Item = (usize, PathBuf);
+
+    fn next(&mut self) -> Option<(usize, PathBuf)> {
+        loop {
+            if let Some(file) = self.files.next() {
+                return Some(file);
+            }
+            let (dir, folder, depth) = match self.stack.pop() {
+                Some(next) => next,
+                None if self.next_dir < self.dirs.len() => {
+                    self.next_dir += 1;
+                    (self.next_dir - 1, self.dirs[self.next_dir - 1].clone(), 0)
+                }
+                None => return None,
+            };
+            self.files = self.read_folder(dir, &folder, depth).into_iter();
+        }
+    }
+}
+
+/// The files an audit writes into its output folder (besides the retake workbooks).
+pub const PHOTO_OUTPUTS: [&str; 5] =
+    ["photo_problems.parquet", "photo_problems.csv", "photos.parquet", "photo_summary.csv", "photo_audit.json"];
+
+/// Counts of an audit, for people and the manifest.
+#[derive(Debug, Serialize)]
+pub struct AuditSummary {
+    pub photos: usize,
+    pub students: usize,
+    pub students_with_photo: usize,
+    pub students_without_photo: usize,
+    /// Photos with no problem beyond information.
+    pub photos_passed: usize,
+    /// Photos of known students that need a new photo (missing students aside).
+    pub photos_to_retake: usize,
+    /// Photos whose problems `--fix` can correct.
+    pub photos_fixable: usize,
+    pub files_skipped: usize,
+    pub by_code: BTreeMap<&'static str, usize>,
+    pub seconds: f64,
+    pub photos_per_second: f64,
+    pub rules: Rules,
+    /// School workbooks listing the students to photograph, under `photo_retakes/`.
+    pub retake_lists: Vec<PathBuf>,
+}
+
+impl PhotoAudit {
+    pub fn summary(&self, records: usize, rules: &Rules) -> AuditSummary {
+        let mut by_code = BTreeMap::new();
+        for (code, _) in self.photos.iter().flat_map(|p| &p.findings) {
+            *by_code.entry(code.as_str()).or_default() += 1;
+        }
+        if !self.missing.is_empty() {
+            by_code.insert(Code::PhotoMissing.as_str(), self.missing.len());
+        }
+        let serious = |p: &Photo| p.findings.iter().any(|(c, _)| c.kind().severity != Severity::Info);
+        AuditSummary {
+            photos: self.photos.len(),
+            students: records,
+            students_with_photo: records - self.missing.len(),
+            students_without_photo: self.missing.len(),
+            photos_passed: self.photos.iter().filter(|p| !serious(p)).count(),
+            photos_to_retake: self.photos.iter().filter(|p| p.needs_retake()).count(),
+            photos_fixable: self
+                .photos
+                .iter()
+                .filter(|p| serious(p) && !p.needs_retake() && p.record.is_some())
+                .count(),
+            files_skipped: self.skipped.len(),
+            by_code,
+            seconds: self.seconds,
+            photos_per_second: self.photos.len() as f64 / self.seconds.max(1e-9),
+            rules: rules.clone(),
+            retake_lists: Vec::new(),
+        }
+    }
+
+    /// One row per photo × problem, then one per student without a photo.
+    pub fn problems_frame(&self, records: &DataFrame) -> Result<DataFrame> {
+        let text = |name: &str| Text::of(records, name);
+        let columns = [
+            "record_id",
+            "name",
+            "school_code_norm",
+            "school_name",
+            "grade",
+            "class",
+            "locality_city",
+            "locality_county",
+        ]
+        .map(text);
+        let columns = columns.into_iter().collect::<Result<Vec<_>>>()?;
+        let mut rows: Vec<(Option<&Photo>, Option<usize>, Code, &str)> = Vec::new();
+        for photo in &self.photos {
+            for (code, message) in &photo.findings {
+                rows.push((Some(photo), photo.record, *code, message));
+            }
+        }
+        let missing = crate::lang::pick("没有找到该学生的照片", "no photo of this student was found");
+        rows.extend(self.missing.iter().map(|&r| (None, Some(r), Code::PhotoMissing, missing)));
+        let string = |name: &str, values: Vec<Option<&str>>| {
+            StringChunked::from_iter_options(name.into(), values.into_iter()).into_column()
+        };
+        let dir_names: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
+        let mut out = vec![
+            string("path", rows.iter().map(|r| Some(r.0.map_or("", |p| p.path.as_str()))).collect()),
+            string("photo_dir", rows.iter().map(|r| r.0.map(|p| dir_names[p.dir].as_str())).collect()),
+            string("code", rows.iter().map(|r| Some(r.2.as_str())).collect()),
+            string("severity", rows.iter().map(|r| Some(r.2.kind().severity.as_str())).collect()),
+            string("problem", rows.iter().map(|r| Some(r.2.kind().label())).collect()),
+            string("message", rows.iter().map(|r| Some(r.3)).collect()),
+            string(
+                "retake",
+                rows.iter().map(|r| Some(if r.0.is_none_or(Photo::needs_retake) { "yes" } else { "no" })).collect(),
+            ),
+        ];
+        let names = ["record_id", "name", "school_code", "school_name", "grade", "class", "city", "county"];
+        for (name, column) in names.iter().zip(&columns) {
+            out.push(string(name, rows.iter().map(|r| r.1.and_then(|i| column.get(i))).collect()));
+        }
+        Ok(DataFrame::new(rows.len(), out)?)
+    }
+
+    /// One row per photo with what was measured on it.
+    pub fn photos_frame(&self, records: &DataFrame) -> Result<DataFrame> {
+        let record_ids = Text::of(records, "record_id")?;
+        let p = &self.photos;
+        let f64s = |name: &str, values: Vec<Option<f64>>| {
+            Float64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+        };
+        let u32s = |name: &str, values: Vec<Option<u32>>| {
+            UInt32Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+        };
+        let strings = |name: &str, values: Vec<Option<String>>| {
+            StringChunked::from_iter_options(name.into(), values.into_iter()).into_column()
+        };
+        let columns = vec![
+            strings("path", p.iter().map(|p| Some(p.path.clone())).collect()),
+            u32s("photo_dir", p.iter().map(|p| Some(p.dir as u32)).collect()),
+            strings(
+                "record_id",
+                p.iter().map(|p| p.record.and_then(|r| record_ids.get(r)).map(str::to_owned)).collect(),
+            ),
+            strings("format", p.iter().map(|p| p.format.map(|f| format!("{f:?}").to_lowercase())).collect()),
+            UInt64Chunked::from_iter_values("bytes".into(), p.iter().map(|p| p.bytes)).into_column(),
+            u32s("width", p.iter().map(|p| p.width).collect()),
+            u32s("height", p.iter().map(|p| p.height).collect()),
+            f64s("dpi", p.iter().map(|p| p.dpi).collect()),
+            u32s("exif_orientation", p.iter().map(|p| Some(u32::from(p.orientation))).collect()),
+            strings(
+                "background",
+                p.iter().map(|p| p.background.map(|[r, g, b]| format!("#{r:02X}{g:02X}{b:02X}"))).collect(),
+            ),
+            f64s("border_uniformity", p.iter().map(|p| p.uniformity).collect()),
+            f64s("head_share", p.iter().map(|p| p.head_share).collect()),
+            f64s("head_offset", p.iter().map(|p| p.head_offset).collect()),
+            f64s("sharpness", p.iter().map(|p| p.sharpness).collect()),
+            strings(
+                "codes",
+                p.iter()
+                    .map(|p| Some(p.findings.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(";")))
+                    .collect(),
+            ),
+        ];
+        Ok(DataFrame::new(p.len(), columns)?)
+    }
+
+    /// Per school: students, photos, students without one, photos to retake or fix.
+    pub fn school_summary(&self, records: &DataFrame) -> Result<DataFrame> {
+        let text = |name: &str| Text::of(records, name);
+        let (city, county, code, school) =
+            (text("locality_city")?, text("locality_county")?, text("school_code_norm")?, text("school_name")?);
+        let key = |i: usize| {
+            (
+                city.get(i).unwrap_or(""),
+                county.get(i).unwrap_or(""),
+                code.get(i).unwrap_or(""),
+                school.get(i).unwrap_or(""),
+            )
+        };
+        // students, without photo, photos, to retake, fixable
+        let mut schools: BTreeMap<_, [u64; 5]> = BTreeMap::new();
+        for i in 0..records.height() {
+            schools.entry(key(i)).or_default()[0] += 1;
+        }
+        for &i in &self.missing {
+            schools.entry(key(i)).or_default()[1] += 1;
+        }
+        let serious = |p: &Photo| p.findings.iter().any(|(c, _)| c.kind().severity != Severity::Info);
+        for p in &self.photos {
+            let Some(i) = p.record else { continue };
+            let counts = schools.entry(key(i)).or_default();
+            counts[2] += 1;
+            counts[3] += u64::from(p.needs_retake());
+            counts[4] += u64::from(serious(p) && !p.needs_retake());
+        }
+        let headers: [&str; 9] = if crate::lang::english() {
+            [
+                "city",
+                "county",
+                "school_code",
+                "school_name",
+                "students",
+                "students_without_photo",
+                "photos",
+                "photos_to_retake",
+                "photos_to_fix",
+            ]
+        } else {
+            ["地市", "区县", "学校标识码", "学校名称", "学生数", "无照片学生", "照片数", "需重拍照片", "可自动修正照片"]
+        };
+        let mut columns: Vec<Column> = (0..4)
+            .map(|k| {
+                let values = schools.keys().map(|s| [s.0, s.1, s.2, s.3][k]);
+                StringChunked::from_iter_values(headers[k].into(), values).into_column()
+            })
+            .collect();
+        for k in 0..5 {
+            columns.push(
+                UInt64Chunked::from_iter_values(headers[4 + k].into(), schools.values().map(|c| c[k])).into_column(),
+            );
+        }
+        Ok(DataFrame::new(schools.len(), columns)?)
+    }
+
+    /// Writes the audit into `out` (created if needed) and returns its summary; the retake lists
+    /// go under `out/photo_retakes/<city>/<county>/`.
+    pub fn write(&self, records: &DataFrame, rules: &Rules, out: &Path, day: Date) -> Result<AuditSummary> {
+        crate::report::output_dir(out)?;
+        let mut problems = self.problems_frame(records)?;
+        crate::report::write_parquet(&out.join("photo_problems.parquet"), &mut problems)?;
+        crate::report::write_csv(&out.join("photo_problems.csv"), &problems_for_people(&problems)?)?;
+        crate::report::write_parquet(&out.join("photos.parquet"), &mut self.photos_frame(records)?)?;
+        crate::report::write_csv(&out.join("photo_summary.csv"), &self.school_summary(records)?)?;
+        let mut summary = self.summary(records.height(), rules);
+        summary.retake_lists = self.write_retake_lists(records, &out.join("photo_retakes"), day)?;
+        crate::report::write_atomic(&out.join("photo_audit.json"), |w| {
+            serde_json::to_writer_pretty(&mut *w, &summary).map_err(|e| Error::input(out, e.to_string()))?;
+            std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
+        })?;
+        Ok(summary)
+    }
+
+    /// Per school, the students to photograph: those without a photo and those whose photo no
+    /// program can correct, with why. Returns the workbooks written (relative to `dir`).
+    fn write_retake_lists(&self, records: &DataFrame, dir: &Path, day: Date) -> Result<Vec<PathBuf>> {
+        let text = |name: &str| Text::of(records, name);
+        let (city, county, code, school) =
+            (text("locality_city")?, text("locality_county")?, text("school_code_norm")?, text("school_name")?);
+        let (record_id, name, grade, class) = (text("record_id")?, text("name")?, text("grade")?, text("class")?);
+        type School<'a> = (&'a str, &'a str, &'a str, &'a str);
+        // A student to photograph: record, why, the photo they have (if any).
+        type ToPhotograph<'a> = (usize, String, &'a str);
+        let mut schools: BTreeMap<School, Vec<ToPhotograph>> = BTreeMap::new();
+        let key = |i: usize| {
+            (
+                city.get(i).unwrap_or(""),
+                county.get(i).unwrap_or(""),
+                code.get(i).unwrap_or(""),
+                school.get(i).unwrap_or(""),
+            )
+        };
+        for &i in &self.missing {
+            schools.entry(key(i)).or_default().push((i, Code::PhotoMissing.kind().label().to_owned(), ""));
+        }
+        for p in self.photos.iter().filter(|p| p.needs_retake()) {
+            let Some(i) = p.record else { continue };
+            let why: Vec<String> = p
+                .findings
+                .iter()
+                .filter(|(c, _)| !super::fixable(*c) && c.kind().severity != Severity::Info)
+                .map(|(c, m)| format!("{}：{m}", c.kind().label()))
+                .collect();
+            schools.entry(key(i)).or_default().push((i, why.join("；"), p.path.as_str()));
+        }
+        let folder = |s: &School| {
+            let name =
+                |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { file_stem(t) };
+            PathBuf::from(name(s.0)).join(name(s.1))
+        };
+        let schools: Vec<(School, Vec<ToPhotograph>)> = schools.into_iter().collect();
+        let headers: [&str; 7] = if crate::lang::english() {
+            ["record_id", "name", "grade", "class", "why", "photo", "photo taken (✓)"]
+        } else {
+            ["记录号", "姓名", "年级", "班级", "原因", "现有照片", "已重拍(✓)"]
+        };
+        let mut written: Vec<PathBuf> = THREAD_POOL.install(|| {
+            schools
+                .par_iter()
+                .map(|(s, students)| {
+                    let path = folder(s).join(format!("{}.xlsx", file_stem(&format!("{}_{}", s.2, s.3))));
+                    std::fs::create_dir_all(dir.join(folder(s))).map_err(|e| Error::io(dir, e))?;
+                    let mut students = students.clone();
+                    students.sort_by_key(|(i, _, _)| (grade.get(*i), class.get(*i), *i));
+                    let rows: Vec<[String; 7]> = students
+                        .iter()
+                        .map(|(i, why, photo)| {
+                            [
+                                record_id.get(*i),
+                                name.get(*i),
+                                grade.get(*i),
+                                class.get(*i),
+                                Some(why.as_str()),
+                                Some(*photo),
+                                Some(""),
+                            ]
+                            .map(|v| inert(v.unwrap_or("")).into_owned())
+                        })
+                        .collect();
+                    let target = dir.join(&path);
+                    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(&target, format!("writing xlsx: {e}"));
+                    let mut workbook = crate::report::new_workbook(day)?;
+                    let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
+                    sheet.set_name(crate::lang::pick("待拍照学生", "to photograph")).map_err(xlsx)?;
+                    table_sheet(sheet, &headers, &rows).map_err(xlsx)?;
+                    for (r, row) in rows.iter().enumerate() {
+                        for (c, value) in row.iter().enumerate() {
+                            sheet.write_string(r as u32 + 1, c as u16, value).map_err(xlsx)?;
+                        }
+                    }
+                    let mut file = AtomicFile::create(&target)?;
+                    workbook.save_to_writer(file.writer()).map_err(xlsx)?;
+                    file.commit()?;
+                    Ok(path)
+                })
+                .collect::<Result<_>>()
+        })?;
+        written.sort();
+        Ok(written)
+    }
+}
+
+/// `photo_problems.csv` as people read it: Chinese headers, the problem and the student first,
+/// the stable codes beside them.
+pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
+    const COLUMNS: [(&str, &str); 15] = [
+        ("problem", "问题"),
+        ("message", "说明"),
+        ("path", "照片"),
+        ("name", "姓名"),
+        ("school_name", "学校名称"),
+        ("grade", "年级"),
+        ("class", "班级"),
+        ("severity", "严重程度"),
+        ("retake", "需重拍"),
+        ("code", "问题代码"),
+        ("record_id", "记录号"),
+        ("school_code", "学校标识码"),
+        ("city", "地市"),
+        ("county", "区县"),
+        ("photo_dir", "照片文件夹"),
+    ];
+    let english = crate::lang::english();
+    let severity = problems.column("severity")?.str()?.apply_values(|s| {
+        let severity = match s {
+            "error" => Severity::Error,
+            "warning" => Severity::Warning,
+            _ => Severity::Info,
+        };
+        severity.label().to_owned().into()
+    });
+    let retake = problems
+        .column("retake")?
+        .str()?
+        .apply_values(|s| crate::lang::pick(if s == "yes" { "是" } else { "否" }, s).to_owned().into());
+    let columns = COLUMNS
+        .iter()
+        .map(|(name, label)| {
+            let column = match *name {
+                "severity" => severity.clone().into_column(),
+                "retake" => retake.clone().into_column(),
+                name => problems.column(name)?.clone(),
+            };
+            Ok(column.with_name(if english { *name } else { *label }.into()))
+        })
+        .collect::<Result<Vec<Column>>>()?;
+    Ok(DataFrame::new(problems.height(), columns)?)
+}

@@ -1,0 +1,227 @@
+//! `xueji photos --fix OUT`: corrected copies of the photos a program can correct, never touching
+//! the originals. A copy is the photo upright, cropped to 26:32 around the head, scaled to at most
+//! [`MAX_WIDTH`] pixels wide, saved as JPEG with its density written and the largest quality that
+//! stays under the size limit, named and placed by the rule:
+//! `<学校标识码>_<学校名称>/<年级>/<班级>/<身份证号>.jpg`, or
+//! `<学校标识码>_<学校名称>/无证件号/<学校标识码>_<班号>_<姓名>.jpg`. Photos that need a new
+//! photo, of nobody, or a second photo of a student are not copied.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use image::codecs::jpeg::{JpegEncoder, PixelDensity};
+use image::imageops::FilterType;
+use image::{DynamicImage, RgbImage};
+use polars::prelude::*;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+
+use super::audit::{Photo, PhotoAudit};
+use super::{decode, inspect, naming, Rules, MM_PER_INCH, WIDTH_MM};
+use crate::columns::Text;
+use crate::error::{Error, Result};
+use crate::problems::{Code, Severity};
+use crate::report::police::file_stem;
+use crate::report::AtomicFile;
+
+/// Copies are scaled down to this width (350 dpi at 26 mm): more pixels only cost bytes.
+pub const MAX_WIDTH: u32 = 358;
+/// The folder of a school's photos of students without a number.
+pub const NO_ID_FOLDER: &str = "无证件号";
+
+/// What became of one photo.
+#[derive(Debug)]
+pub struct Fixed {
+    /// Index into the audit's photos.
+    pub photo: usize,
+    /// Where the copy was written, relative to the output folder; `None` when none was.
+    pub written: Option<PathBuf>,
+    /// What was done, or why no copy was made.
+    pub note: String,
+}
+
+/// Writes corrected copies into `out` and returns what became of every photo of a known student.
+pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -> Result<Vec<Fixed>> {
+    let text = |name: &str| Text::of(records, name);
+    let columns = Columns {
+        ids: text("id_norm")?,
+        valid: records.column("id_valid").ok().and_then(|c| c.bool().ok().cloned()),
+        school_codes: text("school_code_norm")?,
+        school_names: text("school_name")?,
+        grades: text("grade")?,
+        classes: text("class")?,
+        class_numbers: text("class_norm")?,
+        names: text("name_norm")?,
+    };
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let work: Vec<usize> = (0..audit.photos.len()).filter(|&i| audit.photos[i].record.is_some()).collect();
+    let mut fixed: Vec<Fixed> = THREAD_POOL.install(|| {
+        work.par_iter()
+            .map(|&i| {
+                let photo = &audit.photos[i];
+                let note = |note: String| Ok(Fixed { photo: i, written: None, note });
+                if photo.needs_retake() {
+                    return note(crate::say!("需重拍，未复制", "needs a new photo: not copied"));
+                }
+                if photo.findings.iter().any(|(c, _)| *c == Code::PhotoDuplicate) {
+                    return note(crate::say!(
+                        "同一学生的第二张照片，未复制",
+                        "a second photo of the student: not copied"
+                    ));
+                }
+                let source = audit.dirs[photo.dir].join(&photo.path);
+                let bytes = std::fs::read(&source).map_err(|e| Error::io(&source, e))?;
+                let target = columns.place(photo.record.unwrap_or(0));
+                std::fs::create_dir_all(out.join(target.parent().unwrap_or(Path::new(""))))
+                    .map_err(|e| Error::io(out, e))?;
+                let clean = photo
+                    .findings
+                    .iter()
+                    .all(|(c, _)| matches!(c, Code::PhotoWrongFolder | Code::PhotoNameNonstandard));
+                let (copy, done) = if clean {
+                    (bytes, crate::say!("原样复制", "copied as it was"))
+                } else {
+                    match correct(&bytes, rules) {
+                        Ok(corrected) => corrected,
+                        Err(why) => return note(why),
+                    }
+                };
+                let mut file = AtomicFile::create(&out.join(&target))?;
+                std::io::Write::write_all(file.writer(), &copy).map_err(|e| Error::io(&target, e))?;
+                file.commit()?;
+                Ok(Fixed { photo: i, written: Some(target), note: done })
+            })
+            .collect::<Result<_>>()
+    })?;
+    fixed.sort_by_key(|f| f.photo);
+    Ok(fixed)
+}
+
+struct Columns<'a> {
+    ids: Text<'a>,
+    valid: Option<BooleanChunked>,
+    school_codes: Text<'a>,
+    school_names: Text<'a>,
+    grades: Text<'a>,
+    classes: Text<'a>,
+    class_numbers: Text<'a>,
+    names: Text<'a>,
+}
+
+impl Columns<'_> {
+    /// Where the rule puts record `r`'s photo, relative to the output folder.
+    fn place(&self, r: usize) -> PathBuf {
+        let get =
+            |t: &Text, fallback: &str| t.get(r).filter(|v| !v.is_empty()).map_or(fallback.to_owned(), str::to_owned);
+        let school_code = get(&self.school_codes, "");
+        let school = PathBuf::from(file_stem(&format!("{school_code}_{}", get(&self.school_names, ""))));
+        let valid_id = self.ids.get(r).filter(|_| self.valid.as_ref().is_some_and(|v| v.get(r) == Some(true)));
+        match valid_id {
+            Some(id) => school
+                .join(file_stem(&get(&self.grades, crate::lang::pick("年级不详", "grade unknown"))))
+                .join(file_stem(&get(&self.classes, crate::lang::pick("班级不详", "class unknown"))))
+                .join(naming::standard_name(Some(id), "", "", "")),
+            None => school.join(NO_ID_FOLDER).join(file_stem(&naming::standard_name(
+                None,
+                &school_code,
+                &get(&self.class_numbers, ""),
+                &get(&self.names, ""),
+            ))),
+        }
+    }
+}
+
+/// The photo corrected: upright, 26:32 around the head, at most [`MAX_WIDTH`] wide, JPEG with its
+/// density, under the size limit; with what was done. `Err` says why it cannot be.
+pub fn correct(bytes: &[u8], rules: &Rules) -> std::result::Result<(Vec<u8>, String), String> {
+    let (image, _) = decode(bytes, rules)?;
+    let before = inspect(bytes, rules);
+    let (w, h) = image.dimensions();
+    let aspect = rules.aspect;
+    // The crop: as wide (or as tall) as the photo allows, centred on the head across and keeping
+    // a little space above it.
+    let head = before.portrait.as_ref().and_then(|p| p.head.map(|head| (head.centre_x, head.top)));
+    let (cw, ch) = if f64::from(w) / f64::from(h) > aspect {
+        ((f64::from(h) * aspect).round() as u32, h)
+    } else {
+        (w, (f64::from(w) / aspect).round() as u32)
+    };
+    let x0 =
+        head.map_or((w - cw) / 2, |(cx, _)| (cx - f64::from(cw) / 2.0).round().clamp(0.0, f64::from(w - cw)) as u32);
+    let y0 = head.map_or((h - ch) / 2, |(_, top)| {
+        (top as f64 - 0.08 * f64::from(ch)).round().clamp(0.0, f64::from(h - ch)) as u32
+    });
+    if cw < rules.min_width || ch < rules.min_height {
+        return Err(crate::say!(
+            "裁成26:32后只有{cw}×{ch}像素，不足{}×{}，需重拍",
+            "cropped to 26:32 it is {cw} × {ch} pixels, under {} × {}: needs a new photo",
+            rules.min_width,
+            rules.min_height
+        ));
+    }
+    let cropped: RgbImage = image::imageops::crop_imm(&image, x0, y0, cw, ch).to_image();
+    let tw = cw.min(MAX_WIDTH);
+    let th = (f64::from(tw) / aspect).round() as u32;
+    let scaled =
+        if (tw, th) == (cw, ch) { cropped } else { image::imageops::resize(&cropped, tw, th, FilterType::CatmullRom) };
+    let dpi = (f64::from(tw) / (WIDTH_MM / MM_PER_INCH)).floor() as u16;
+    let encode = |quality: u8| -> std::result::Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        let mut encoder = JpegEncoder::new_with_quality(Cursor::new(&mut out), quality);
+        encoder.set_pixel_density(PixelDensity::dpi(dpi));
+        encoder.encode_image(&DynamicImage::ImageRgb8(scaled.clone())).map_err(|e| e.to_string())?;
+        Ok(out)
+    };
+    // The largest quality under the limit: size grows with quality, so a binary search.
+    let (mut low, mut high, mut best) = (20u8, 95u8, None);
+    while low <= high {
+        let quality = (low + high) / 2;
+        let jpeg = encode(quality)?;
+        if (jpeg.len() as u64) < rules.max_bytes {
+            best = Some((quality, jpeg));
+            low = quality + 1;
+        } else {
+            high = quality - 1;
+        }
+    }
+    let Some((quality, jpeg)) = best else {
+        return Err(crate::say!("质量降到20仍超过大小上限", "over the size limit even at quality 20"));
+    };
+    let after = inspect(&jpeg, rules);
+    let left: Vec<&str> =
+        after.findings.iter().filter(|(c, _)| c.kind().severity != Severity::Info).map(|(c, _)| c.as_str()).collect();
+    if !left.is_empty() {
+        return Err(crate::say!(
+            "修正后仍有问题：{}，需重拍",
+            "still wrong after correcting: {}; needs a new photo",
+            left.join(", ")
+        ));
+    }
+    let done: Vec<String> =
+        before.findings.iter().filter(|(c, _)| super::fixable(*c)).map(|(c, _)| c.kind().label().to_owned()).collect();
+    let note = crate::say!(
+        "已修正({})：{tw}×{th}像素，{dpi}dpi，质量{quality}，{}字节",
+        "corrected ({}): {tw} × {th} pixels, {dpi} dpi, quality {quality}, {} bytes",
+        done.join("、"),
+        jpeg.len()
+    );
+    Ok((jpeg, note))
+}
+
+/// `photo_fixes.csv`: every photo of a known student, and what `--fix` made of it.
+pub fn fixes_frame(audit: &PhotoAudit, fixed: &[Fixed]) -> Result<DataFrame> {
+    let english = crate::lang::english();
+    let photo = |f: &Fixed| -> &Photo { &audit.photos[f.photo] };
+    let [source, copy, note] =
+        if english { ["photo", "corrected_copy", "what_was_done"] } else { ["原照片", "修正后照片", "处理"] };
+    let columns = vec![
+        StringChunked::from_iter_values(source.into(), fixed.iter().map(|f| photo(f).path.clone())).into_column(),
+        StringChunked::from_iter_options(
+            copy.into(),
+            fixed.iter().map(|f| f.written.as_ref().map(|p| p.to_string_lossy().replace('\\', "/"))),
+        )
+        .into_column(),
+        StringChunked::from_iter_values(note.into(), fixed.iter().map(|f| f.note.clone())).into_column(),
+    ];
+    Ok(DataFrame::new(fixed.len(), columns)?)
+}
