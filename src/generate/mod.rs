@@ -8,6 +8,7 @@
 mod names;
 mod output;
 mod person;
+pub mod photos;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,10 @@ pub struct GenerateOptions {
     pub problem_rate: f64,
     pub format: Format,
     pub encoding: TextEncoding,
+    /// Draw a photo per student into `photos/` (truth in `truth/photos.csv`).
+    pub photos: bool,
+    /// Share of students whose photo has a defect (or who have none).
+    pub photo_defect_rate: f64,
 }
 
 impl GenerateOptions {
@@ -63,6 +68,8 @@ impl GenerateOptions {
             problem_rate: 0.02,
             format: Format::Parquet,
             encoding: TextEncoding::Utf8,
+            photos: false,
+            photo_defect_rate: 0.1,
         }
     }
 }
@@ -78,6 +85,8 @@ pub struct GenerateSummary {
     pub injected_problems: usize,
     pub schools: usize,
     pub counties: usize,
+    /// Photo files written (`--photos`).
+    pub photos: usize,
     pub files: Vec<PathBuf>,
     pub seconds: f64,
 }
@@ -234,6 +243,7 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
     let mut sheets = output::SheetWriter::create(&out.join(SHEETS_DIR), options.format, options.encoding, &province)?;
     let mut truth = output::TruthWriter::create(&out.join("truth"))?;
     let mut keys = output::DuplicateKeys::default();
+    let mut photo_truth = Vec::new();
     let mut summary =
         GenerateSummary { schools: province.schools.len(), counties: province.counties.len(), ..Default::default() };
     for start in (0..options.students).step_by(BATCH_PERSONS) {
@@ -269,6 +279,16 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
         });
         sheet?;
         truth_written?;
+        if options.photos {
+            let dir = out.join(photos::PHOTOS_DIR);
+            photo_truth.extend(THREAD_POOL.install(|| {
+                photos::write_photos(&records, &province, options.seed, options.photo_defect_rate, options.as_of, &dir)
+            })?);
+        }
+    }
+    if options.photos {
+        summary.photos = photo_truth.iter().filter(|t| !t.path.is_empty()).count();
+        photos::write_truth(&photo_truth, &out.join("truth").join("photos.csv"))?;
     }
     summary.files = sheets.finish()?;
     truth.finish(&keys.expected_codes())?;

@@ -48,7 +48,7 @@ pub const COLUMNS: [&str; 17] = [
 ];
 
 /// Indices into [`COLUMNS`].
-mod col {
+pub(super) mod col {
     pub const RECORD_ID: usize = 0;
     pub const NAME: usize = 1;
     pub const SEX: usize = 2;
