@@ -50,6 +50,13 @@ pub struct Args {
     /// Share of records with an injected data-quality problem.
     #[arg(long, default_value_t = 0.02)]
     problem_rate: f64,
+    /// Also draw a photo per student into photos/ (laid out by the collection rules), with
+    /// defects of every kind; truth/photos.csv says which and the codes they must raise.
+    #[arg(long)]
+    photos: bool,
+    /// Share of students whose photo has a defect, or who have none.
+    #[arg(long, default_value_t = 0.1)]
+    photo_defect_rate: f64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -61,6 +68,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         problem_rate: args.problem_rate,
         format: args.format,
         encoding: args.encoding,
+        photos: args.photos,
+        photo_defect_rate: args.photo_defect_rate,
         ..GenerateOptions::new(args.students, args.seed, args.as_of.unwrap_or_else(today))
     };
     let summary = generate(&options, &args.out)?;
@@ -76,6 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.counties,
         summary.seconds
     );
+    if args.photos {
+        println!("{} photos in {}", summary.photos, args.out.join(xueji::generate::photos::PHOTOS_DIR).display());
+    }
     for file in &summary.files {
         println!("wrote {}", file.display());
     }

@@ -6,6 +6,7 @@ mod dedupe;
 mod eval;
 mod generate;
 mod link;
+mod photos;
 mod reconcile;
 mod run;
 
@@ -50,6 +51,7 @@ enum Command {
     Eval(eval::Args),
     Generate(generate::Args),
     Link(link::Args),
+    Photos(photos::Args),
     Reconcile(reconcile::Args),
     Run(run::Args),
 }
@@ -65,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Link(args) => link::run(args),
+        Command::Photos(args) => photos::run(args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Run(args) => run::run(args),
     };
@@ -170,13 +173,30 @@ fn print_preflight(preflight: &xueji::ingest::Preflight) {
     }
 }
 
-/// How inputs are read and the day they are judged on; shared by every subcommand that reads
-/// school sheets.
+/// School sheets to read, and how.
 #[derive(Args, Debug)]
 pub struct InputArgs {
     /// Files or folders (every .csv/.xlsx/.xls/.parquet/.arrow inside, recursively).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+impl InputArgs {
+    pub fn check_options(&self) -> CheckOptions {
+        self.read.check_options()
+    }
+
+    pub fn options(&self) -> anyhow::Result<IngestOptions> {
+        self.read.options()
+    }
+}
+
+/// How sheets are read and the day they are judged on; shared by every subcommand that reads
+/// school sheets.
+#[derive(Args, Debug)]
+pub struct ReadArgs {
     /// Text encoding of CSV files.
     #[arg(long, value_enum, default_value_t = Encoding::Auto)]
     pub encoding: Encoding,
@@ -207,7 +227,7 @@ pub struct InputArgs {
     pub max_sheet_cells: u64,
 }
 
-impl InputArgs {
+impl ReadArgs {
     pub fn check_options(&self) -> CheckOptions {
         CheckOptions { as_of: self.as_of.unwrap_or_else(today) }
     }
