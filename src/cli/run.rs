@@ -13,7 +13,7 @@ use super::{InputArgs, ScoringArgs};
 /// duplicate_pairs.*, clusters.*, id_conflicts.csv, model.json, dedupe_summary.json (as `check`
 /// and `dedupe` name them), police/ (match lists for identity verification by city, .xlsx and
 /// .csv, with SHA256SUMS), report.html and manifest.json (version, inputs with SHA-256,
-/// settings, counts, timings). Rerun on the same inputs and settings, every file but the
+/// settings, counts, timings); with --photos, the photo audit of `xueji photos` as well. Rerun on the same inputs and settings, every file but the
 /// manifest and the report is byte-identical.
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,6 +34,10 @@ pub struct Args {
     /// Rows per police list file (default and maximum: what Excel holds, 1,048,575).
     #[arg(long, value_name = "N")]
     rows_per_file: Option<usize>,
+    /// Also audit the students' photos in this folder (repeatable), as `xueji photos` does: its
+    /// outputs go into the campaign folder, its counts into report.html and the manifest.
+    #[arg(long, value_name = "PHOTO_DIR")]
+    photos: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -45,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         dedupe,
         model: args.scoring.model()?,
         export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: args.rows_per_file },
+        photos: args.photos,
     };
     let manifest = run_campaign(&args.input.inputs, campaign, &args.out)?;
     for (what, n) in &manifest.counts {

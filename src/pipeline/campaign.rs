@@ -41,6 +41,8 @@ pub struct Manifest {
     pub police_files: Vec<ExportedFile>,
     /// The school return workbooks and county summaries, under `returns/`.
     pub returns: Vec<PathBuf>,
+    /// The per-school lists of students to photograph, under `photo_retakes/` (with `--photos`).
+    pub photo_retakes: Vec<PathBuf>,
     /// Seconds per stage, in order.
     pub timings: Vec<(String, f64)>,
 }
@@ -52,6 +54,8 @@ pub struct Campaign<'a> {
     pub dedupe: DedupeSettings,
     pub model: Option<Model>,
     pub export: ExportOptions,
+    /// Photo folders to audit against the records (none: no photo stage).
+    pub photos: Vec<PathBuf>,
 }
 
 /// Runs check, dedupe and the police export into `out`, and writes `manifest.json`.
@@ -92,6 +96,23 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         report::returns::write(&run.check.records, &run.check.problems, &out.join("returns"), campaign.check.as_of)?;
     watch.finish(&mut run.check.timings);
 
+    let photos = if campaign.photos.is_empty() {
+        None
+    } else {
+        let watch = Stopwatch::start("photos");
+        let rules = crate::photos::Rules::default();
+        let records = &run.check.records;
+        let audited = crate::photos::audit::audit(&campaign.photos, records, &rules, campaign.check.as_of)?;
+        let summary = audited.write(records, &rules, out, campaign.check.as_of)?;
+        counts.insert("photos", summary.photos as u64);
+        counts.insert("photos_passed", summary.photos_passed as u64);
+        counts.insert("photos_to_fix", summary.photos_fixable as u64);
+        counts.insert("photos_to_retake", summary.photos_to_retake as u64);
+        counts.insert("students_without_photo", summary.students_without_photo as u64);
+        watch.finish(&mut run.check.timings);
+        Some(summary)
+    };
+
     let inputs = preflight
         .files
         .iter()
@@ -103,7 +124,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         run.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
     timings.push(("total".into(), started.elapsed().as_secs_f64()));
     let title = crate::say!("学籍查重 campaign {}", "Duplicate registration campaign {}", campaign.check.as_of);
-    let html = crate::report::html::campaign_report(&run, &counts, &police_files, &timings, &title)?;
+    let html = crate::report::html::campaign_report(&run, &counts, &police_files, photos.as_ref(), &timings, &title)?;
     crate::report::write_atomic(&out.join("report.html"), |w| {
         std::io::Write::write_all(w, html.as_bytes()).map_err(|e| Error::io(out, e))
     })?;
@@ -119,10 +140,13 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
             "id_column": campaign.ingest.id_column,
             "dedupe": campaign.dedupe,
             "police": { "by_county": campaign.export.by_county, "mask": campaign.export.mask },
+            "photos": campaign.photos,
+            "photo_rules": photos.as_ref().map(|p| &p.rules),
         }),
         counts,
         police_files,
         returns,
+        photo_retakes: photos.map(|p| p.retake_lists).unwrap_or_default(),
         timings,
     };
     crate::report::write_atomic(&out.join("manifest.json"), |w| {
@@ -156,18 +180,24 @@ fn start_writing(out: &Path) -> Result<()> {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let returns = out.join("returns");
-    for file in earlier["returns"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
-        let relative = Path::new(file);
-        if relative.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
-            remove(&returns.join(relative))?;
-            // Folders the workbooks were alone in go with them.
-            for folder in relative.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
-                let _ = std::fs::remove_dir(returns.join(folder));
+    for (key, folder) in [("returns", "returns"), ("photo_retakes", "photo_retakes")] {
+        let folder = out.join(folder);
+        for file in earlier[key].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+            let relative = Path::new(file);
+            if relative.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+                remove(&folder.join(relative))?;
+                // Folders the workbooks were alone in go with them.
+                for parent in relative.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
+                    let _ = std::fs::remove_dir(folder.join(parent));
+                }
             }
         }
     }
-    let owned = super::CHECK_OUTPUTS.iter().chain(super::dedupe::DEDUPE_OUTPUTS.iter()).chain(&["report.html"]);
+    let owned = super::CHECK_OUTPUTS
+        .iter()
+        .chain(super::dedupe::DEDUPE_OUTPUTS.iter())
+        .chain(crate::photos::audit::PHOTO_OUTPUTS.iter())
+        .chain(&["report.html"]);
     for name in owned {
         remove(&out.join(name))?;
     }

@@ -154,6 +154,11 @@ fn count_label(key: &str) -> &'static str {
         "people_registered_more_than_once" => "一人多籍人数 people registered more than once",
         "duplicate_registrations" => "待处理重复学籍 registrations to resolve",
         "records_sent_to_police" => "送公安核查 records sent to police",
+        "photos" => "学生照片 photos",
+        "photos_passed" => "合格照片 photos that pass",
+        "photos_to_fix" => "可自动修正照片 photos xueji can correct",
+        "photos_to_retake" => "需重拍照片 photos to retake",
+        "students_without_photo" => "无照片学生 students without a photo",
         _ => "",
     }
 }
@@ -234,6 +239,7 @@ pub fn campaign_report(
     run: &DedupeRun,
     counts: &BTreeMap<&'static str, u64>,
     police: &[crate::report::police::ExportedFile],
+    photos: Option<&crate::photos::audit::AuditSummary>,
     timings: &[(String, f64)],
     title: &str,
 ) -> Result<String> {
@@ -308,6 +314,39 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
     ));
     let _ = write!(html, "<h2>{}</h2>", bi("问题最多的学校 Schools with the most errors"));
     html.push_str(&bar_chart(&schools.iter().take(15).cloned().collect::<Vec<_>>()));
+
+    if let Some(photos) = photos {
+        let _ = write!(html, "<h2>{}</h2>", bi("学生照片 Photos by problem"));
+        let mut rows: Vec<(&str, usize)> = photos.by_code.iter().map(|(c, n)| (*c, *n)).collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let label = |code: &str| Code::parse(code).map_or(code.to_owned(), |c| c.kind().label().to_owned());
+        html.push_str(&bar_chart(&rows.iter().map(|(c, n)| (label(c), *n as u64)).collect::<Vec<_>>()));
+        html.push_str(&table(
+            &["代码 code", "严重程度 severity", "问题 problem", "数量 count"],
+            &rows
+                .iter()
+                .filter_map(|(c, n)| {
+                    let kind = Code::parse(c)?.kind();
+                    Some(vec![
+                        (*c).to_owned(),
+                        kind.severity.as_str().to_owned(),
+                        kind.label().to_owned(),
+                        n.to_string(),
+                    ])
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let _ = write!(
+            html,
+            "<p>{}</p>",
+            esc(&crate::say!(
+                "{}张照片，{:.0}张/秒；各校待拍照名单在 photo_retakes/，逐张问题见 photo_problems.csv。",
+                "{} photos, {:.0} a second; each school's list of students to photograph is under photo_retakes/, every problem in photo_problems.csv.",
+                photos.photos,
+                photos.photos_per_second
+            ))
+        );
+    }
 
     let _ = write!(html, "<h2>{}</h2>", bi("一人多籍 Duplicate clusters by size"));
     html.push_str(&bar_chart(
