@@ -369,7 +369,10 @@ fn check_places(photos: &mut [Photo], roster: &Roster) {
     let mut no_id_folders: HashMap<&str, BTreeMap<(usize, &str), usize>> = HashMap::new();
     for p in photos.iter() {
         if let PhotoName::NoId { school, .. } = &p.name {
-            *no_id_folders.entry(school).or_default().entry((p.dir, p.parent())).or_default() += 1;
+            let folders = no_id_folders.entry(school).or_default();
+            if !numbered_folders.contains(&(p.dir, p.parent().to_owned())) {
+                *folders.entry((p.dir, p.parent())).or_default() += 1;
+            }
         }
     }
     let home: HashMap<String, (usize, String)> = no_id_folders
