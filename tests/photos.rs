@@ -1,0 +1,274 @@
+//! `xueji photos` on generated photos: every defect found on its photo and nothing on clean ones,
+//! corrected copies that audit clean, and the photo stage of `xueji run`.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use common::{generate, read_parquet, strings, xueji_ok, AS_OF};
+use xueji::problems::CATALOGUE;
+
+/// Truth rows: (path, record_id, defect, codes).
+fn truth(data: &Path) -> Vec<(String, String, String, BTreeSet<String>)> {
+    let mut csv = csv::Reader::from_path(data.join("truth/photos.csv")).unwrap();
+    csv.records()
+        .map(|r| {
+            let r = r.unwrap();
+            let codes = r[3].split(';').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+            (r[0].to_owned(), r[1].to_owned(), r[2].to_owned(), codes)
+        })
+        .collect()
+}
+
+/// `xueji photos PHOTOS --records SHEETS --out OUT EXTRA…`.
+fn audit(photos: &Path, sheets: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "photos",
+        photos.to_str().unwrap(),
+        "--records",
+        sheets.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    xueji_ok(&args)
+}
+
+/// Codes found per photo path, and the record ids reported without a photo.
+fn found(out: &Path) -> (BTreeMap<String, BTreeSet<String>>, HashSet<String>) {
+    let problems = read_parquet(&out.join("photo_problems.parquet"));
+    let (paths, codes, records) =
+        (strings(&problems, "path"), strings(&problems, "code"), strings(&problems, "record_id"));
+    let mut by_path: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut missing = HashSet::new();
+    for ((path, code), record) in paths.into_iter().zip(codes).zip(records) {
+        if path.is_empty() {
+            assert_eq!(code, "PHOTO_MISSING");
+            missing.insert(record);
+        } else {
+            by_path.entry(path).or_default().insert(code);
+        }
+    }
+    (by_path, missing)
+}
+
+/// A digest of every file under `dir` (path and bytes).
+fn tree_digest(dir: &Path) -> Vec<(String, u64, u64)> {
+    use std::hash::{Hash, Hasher};
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                out.push((path.to_string_lossy().into_owned(), bytes.len() as u64, h.finish()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_defect_is_found_on_its_photo_and_clean_photos_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    generate(&data, 900, 11, &["--format", "csv", "--photos", "--photo-defect-rate", "0.5"]);
+    let out = dir.path().join("audit");
+    let said = audit(&data.join("photos"), &data.join("sheets"), &out, &[]);
+    assert!(said.contains("photos of 9"), "{said}");
+
+    let truth = truth(&data);
+    let defects: BTreeSet<&str> = truth.iter().map(|t| t.2.as_str()).collect();
+    assert_eq!(defects.len(), 28, "every defect and clean photos are generated: {defects:?}");
+    let (by_path, missing) = found(&out);
+    let mut wrong = Vec::new();
+    for (path, _, defect, codes) in truth.iter().filter(|t| !t.0.is_empty()) {
+        let got = by_path.get(path).cloned().unwrap_or_default();
+        if &got != codes {
+            wrong.push(format!("{defect} {path}: expected {codes:?}, found {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} photos judged wrongly:\n{}", wrong.len(), truth.len(), wrong.join("\n"));
+    // Every file found is in the truth: nothing judged twice, nothing invented.
+    let paths: HashSet<&str> = truth.iter().map(|t| t.0.as_str()).collect();
+    assert!(by_path.keys().all(|p| paths.contains(p.as_str())));
+
+    // Students left without a photo are listed; students with one are not.
+    let without: HashSet<&str> = truth.iter().filter(|t| t.0.is_empty()).map(|t| t.1.as_str()).collect();
+    assert!(without.len() > 20);
+    assert!(without.iter().all(|r| missing.contains(*r)));
+    let with: HashSet<&str> =
+        truth.iter().filter(|t| !t.0.is_empty() && !without.contains(t.1.as_str())).map(|t| t.1.as_str()).collect();
+    assert!(with.iter().all(|r| !missing.contains(*r)));
+
+    // Every PHOTO_* code of the catalogue was raised.
+    let raised: BTreeSet<&str> = by_path.values().flatten().map(String::as_str).chain(["PHOTO_MISSING"]).collect();
+    for kind in CATALOGUE.iter().filter(|k| k.code.as_str().starts_with("PHOTO_")) {
+        assert!(raised.contains(kind.code.as_str()), "{} never raised", kind.code);
+    }
+
+    // What people read: Chinese first, per school, retake lists that exist.
+    let csv = std::fs::read_to_string(out.join("photo_problems.csv")).unwrap();
+    assert!(csv.trim_start_matches('\u{feff}').starts_with("问题,说明,照片,姓名,学校名称"), "{}", &csv[..200]);
+    let summary = std::fs::read_to_string(out.join("photo_summary.csv")).unwrap();
+    assert!(summary.contains("无照片学生"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("photo_audit.json")).unwrap()).unwrap();
+    let lists = json["retake_lists"].as_array().unwrap();
+    assert!(!lists.is_empty());
+    for list in lists {
+        assert!(out.join("photo_retakes").join(list.as_str().unwrap()).is_file());
+    }
+}
+
+#[test]
+fn corrected_copies_audit_clean_and_originals_are_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    generate(&data, 400, 12, &["--format", "csv", "--photos", "--photo-defect-rate", "0.6"]);
+    let photos = data.join("photos");
+    let before = tree_digest(&photos);
+    let (out, fixed) = (dir.path().join("audit"), dir.path().join("fixed"));
+    audit(&photos, &data.join("sheets"), &out, &["--fix", fixed.to_str().unwrap()]);
+    assert_eq!(tree_digest(&photos), before, "the originals changed");
+
+    // Every photo whose problems are all fixable got a copy.
+    let fixes = csv::Reader::from_path(out.join("photo_fixes.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].trim_start_matches('\u{feff}').to_owned(), r[1].to_owned(), r[2].to_owned())
+        })
+        .collect::<Vec<_>>();
+    let copied: HashSet<&str> = fixes.iter().filter(|f| !f.1.is_empty()).map(|f| f.0.as_str()).collect();
+    let fixable = [
+        "png",
+        "bmp",
+        "too_large",
+        "square",
+        "low_dpi",
+        "no_density",
+        "rotated",
+        "nonstandard_name",
+        "wrong_class_folder",
+        "none",
+    ];
+    let truth = truth(&data);
+    let mut expected = 0;
+    for (path, _, defect, _) in truth.iter().filter(|t| !t.0.is_empty() && fixable.contains(&t.2.as_str())) {
+        expected += 1;
+        assert!(
+            copied.contains(path.as_str()),
+            "{defect} {path} was not corrected: {:?}",
+            fixes.iter().find(|f| &f.0 == path)
+        );
+    }
+    assert!(expected > 100);
+    for (path, _, defect, _) in
+        truth.iter().filter(|t| ["grayscale", "blurry", "heic", "too_small", "empty"].contains(&t.2.as_str()))
+    {
+        assert!(!copied.contains(path.as_str()), "{defect} {path} needs a new photo but was copied");
+    }
+
+    // The corrected folder audits clean: every photo of a known student, named and placed by
+    // the rule, and nothing to say about any of them.
+    let again = dir.path().join("again");
+    audit(&fixed, &data.join("sheets"), &again, &[]);
+    let (by_path, _) = found(&again);
+    let photos_again = read_parquet(&again.join("photos.parquet")).height();
+    assert_eq!(photos_again, copied.len());
+    assert!(
+        by_path.is_empty(),
+        "corrected copies still have problems: {:?}",
+        by_path.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn run_audits_photos_as_part_of_the_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    generate(&data, 300, 13, &["--format", "csv", "--photos"]);
+    let photos = data.join("photos");
+    let campaign = dir.path().join("c");
+    let run = |out: &Path| {
+        common::on_generated("run", &data.join("sheets"), out, &["--photos", photos.to_str().unwrap()]);
+    };
+    run(&campaign);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(campaign.join("manifest.json")).unwrap()).unwrap();
+    let audited = read_parquet(&campaign.join("photos.parquet")).height() as u64;
+    assert_eq!(manifest["counts"]["photos"].as_u64(), Some(audited));
+    assert!(audited > 250);
+    assert!(manifest["counts"]["students_without_photo"].as_u64().unwrap() > 0);
+    for list in manifest["photo_retakes"].as_array().unwrap() {
+        assert!(campaign.join("photo_retakes").join(list.as_str().unwrap()).is_file());
+    }
+    let html = std::fs::read_to_string(campaign.join("report.html")).unwrap();
+    assert!(html.contains("学生照片 Photos by problem"));
+    // Reruns give the same photo files.
+    let problems = std::fs::read(campaign.join("photo_problems.csv")).unwrap();
+    run(&campaign);
+    assert_eq!(std::fs::read(campaign.join("photo_problems.csv")).unwrap(), problems);
+}
+
+#[test]
+fn bad_files_and_odd_folders_never_stop_an_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let sheets = dir.path().join("students.csv");
+    std::fs::write(
+        &sheets,
+        "姓名,性别,出生日期,身份证件号,学校标识码,学校名称,年级,班级\n\
+         王小明,男,1949-12-31,11010519491231002X,2121000123,一小,三年级,3班\n\
+         李娜,女,2018-03-07,,2121000123,一小,三年级,3班\n",
+    )
+    .unwrap();
+    let photos = dir.path().join("photos");
+    let class = photos.join("三年级").join("3班");
+    std::fs::create_dir_all(&class).unwrap();
+    std::fs::write(class.join("11010519491231002X.jpg"), b"").unwrap();
+    // A 100 MB file named .jpg (sparse: no disk used) is judged by its size, never read whole.
+    std::fs::File::create(class.join("11010519491231002X.jpeg")).unwrap().set_len(100 << 20).unwrap();
+    std::fs::write(class.join("2121000123_3_李娜.jpg"), b"GIF89a not really").unwrap();
+    std::fs::write(photos.join("说明.txt"), "照片说明").unwrap();
+    // A link back up the tree is walked once.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&photos, class.join("loop")).unwrap();
+
+    let out = dir.path().join("out");
+    let said = xueji_ok(&[
+        "photos",
+        photos.to_str().unwrap(),
+        "--records",
+        sheets.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(said.contains("3 photos of 2 students"), "{said}");
+    assert!(said.contains("1 files skipped"), "{said}");
+    let (by_path, missing) = found(&out);
+    let codes = |path: &str| by_path[path].iter().map(String::as_str).collect::<Vec<_>>();
+    // `.jpeg` sorts first: the `.jpg` is the second photo of the student.
+    assert_eq!(codes("三年级/3班/11010519491231002X.jpg"), ["PHOTO_DUPLICATE", "PHOTO_UNREADABLE"]);
+    assert_eq!(
+        codes("三年级/3班/11010519491231002X.jpeg"),
+        ["PHOTO_NAME_NONSTANDARD", "PHOTO_NOT_JPEG", "PHOTO_TOO_LARGE"]
+    );
+    // The GIF is not a JPEG, and a no-ID photo among numbered ones is in the wrong folder.
+    assert_eq!(codes("三年级/3班/2121000123_3_李娜.jpg"), ["PHOTO_NOT_JPEG", "PHOTO_UNREADABLE", "PHOTO_WRONG_FOLDER"]);
+    assert!(missing.is_empty(), "both students have a photo: {missing:?}");
+}
