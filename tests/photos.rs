@@ -142,6 +142,21 @@ fn corrected_copies_audit_clean_and_originals_are_untouched() {
     let (out, fixed) = (dir.path().join("audit"), dir.path().join("fixed"));
     audit(&photos, &data.join("sheets"), &out, &["--fix", fixed.to_str().unwrap()]);
     assert_eq!(tree_digest(&photos), before, "the originals changed");
+    // A second run never mixes its copies into the first's.
+    let refused = common::xueji(&[
+        "photos",
+        photos.to_str().unwrap(),
+        "--records",
+        data.join("sheets").to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--out",
+        out.to_str().unwrap(),
+        "--fix",
+        fixed.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("empty or new folder"));
 
     // Every photo whose problems are all fixable got a copy.
     let fixes = csv::Reader::from_path(out.join("photo_fixes.csv"))

@@ -54,6 +54,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let rules = Rules { max_bytes: args.max_kb * 1024, min_sharpness: args.min_sharpness, ..Rules::default() };
+    if let Some(out) = &args.fix {
+        fix::ensure_empty(out)?;
+    }
     let check = args.read.check_options();
     let records = load_records(&args.records, &args.read.options()?, &check)?;
     let audited = audit(&args.photo_dirs, &records, &rules, check.as_of)?;

@@ -40,6 +40,15 @@ pub struct Fixed {
     pub note: String,
 }
 
+/// Copies from two runs must never mix (a photo corrected since would sit beside its old copy):
+/// the folder for copies must be new or empty.
+pub fn ensure_empty(out: &Path) -> Result<()> {
+    if std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(Error::input(out, "holds files already: give --fix an empty or new folder"));
+    }
+    Ok(())
+}
+
 /// Writes corrected copies into `out` and returns what became of every photo of a known student.
 pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -> Result<Vec<Fixed>> {
     let text = |name: &str| Text::of(records, name);
@@ -53,6 +62,7 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
         class_numbers: text("class_norm")?,
         names: text("name_norm")?,
     };
+    ensure_empty(out)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let work: Vec<usize> = (0..audit.photos.len()).filter(|&i| audit.photos[i].record.is_some()).collect();
     let mut fixed: Vec<Fixed> = THREAD_POOL.install(|| {
