@@ -124,6 +124,8 @@ impl Default for BlockingSettings {
                 // numbers of other counties apart.
                 rule("id_date_sequence", &[IdDateSequence, NameFirstLetter]),
                 rule("id_date_sequence_phone", &[IdDateSequence, GuardianPhone]),
+                // A blank name and a new guardian leave the household register to tell them.
+                rule("id_date_sequence_household", &[IdDateSequence, Household]),
                 rule("pinyin_birth_month", &[NamePinyin, BirthYearMonth]),
                 rule("pinyin_birth_day_month", &[NamePinyin, BirthDayMonth]),
                 // No number and no usable birth date: the name and the household register.
@@ -132,6 +134,9 @@ impl Default for BlockingSettings {
                 // Birth year and sex keep county blocks small in populous counties.
                 rule("initials_county_birth_year_sex", &[NameInitials, County, BirthYear, Sex]),
                 rule("guardian_phone", &[GuardianPhone]),
+                // A blank name on one side and no usable number on the other: the child's
+                // household register, birth date and sex.
+                rule("household_birth_sex", &[Household, BirthDate, Sex]),
                 rule("no_id_name_sex_birth", &[NoId, Name, Sex, BirthDate]),
             ],
             max_block_size: 500,

@@ -22,8 +22,9 @@ use super::{InputArgs, ScoringArgs};
 /// "id", "keys": ["id"]}, ...], "max_block_size": 500}, "threshold": 0.9, "cohesion": 0.05,
 /// "u_pairs": 1000000, "em_iterations": 100, "seed": 1}. A rules list replaces the defaults:
 /// id, id_one_digit, id_spreadsheet, id_date_sequence (+ name_first_letter),
-/// id_date_sequence_phone, pinyin_birth_month, pinyin_birth_day_month, pinyin_household,
-/// initials_birth_sex, initials_county_birth_year_sex, guardian_phone, no_id_name_sex_birth.
+/// id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,
+/// pinyin_birth_day_month, pinyin_household, initials_birth_sex,
+/// initials_county_birth_year_sex, guardian_phone, household_birth_sex, no_id_name_sex_birth.
 /// Key parts: id, id_one_digit, id_spreadsheet, id_date_sequence, name, name_pinyin,
 /// name_initials, name_first_letter, surname, birth_date, birth_year, birth_year_month,
 /// birth_day_month, sex, guardian_phone, county, household, school_code, no_id. Rules without
