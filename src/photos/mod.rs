@@ -163,14 +163,15 @@ pub fn inspect(bytes: &[u8], rules: &Rules) -> Inspection {
     };
     let (width, height) = image.dimensions();
     (found.width, found.height) = (Some(width), Some(height));
+    let too_small = width < rules.min_width || height < rules.min_height;
     if let Some(header) = header {
         found.orientation = header.orientation;
         if header.orientation != 1 {
             found.findings.push((
                 Code::PhotoOrientation,
                 crate::say!(
-                    "照片按横向存储，靠EXIF标记({})显示为竖向；不读取该标记的系统会显示歪倒",
-                    "stored turned, shown upright only through its EXIF orientation ({}); systems that ignore it show it turned",
+                    "照片像素未摆正，靠EXIF方向标记({})才显示为正；不读取该标记的系统会显示歪倒或镜像",
+                    "its pixels are not upright: only its EXIF orientation ({}) shows it upright, and systems that ignore it show it turned or mirrored",
                     file::orientation_label(header.orientation)
                 ),
             ));
@@ -188,12 +189,13 @@ pub fn inspect(bytes: &[u8], rules: &Rules) -> Inspection {
             ));
         }
         let at_26mm = f64::from(width) / (WIDTH_MM / MM_PER_INCH);
-        let too_small = width < rules.min_width || height < rules.min_height;
+        if let Density::Dpi(dpi) = header.density {
+            found.dpi = Some(dpi);
+        }
         match header.density {
             // Too few pixels is the cause, said once below.
             _ if too_small => {}
             Density::Dpi(dpi) => {
-                found.dpi = Some(dpi);
                 if dpi < rules.min_dpi {
                     found.findings.push((
                         Code::PhotoDpi,
@@ -215,7 +217,7 @@ pub fn inspect(bytes: &[u8], rules: &Rules) -> Inspection {
             )),
         }
     }
-    if width < rules.min_width || height < rules.min_height {
+    if too_small {
         found.findings.push((
             Code::PhotoTooSmall,
             crate::say!(
