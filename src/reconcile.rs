@@ -350,37 +350,45 @@ pub fn reconcile(
     let sex = unique.column("sex_norm")?.str()?.apply_values(|c| crate::check::sex_label(c).to_owned().into());
     for_people.with_column(sex.into_column())?;
     report::write_csv(&out.join("unique_students.csv"), &for_people)?;
-    let text =
-        |v: Vec<Option<String>>, name: &str| StringChunked::from_iter_options(name.into(), v.into_iter()).into_column();
+    // These lists are read by people: Chinese headers first (English with --lang en).
+    let text = |v: Vec<Option<String>>, (zh, en): (&str, &str)| {
+        StringChunked::from_iter_options(crate::lang::pick(zh, en).into(), v.into_iter()).into_column()
+    };
+    let rows = |(zh, en): (&str, &str), v: Vec<u32>| {
+        UInt32Chunked::from_iter_values(crate::lang::pick(zh, en).into(), v.into_iter()).into_column()
+    };
     let unmatched_frame = DataFrame::new(
         unmatched.len(),
         vec![
-            text(unmatched.iter().map(|u| Some(u.0.file.clone())).collect(), "file"),
-            UInt32Chunked::from_iter_values("row".into(), unmatched.iter().map(|u| u.0.row)).into_column(),
-            text(unmatched.iter().map(|u| u.0.record_id.clone()).collect(), "record_id"),
-            text(unmatched.iter().map(|u| u.0.id_number.clone()).collect(), "id_number"),
-            text(unmatched.iter().map(|u| Some(u.0.raw.clone())).collect(), "verdict"),
-            text(unmatched.iter().map(|u| Some(u.1.to_owned())).collect(), "why"),
+            text(unmatched.iter().map(|u| Some(u.1.to_owned())).collect(), ("原因", "why")),
+            text(unmatched.iter().map(|u| Some(u.0.raw.clone())).collect(), ("核查结果", "verdict")),
+            text(unmatched.iter().map(|u| u.0.record_id.clone()).collect(), ("记录号", "record_id")),
+            text(unmatched.iter().map(|u| u.0.id_number.clone()).collect(), ("身份证件号", "id_number")),
+            text(unmatched.iter().map(|u| Some(u.0.file.clone())).collect(), ("文件", "file")),
+            rows(("行号", "row"), unmatched.iter().map(|u| u.0.row).collect()),
         ],
     )?;
     report::write_csv(&out.join("unmatched_verdicts.csv"), &unmatched_frame)?;
     let unanswered_frame = DataFrame::new(
         unanswered.len(),
         vec![
-            text(unanswered.iter().map(|s| Some(s.batch.clone())).collect(), "batch"),
-            text(unanswered.iter().map(|s| Some(s.record_id.clone())).collect(), "record_id"),
-            text(unanswered.iter().map(|s| s.cluster.clone()).collect(), "cluster_id"),
-            text(unanswered.iter().map(|s| Some(s.reasons.clone())).collect(), "reason"),
+            text(unanswered.iter().map(|s| Some(s.record_id.clone())).collect(), ("记录号", "record_id")),
+            text(unanswered.iter().map(|s| Some(s.reasons.clone())).collect(), ("核查原因", "reason")),
+            text(unanswered.iter().map(|s| s.cluster.clone()).collect(), ("聚类号", "cluster_id")),
+            text(unanswered.iter().map(|s| Some(s.batch.clone())).collect(), ("批次号", "batch")),
         ],
     )?;
     report::write_csv(&out.join("unanswered.csv"), &unanswered_frame)?;
+    let label =
+        |code: &str| crate::problems::Code::parse(code).map_or(code.to_owned(), |c| c.kind().label().to_owned());
     let problems_frame = DataFrame::new(
         reply_problems.len(),
         vec![
-            text(reply_problems.iter().map(|p| Some(p.file.clone())).collect(), "file"),
-            UInt32Chunked::from_iter_values("row".into(), reply_problems.iter().map(|p| p.row)).into_column(),
-            text(reply_problems.iter().map(|p| Some(p.code.to_owned())).collect(), "code"),
-            text(reply_problems.iter().map(|p| Some(p.message.clone())).collect(), "message"),
+            text(reply_problems.iter().map(|p| Some(label(p.code))).collect(), ("问题", "problem")),
+            text(reply_problems.iter().map(|p| Some(p.message.clone())).collect(), ("说明", "message")),
+            text(reply_problems.iter().map(|p| Some(p.file.clone())).collect(), ("文件", "file")),
+            rows(("行号", "row"), reply_problems.iter().map(|p| p.row).collect()),
+            text(reply_problems.iter().map(|p| Some(p.code.to_owned())).collect(), ("问题代码", "code")),
         ],
     )?;
     report::write_csv(&out.join("reply_problems.csv"), &problems_frame)?;
@@ -653,6 +661,7 @@ fn unique_students(records: &DataFrame, decisions: &[Decision]) -> Result<DataFr
 }
 
 fn write_masters(path: &Path, decisions: &[Decision]) -> Result<()> {
+    use crate::lang::pick;
     let mut by_person: BTreeMap<&str, (Option<&str>, Vec<&str>)> = BTreeMap::new();
     for d in decisions {
         let entry = by_person.entry(d.person.as_str()).or_default();
@@ -667,10 +676,18 @@ fn write_masters(path: &Path, decisions: &[Decision]) -> Result<()> {
     let df = DataFrame::new(
         several.len(),
         vec![
-            StringChunked::from_iter_values("person_id".into(), several.iter().map(|s| s.0)).into_column(),
-            StringChunked::from_iter_options("master_record_id".into(), several.iter().map(|s| s.1 .0)).into_column(),
-            StringChunked::from_iter_values("deleted_record_ids".into(), several.iter().map(|s| s.1 .1.join(";")))
+            StringChunked::from_iter_values(pick("同一学生", "person_id").into(), several.iter().map(|s| s.0))
                 .into_column(),
+            StringChunked::from_iter_options(
+                pick("保留记录号", "master_record_id").into(),
+                several.iter().map(|s| s.1 .0),
+            )
+            .into_column(),
+            StringChunked::from_iter_values(
+                pick("删除记录号", "deleted_record_ids").into(),
+                several.iter().map(|s| s.1 .1.join(";")),
+            )
+            .into_column(),
         ],
     )?;
     report::write_csv(path, &df)
