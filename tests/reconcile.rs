@@ -108,7 +108,10 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     let reply_problems = std::fs::read_to_string(out.join("reply_problems.csv")).unwrap();
     assert!(reply_problems.contains("reply_2.csv") && reply_problems.contains("ROW_FIELD_COUNT"), "{reply_problems}");
     // Lists people read speak Chinese first, with the codes beside.
-    assert!(reply_problems.trim_start_matches('\u{feff}').starts_with("问题,说明,文件,行号,问题代码"), "{reply_problems}");
+    assert!(
+        reply_problems.trim_start_matches('\u{feff}').starts_with("问题,说明,文件,行号,问题代码"),
+        "{reply_problems}"
+    );
     assert!(reply_problems.contains("行字段数与表头不符"), "{reply_problems}");
     let unmatched = std::fs::read_to_string(out.join("unmatched_verdicts.csv")).unwrap();
     assert!(unmatched.contains("F9999999999") && unmatched.contains("待定"), "{unmatched}");
