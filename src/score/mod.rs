@@ -532,12 +532,23 @@ impl Model {
             field_weights[f] = self.weight(f, l);
         }
         let adjusted = |field: usize, share: f64| (self.m(field, indices[field]) / share.max(FLOOR)).log2();
+        // A level's u, adjusted to the value: the value's share of records, times the part of
+        // agreements on a value that the level stands for. Strangers share a name far more often
+        // than they share it typed two ways (`李 娜`/`李娜`), or as two homophones.
+        let name_u = |level: NameLevel| self.fields[NAME].levels[level as usize].u;
+        let (exact, normalized, pinyin) =
+            (name_u(NameLevel::Exact), name_u(NameLevel::Normalized), name_u(NameLevel::Pinyin));
         match (levels.name, terms.name, terms.pinyin) {
-            (NameLevel::Exact | NameLevel::Normalized, Some(name), _) => {
+            (NameLevel::Exact, Some(name), _) => {
                 field_weights[NAME] = adjusted(NAME, frequencies.names.share(name_key(name)));
             }
-            (NameLevel::Pinyin, _, Some(pinyin)) => {
-                field_weights[NAME] = adjusted(NAME, frequencies.pinyin.share(pinyin_key(pinyin)));
+            (NameLevel::Normalized, Some(name), _) => {
+                let part = normalized / (exact + normalized);
+                field_weights[NAME] = adjusted(NAME, frequencies.names.share(name_key(name)) * part);
+            }
+            (NameLevel::Pinyin, _, Some(key)) => {
+                let part = pinyin / (exact + normalized + pinyin);
+                field_weights[NAME] = adjusted(NAME, frequencies.pinyin.share(pinyin_key(key)) * part);
             }
             _ => {}
         }
@@ -731,6 +742,33 @@ mod tests {
         let rare_father = score(&guardian, "张伟", "zhang wei", "欧阳振华").field_weights[GUARDIAN];
         assert!(rare_father > father + 1.9, "{father} vs {rare_father}");
         assert_eq!(model.score(&Levels::default(), &Terms::default(), &f).weight, 0.0);
+    }
+
+    #[test]
+    fn a_name_typed_two_ways_weighs_by_how_rarely_strangers_do_that() {
+        let f = frequencies(
+            &["李娜", "李娜", "王芳", "赵敏"],
+            &["li na", "li na", "wang fang", "zhao min"],
+            &["", "", "", ""],
+        );
+        let mut u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.1; l.len()]).collect();
+        u[NAME][NameLevel::Exact as usize] = 0.01;
+        u[NAME][NameLevel::Normalized as usize] = 0.0001;
+        u[NAME][NameLevel::Pinyin as usize] = 0.0099;
+        let model = fit_table(&[], &[], 1.0, u, 0);
+        let m = |l: NameLevel| model.fields[NAME].levels[l as usize].m;
+        let weight = |level: NameLevel| {
+            let terms = Terms { name: Some("李娜"), pinyin: Some("li na"), guardian_name: None };
+            model.score(&Levels { name: level, ..Levels::default() }, &terms, &f).field_weights[NAME]
+        };
+        // 李娜 is half the records: agreeing on it says little, typing it two ways far more.
+        assert!((weight(NameLevel::Exact) - (m(NameLevel::Exact) / 0.5).log2()).abs() < 1e-9);
+        let normalized = (m(NameLevel::Normalized) / (0.5 * 0.0001 / 0.0101)).log2();
+        assert!((weight(NameLevel::Normalized) - normalized).abs() < 1e-9, "{}", weight(NameLevel::Normalized));
+        assert!(weight(NameLevel::Normalized) > weight(NameLevel::Exact) + 3.0);
+        // A homophone: the reading's share, times the part of agreeing readings that are not one name.
+        let pinyin = (m(NameLevel::Pinyin) / (0.5 * 0.0099 / 0.02)).log2();
+        assert!((weight(NameLevel::Pinyin) - pinyin).abs() < 1e-9, "{}", weight(NameLevel::Pinyin));
     }
 
     #[test]
