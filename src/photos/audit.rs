@@ -45,20 +45,23 @@ pub struct Photo {
     pub head_offset: Option<f64>,
     pub sharpness: Option<f64>,
     pub name: PhotoName,
-    /// The record it is the photo of (the first, when several records share its number).
+    /// The record it is the photo of: when several share its number, the one whose school code
+    /// is in its path, then whose grade and class its folders name, else the first.
     pub record: Option<usize>,
     pub findings: Vec<(Code, String)>,
 }
 
 impl Photo {
-    /// Whether a new photo must be taken: something no program can correct is wrong.
+    /// Whether a student's photo must be taken again: something no program can correct is
+    /// wrong. (A photo of nobody is a question of its name, not of a new photo.)
     pub fn needs_retake(&self) -> bool {
-        self.findings.iter().any(|(code, _)| match code {
-            Code::PhotoNotJpeg => !self.format.is_some_and(Format::convertible),
-            // A misnamed photo of a known student is renamed by --fix.
-            Code::PhotoNameInvalid => self.record.is_none(),
-            code => !super::fixable(*code) && code.kind().severity != Severity::Info,
-        }) && self.record.is_some()
+        self.record.is_some()
+            && self.findings.iter().any(|(code, _)| match code {
+                Code::PhotoNotJpeg => !self.format.is_some_and(Format::convertible),
+                // A misnamed photo of a known student is renamed by --fix.
+                Code::PhotoNameInvalid => false,
+                code => !super::fixable(*code) && code.kind().severity != Severity::Info,
+            })
     }
 
     /// The folder names above the file, nearest first.
@@ -415,15 +418,19 @@ fn check_places(photos: &mut [Photo], roster: &Roster) {
             PhotoName::NoId { school, .. } => {
                 let here = (photos[i].dir, photos[i].parent().to_owned());
                 if numbered_folders.contains(&here) || home.get(school).is_some_and(|h| *h != here) {
-                    let home = home.get(school).map(|(_, f)| f.as_str()).unwrap_or("");
-                    found.push((
-                        Code::PhotoWrongFolder,
-                        crate::say!(
-                            "无证件号学生的照片应单独放在本校的无证件照片文件夹(本校多数在“{home}”)，此张在“{}”",
+                    let message = match home.get(school) {
+                        Some((_, home)) => crate::say!(
+                            "无证件号学生的照片应单独放在本校的无证件号照片文件夹(本校多数在“{home}”)，此张在“{}”",
                             "photos of students without a number belong in the school's own folder for them (most are in {home:?}); this one is in {:?}",
                             here.1
                         ),
-                    ));
+                        None => crate::say!(
+                            "无证件号学生的照片应单独放在本校的无证件号照片文件夹，不与有证件号的照片混放；此张在“{}”",
+                            "photos of students without a number belong in a folder of their own, not among numbered photos; this one is in {:?}",
+                            here.1
+                        ),
+                    };
+                    found.push((Code::PhotoWrongFolder, message));
                 }
             }
             PhotoName::Invalid => {}
