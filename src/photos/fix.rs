@@ -84,10 +84,10 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 let target = columns.place(photo.record.unwrap_or(0));
                 std::fs::create_dir_all(out.join(target.parent().unwrap_or(Path::new(""))))
                     .map_err(|e| Error::io(out, e))?;
-                let clean = photo
-                    .findings
-                    .iter()
-                    .all(|(c, _)| matches!(c, Code::PhotoWrongFolder | Code::PhotoNameNonstandard));
+                // Name and place are the copy's own: such a photo is copied byte for byte.
+                let clean = photo.findings.iter().all(|(c, _)| {
+                    matches!(c, Code::PhotoWrongFolder | Code::PhotoNameNonstandard | Code::PhotoNameInvalid)
+                });
                 let (copy, done) = if clean {
                     (bytes, crate::say!("原样复制", "copied as it was"))
                 } else {
