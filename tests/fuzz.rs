@@ -239,6 +239,51 @@ fn damaged_parquet_and_arrow_files_are_read_or_refused() {
     }
 }
 
+/// A small portrait as JPEG (baseline and progressive-free), PNG and BMP.
+fn photo_files() -> Vec<(&'static str, Vec<u8>)> {
+    let image = image::RgbImage::from_fn(160, 197, |x, y| {
+        let (dx, dy) = (f64::from(x) - 80.0, f64::from(y) - 85.0);
+        image::Rgb(if (dx / 50.0).powi(2) + (dy / 65.0).powi(2) <= 1.0 {
+            [225, 185, (160 + (x * 7 + y * 13) % 9) as u8]
+        } else if y > 160 {
+            [30, 30, 40]
+        } else {
+            [150, 200, 240]
+        })
+    });
+    let encode = |format: image::ImageFormat| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(image.clone()).write_to(&mut out, format).unwrap();
+        out.into_inner()
+    };
+    let jpeg = xueji::photos::file::with_app1(
+        &encode(image::ImageFormat::Jpeg),
+        &xueji::photos::file::exif_orientation_block(6),
+    );
+    vec![("jpeg", jpeg), ("png", encode(image::ImageFormat::Png)), ("bmp", encode(image::ImageFormat::Bmp))]
+}
+
+/// A damaged photo is judged, never a panic: one panic inside the parallel audit would stop a
+/// province's run. Both the audit and the correction read it.
+#[test]
+fn damaged_photos_are_judged_never_a_panic() {
+    let rules = xueji::photos::Rules::default();
+    for (what, base) in photo_files() {
+        assert!(xueji::photos::inspect(&base, &rules).width.is_some(), "{what} decodes");
+        for seed in 0..mutants() {
+            let mut rng = Rng::keyed(seed, 4, 0xF070);
+            let bytes = mutate(&base, &mut rng);
+            let judged = catch_unwind(AssertUnwindSafe(|| {
+                let found = xueji::photos::inspect(&bytes, &rules);
+                let _ = xueji::photos::fix::correct(&bytes, &rules);
+                found
+            }));
+            let found = judged.unwrap_or_else(|_| panic!("{what} mutant {seed}: a panic"));
+            assert!(found.width.is_some() || !found.findings.is_empty(), "{what} mutant {seed}: not judged");
+        }
+    }
+}
+
 /// Mutant 8126 of the Parquet file above makes Polars' page decoder ask for 2 EiB, which no panic
 /// handler can catch: the binary's allocator refuses it with an error naming the file.
 #[test]
