@@ -876,29 +876,9 @@ pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
         ("county", "区县"),
         ("photo_dir", "照片文件夹"),
     ];
-    let english = crate::lang::english();
-    let severity = problems.column("severity")?.str()?.apply_values(|s| {
-        let severity = match s {
-            "error" => Severity::Error,
-            "warning" => Severity::Warning,
-            _ => Severity::Info,
-        };
-        severity.label().to_owned().into()
-    });
     let retake = problems
         .column("retake")?
         .str()?
         .apply_values(|s| crate::lang::pick(if s == "yes" { "是" } else { "否" }, s).to_owned().into());
-    let columns = COLUMNS
-        .iter()
-        .map(|(name, label)| {
-            let column = match *name {
-                "severity" => severity.clone().into_column(),
-                "retake" => retake.clone().into_column(),
-                name => problems.column(name)?.clone(),
-            };
-            Ok(column.with_name(if english { *name } else { *label }.into()))
-        })
-        .collect::<Result<Vec<Column>>>()?;
-    Ok(DataFrame::new(problems.height(), columns)?)
+    crate::report::for_people(problems, &COLUMNS, vec![crate::report::severity_labels(problems)?, retake.into_column()])
 }

@@ -273,7 +273,17 @@ pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
         ("record_id", "记录号"),
     ];
     let english = crate::lang::english();
-    let severity = problems.column("severity")?.str()?.apply_values(|s| {
+    let field = problems.column("field")?.str()?.apply_values(|f| match (f, english) {
+        (f, true) => f.to_owned().into(),
+        ("row", false) => "整行".into(),
+        (f, false) => crate::schema::label(f).to_owned().into(),
+    });
+    for_people(problems, &COLUMNS, vec![severity_labels(problems)?, field.into_column()])
+}
+
+/// A `severity` column (`error`, `warning`, `info`) as people read it: 错误, 警告, 提示.
+pub fn severity_labels(df: &DataFrame) -> Result<Column> {
+    let labels = df.column("severity")?.str()?.apply_values(|s| {
         let severity = match s {
             "error" => Severity::Error,
             "warning" => Severity::Warning,
@@ -281,23 +291,25 @@ pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
         };
         severity.label().to_owned().into()
     });
-    let field = problems.column("field")?.str()?.apply_values(|f| match (f, english) {
-        (f, true) => f.to_owned().into(),
-        ("row", false) => "整行".into(),
-        (f, false) => crate::schema::label(f).to_owned().into(),
-    });
-    let columns = COLUMNS
+    Ok(labels.into_column())
+}
+
+/// A frame as people read it: the `columns` (English name, Chinese header) in that order, headed
+/// in the language people read, with the `relabelled` columns (same English names, values as
+/// people read them) in place of the originals.
+pub fn for_people(df: &DataFrame, columns: &[(&str, &str)], relabelled: Vec<Column>) -> Result<DataFrame> {
+    let english = crate::lang::english();
+    let columns = columns
         .iter()
         .map(|(name, label)| {
-            let column = match *name {
-                "severity" => severity.clone().into_column(),
-                "field" => field.clone().into_column(),
-                name => problems.column(name)?.clone(),
+            let column = match relabelled.iter().find(|c| c.name().as_str() == *name) {
+                Some(column) => column.clone(),
+                None => df.column(name)?.clone(),
             };
             Ok(column.with_name(if english { *name } else { *label }.into()))
         })
         .collect::<Result<Vec<Column>>>()?;
-    Ok(DataFrame::new(problems.height(), columns)?)
+    Ok(DataFrame::new(df.height(), columns)?)
 }
 
 /// Where a record belongs for the summary, as `locality_city` and `locality_county` columns:
