@@ -26,29 +26,19 @@ use crate::report::{inert, table_sheet, AtomicFile};
 pub const PHOTO_EXTENSIONS: [&str; 13] =
     ["jpg", "jpeg", "jpe", "jfif", "png", "bmp", "gif", "webp", "heic", "heif", "avif", "tif", "tiff"];
 
-/// What was measured on one photo and what is wrong with it.
+/// One photo: where it is, what was measured on it and what is wrong with it, whose it is.
 #[derive(Clone, Debug)]
 pub struct Photo {
     /// Index into the photo folders given.
     pub dir: usize,
     /// Relative to its folder, with `/` between names.
     pub path: String,
-    pub format: Option<Format>,
-    pub bytes: u64,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub dpi: Option<f64>,
-    pub orientation: u16,
-    pub background: Option<[u8; 3]>,
-    pub uniformity: Option<f64>,
-    pub head_share: Option<f64>,
-    pub head_offset: Option<f64>,
-    pub sharpness: Option<f64>,
+    /// What its bytes show; its findings are extended with those of its name and place.
+    pub inspection: super::Inspection,
     pub name: PhotoName,
     /// The record it is the photo of: when several share its number, the one whose school code
     /// is in its path, then whose grade and class its folders name, else the first.
     pub record: Option<usize>,
-    pub findings: Vec<(Code, String)>,
 }
 
 impl Photo {
@@ -56,8 +46,8 @@ impl Photo {
     /// wrong. (A photo of nobody is a question of its name, not of a new photo.)
     pub fn needs_retake(&self) -> bool {
         self.record.is_some()
-            && self.findings.iter().any(|(code, _)| match code {
-                Code::PhotoNotJpeg => !self.format.is_some_and(Format::convertible),
+            && self.inspection.findings.iter().any(|(code, _)| match code {
+                Code::PhotoNotJpeg => !self.inspection.format.is_some_and(Format::convertible),
                 // A misnamed photo of a known student is renamed by --fix.
                 Code::PhotoNameInvalid => false,
                 code => !super::fixable(*code) && code.kind().severity != Severity::Info,
@@ -262,7 +252,7 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
         .join("/");
     let (inspection, read_error) = match inspect_file(&path, rules) {
         Ok(inspection) => (inspection, None),
-        Err(e) => (super::Inspection::default(), Some(e)),
+        Err(e) => (super::Inspection { orientation: 1, ..Default::default() }, Some(e)),
     };
     let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let name = PhotoName::parse(&file_name, as_of);
@@ -281,27 +271,12 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
         (school, folder)
     };
     let record = candidates.iter().map(|&r| r as usize).rev().max_by_key(|&r| fit(r));
-    let portrait = inspection.portrait.as_ref();
-    let mut photo = Photo {
-        dir,
-        path: relative,
-        format: inspection.format,
-        bytes: inspection.bytes,
-        width: inspection.width,
-        height: inspection.height,
-        dpi: inspection.dpi,
-        orientation: inspection.orientation,
-        background: portrait.map(|p| p.background),
-        uniformity: portrait.map(|p| p.uniformity),
-        head_share: portrait.and_then(|p| p.head_share()),
-        head_offset: portrait.and_then(|p| p.head_offset()),
-        sharpness: portrait.map(|p| p.sharpness),
-        name,
-        record,
-        findings: inspection.findings,
-    };
+    let mut photo = Photo { dir, path: relative, inspection, name, record };
     if let Some(e) = read_error {
-        photo.findings.push((Code::PhotoUnreadable, crate::say!("无法读取文件：{e}", "cannot read the file: {e}")));
+        photo
+            .inspection
+            .findings
+            .push((Code::PhotoUnreadable, crate::say!("无法读取文件：{e}", "cannot read the file: {e}")));
     }
     let rule = crate::lang::pick(
         "应为“身份证号.jpg”或“学校标识码_班号_姓名.jpg”",
@@ -309,9 +284,9 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
     );
     match &photo.name {
         PhotoName::Invalid => {
-            photo.findings.push((Code::PhotoNameInvalid, crate::say!("文件名“{file_name}”{rule}", "file name {file_name:?}: {rule}")))
+            photo.inspection.findings.push((Code::PhotoNameInvalid, crate::say!("文件名“{file_name}”{rule}", "file name {file_name:?}: {rule}")))
         }
-        PhotoName::Id { number, valid: false, .. } => photo.findings.push((
+        PhotoName::Id { number, valid: false, .. } => photo.inspection.findings.push((
             Code::PhotoNameInvalid,
             crate::say!(
                 "文件名中的身份证号{number}未通过GB 11643校验(校验位、出生日期)",
@@ -319,7 +294,7 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
             ),
         )),
         PhotoName::Id { nonstandard: true, number, .. } | PhotoName::NoId { nonstandard: true, school: number, .. } => {
-            photo.findings.push((
+            photo.inspection.findings.push((
                 Code::PhotoNameNonstandard,
                 crate::say!(
                     "文件名“{file_name}”书写不规范(全角、小写x或扩展名)，已按{number}识别",
@@ -339,12 +314,15 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
                 }
                 PhotoName::Invalid => unreachable!(),
             };
-            photo.findings.push((Code::PhotoNoRecord, crate::say!("没有学籍是{what}", "no record is {what}")));
+            photo
+                .inspection
+                .findings
+                .push((Code::PhotoNoRecord, crate::say!("没有学籍是{what}", "no record is {what}")));
         }
         (PhotoName::NoId { .. }, Some(r)) => {
             let valid = roster.valid.is_some_and(|v| v.get(r) == Some(true));
             if let Some(id) = roster.ids.get(r).filter(|_| valid) {
-                photo.findings.push((
+                photo.inspection.findings.push((
                     Code::PhotoNameInvalid,
                     crate::say!(
                         "学生有证件号{id}，照片应命名为{id}.jpg",
@@ -355,7 +333,7 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
         }
         _ => {}
     }
-    photo.findings.sort_by_key(|(code, _)| *code);
+    photo.inspection.findings.sort_by_key(|(code, _)| *code);
     photo
 }
 
@@ -449,8 +427,8 @@ fn check_places(photos: &mut [Photo], roster: &Roster) {
                 first_photo.insert(student, i);
             }
         }
-        photos[i].findings.extend(found);
-        photos[i].findings.sort_by_key(|(code, _)| *code);
+        photos[i].inspection.findings.extend(found);
+        photos[i].inspection.findings.sort_by_key(|(code, _)| *code);
     }
 }
 
@@ -573,13 +551,13 @@ pub struct AuditSummary {
 impl PhotoAudit {
     pub fn summary(&self, records: usize, rules: &Rules) -> AuditSummary {
         let mut by_code = BTreeMap::new();
-        for (code, _) in self.photos.iter().flat_map(|p| &p.findings) {
+        for (code, _) in self.photos.iter().flat_map(|p| &p.inspection.findings) {
             *by_code.entry(code.as_str()).or_default() += 1;
         }
         if !self.missing.is_empty() {
             by_code.insert(Code::PhotoMissing.as_str(), self.missing.len());
         }
-        let serious = |p: &Photo| p.findings.iter().any(|(c, _)| c.kind().severity != Severity::Info);
+        let serious = |p: &Photo| p.inspection.findings.iter().any(|(c, _)| c.kind().severity != Severity::Info);
         AuditSummary {
             photos: self.photos.len(),
             students: records,
@@ -618,7 +596,7 @@ impl PhotoAudit {
         let columns = columns.into_iter().collect::<Result<Vec<_>>>()?;
         let mut rows: Vec<(Option<&Photo>, Option<usize>, Code, &str)> = Vec::new();
         for photo in &self.photos {
-            for (code, message) in &photo.findings {
+            for (code, message) in &photo.inspection.findings {
                 rows.push((Some(photo), photo.record, *code, message));
             }
         }
@@ -651,6 +629,9 @@ impl PhotoAudit {
     pub fn photos_frame(&self, records: &DataFrame) -> Result<DataFrame> {
         let record_ids = Text::of(records, "record_id")?;
         let p = &self.photos;
+        fn portrait(p: &Photo) -> Option<&super::measure::Portrait> {
+            p.inspection.portrait.as_ref()
+        }
         let f64s = |name: &str, values: Vec<Option<f64>>| {
             Float64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
         };
@@ -667,24 +648,31 @@ impl PhotoAudit {
                 "record_id",
                 p.iter().map(|p| p.record.and_then(|r| record_ids.get(r)).map(str::to_owned)).collect(),
             ),
-            strings("format", p.iter().map(|p| p.format.map(|f| format!("{f:?}").to_lowercase())).collect()),
-            UInt64Chunked::from_iter_values("bytes".into(), p.iter().map(|p| p.bytes)).into_column(),
-            u32s("width", p.iter().map(|p| p.width).collect()),
-            u32s("height", p.iter().map(|p| p.height).collect()),
-            f64s("dpi", p.iter().map(|p| p.dpi).collect()),
-            u32s("exif_orientation", p.iter().map(|p| Some(u32::from(p.orientation))).collect()),
+            strings("format", p.iter().map(|p| p.inspection.format.map(|f| format!("{f:?}").to_lowercase())).collect()),
+            UInt64Chunked::from_iter_values("bytes".into(), p.iter().map(|p| p.inspection.bytes)).into_column(),
+            u32s("width", p.iter().map(|p| p.inspection.width).collect()),
+            u32s("height", p.iter().map(|p| p.inspection.height).collect()),
+            f64s("dpi", p.iter().map(|p| p.inspection.dpi).collect()),
+            u32s("exif_orientation", p.iter().map(|p| Some(u32::from(p.inspection.orientation))).collect()),
             strings(
                 "background",
-                p.iter().map(|p| p.background.map(|[r, g, b]| format!("#{r:02X}{g:02X}{b:02X}"))).collect(),
+                p.iter()
+                    .map(|p| {
+                        portrait(p).map(|x| {
+                            let [r, g, b] = x.background;
+                            format!("#{r:02X}{g:02X}{b:02X}")
+                        })
+                    })
+                    .collect(),
             ),
-            f64s("border_uniformity", p.iter().map(|p| p.uniformity).collect()),
-            f64s("head_share", p.iter().map(|p| p.head_share).collect()),
-            f64s("head_offset", p.iter().map(|p| p.head_offset).collect()),
-            f64s("sharpness", p.iter().map(|p| p.sharpness).collect()),
+            f64s("border_uniformity", p.iter().map(|p| portrait(p).map(|x| x.uniformity)).collect()),
+            f64s("head_share", p.iter().map(|p| portrait(p).and_then(|x| x.head_share())).collect()),
+            f64s("head_offset", p.iter().map(|p| portrait(p).and_then(|x| x.head_offset())).collect()),
+            f64s("sharpness", p.iter().map(|p| portrait(p).map(|x| x.sharpness)).collect()),
             strings(
                 "codes",
                 p.iter()
-                    .map(|p| Some(p.findings.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(";")))
+                    .map(|p| Some(p.inspection.findings.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(";")))
                     .collect(),
             ),
         ];
@@ -712,7 +700,7 @@ impl PhotoAudit {
         for &i in &self.missing {
             schools.entry(key(i)).or_default()[1] += 1;
         }
-        let serious = |p: &Photo| p.findings.iter().any(|(c, _)| c.kind().severity != Severity::Info);
+        let serious = |p: &Photo| p.inspection.findings.iter().any(|(c, _)| c.kind().severity != Severity::Info);
         for p in &self.photos {
             let Some(i) = p.record else { continue };
             let counts = schools.entry(key(i)).or_default();
@@ -792,6 +780,7 @@ impl PhotoAudit {
         for p in self.photos.iter().filter(|p| p.needs_retake()) {
             let Some(i) = p.record else { continue };
             let why: Vec<String> = p
+                .inspection
                 .findings
                 .iter()
                 .filter(|(c, _)| !super::fixable(*c) && c.kind().severity != Severity::Info)

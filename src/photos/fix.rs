@@ -73,7 +73,7 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 if photo.needs_retake() {
                     return note(crate::say!("需重拍，未复制", "needs a new photo: not copied"));
                 }
-                if photo.findings.iter().any(|(c, _)| *c == Code::PhotoDuplicate) {
+                if photo.inspection.findings.iter().any(|(c, _)| *c == Code::PhotoDuplicate) {
                     return note(crate::say!(
                         "同一学生的第二张照片，未复制",
                         "a second photo of the student: not copied"
@@ -85,7 +85,7 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 std::fs::create_dir_all(out.join(target.parent().unwrap_or(Path::new(""))))
                     .map_err(|e| Error::io(out, e))?;
                 // Name and place are the copy's own: such a photo is copied byte for byte.
-                let clean = photo.findings.iter().all(|(c, _)| {
+                let clean = photo.inspection.findings.iter().all(|(c, _)| {
                     matches!(c, Code::PhotoWrongFolder | Code::PhotoNameNonstandard | Code::PhotoNameInvalid)
                 });
                 let (copy, done) = if clean {
