@@ -234,9 +234,13 @@ fn run_audits_photos_as_part_of_the_campaign() {
     let html = std::fs::read_to_string(campaign.join("report.html")).unwrap();
     assert!(html.contains("学生照片 Photos by problem"));
     // Reruns give the same photo files.
-    let problems = std::fs::read(campaign.join("photo_problems.csv")).unwrap();
+    let files =
+        ["photo_problems.csv", "photo_problems.parquet", "photos.parquet", "photo_summary.csv", "photo_audit.json"];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(campaign.join(f)).unwrap()).collect();
     run(&campaign);
-    assert_eq!(std::fs::read(campaign.join("photo_problems.csv")).unwrap(), problems);
+    for (file, bytes) in files.iter().zip(before) {
+        assert_eq!(std::fs::read(campaign.join(file)).unwrap(), bytes, "{file} differs on a rerun");
+    }
 }
 
 #[test]

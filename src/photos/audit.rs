@@ -541,7 +541,11 @@ pub struct AuditSummary {
     pub photos_fixable: usize,
     pub files_skipped: usize,
     pub by_code: BTreeMap<&'static str, usize>,
+    /// Timings stay out of the file, which is the same bytes on every run (`run` keeps them
+    /// in its manifest).
+    #[serde(skip)]
     pub seconds: f64,
+    #[serde(skip)]
     pub photos_per_second: f64,
     pub rules: Rules,
     /// School workbooks listing the students to photograph, under `photo_retakes/`.
