@@ -40,8 +40,9 @@ pub struct Args {
     /// Also write corrected copies into this folder, never touching the originals: converted to
     /// JPEG, upright, cropped to 26:32 around the head, at most 358 pixels wide with its dpi
     /// written, the largest quality under the size limit, named and placed by the rule
-    /// (<学校标识码>_<学校名称>/<年级>/<班级>/<身份证号>.jpg). Photos that need a new photo are not
-    /// copied: they are on the retake lists.
+    /// (<学校标识码>_<学校名称>/<年级>/<班级>/<身份证号>.jpg; a photo no record has keeps its own
+    /// path under 无对应学籍/). Photos that need a new photo are not copied: they are on the
+    /// retake lists.
     #[arg(long, value_name = "OUT")]
     fix: Option<PathBuf>,
     /// Largest file size allowed, in KB (1,024 bytes).

@@ -42,16 +42,20 @@ pub struct Photo {
 }
 
 impl Photo {
-    /// Whether a student's photo must be taken again: something no program can correct is
-    /// wrong. (A photo of nobody is a question of its name, not of a new photo.)
+    /// Whether something no program can correct is wrong with the picture itself (its name
+    /// and record aside).
+    pub fn picture_unfixable(&self) -> bool {
+        self.inspection.findings.iter().any(|(code, _)| match code {
+            Code::PhotoNotJpeg => !self.inspection.format.is_some_and(Format::convertible),
+            // A misnamed photo is renamed by --fix; a photo of nobody is a question of its name.
+            Code::PhotoNameInvalid | Code::PhotoNoRecord => false,
+            code => !super::fixable(*code) && code.kind().severity != Severity::Info,
+        })
+    }
+
+    /// Whether a student's photo must be taken again.
     pub fn needs_retake(&self) -> bool {
-        self.record.is_some()
-            && self.inspection.findings.iter().any(|(code, _)| match code {
-                Code::PhotoNotJpeg => !self.inspection.format.is_some_and(Format::convertible),
-                // A misnamed photo of a known student is renamed by --fix.
-                Code::PhotoNameInvalid => false,
-                code => !super::fixable(*code) && code.kind().severity != Severity::Info,
-            })
+        self.record.is_some() && self.picture_unfixable()
     }
 
     /// The folder names above the file, nearest first.

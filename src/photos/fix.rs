@@ -3,8 +3,9 @@
 //! [`MAX_WIDTH`] pixels wide, saved as JPEG with its density written and the largest quality that
 //! stays under the size limit, named and placed by the rule:
 //! `<学校标识码>_<学校名称>/<年级>/<班级>/<身份证号>.jpg`, or
-//! `<学校标识码>_<学校名称>/无证件号/<学校标识码>_<班号>_<姓名>.jpg`. Photos that need a new
-//! photo, of nobody, or a second photo of a student are not copied.
+//! `<学校标识码>_<学校名称>/无证件号/<学校标识码>_<班号>_<姓名>.jpg`; a photo no record has keeps
+//! its own path under `无对应学籍/`. Photos that need a new photo, and second photos of a student,
+//! are not copied.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,9 @@ use crate::report::AtomicFile;
 pub const MAX_WIDTH: u32 = 358;
 /// The folder of a school's photos of students without a number.
 pub const NO_ID_FOLDER: &str = "无证件号";
+/// The folder of corrected photos no record has, kept under their own paths for the school to
+/// rename once the record (or the name) is put right.
+pub const UNMATCHED_FOLDER: &str = "无对应学籍";
 
 /// What became of one photo.
 #[derive(Debug)]
@@ -49,7 +53,7 @@ pub fn ensure_empty(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes corrected copies into `out` and returns what became of every photo of a known student.
+/// Writes corrected copies into `out` and returns what became of every photo.
 pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -> Result<Vec<Fixed>> {
     let text = |name: &str| Text::of(records, name);
     let columns = Columns {
@@ -64,13 +68,13 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
     };
     ensure_empty(out)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let work: Vec<usize> = (0..audit.photos.len()).filter(|&i| audit.photos[i].record.is_some()).collect();
     let mut fixed: Vec<Fixed> = THREAD_POOL.install(|| {
-        work.par_iter()
-            .map(|&i| {
+        (0..audit.photos.len())
+            .into_par_iter()
+            .map(|i| {
                 let photo = &audit.photos[i];
                 let note = |note: String| Ok(Fixed { photo: i, written: None, note });
-                if photo.needs_retake() {
+                if photo.picture_unfixable() {
                     return note(crate::say!("需重拍，未复制", "needs a new photo: not copied"));
                 }
                 if photo.inspection.findings.iter().any(|(c, _)| *c == Code::PhotoDuplicate) {
@@ -81,12 +85,21 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 }
                 let source = audit.dirs[photo.dir].join(&photo.path);
                 let bytes = std::fs::read(&source).map_err(|e| Error::io(&source, e))?;
-                let target = columns.place(photo.record.unwrap_or(0));
+                let target = match photo.record {
+                    Some(record) => columns.place(record),
+                    None => Path::new(UNMATCHED_FOLDER).join(&photo.path).with_extension("jpg"),
+                };
                 std::fs::create_dir_all(out.join(target.parent().unwrap_or(Path::new(""))))
                     .map_err(|e| Error::io(out, e))?;
                 // Name and place are the copy's own: such a photo is copied byte for byte.
                 let clean = photo.inspection.findings.iter().all(|(c, _)| {
-                    matches!(c, Code::PhotoWrongFolder | Code::PhotoNameNonstandard | Code::PhotoNameInvalid)
+                    matches!(
+                        c,
+                        Code::PhotoWrongFolder
+                            | Code::PhotoNameNonstandard
+                            | Code::PhotoNameInvalid
+                            | Code::PhotoNoRecord
+                    )
                 });
                 let (copy, done) = if clean {
                     (bytes, crate::say!("原样复制", "copied as it was"))
@@ -218,7 +231,7 @@ pub fn correct(bytes: &[u8], rules: &Rules) -> std::result::Result<(Vec<u8>, Str
     Ok((jpeg, note))
 }
 
-/// `photo_fixes.csv`: every photo of a known student, and what `--fix` made of it.
+/// `photo_fixes.csv`: every photo, and what `--fix` made of it.
 pub fn fixes_frame(audit: &PhotoAudit, fixed: &[Fixed]) -> Result<DataFrame> {
     let english = crate::lang::english();
     let photo = |f: &Fixed| -> &Photo { &audit.photos[f.photo] };
