@@ -196,10 +196,20 @@ pub fn audit(dirs: &[PathBuf], records: &DataFrame, rules: &Rules, as_of: Date) 
     let roster = Roster::new(records)?;
     let skipped = std::sync::Mutex::new(Vec::new());
     let watch = crate::progress::Stopwatch::start("photos");
+    // Folders are listed once first (names only, no file read) so that progress has a total.
+    let total = Walk::new(dirs, &std::sync::Mutex::new(Vec::new())).count() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
     let mut photos: Vec<Photo> = THREAD_POOL.install(|| {
         Walk::new(dirs, &skipped)
             .par_bridge()
-            .map(|(dir, path)| judge(dirs, dir, path, &roster, rules, as_of))
+            .map(|(dir, path)| {
+                let photo = judge(dirs, dir, path, &roster, rules, as_of);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n.is_multiple_of(1024) || n == total {
+                    crate::progress::advance(n, total);
+                }
+                photo
+            })
             .collect()
     });
     watch.finish(&mut Vec::new());
@@ -468,8 +478,16 @@ impl<'a> Walk<'a> {
         if !self.seen.insert(real) || depth > crate::ingest::MAX_FOLDER_DEPTH {
             return Vec::new();
         }
+        // The entry's own type needs no stat per file (millions of them); a link is followed.
         let entries = match std::fs::read_dir(folder) {
-            Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect::<Vec<_>>(),
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .map(|e| {
+                    let path = e.path();
+                    let is_dir = e.file_type().is_ok_and(|t| t.is_dir() || (t.is_symlink() && path.is_dir()));
+                    (path, is_dir)
+                })
+                .collect::<Vec<_>>(),
             Err(_) => {
                 self.skip_file(dir, folder);
                 return Vec::new();
@@ -477,12 +495,12 @@ impl<'a> Walk<'a> {
         };
         let mut files = Vec::new();
         let mut folders = Vec::new();
-        for path in entries {
+        for (path, is_dir) in entries {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             if name.starts_with('.') {
                 continue;
             }
-            if path.is_dir() {
+            if is_dir {
                 folders.push(path);
             } else if path
                 .extension()
