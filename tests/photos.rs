@@ -282,6 +282,11 @@ fn bad_files_and_odd_folders_never_stop_an_audit() {
     ]);
     assert!(said.contains("3 photos of 2 students"), "{said}");
     assert!(said.contains("1 files skipped"), "{said}");
+    // The file that is not a photo is named, not only counted.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("photo_audit.json")).unwrap()).unwrap();
+    let skipped: Vec<&str> = json["skipped_files"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+    assert!(skipped.len() == 1 && skipped[0].ends_with("说明.txt"), "{skipped:?}");
     let (by_path, missing) = found(&out);
     let codes = |path: &str| by_path[path].iter().map(String::as_str).collect::<Vec<_>>();
     // `.jpeg` sorts first: the `.jpg` is the second photo of the student.

@@ -20,7 +20,8 @@ use super::ReadArgs;
 /// student without a photo; `path` is relative to its PHOTO_DIR), photos.parquet (what was
 /// measured on every photo), photo_summary.csv (per school: students, photos, students without
 /// one, photos to retake or fix), photo_retakes/<地市>/<区县>/<学校>.xlsx (per school, the
-/// students to photograph and why) and photo_audit.json (counts and the rules applied). With
+/// students to photograph and why) and photo_audit.json (counts, the rules applied, the files
+/// that are not photos). With
 /// --fix, also photo_fixes.csv (what became of each photo). `xueji codes` lists the PHOTO_* codes.
 #[derive(clap::Args)]
 pub struct Args {
@@ -72,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.photos_fixable,
         summary.photos_to_retake,
         summary.students_without_photo,
-        summary.files_skipped
+        summary.skipped_files.len()
     );
     for (code, count) in &summary.by_code {
         println!("  {code:<24} {count}");

@@ -58,9 +58,10 @@ impl Photo {
         self.record.is_some() && self.picture_unfixable()
     }
 
-    /// The folder names above the file, nearest first.
-    fn folders(&self) -> impl Iterator<Item = &str> {
-        self.path.rsplit('/').skip(1)
+    /// The grade and class number the two folders above the file say.
+    fn folder_grade_class(&self) -> (Option<u8>, Option<String>) {
+        let mut folders = self.path.rsplit('/').skip(1);
+        folder_grade_class(folders.next(), folders.next())
     }
 
     pub fn parent(&self) -> &str {
@@ -270,22 +271,18 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
     };
     let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let name = PhotoName::parse(&file_name, as_of);
+    let mut photo = Photo { dir, path: relative, inspection, name, record: None };
     // Several records may share a number (one student registered twice): the photo is of the
-    // one whose school code is in its path, then whose grade and class its folders say, else
-    // of the first.
-    let candidates = roster.records_of(&name);
-    let (grade, class) = {
-        let mut folders = relative.rsplit('/').skip(1);
-        folder_grade_class(folders.next(), folders.next())
-    };
+    // one whose school code a folder above it names, then whose grade and class its folders
+    // say, else of the first.
+    let (grade, class) = photo.folder_grade_class();
     let fit = |r: usize| {
-        let school = roster.schools.get(r).is_some_and(|s| relative.contains(s));
+        let school = roster.schools.get(r).is_some_and(|s| photo.parent().contains(s));
         let folder = grade.is_some_and(|g| roster.grades.get(r) == Some(i32::from(g)))
             && class.as_deref() == roster.classes.get(r);
         (school, folder)
     };
-    let record = candidates.iter().map(|&r| r as usize).rev().max_by_key(|&r| fit(r));
-    let mut photo = Photo { dir, path: relative, inspection, name, record };
+    photo.record = roster.records_of(&photo.name).iter().map(|&r| r as usize).rev().max_by_key(|&r| fit(r));
     if let Some(e) = read_error {
         photo
             .inspection
@@ -384,8 +381,7 @@ fn check_places(photos: &mut [Photo], roster: &Roster) {
         let mut found = Vec::new();
         match &photos[i].name {
             PhotoName::Id { .. } => {
-                let mut folders = photos[i].folders();
-                let (grade, class) = folder_grade_class(folders.next(), folders.next());
+                let (grade, class) = photos[i].folder_grade_class();
                 let (want_grade, want_class) = (roster.grades.get(record), roster.classes.get(record));
                 let differs = |found: Option<String>, wanted: Option<String>| matches!((found, wanted), (Some(f), Some(w)) if f != w);
                 let wrong = (grade.is_none() && class.is_none())
@@ -475,7 +471,12 @@ impl<'a> Walk<'a> {
         // A folder reached again through a link is not walked again; unreadable folders are
         // reported as skipped, not fatal: one locked folder must not stop a province.
         let real = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_owned());
-        if !self.seen.insert(real) || depth > crate::ingest::MAX_FOLDER_DEPTH {
+        if !self.seen.insert(real) {
+            return Vec::new();
+        }
+        if depth > crate::ingest::MAX_FOLDER_DEPTH {
+            // Listed, not walked: no real photo folder is that deep.
+            self.skip_file(dir, folder);
             return Vec::new();
         }
         // The entry's own type needs no stat per file (millions of them); a link is followed.
@@ -559,9 +560,11 @@ pub struct AuditSummary {
     pub photos_passed: usize,
     /// Photos of known students that need a new photo (missing students aside).
     pub photos_to_retake: usize,
-    /// Photos whose problems `--fix` can correct.
+    /// Photos of known students whose problems `--fix` can correct.
     pub photos_fixable: usize,
-    pub files_skipped: usize,
+    /// Files under the photo folders that are not photos (by extension), and folders that could
+    /// not be read or lie too deep: listed, so that nothing is passed over unseen.
+    pub skipped_files: Vec<PathBuf>,
     pub by_code: BTreeMap<&'static str, usize>,
     /// Timings stay out of the file, which is the same bytes on every run (`run` keeps them
     /// in its manifest).
@@ -596,7 +599,7 @@ impl PhotoAudit {
                 .iter()
                 .filter(|p| serious(p) && !p.needs_retake() && p.record.is_some())
                 .count(),
-            files_skipped: self.skipped.len(),
+            skipped_files: self.skipped.iter().map(|(d, path)| self.dirs[*d].join(path)).collect(),
             by_code,
             seconds: self.seconds,
             photos_per_second: self.photos.len() as f64 / self.seconds.max(1e-9),
@@ -669,7 +672,7 @@ impl PhotoAudit {
         };
         let columns = vec![
             strings("path", p.iter().map(|p| Some(p.path.clone())).collect()),
-            u32s("photo_dir", p.iter().map(|p| Some(p.dir as u32)).collect()),
+            strings("photo_dir", p.iter().map(|p| Some(self.dirs[p.dir].display().to_string())).collect()),
             strings(
                 "record_id",
                 p.iter().map(|p| p.record.and_then(|r| record_ids.get(r)).map(str::to_owned)).collect(),
