@@ -105,7 +105,16 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                     (bytes, crate::say!("原样复制", "copied as it was"))
                 } else {
                     match correct(&bytes, rules) {
-                        Ok(corrected) => corrected,
+                        Ok((jpeg, made)) => {
+                            let done: Vec<&str> = photo
+                                .inspection
+                                .findings
+                                .iter()
+                                .filter(|(c, _)| super::fixable(*c))
+                                .map(|(c, _)| c.kind().label())
+                                .collect();
+                            (jpeg, crate::say!("已修正({})：{made}", "corrected ({}): {made}", done.join("、")))
+                        }
                         Err(why) => return note(why),
                     }
                 };
@@ -155,15 +164,16 @@ impl Columns<'_> {
 }
 
 /// The photo corrected: upright, 26:32 around the head, at most [`MAX_WIDTH`] wide, JPEG with its
-/// density, under the size limit; with what was done. `Err` says why it cannot be.
+/// density, under the size limit; with what it came out as. It is decoded once, and the copy
+/// judged before it is returned. `Err` says why it cannot be.
 pub fn correct(bytes: &[u8], rules: &Rules) -> std::result::Result<(Vec<u8>, String), String> {
     let (image, _) = decode(bytes, rules)?;
-    let before = inspect(bytes, rules);
     let (w, h) = image.dimensions();
     let aspect = rules.aspect;
     // The crop: as wide (or as tall) as the photo allows, centred on the head across and keeping
     // a little space above it.
-    let head = before.portrait.as_ref().and_then(|p| p.head.map(|head| (head.centre_x, head.top)));
+    let portrait = super::measure::measure(image.as_raw(), w as usize, h as usize);
+    let head = portrait.head.map(|head| (head.centre_x, head.top));
     let (cw, ch) = if f64::from(w) / f64::from(h) > aspect {
         ((f64::from(h) * aspect).round() as u32, h)
     } else {
@@ -220,15 +230,12 @@ pub fn correct(bytes: &[u8], rules: &Rules) -> std::result::Result<(Vec<u8>, Str
             left.join(", ")
         ));
     }
-    let done: Vec<String> =
-        before.findings.iter().filter(|(c, _)| super::fixable(*c)).map(|(c, _)| c.kind().label().to_owned()).collect();
-    let note = crate::say!(
-        "已修正({})：{tw}×{th}像素，{dpi}dpi，质量{quality}，{}字节",
-        "corrected ({}): {tw} × {th} pixels, {dpi} dpi, quality {quality}, {} bytes",
-        done.join("、"),
+    let made = crate::say!(
+        "{tw}×{th}像素，{dpi}dpi，质量{quality}，{}字节",
+        "{tw} × {th} pixels, {dpi} dpi, quality {quality}, {} bytes",
         jpeg.len()
     );
-    Ok((jpeg, note))
+    Ok((jpeg, made))
 }
 
 /// `photo_fixes.csv`: every photo, and what `--fix` made of it.
