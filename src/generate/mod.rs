@@ -281,9 +281,7 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
         truth_written?;
         if options.photos {
             let dir = out.join(photos::PHOTOS_DIR);
-            photo_truth.extend(THREAD_POOL.install(|| {
-                photos::write_photos(&records, &province, options.seed, options.photo_defect_rate, options.as_of, &dir)
-            })?);
+            photo_truth.extend(THREAD_POOL.install(|| photos::write_photos(&records, &province, options, &dir))?);
         }
     }
     if options.photos {

@@ -16,10 +16,9 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use rayon::prelude::*;
 
 use super::person::{col, Record, Role};
-use super::Province;
+use super::{GenerateOptions, Province};
 use crate::check::id_number;
 use crate::error::{Error, Result};
-use crate::normalize::date::Date;
 use crate::normalize::id_number::normalize_id_number;
 use crate::photos::file::{exif_orientation_block, with_app1};
 use crate::photos::fix::NO_ID_FOLDER;
@@ -329,32 +328,27 @@ pub struct PhotoTruth {
 }
 
 /// Writes the photos of a batch's students (their original registrations) under `dir`, each
-/// with a defect drawn at `defect_rate`, and returns the truth.
+/// with a defect drawn at the options' `photo_defect_rate`, and returns the truth.
 pub fn write_photos(
     records: &[&Record],
     province: &Province,
-    seed: u64,
-    defect_rate: f64,
-    as_of: Date,
+    options: &GenerateOptions,
     dir: &Path,
 ) -> Result<Vec<PhotoTruth>> {
     let originals: Vec<&Record> = records.iter().copied().filter(|r| r.role == Role::Original).collect();
-    let truths: Vec<Vec<PhotoTruth>> = originals
-        .par_iter()
-        .map(|record| student_photos(record, province, seed, defect_rate, as_of, dir))
-        .collect::<Result<_>>()?;
+    let truths: Vec<Vec<PhotoTruth>> =
+        originals.par_iter().map(|record| student_photos(record, province, options, dir)).collect::<Result<_>>()?;
     Ok(truths.into_iter().flatten().collect())
 }
 
 fn student_photos(
     record: &Record,
     province: &Province,
-    seed: u64,
-    defect_rate: f64,
-    as_of: Date,
+    options: &GenerateOptions,
     dir: &Path,
 ) -> Result<Vec<PhotoTruth>> {
-    let mut rng = Rng::keyed(seed, record.person as u64, PURPOSE_PHOTO);
+    let (defect_rate, as_of) = (options.photo_defect_rate, options.as_of);
+    let mut rng = Rng::keyed(options.seed, record.person as u64, PURPOSE_PHOTO);
     let value = |c: usize| record.values[c].as_str();
     let class = &province.classes[record.class];
     let school = &province.schools[class.school];
