@@ -316,6 +316,18 @@ fn city_names_from_the_data_become_safe_file_names() {
         assert!(!name.contains(['/', ':', '\u{202E}']), "{name}");
     }
     assert!(out.join("manifest.json").exists() && out.join("report.html").exists());
+    // `a/b` and `a:b` are two cities: each school keeps its own return workbook.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let workbooks: std::collections::BTreeSet<&str> = manifest["returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .filter(|f| !f.contains("汇总_"))
+        .collect();
+    assert_eq!(workbooks.len(), cities.len(), "{workbooks:?}");
+    assert!(workbooks.iter().all(|f| out.join("returns").join(f).is_file()), "{workbooks:?}");
 }
 
 #[test]

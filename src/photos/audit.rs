@@ -19,7 +19,6 @@ use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
 use crate::problems::{Code, Severity};
-use crate::report::police::file_stem;
 use crate::report::{inert, table_sheet, AtomicFile};
 
 /// Extensions walked as photos (compared without case); anything else is listed as skipped.
@@ -817,12 +816,9 @@ impl PhotoAudit {
                 .collect();
             schools.entry(key(i)).or_default().push((i, why.join("；"), p.path.as_str()));
         }
-        let folder = |s: &School| {
-            let name =
-                |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { file_stem(t) };
-            PathBuf::from(name(s.0)).join(name(s.1))
-        };
         let schools: Vec<(School, Vec<ToPhotograph>)> = schools.into_iter().collect();
+        let places =
+            crate::report::school_paths(&schools.iter().map(|(s, _)| [s.0, s.1, s.2, s.3]).collect::<Vec<_>>());
         let headers: [&str; 7] = if crate::lang::english() {
             ["record_id", "name", "grade", "class", "why", "photo", "photo taken (✓)"]
         } else {
@@ -831,9 +827,9 @@ impl PhotoAudit {
         let mut written: Vec<PathBuf> = THREAD_POOL.install(|| {
             schools
                 .par_iter()
-                .map(|(s, students)| {
-                    let path = folder(s).join(format!("{}.xlsx", file_stem(&format!("{}_{}", s.2, s.3))));
-                    std::fs::create_dir_all(dir.join(folder(s))).map_err(|e| Error::io(dir, e))?;
+                .zip(&places)
+                .map(|((_, students), (folder, path))| {
+                    std::fs::create_dir_all(dir.join(folder)).map_err(|e| Error::io(dir, e))?;
                     let mut students = students.clone();
                     students.sort_by_key(|(i, _, _)| (grade.get(*i), class.get(*i), *i));
                     let rows: Vec<[String; 7]> = students
@@ -851,7 +847,7 @@ impl PhotoAudit {
                             .map(|v| inert(v.unwrap_or("")).into_owned())
                         })
                         .collect();
-                    let target = dir.join(&path);
+                    let target = dir.join(path);
                     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(&target, format!("writing xlsx: {e}"));
                     let mut workbook = crate::report::new_workbook(day)?;
                     let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
@@ -865,7 +861,7 @@ impl PhotoAudit {
                     let mut file = AtomicFile::create(&target)?;
                     workbook.save_to_writer(file.writer()).map_err(xlsx)?;
                     file.commit()?;
-                    Ok(path)
+                    Ok(path.clone())
                 })
                 .collect::<Result<_>>()
         })?;

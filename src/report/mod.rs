@@ -100,6 +100,36 @@ pub fn new_workbook(day: crate::normalize::date::Date) -> Result<rust_xlsxwriter
     Ok(workbook)
 }
 
+/// Where each school's workbook goes in a folder of workbooks: `<地市>/<区县>/<学校标识码>_<学校名称>.xlsx`,
+/// every name made safe for a file system ([`police::file_stem`]). Names that differ only in the
+/// characters made safe (`a/b` and `a:b`) keep their own folder and file, with a short hash of
+/// the whole name added: two schools must never write one file. `schools` are (city, county,
+/// school code, school name), each once; the result is (folder, file) for each, in order.
+pub fn school_paths(schools: &[[&str; 4]]) -> Vec<(PathBuf, PathBuf)> {
+    let name =
+        |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { police::file_stem(t) };
+    let mut folders: HashMap<PathBuf, (&str, &str)> = HashMap::new();
+    let mut files: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    schools
+        .iter()
+        .map(|&[city, county, code, school]| {
+            let mut folder = PathBuf::from(name(city)).join(name(county));
+            if *folders.entry(folder.clone()).or_insert((city, county)) != (city, county) {
+                let hash = police::short_hash(&format!("{city}/{county}"));
+                folder = PathBuf::from(name(city)).join(format!("{}~{hash}", name(county)));
+            }
+            let stem = police::file_stem(&format!("{code}_{school}"));
+            let mut file = folder.join(format!("{stem}.xlsx"));
+            if !files.insert(file.clone()) {
+                let hash = police::short_hash(&format!("{city}/{county}/{code}_{school}"));
+                file = folder.join(format!("{stem}~{hash}.xlsx"));
+                files.insert(file.clone());
+            }
+            (folder, file)
+        })
+        .collect()
+}
+
 /// Lays out a sheet people work in: the header on row 1, frozen, with an autofilter over the
 /// `rows` below it, and every column as wide as its widest value (a Chinese character counts
 /// twice; at most 50).
@@ -383,6 +413,28 @@ pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_schools_never_share_a_workbook() {
+        let places = school_paths(&[
+            ["210100 沈阳市", "210102 和平区", "2121000123", "第一小学"],
+            ["a/b", "和平区", "", "第一小学"],
+            ["a:b", "和平区", "", "第一小学"],
+            ["a:b", "和平区", "", "第一/小学"],
+            ["a:b", "和平区", "", "第一:小学"],
+        ]);
+        let path = |k: usize| places[k].1.to_string_lossy().into_owned();
+        assert_eq!(path(0), "210100_沈阳市/210102_和平区/2121000123_第一小学.xlsx");
+        assert_eq!(path(1), "a_b/和平区/_第一小学.xlsx");
+        // Another city whose name is made the same keeps its own county folder.
+        assert!(path(2).starts_with("a_b/和平区~") && path(2).ends_with("/_第一小学.xlsx"), "{}", path(2));
+        assert_ne!(places[1].0, places[2].0);
+        // Two schools whose names are made the same keep their own files.
+        assert_eq!(places[3].0, places[4].0);
+        assert_ne!(path(3), path(4));
+        let unique: std::collections::HashSet<_> = places.iter().map(|p| &p.1).collect();
+        assert_eq!(unique.len(), places.len());
+    }
 
     #[test]
     fn atomic_files_appear_whole_or_not_at_all() {

@@ -297,7 +297,7 @@ pub(crate) fn file_stem(group: &str) -> String {
 }
 
 /// Eight hex digits of a text's SHA-256.
-fn short_hash(text: &str) -> String {
+pub(crate) fn short_hash(text: &str) -> String {
     Sha256::digest(text.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -50,27 +50,23 @@ pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -
         });
         entry.records.entry(i).or_default().push(p);
     }
-    let folder = |s: &School| {
-        let name =
-            |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { file_stem(t) };
-        PathBuf::from(name(s.city)).join(name(s.county))
-    };
     let schools: Vec<School> = schools.into_values().collect();
+    let places =
+        crate::report::school_paths(&schools.iter().map(|s| [s.city, s.county, s.code, s.name]).collect::<Vec<_>>());
     let written: Vec<PathBuf> = polars_core::runtime::THREAD_POOL.install(|| {
         schools
             .par_iter()
-            .map(|s| {
-                let stem = file_stem(&format!("{}_{}", s.code, s.name));
-                let path = folder(s).join(format!("{stem}.xlsx"));
-                std::fs::create_dir_all(dir.join(folder(s))).map_err(|e| Error::io(dir, e))?;
-                school_workbook(records, s, &dir.join(&path), day)?;
-                Ok(path)
+            .zip(&places)
+            .map(|(s, (folder, path))| {
+                std::fs::create_dir_all(dir.join(folder)).map_err(|e| Error::io(dir, e))?;
+                school_workbook(records, s, &dir.join(path), day)?;
+                Ok(path.clone())
             })
             .collect::<Result<_>>()
     })?;
-    let mut by_county: BTreeMap<PathBuf, Vec<&School>> = BTreeMap::new();
-    for s in &schools {
-        by_county.entry(folder(s)).or_default().push(s);
+    let mut by_county: BTreeMap<&PathBuf, Vec<&School>> = BTreeMap::new();
+    for (s, (folder, _)) in schools.iter().zip(&places) {
+        by_county.entry(folder).or_default().push(s);
     }
     let mut files = written;
     for (folder, schools) in by_county {
