@@ -299,3 +299,29 @@ fn bad_files_and_odd_folders_never_stop_an_audit() {
     assert_eq!(codes("三年级/3班/2121000123_3_李娜.jpg"), ["PHOTO_NOT_JPEG", "PHOTO_UNREADABLE", "PHOTO_WRONG_FOLDER"]);
     assert!(missing.is_empty(), "both students have a photo: {missing:?}");
 }
+
+#[test]
+fn two_photos_never_write_one_corrected_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    generate(&data, 20, 14, &["--format", "csv", "--photos", "--photo-defect-rate", "0"]);
+    let clean = truth(&data).into_iter().find(|t| t.2 == "none").unwrap().0;
+    let picture = image::open(data.join("photos").join(clean)).unwrap();
+    // One picture saved twice, as JPEG and as PNG, under one name that no record has: both are
+    // corrected, and both copies would be `无对应学籍/照片.jpg`.
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for format in [image::ImageFormat::Jpeg, image::ImageFormat::Png] {
+        picture.save_with_format(photos.join(format!("照片.{}", format.extensions_str()[0])), format).unwrap();
+    }
+    let sheets = data.join("sheets");
+    let (out, fixed) = (dir.path().join("out"), dir.path().join("fixed"));
+    audit(&photos, &sheets, &out, &["--fix", fixed.to_str().unwrap()]);
+    let mut copies: Vec<String> = std::fs::read_dir(fixed.join("无对应学籍"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    copies.sort();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    assert!(copies.contains(&"照片.jpg".to_owned()), "{copies:?}");
+}

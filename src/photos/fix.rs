@@ -68,6 +68,26 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
     };
     ensure_empty(out)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    // Where each copy goes, decided before any is written: two photos never write one file (two
+    // students of one class without a number and with one name get the same name by the rule).
+    let mut taken = std::collections::HashSet::new();
+    let targets: Vec<PathBuf> = audit
+        .photos
+        .iter()
+        .map(|photo| {
+            let mut target = match photo.record {
+                Some(record) => columns.place(record),
+                None => Path::new(UNMATCHED_FOLDER).join(&photo.path).with_extension("jpg"),
+            };
+            if !photo.picture_unfixable() && !taken.insert(target.clone()) {
+                let stem = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let hash = crate::report::police::short_hash(&format!("{}/{}", photo.dir, photo.path));
+                target = target.with_file_name(format!("{stem}~{hash}.jpg"));
+                taken.insert(target.clone());
+            }
+            target
+        })
+        .collect();
     let mut fixed: Vec<Fixed> = THREAD_POOL.install(|| {
         (0..audit.photos.len())
             .into_par_iter()
@@ -85,10 +105,7 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 }
                 let source = audit.dirs[photo.dir].join(&photo.path);
                 let bytes = std::fs::read(&source).map_err(|e| Error::io(&source, e))?;
-                let target = match photo.record {
-                    Some(record) => columns.place(record),
-                    None => Path::new(UNMATCHED_FOLDER).join(&photo.path).with_extension("jpg"),
-                };
+                let target = &targets[i];
                 std::fs::create_dir_all(out.join(target.parent().unwrap_or(Path::new(""))))
                     .map_err(|e| Error::io(out, e))?;
                 // Name and place are the copy's own: such a photo is copied byte for byte.
@@ -118,10 +135,10 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                         Err(why) => return note(why),
                     }
                 };
-                let mut file = AtomicFile::create(&out.join(&target))?;
-                std::io::Write::write_all(file.writer(), &copy).map_err(|e| Error::io(&target, e))?;
+                let mut file = AtomicFile::create(&out.join(target))?;
+                std::io::Write::write_all(file.writer(), &copy).map_err(|e| Error::io(target, e))?;
                 file.commit()?;
-                Ok(Fixed { photo: i, written: Some(target), note: done })
+                Ok(Fixed { photo: i, written: Some(target.clone()), note: done })
             })
             .collect::<Result<_>>()
     })?;
