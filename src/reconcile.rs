@@ -347,7 +347,11 @@ pub fn reconcile(
     report::write_parquet(&out.join("unique_students.parquet"), &mut unique)?;
     // People read 男/女, programs the GB/T 2261.1 codes.
     let mut for_people = unique.clone();
-    let sex = unique.column("sex_norm")?.str()?.apply_values(|c| crate::check::sex_label(c).to_owned().into());
+    let sex = unique
+        .column("sex_norm")?
+        .cast(&DataType::String)?
+        .str()?
+        .apply_values(|c| crate::check::sex_label(c).to_owned().into());
     for_people.with_column(sex.into_column())?;
     report::write_csv(&out.join("unique_students.csv"), &for_people)?;
     // These lists are read by people: Chinese headers first (English with --lang en).

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
 
+use crate::columns::Text;
 use crate::compare::has_name;
 use crate::error::Result;
 use crate::problems::{Code, Problem};
@@ -58,10 +59,10 @@ pub fn people(records: &[Person]) -> Vec<Vec<usize>> {
 
 pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec<Problem>> {
     let ids = df.column("id_norm")?.str()?;
-    let doc_types = df.column("id_type_norm")?.str()?;
+    let doc_types = Text::of(df, "id_type_norm")?;
     let names = df.column("name_norm")?.str()?;
     let pinyins = df.column("name_pinyin")?.str()?;
-    let sexes = df.column("sex_norm")?.str()?;
+    let sexes = Text::of(df, "sex_norm")?;
     let births = df.column("birth_date_norm")?.to_physical_repr();
     let births = births.i32()?;
     let record_ids = df.column("record_id")?.str()?;

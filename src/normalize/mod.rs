@@ -194,6 +194,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
 
     let (phones, _) = map_text(df, "guardian_phone", |raw, _| codes::normalize_phone(raw))?;
     df.with_column(concat("guardian_phone_norm", phones)?)?;
+    crate::columns::repeated(df)?;
 
     Ok(problems)
 }

@@ -47,7 +47,8 @@ const REGISTRY_COLUMNS: [&str; 22] = [
     "locality_county",
 ];
 
-/// `df` with exactly [`REGISTRY_COLUMNS`], in order: text columns it lacks are null.
+/// `df` with exactly [`REGISTRY_COLUMNS`], in order, repeated text coded alike (so that the
+/// registry and the intake stack): text columns it lacks are null.
 fn aligned(df: &DataFrame) -> Result<DataFrame> {
     let columns = REGISTRY_COLUMNS
         .iter()
@@ -56,7 +57,9 @@ fn aligned(df: &DataFrame) -> Result<DataFrame> {
             Err(_) => Column::full_null(name.into(), df.height(), &DataType::String),
         })
         .collect();
-    Ok(DataFrame::new(df.height(), columns)?)
+    let mut df = DataFrame::new(df.height(), columns)?;
+    crate::columns::repeated(&mut df)?;
+    Ok(df)
 }
 
 /// The name's pinyin with the birth year, hashed: common names alone would pull in much of a
@@ -148,7 +151,8 @@ pub fn link(
             _ => continue,
         };
         let found = DataType::from_arrow_field(field);
-        if found != expected {
+        let text = expected == DataType::String && found.is_categorical();
+        if found != expected && !text {
             return Err(Error::input(
                 &path,
                 format!("column {name} is {found}, a registry written by xueji check or run has {expected} there"),

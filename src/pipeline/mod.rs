@@ -61,6 +61,7 @@ pub fn check_inputs(
     records.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column())?;
     records.with_column(cities)?;
     records.with_column(counties)?;
+    crate::columns::repeated(&mut records)?;
     problems.sort_by_key(|p| (p.record, p.code));
     watch.finish(&mut timings);
 

@@ -245,8 +245,8 @@ pub fn csv_rows(
 
 /// The problems as a table, one row per record × problem, ordered by record then code.
 pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFrame> {
-    let record_ids = records.column("record_id")?.str()?;
-    let files = records.column("source_file")?.str()?;
+    let record_ids = Text::of(records, "record_id")?;
+    let files = Text::of(records, "source_file")?;
     let rows = records.column("source_row")?.u32()?;
     let n = problems.len();
     let mut columns: [Vec<Option<String>>; 8] = Default::default();
@@ -277,9 +277,10 @@ pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataF
     out.insert(2, UInt32Chunked::from_iter_options("source_row".into(), source_rows.into_iter()).into_column());
     // Who the problem is about, as the school knows them: a school can act on its rows alone.
     for name in ["name", "school_name", "grade", "class"] {
-        let values = records.column(name).ok().and_then(|c| c.str().ok().cloned());
-        let of = |p: &Problem| values.as_ref().and_then(|v| v.get(p.record));
-        out.push(StringChunked::from_iter_options(name.into(), problems.iter().map(of)).into_column());
+        let values = Text::of(records, name)?;
+        out.push(
+            StringChunked::from_iter_options(name.into(), problems.iter().map(|p| values.get(p.record))).into_column(),
+        );
     }
     Ok(DataFrame::new(n, out)?)
 }
@@ -371,20 +372,13 @@ pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<[Colu
 
 /// Counts of problems by code × city × county × school, most frequent first.
 pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFrame> {
-    let cities = records.column("locality_city")?.str()?;
-    let counties = records.column("locality_county")?.str()?;
-    let text = |name: &str| records.column(name).ok().and_then(|c| c.str().ok().cloned());
-    let (school_codes, school_names) = (text("school_code_norm"), text("school_name"));
+    let [cities, counties, school_codes, school_names] =
+        ["locality_city", "locality_county", "school_code_norm", "school_name"].map(|name| Text::of(records, name));
+    let (cities, counties, school_codes, school_names) = (cities?, counties?, school_codes?, school_names?);
     let mut counts: BTreeMap<(&str, String, String, String, String), u64> = BTreeMap::new();
     for p in problems {
-        let get = |c: &Option<StringChunked>| c.as_ref().and_then(|c| c.get(p.record)).unwrap_or("").to_owned();
-        let key = (
-            p.code.as_str(),
-            cities.get(p.record).unwrap_or("").to_owned(),
-            counties.get(p.record).unwrap_or("").to_owned(),
-            get(&school_codes),
-            get(&school_names),
-        );
+        let get = |c: &Text| c.get(p.record).unwrap_or("").to_owned();
+        let key = (p.code.as_str(), get(&cities), get(&counties), get(&school_codes), get(&school_names));
         *counts.entry(key).or_default() += 1;
     }
     let mut rows: Vec<_> = counts.into_iter().collect();
