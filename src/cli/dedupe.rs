@@ -19,7 +19,7 @@ use super::{InputArgs, ScoringArgs};
 /// dedupe_summary.json.
 ///
 /// Settings (--settings FILE.json; every field optional): {"blocking": {"rules": [{"name":
-/// "id", "keys": ["id"]}, ...], "max_block_size": 500}, "threshold": 0.9, "cohesion": 0.05,
+/// "id", "keys": ["id"]}, ...], "max_block_size": 500}, "threshold": 0.6, "cohesion": 0.05,
 /// "u_pairs": 1000000, "em_iterations": 100, "seed": 1}. A rules list replaces the defaults:
 /// id, id_one_digit, id_spreadsheet, id_date_sequence (+ name_first_letter),
 /// id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,

@@ -253,8 +253,8 @@ pub struct ScoringArgs {
     /// rules and key parts).
     #[arg(long, value_name = "FILE.json")]
     pub settings: Option<PathBuf>,
-    /// Match probability from which a pair is a duplicate, between 0 and 1 (default 0.9;
-    /// overrides the settings).
+    /// Match probability from which a pair is a duplicate, between 0 and 1 (default 0.6;
+    /// 0.9 for a list with fewer doubts; overrides the settings).
     #[arg(long, value_name = "P")]
     pub threshold: Option<f64>,
     /// A model.json from an earlier run: its weights (and, for link, its name frequencies) are
