@@ -181,7 +181,7 @@ pub struct LargeBlock {
     pub key: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RuleStats {
     pub rule: String,
     /// Pairs the rule produced (before the union).
@@ -486,40 +486,25 @@ pub fn candidates(
     let mut tagged: Vec<(u64, u32)> = Vec::new();
     let mut stats = Vec::new();
     let mut largest = Vec::new();
-    let max_pairs = settings.max_block_size * (settings.max_block_size - 1) / 2;
     for (r, rule) in settings.rules.iter().enumerate() {
         let mut rule_stats = RuleStats { rule: rule.name.clone(), ..Default::default() };
         let mut blocks: Vec<(usize, u32, usize)> = Vec::new();
-        // Pairs of one number with itself are the `id` rule's: the one-digit rule makes them in
-        // every pass.
-        let skip_same_id = rule.keys.contains(&KeyPart::IdOneDigit);
+        let same_number = same_number_skipped(rule);
         let probes = parts.probes(rule);
         let is_probe = |i: u32| probes.as_ref().is_none_or(|p| p[i as usize]);
+        let same_id = |x: u32, y: u32| same_number && parts.id.get(x as usize) == parts.id.get(y as usize);
         for pass in 0..rule.passes() {
             for block in blocks_of(&parts, rule, pass, probes.as_deref(), n) {
-                let size = block.len();
-                let probing = block.iter().filter(|&&i| is_probe(i)).count();
-                // Pairs with at least one probe: all pairs but those of two others.
-                let pairs = size * (size - 1) / 2 - (size - probing) * (size - probing).saturating_sub(1) / 2;
-                if pairs == 0 {
-                    continue;
-                }
-                rule_stats.blocks += 1;
-                blocks.push((size, block[0], pass));
-                if pairs > max_pairs {
-                    rule_stats.skipped_blocks += 1;
-                    rule_stats.skipped_records += size as u64;
-                    continue;
-                }
-                // A block lists its records by index, so the new ones come last.
-                for (a, &x) in block.iter().enumerate() {
-                    for &y in block[a + 1..].iter().filter(|&&y| y as usize >= first_new) {
-                        let same_id = skip_same_id && parts.id.get(x as usize) == parts.id.get(y as usize);
-                        if (is_probe(x) || is_probe(y)) && !same_id {
-                            tagged.push((pack(x, y), r as u32));
-                            rule_stats.pairs += 1;
-                        }
-                    }
+                let outcome = pair_block(
+                    &block,
+                    |k| is_probe(block[k]),
+                    |j, k| same_id(block[j], block[k]),
+                    first_new,
+                    settings.max_block_size,
+                    |x, y| tagged.push((pack(x, y), r as u32)),
+                );
+                if rule_stats.count(outcome, block.len()) {
+                    blocks.push((block.len(), block[0], pass));
                 }
             }
         }
@@ -531,6 +516,157 @@ pub fn candidates(
         }));
         stats.push(rule_stats);
     }
+    let (pairs, rules) = union(tagged, &mut stats);
+    Ok(Candidates { pairs, rules, stats, largest })
+}
+
+/// Pairs of one number with itself are the `id` rule's: a one-digit rule, whose keys two equal
+/// numbers share in every pass, leaves them out.
+fn same_number_skipped(rule: &Rule) -> bool {
+    rule.keys.contains(&KeyPart::IdOneDigit)
+}
+
+/// One record's key under one pass of a rule: what a cluster shuffles records on, so that each
+/// block meets on one machine. `number` is the record's ID number where the rule leaves pairs of
+/// one number to the `id` rule ([`same_number_skipped`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyRow {
+    pub rule: u8,
+    pub pass: u8,
+    pub key: u64,
+    /// The record's index in the whole population.
+    pub record: u32,
+    /// Whether the rule's pairs must include this record ([`Parts::probes`]).
+    pub probe: bool,
+    pub number: Option<String>,
+}
+
+/// Every rule's keys of `records`, a part of the population whose row i is record `index[i]`
+/// of the whole (`numbers` as for [`candidates`]). Grouped by rule, pass and key and each group
+/// ordered by record, the rows of all parts are the blocks [`candidates`] pairs, whatever the
+/// parts: [`pair_keyed_block`] makes their pairs.
+pub fn key_rows(
+    records: &DataFrame,
+    numbers: (&[bool], &[bool]),
+    settings: &BlockingSettings,
+    index: &[u32],
+) -> Result<Vec<KeyRow>> {
+    let parts = Parts::new(records, numbers.0, numbers.1)?;
+    let mut rows = Vec::new();
+    for (r, rule) in settings.rules.iter().enumerate() {
+        let probes = parts.probes(rule);
+        let keeps_number = same_number_skipped(rule);
+        for pass in 0..rule.passes() {
+            let mut keys = Vec::new();
+            for i in 0..records.height() {
+                keys.clear();
+                parts.keys(rule, i, pass, &mut |k| keys.push(k));
+                // A number with two equal neighbours gives one deletion key twice.
+                keys.sort_unstable();
+                keys.dedup();
+                rows.extend(keys.iter().map(|&key| KeyRow {
+                    rule: r as u8,
+                    pass: pass as u8,
+                    key,
+                    record: index[i],
+                    probe: probes.as_ref().is_none_or(|p| p[i]),
+                    number: keeps_number.then(|| parts.id.get(i).map(str::to_owned)).flatten(),
+                }));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The pairs of one block of [`key_rows`] (one rule, pass and key; ordered by record), as
+/// [`pair_block`] makes them, tagged with the rule as [`union`] takes them.
+pub fn pair_keyed_block(
+    rows: &[KeyRow],
+    first_new: usize,
+    max_block_size: usize,
+    tagged: &mut Vec<(u64, u32)>,
+) -> BlockOutcome {
+    let records: Vec<u32> = rows.iter().map(|row| row.record).collect();
+    let rule = rows.first().map_or(0, |row| u32::from(row.rule));
+    pair_block(
+        &records,
+        |k| rows[k].probe,
+        |j, k| rows[j].number.is_some() && rows[j].number == rows[k].number,
+        first_new,
+        max_block_size,
+        |x, y| tagged.push((pack(x, y), rule)),
+    )
+}
+
+/// What became of one block of records sharing a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockOutcome {
+    /// No pair to make: every member is a record the rule does not pair with another like it.
+    Empty,
+    /// More pairs than `max_block_size` records make: skipped, and reported.
+    Skipped {
+        pairs: u64,
+    },
+    Paired {
+        pairs: u64,
+    },
+}
+
+impl RuleStats {
+    /// Counts a block into the rule's figures; whether it counts as a block at all.
+    pub fn count(&mut self, outcome: BlockOutcome, size: usize) -> bool {
+        match outcome {
+            BlockOutcome::Empty => return false,
+            BlockOutcome::Skipped { .. } => {
+                self.skipped_blocks += 1;
+                self.skipped_records += size as u64;
+            }
+            BlockOutcome::Paired { pairs } => self.pairs += pairs,
+        }
+        self.blocks += 1;
+        true
+    }
+}
+
+/// The pairs of one block: `block` lists its records by index in order (so the new ones come
+/// last); given positions in it, `is_probe` tells the records the rule's pairs must include
+/// ([`Parts::probes`]) and `same_id` the pairs of one number left to the `id` rule. Only pairs
+/// with a record at index `first_new` or later are made. The one place a block becomes pairs,
+/// on one machine or spread over a cluster ([`pair_keyed_block`]).
+pub fn pair_block(
+    block: &[u32],
+    is_probe: impl Fn(usize) -> bool,
+    same_id: impl Fn(usize, usize) -> bool,
+    first_new: usize,
+    max_block_size: usize,
+    mut emit: impl FnMut(u32, u32),
+) -> BlockOutcome {
+    let size = block.len();
+    let probing = (0..size).filter(|&k| is_probe(k)).count();
+    // Pairs with at least one probe: all pairs but those of two others.
+    let possible = size * (size - 1) / 2 - (size - probing) * (size - probing).saturating_sub(1) / 2;
+    if possible == 0 {
+        return BlockOutcome::Empty;
+    }
+    if possible > max_block_size * (max_block_size - 1) / 2 {
+        return BlockOutcome::Skipped { pairs: possible as u64 };
+    }
+    let mut pairs = 0;
+    for j in 0..size {
+        for k in (j + 1..size).filter(|&k| block[k] as usize >= first_new) {
+            if (is_probe(j) || is_probe(k)) && !same_id(j, k) {
+                emit(block[j], block[k]);
+                pairs += 1;
+            }
+        }
+    }
+    BlockOutcome::Paired { pairs }
+}
+
+/// The candidate pairs from every rule's `(pair, rule)` tags ([`pack`]ed, in any order): each
+/// pair once, sorted, with the rules that made it as bits; counts each rule's new pairs (those
+/// no earlier rule made) into `stats`.
+pub fn union(mut tagged: Vec<(u64, u32)>, stats: &mut [RuleStats]) -> (Vec<(u32, u32)>, Vec<u64>) {
     tagged.par_sort_unstable();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut rules: Vec<u64> = Vec::new();
@@ -546,7 +682,7 @@ pub fn candidates(
     for mask in &rules {
         stats[mask.trailing_zeros() as usize].new_pairs += 1;
     }
-    Ok(Candidates { pairs, rules, stats, largest })
+    (pairs, rules)
 }
 
 /// The keys of an 18-character number for one-slip blocking, each mixed with `base` (the rule's
@@ -652,7 +788,8 @@ fn blocks_of(parts: &Parts, rule: &Rule, pass: usize, probes: Option<&[bool]>, n
         .collect()
 }
 
-fn pack(a: u32, b: u32) -> u64 {
+/// A pair as one sortable word, the smaller index first.
+pub fn pack(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
     (u64::from(lo) << 32) | u64::from(hi)
 }
@@ -842,6 +979,39 @@ mod tests {
         };
         let c = candidates(&df, (&valid, &own), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], "never the twins with each other");
+    }
+
+    #[test]
+    fn keyed_blocks_leave_one_number_to_the_id_rule_as_the_whole_run_does() {
+        // Two registrations with one mistyped number, and the number it should be.
+        let df = records(&[
+            ("110101201001010013", "李娜", "li na", 14610, ""),
+            ("110101201001010013", "李娜", "li na", 14610, ""),
+            ("110101201001010012", "李娜", "li na", 14610, ""),
+        ]);
+        let (valid, own) = none(&df);
+        let settings = BlockingSettings {
+            rules: vec![
+                Rule { name: "id".into(), keys: vec![KeyPart::Id] },
+                Rule { name: "one".into(), keys: vec![KeyPart::IdOneDigit] },
+            ],
+            max_block_size: 10,
+        };
+        let whole = candidates(&df, (valid, own), &settings, 0).unwrap();
+        assert_eq!(whole.pairs, vec![(0, 1), (0, 2), (1, 2)]);
+        assert_eq!(whole.rules, vec![0b01, 0b10, 0b10], "the equal numbers are the id rule's alone");
+
+        let mut rows = key_rows(&df, (valid, own), &settings, &[0, 1, 2]).unwrap();
+        rows.sort();
+        let mut tagged = Vec::new();
+        let mut stats: Vec<RuleStats> =
+            settings.rules.iter().map(|r| RuleStats { rule: r.name.clone(), ..Default::default() }).collect();
+        for block in rows.chunk_by(|a, b| (a.rule, a.pass, a.key) == (b.rule, b.pass, b.key)).filter(|b| b.len() > 1) {
+            let outcome = pair_keyed_block(block, 0, settings.max_block_size, &mut tagged);
+            stats[block[0].rule as usize].count(outcome, block.len());
+        }
+        assert_eq!(union(tagged, &mut stats), (whole.pairs, whole.rules));
+        assert_eq!(stats, whole.stats);
     }
 
     #[test]
