@@ -9,6 +9,7 @@ use xueji::check::CheckOptions;
 use xueji::compare::Features;
 use xueji::ingest::IngestOptions;
 use xueji::normalize::date::parse_date;
+use xueji::pipeline::worker;
 use xueji::rng::Rng;
 
 /// `n` rows cut into parts at random places (some empty), as a cluster's partitions may be.
@@ -78,4 +79,77 @@ fn blocking_in_random_parts_makes_the_candidates_of_one_machine() {
         let skipped: u64 = whole.stats.iter().map(|s| s.skipped_blocks).sum();
         assert_eq!(skipped > 0, settings.max_block_size == 3, "tiny blocks are skipped, and counted");
     }
+}
+
+/// A stage through `xueji worker`'s own door: Arrow IPC bytes in and out.
+fn through_worker(stage: worker::Stage, table: &mut DataFrame, settings: &BlockingSettings) -> DataFrame {
+    let mut bytes = Vec::new();
+    IpcWriter::new(&mut bytes).finish(table).unwrap();
+    let out = worker::run(stage, bytes, settings).unwrap();
+    IpcReader::new(std::io::Cursor::new(out)).finish().unwrap()
+}
+
+#[test]
+fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("g"), dir.path().join("c"));
+    common::generate(&data, 3000, 29, &[]);
+    // The records as a cluster reads them: records.parquet of `xueji check`.
+    common::on_generated("check", &data.join("sheets"), &out, &[]);
+    let mut records = common::read_parquet(&out.join("records.parquet"));
+    let n = records.height();
+    records.with_column(Column::new("record".into(), (0..n as i64).collect::<Vec<_>>())).unwrap();
+    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
+    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
+    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
+    let features = Features::new(&run.records).unwrap();
+
+    let settings = BlockingSettings { max_block_size: 2, ..BlockingSettings::default() };
+    let whole = block::candidates(&run.records, features.numbers(), &settings, 0).unwrap();
+    let mut rng = Rng::keyed(5, 0, 0);
+    let mut keys: Option<DataFrame> = None;
+    for part in random_parts(n, &mut rng) {
+        let mut chunk = records.slice(part.start as i64, part.len());
+        let rows = through_worker(worker::Stage::Keys, &mut chunk, &settings);
+        keys = Some(match keys {
+            None => rows,
+            Some(all) => all.vstack(&rows).unwrap(),
+        });
+    }
+    // The shuffle: every block to one of three partitions, by its key.
+    let keys = keys.unwrap();
+    let partition: Vec<u32> =
+        keys.column("key").unwrap().i64().unwrap().into_no_null_iter().map(|k| (k as u64 % 3) as u32).collect();
+    let partition = UInt32Chunked::from_vec("p".into(), partition);
+    let mut tagged = Vec::new();
+    let mut stats: Vec<RuleStats> =
+        settings.rules.iter().map(|r| RuleStats { rule: r.name.clone(), ..Default::default() }).collect();
+    for p in 0..3 {
+        let mut part = keys.filter(&partition.equal(p)).unwrap();
+        let rows = through_worker(worker::Stage::Pairs, &mut part, &settings);
+        let col = |name: &str| rows.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
+        let (rule, a, b, size) = (col("rule"), col("a"), col("b"), col("size"));
+        let skipped = rows.column("skipped").unwrap().bool().unwrap().clone();
+        for i in 0..rows.height() {
+            let r = rule.get(i).unwrap() as usize;
+            match (a.get(i), b.get(i)) {
+                (Some(a), Some(b)) => tagged.push((block::pack(a as u32, b as u32), r as u32)),
+                _ => {
+                    let (size, skipped) = (size.get(i).unwrap() as u64, skipped.get(i).unwrap());
+                    let s = &mut stats[r];
+                    s.blocks += 1;
+                    s.skipped_blocks += u64::from(skipped);
+                    s.skipped_records += if skipped { size } else { 0 };
+                }
+            }
+        }
+    }
+    for &(_, r) in &tagged {
+        stats[r as usize].pairs += 1;
+    }
+    let (pairs, rules) = block::union(tagged, &mut stats);
+    assert_eq!(pairs, whole.pairs);
+    assert_eq!(rules, whole.rules);
+    assert_eq!(stats, whole.stats);
+    assert!(whole.stats.iter().any(|s| s.skipped_blocks > 0));
 }

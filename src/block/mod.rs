@@ -794,7 +794,8 @@ pub fn pack(a: u32, b: u32) -> u64 {
     (u64::from(lo) << 32) | u64::from(hi)
 }
 
-fn unpack(pair: u64) -> (u32, u32) {
+/// The pair [`pack`] made.
+pub fn unpack(pair: u64) -> (u32, u32) {
     ((pair >> 32) as u32, pair as u32)
 }
 

@@ -9,6 +9,7 @@ mod link;
 mod photos;
 mod reconcile;
 mod run;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,7 @@ enum Command {
     Photos(photos::Args),
     Reconcile(reconcile::Args),
     Run(run::Args),
+    Worker(worker::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -70,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Photos(args) => photos::run(args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Run(args) => run::run(args),
+        Command::Worker(args) => worker::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

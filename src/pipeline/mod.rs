@@ -4,6 +4,7 @@
 pub mod campaign;
 pub mod dedupe;
 pub mod link;
+pub mod worker;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,34 @@
+//! `xueji worker`: one stage of a check spread over a cluster, for the Spark jobs in `spark/`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use xueji::pipeline::dedupe::DedupeSettings;
+use xueji::pipeline::worker::{self, Stage};
+
+/// Runs one stage of a check spread over a cluster, for the Spark jobs in spark/: reads an
+/// Arrow IPC file on standard input and writes one on standard output.
+///
+/// keys: records (records.parquet of check, with `record`, each row's index in the whole) →
+/// rule, pass, key, record, probe, number: every rule's blocking keys.
+/// pairs: key rows of whole blocks (a shuffle by rule, pass and key) → rule, a, b for each
+/// candidate pair, and rule, size, skipped for each block.
+/// The pairs of all parts, united (bitwise or of 1 << rule per pair), are the candidate pairs
+/// of `xueji dedupe` on the same records, with the same rules.
+#[derive(clap::Args)]
+pub struct Args {
+    stage: Stage,
+    /// The same settings as `xueji dedupe --settings` (blocking rules, max_block_size).
+    #[arg(long, value_name = "FILE.json")]
+    settings: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let settings = DedupeSettings::load(args.settings.as_deref())?;
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
+    let output = worker::run(args.stage, input, &settings.blocking)?;
+    std::io::stdout().write_all(&output).context("writing standard output")?;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The stages a cluster runs between its shuffles (`xueji worker`, called by the Spark jobs
+//! under `spark/`): each takes an Arrow table and returns one, and each calls the functions
+//! `xueji dedupe` runs on one machine, so that a check spread over a cluster is the same check
+//! (tests/stages.rs holds them to one machine's results on random parts).
+//!
+//! Column types are those a Spark schema declares (`int`, `bigint`, `boolean`, `string`): a
+//! key's 64 hash bits travel as a signed `bigint`.
+
+use std::io::Cursor;
+
+use polars::prelude::*;
+
+use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow};
+use crate::columns::Text;
+use crate::compare::own_numbers;
+use crate::error::{Error, Result};
+
+/// The stages, by the name `xueji worker` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Records (`records.parquet` of `xueji check`, with `record`: each row's index in the whole
+    /// population) → every rule's blocking keys ([`keys`]).
+    Keys,
+    /// Key rows of whole blocks → their pairs, and a row per block ([`pairs`]).
+    Pairs,
+}
+
+/// Runs `stage` on an Arrow IPC file's bytes, returning the result's.
+pub fn run(stage: Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result<Vec<u8>> {
+    let table = IpcReader::new(Cursor::new(input))
+        .finish()
+        .map_err(|e| Error::Usage(format!("worker: the input is not an Arrow IPC file: {e}")))?;
+    let mut out = match stage {
+        Stage::Keys => keys(&table, settings)?,
+        Stage::Pairs => pairs(&table, settings)?,
+    };
+    let mut bytes = Vec::new();
+    // Plain (not view) strings: what a Spark schema's `string` reads.
+    IpcWriter::new(&mut bytes).with_compat_level(CompatLevel::oldest()).finish(&mut out)?;
+    Ok(bytes)
+}
+
+/// An integer column as `u32`s (Spark sends `int` or `bigint`); `what` names it in errors.
+fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
+    let column = table.column(name).map_err(|_| Error::Usage(format!("worker: no column {name}")))?;
+    let values = column.cast(&DataType::UInt32).map_err(|e| Error::Usage(format!("worker: column {name}: {e}")))?;
+    let values = values.u32()?;
+    if values.null_count() > 0 {
+        return Err(Error::Usage(format!("worker: column {name} has empty values")));
+    }
+    Ok(values.into_no_null_iter().collect())
+}
+
+/// Every rule's blocking keys of a part of the records: `rule`, `pass`, `key` (the hash's bits
+/// as a signed integer), `record`, `probe` (whether the rule's pairs must include it) and
+/// `number` (where pairs of one number are left to the `id` rule).
+pub fn keys(records: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
+    let mut records = records.clone();
+    records.rechunk_mut_par();
+    let index = indices(&records, "record")?;
+    let valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
+    let own = own_numbers(&records, &valid)?;
+    let rows = block::key_rows(&records, (&valid, &own), settings, &index)?;
+    let column = |name: &str, values: Vec<i64>| Column::new(name.into(), values);
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("rule".into(), rows.iter().map(|r| i32::from(r.rule)).collect::<Vec<_>>()),
+            Column::new("pass".into(), rows.iter().map(|r| i32::from(r.pass)).collect::<Vec<_>>()),
+            column("key", rows.iter().map(|r| r.key as i64).collect()),
+            column("record", rows.iter().map(|r| i64::from(r.record)).collect()),
+            Column::new("probe".into(), rows.iter().map(|r| r.probe).collect::<Vec<_>>()),
+            StringChunked::from_iter_options("number".into(), rows.iter().map(|r| r.number.as_deref())).into_column(),
+        ],
+    )?)
+}
+
+/// The pairs of the blocks in `keys` (rows of [`keys`]; each block whole in this part, as a
+/// shuffle by rule, pass and key delivers it; in any order): a row per pair (`rule`, `a` < `b`)
+/// and a row per block that counts (`a` and `b` empty, its `size`, and whether it was
+/// `skipped` for its size). Only the candidates' union is left, across parts.
+pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
+    let mut keys = keys.clone();
+    keys.rechunk_mut_par();
+    let (rules, passes, records) = (indices(&keys, "rule")?, indices(&keys, "pass")?, indices(&keys, "record")?);
+    let hashes: Vec<u64> =
+        keys.column("key")?.cast(&DataType::Int64)?.i64()?.into_no_null_iter().map(|k| k as u64).collect();
+    let probes: Vec<bool> = keys.column("probe")?.bool()?.iter().map(|p| p == Some(true)).collect();
+    let numbers = Text::of(&keys, "number")?;
+    let mut rows: Vec<KeyRow> = (0..keys.height())
+        .map(|i| KeyRow {
+            rule: rules[i] as u8,
+            pass: passes[i] as u8,
+            key: hashes[i],
+            record: records[i],
+            probe: probes[i],
+            number: numbers.get(i).map(str::to_owned),
+        })
+        .collect();
+    rows.sort_unstable();
+
+    let (mut rule, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut size, mut skipped) = (Vec::new(), Vec::new());
+    let mut tagged = Vec::new();
+    for block in rows.chunk_by(|x, y| (x.rule, x.pass, x.key) == (y.rule, y.pass, y.key)).filter(|b| b.len() > 1) {
+        tagged.clear();
+        let outcome = block::pair_keyed_block(block, 0, settings.max_block_size, &mut tagged);
+        let block_rule = i32::from(block[0].rule);
+        for &(pair, r) in &tagged {
+            let (x, y) = block::unpack(pair);
+            rule.push(r as i32);
+            a.push(Some(i64::from(x)));
+            b.push(Some(i64::from(y)));
+            size.push(None);
+            skipped.push(None);
+        }
+        if outcome != BlockOutcome::Empty {
+            rule.push(block_rule);
+            a.push(None);
+            b.push(None);
+            size.push(Some(block.len() as i32));
+            skipped.push(Some(matches!(outcome, BlockOutcome::Skipped { .. })));
+        }
+    }
+    Ok(DataFrame::new(
+        rule.len(),
+        vec![
+            Column::new("rule".into(), rule),
+            Column::new("a".into(), a),
+            Column::new("b".into(), b),
+            Column::new("size".into(), size),
+            Column::new("skipped".into(), skipped),
+        ],
+    )?)
+}
