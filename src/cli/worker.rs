@@ -10,6 +10,8 @@ use xueji::pipeline::worker::{self, Stage};
 /// Runs one stage of a check spread over a cluster, for the Spark jobs in spark/: reads an
 /// Arrow IPC file on standard input and writes one on standard output.
 ///
+/// settings: prints the settings as JSON, the defaults filled in (no input): the rules a
+/// job's pairs are tagged with, by their order.
 /// keys: records (records.parquet of check, with `record`, each row's index in the whole) →
 /// rule, pass, key, record, probe, number: every rule's blocking keys.
 /// pairs: key rows of whole blocks (a shuffle by rule, pass and key) → rule, a, b for each
@@ -18,17 +20,32 @@ use xueji::pipeline::worker::{self, Stage};
 /// of `xueji dedupe` on the same records, with the same rules.
 #[derive(clap::Args)]
 pub struct Args {
-    stage: Stage,
+    step: Step,
     /// The same settings as `xueji dedupe --settings` (blocking rules, max_block_size).
     #[arg(long, value_name = "FILE.json")]
     settings: Option<PathBuf>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Step {
+    Settings,
+    Keys,
+    Pairs,
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = DedupeSettings::load(args.settings.as_deref())?;
+    let stage = match args.step {
+        Step::Settings => {
+            println!("{}", serde_json::to_string_pretty(&settings)?);
+            return Ok(());
+        }
+        Step::Keys => Stage::Keys,
+        Step::Pairs => Stage::Pairs,
+    };
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
-    let output = worker::run(args.stage, input, &settings.blocking)?;
+    let output = worker::run(stage, input, &settings.blocking)?;
     std::io::stdout().write_all(&output).context("writing standard output")?;
     Ok(())
 }

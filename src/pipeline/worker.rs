@@ -15,8 +15,8 @@ use crate::columns::Text;
 use crate::compare::own_numbers;
 use crate::error::{Error, Result};
 
-/// The stages, by the name `xueji worker` takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// The stages that turn one table into another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     /// Records (`records.parquet` of `xueji check`, with `record`: each row's index in the whole
     /// population) → every rule's blocking keys ([`keys`]).
@@ -40,7 +40,7 @@ pub fn run(stage: Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result<
     Ok(bytes)
 }
 
-/// An integer column as `u32`s (Spark sends `int` or `bigint`); `what` names it in errors.
+/// An integer column as `u32`s (Spark sends `int` or `bigint`).
 fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
     let column = table.column(name).map_err(|_| Error::Usage(format!("worker: no column {name}")))?;
     let values = column.cast(&DataType::UInt32).map_err(|e| Error::Usage(format!("worker: column {name}: {e}")))?;

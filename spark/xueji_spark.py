@@ -1,0 +1,140 @@
+"""xueji's stages inside Spark: each partition's rows go to `xueji worker STAGE` as an Arrow
+IPC file and come back as one, cast to the schema Spark was promised. Every record-level
+decision is xueji's own Rust code; Spark only moves rows between the stages.
+"""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+from pyspark import SparkFiles
+from pyspark.sql import SparkSession
+from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql.types import BooleanType, IntegerType, LongType, StringType, StructField, StructType
+
+# What `xueji worker keys` reads of a record (records.parquet of `xueji check`).
+BLOCKING_COLUMNS = [
+    "id_norm",
+    "id_valid",
+    "name_norm",
+    "name_pinyin",
+    "birth_date_norm",
+    "sex_norm",
+    "guardian_phone_norm",
+    "locality_city",
+    "locality_county",
+    "school_code_norm",
+    "household_address",
+]
+
+
+def schema(*fields):
+    return StructType([StructField(name, kind) for name, kind in fields])
+
+
+INT, BIGINT, BOOL, TEXT = IntegerType(), LongType(), BooleanType(), StringType()
+KEYS = schema(("rule", INT), ("pass", INT), ("key", BIGINT), ("record", BIGINT), ("probe", BOOL), ("number", TEXT))
+PAIRS = schema(("rule", INT), ("a", BIGINT), ("b", BIGINT), ("size", INT), ("skipped", BOOL))
+
+
+def default_xueji():
+    """The release binary of the checkout this file is in."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target"))
+    return os.path.join(target, "release", "xueji")
+
+
+def settings(xueji, path=None):
+    """xueji's dedupe settings, the defaults filled in (`xueji worker settings`)."""
+    args = [xueji, "worker", "settings"] + (["--settings", path] if path else [])
+    return json.loads(subprocess.run(args, capture_output=True, check=True).stdout)
+
+
+def session(master, app):
+    # Executors bind to loopback on a machine of one host (local, local-cluster); a real
+    # cluster's SPARK_LOCAL_IP is its own business.
+    # and their Python workers are this one (with pyarrow).
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = (
+        SparkSession.builder.master(master)
+        .appName(app)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .getOrCreate()
+    )
+    # The stage functions below run in the executors' Python workers too.
+    spark.sparkContext.addPyFile(os.path.abspath(__file__))
+    return spark
+
+
+def xueji_path(xueji):
+    """`xueji` as given when it exists where the task runs, else the copy shipped with
+    `spark-submit --files xueji`."""
+    if os.path.exists(xueji):
+        return xueji
+    return SparkFiles.get(os.path.basename(xueji))
+
+
+def worker(xueji, stage, schema, settings=None):
+    """A `mapInArrow` function: each partition's batches through `xueji worker STAGE`."""
+    target = to_arrow_schema(schema)
+
+    def run(batches):
+        batches = list(batches)
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches)
+        sink = io.BytesIO()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        args = [xueji_path(xueji), "worker", stage]
+        if settings:
+            args += ["--settings", settings]
+        done = subprocess.run(args, input=sink.getvalue(), capture_output=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"xueji worker {stage}: {done.stderr.decode(errors='replace')}")
+        out = pa.ipc.open_file(pa.BufferReader(done.stdout)).read_all()
+        yield from out.select(target.names).cast(target).to_batches()
+
+    return run
+
+
+def with_record_index(df):
+    """Each row's position in the input, as xueji numbers records: per-partition counts first,
+    then each partition numbers its rows from the rows before it."""
+    spark = df.sparkSession
+    counted = schema(("partition", INT), ("rows", BIGINT))
+
+    def count(batches):
+        from pyspark import TaskContext
+
+        rows = sum(b.num_rows for b in batches)
+        yield pa.RecordBatch.from_pydict(
+            {"partition": [TaskContext.get().partitionId()], "rows": [rows]},
+            schema=to_arrow_schema(counted),
+        )
+
+    counts = dict(df.mapInArrow(count, counted).collect())
+    offsets, total = {}, 0
+    for p in sorted(counts):
+        offsets[p] = total
+        total += counts[p]
+    offsets = spark.sparkContext.broadcast(offsets)
+    indexed = StructType(df.schema.fields + [StructField("record", BIGINT)])
+    target = to_arrow_schema(indexed)
+
+    def number(batches):
+        from pyspark import TaskContext
+
+        start = offsets.value[TaskContext.get().partitionId()]
+        for batch in batches:
+            index = pa.array(range(start, start + batch.num_rows), pa.int64())
+            start += batch.num_rows
+            yield pa.RecordBatch.from_arrays(batch.columns + [index], schema=target)
+
+    return df.mapInArrow(number, indexed)
