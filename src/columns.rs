@@ -52,6 +52,15 @@ impl<'a> Text<'a> {
             TextRepr::Coded(codes, mapping) => mapping.cat_to_str(codes.get(i)?),
         }
     }
+
+    /// The category of row `i` in a [`repeated`] column (`None` in a plain one, or a null): rows
+    /// of one category hold one value, so what is computed from it can be computed once.
+    pub fn category(&self, i: usize) -> Option<u32> {
+        match self.0? {
+            TextRepr::Plain(_) => None,
+            TextRepr::Coded(codes, _) => codes.get(i),
+        }
+    }
 }
 
 /// The text columns of a records table that take a few values each: the originals as read,

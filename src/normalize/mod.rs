@@ -7,6 +7,8 @@ pub mod date;
 pub mod id_number;
 pub mod name;
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 
 use crate::columns::{concat, par_row_chunks, Text};
@@ -243,9 +245,11 @@ where
 /// Applies `f` to every non-null value of the text column `name` (all nulls when the inputs have
 /// no such column), in parallel row chunks; `build` turns each chunk's results into column
 /// pieces, so no more than a chunk of intermediate values is ever held. What `f` reports into
-/// its findings becomes problems on that row, with the value as raw.
+/// its findings becomes problems on that row, with the value as raw. In a
+/// [`repeated`](crate::columns::repeated) column `f` runs once per value and chunk.
 pub fn map_column<T, C, F, B>(df: &DataFrame, name: &str, f: F, build: B) -> Result<(Vec<C>, Vec<Problem>)>
 where
+    T: Clone,
     C: Send,
     F: Fn(&str, &mut Findings) -> Option<T> + Sync,
     B: Fn(Vec<Option<T>>) -> C + Sync,
@@ -255,9 +259,21 @@ where
         let mut out = Vec::with_capacity(rows.len());
         let mut problems = Vec::new();
         let mut findings = Findings::new();
+        let mut seen: HashMap<u32, (Option<T>, Findings)> = HashMap::new();
         for i in rows.clone() {
             let value = column.get(i);
-            out.push(value.and_then(|raw| f(raw, &mut findings)));
+            let found = match (column.category(i), value) {
+                (Some(category), Some(raw)) => {
+                    let (result, found) = seen.entry(category).or_insert_with(|| {
+                        let mut found = Findings::new();
+                        (f(raw, &mut found), found)
+                    });
+                    findings.extend(found.iter().cloned());
+                    result.clone()
+                }
+                _ => value.and_then(|raw| f(raw, &mut findings)),
+            };
+            out.push(found);
             for (code, message) in findings.drain(..) {
                 problems.push(Problem { record: i, code, raw: value.map(str::to_owned), message });
             }
@@ -271,4 +287,40 @@ where
         problems.extend(found);
     }
     Ok((pieces, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn a_repeated_column_is_normalized_once_per_value_and_reported_on_every_row() {
+        let plain = df!("sex" => [Some("男"), Some("x"), None, Some("x"), Some("2")]).unwrap();
+        let mut coded = plain.clone();
+        crate::columns::repeated(&mut coded).unwrap();
+        assert!(coded.column("sex").unwrap().dtype().is_categorical());
+        let normalize = |df: &DataFrame| {
+            let calls = AtomicUsize::new(0);
+            let (pieces, problems) = map_text(df, "sex", |raw, findings| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                let sex = codes::normalize_sex(raw);
+                if sex.is_none() {
+                    findings.push((Code::SexInvalid, format!("{raw:?}")));
+                }
+                sex.map(str::to_owned)
+            })
+            .unwrap();
+            let values: Vec<Option<String>> =
+                pieces.iter().flat_map(|c| c.iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>()).collect();
+            let problems: Vec<_> = problems.into_iter().map(|p| (p.record, p.code, p.raw, p.message)).collect();
+            (values, problems, calls.into_inner())
+        };
+        let (plain, coded) = (normalize(&plain), normalize(&coded));
+        assert_eq!(plain.0, coded.0);
+        assert_eq!(plain.1, coded.1);
+        assert_eq!(coded.1.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 3], "each row of the bad value");
+        assert_eq!((plain.2, coded.2), (4, 3), "four values, three of them different");
+    }
 }
