@@ -39,8 +39,20 @@ def main():
     # A province's records.parquet is a split or two: spread it over the executors first.
     features = records.select(*xueji_spark.BLOCKING_COLUMNS, "record").repartition(args.partitions)
 
+    features = features.cache()
+
+    # The probes' keys first (the records a rule with probes must pair: a few percent), so that
+    # the other records send only the keys a probe has, as one machine keeps them.
+    probe_keys = features.mapInArrow(
+        xueji_spark.worker(args.xueji, "probe-keys", xueji_spark.PROBE_KEYS, args.settings), xueji_spark.PROBE_KEYS
+    )
+    probe_file = os.path.join(args.out, "probe_keys.arrow")
+    os.makedirs(args.out, exist_ok=True)
+    xueji_spark.write_arrow(probe_keys.distinct().toArrow(), probe_file)
+    spark.sparkContext.addFile(probe_file)
     keys = features.mapInArrow(
-        xueji_spark.worker(args.xueji, "keys", xueji_spark.KEYS, args.settings), xueji_spark.KEYS
+        xueji_spark.worker(args.xueji, "keys", xueji_spark.KEYS, args.settings, probe_keys=probe_file),
+        xueji_spark.KEYS,
     )
     blocks = keys.repartition(args.partitions, "rule", "pass", "key").mapInArrow(
         xueji_spark.worker(args.xueji, "pairs", xueji_spark.PAIRS, args.settings), xueji_spark.PAIRS
@@ -59,7 +71,6 @@ def main():
         .select("record_id_l", "record_id_r", "a", "b", "rules")
         .orderBy("a", "b")
     )
-    os.makedirs(args.out, exist_ok=True)
     named.write.mode("overwrite").parquet(os.path.join(args.out, "candidate_pairs.parquet"))
 
     # A pair is new to the first rule that made it, as dedupe_summary.json counts.
@@ -99,6 +110,7 @@ def main():
     with open(os.path.join(args.out, "blocking.json"), "w") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
+    os.remove(probe_file)
     print(json.dumps({k: v for k, v in summary.items() if k != "blocking"}))
     spark.stop()
 

@@ -37,6 +37,7 @@ def schema(*fields):
 
 INT, BIGINT, BOOL, TEXT = IntegerType(), LongType(), BooleanType(), StringType()
 KEYS = schema(("rule", INT), ("pass", INT), ("key", BIGINT), ("record", BIGINT), ("probe", BOOL), ("number", TEXT))
+PROBE_KEYS = schema(("rule", INT), ("pass", INT), ("key", BIGINT))
 PAIRS = schema(("rule", INT), ("a", BIGINT), ("b", BIGINT), ("size", INT), ("skipped", BOOL))
 
 
@@ -72,15 +73,18 @@ def session(master, app):
     return spark
 
 
-def xueji_path(xueji):
-    """`xueji` as given when it exists where the task runs, else the copy shipped with
-    `spark-submit --files xueji`."""
-    if os.path.exists(xueji):
-        return xueji
-    return SparkFiles.get(os.path.basename(xueji))
+def shipped(path):
+    """A file the driver wrote, where the task runs: itself on one host, else the copy
+    `SparkContext.addFile` shipped."""
+    return path if os.path.exists(path) else SparkFiles.get(os.path.basename(path))
 
 
-def worker(xueji, stage, schema, settings=None):
+def write_arrow(table, path):
+    with pa.ipc.new_file(path, table.schema) as writer:
+        writer.write_table(table)
+
+
+def worker(xueji, stage, schema, settings=None, probe_keys=None):
     """A `mapInArrow` function: each partition's batches through `xueji worker STAGE`."""
     target = to_arrow_schema(schema)
 
@@ -92,9 +96,11 @@ def worker(xueji, stage, schema, settings=None):
         sink = io.BytesIO()
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
-        args = [xueji_path(xueji), "worker", stage]
+        args = [shipped(xueji), "worker", stage]
         if settings:
-            args += ["--settings", settings]
+            args += ["--settings", shipped(settings)]
+        if probe_keys:
+            args += ["--probe-keys", shipped(probe_keys)]
         done = subprocess.run(args, input=sink.getvalue(), capture_output=True)
         if done.returncode != 0:
             raise RuntimeError(f"xueji worker {stage}: {done.stderr.decode(errors='replace')}")

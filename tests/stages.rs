@@ -4,7 +4,9 @@
 mod common;
 
 use polars::prelude::*;
-use xueji::block::{self, BlockingSettings, KeyRow, RuleStats};
+use std::collections::HashSet;
+
+use xueji::block::{self, BlockingSettings, KeyRow, Narrowing, RuleStats};
 use xueji::check::CheckOptions;
 use xueji::compare::Features;
 use xueji::ingest::IngestOptions;
@@ -20,21 +22,42 @@ fn random_parts(n: usize, rng: &mut Rng) -> Vec<std::ops::Range<usize>> {
     cuts.windows(2).map(|w| w[0]..w[1]).collect()
 }
 
-/// Blocking as a cluster runs it: key rows per part, shuffled, grouped by rule, pass and key,
-/// each block paired on its own, the pairs of all blocks united.
-fn block_in_parts(
+/// Every part's key rows, as `narrowing` says.
+fn key_rows_in_parts(
     records: &DataFrame,
     numbers: (&[bool], &[bool]),
     settings: &BlockingSettings,
     rng: &mut Rng,
-) -> (Vec<(u32, u32)>, Vec<u64>, Vec<RuleStats>) {
+    narrowing: impl Fn() -> Narrowing<'static>,
+) -> Vec<KeyRow> {
     let mut rows: Vec<KeyRow> = Vec::new();
     for part in random_parts(records.height(), rng) {
         let chunk = records.slice(part.start as i64, part.len());
         let index: Vec<u32> = part.clone().map(|i| i as u32).collect();
         let numbers = (&numbers.0[part.clone()], &numbers.1[part]);
-        rows.extend(block::key_rows(&chunk, numbers, settings, &index).unwrap());
+        rows.extend(block::key_rows(&chunk, numbers, settings, &index, narrowing()).unwrap());
     }
+    rows
+}
+
+/// Blocking as a cluster runs it: key rows per part (narrowed by the probes' keys, found in
+/// parts first, when `narrow`), shuffled, grouped by rule, pass and key, each block paired on
+/// its own, the pairs of all blocks united.
+fn block_in_parts(
+    records: &DataFrame,
+    numbers: (&[bool], &[bool]),
+    settings: &BlockingSettings,
+    rng: &mut Rng,
+    narrow: bool,
+) -> (Vec<(u32, u32)>, Vec<u64>, Vec<RuleStats>) {
+    let mut rows = if narrow {
+        let probes = key_rows_in_parts(records, numbers, settings, rng, || Narrowing::Probes);
+        let met: &'static HashSet<(u8, u8, u64)> =
+            Box::leak(Box::new(probes.iter().map(|r| (r.rule, r.pass, r.key)).collect()));
+        key_rows_in_parts(records, numbers, settings, rng, || Narrowing::MeetingProbes(met))
+    } else {
+        key_rows_in_parts(records, numbers, settings, rng, || Narrowing::All)
+    };
     // A shuffle delivers rows in any order; each block is ordered by record where it meets.
     for i in (1..rows.len()).rev() {
         rows.swap(i, rng.below(i + 1));
@@ -71,7 +94,7 @@ fn blocking_in_random_parts_makes_the_candidates_of_one_machine() {
         assert!(whole.pairs.len() > 200, "{} candidate pairs", whole.pairs.len());
         for seed in 0..4 {
             let mut rng = Rng::keyed(seed, 0, 0);
-            let (pairs, rules, stats) = block_in_parts(&run.records, numbers, &settings, &mut rng);
+            let (pairs, rules, stats) = block_in_parts(&run.records, numbers, &settings, &mut rng, seed % 2 == 1);
             assert_eq!(pairs, whole.pairs, "max_block_size {}, seed {seed}", settings.max_block_size);
             assert_eq!(rules, whole.rules);
             assert_eq!(stats, whole.stats);
@@ -82,7 +105,7 @@ fn blocking_in_random_parts_makes_the_candidates_of_one_machine() {
 }
 
 /// A stage through `xueji worker`'s own door: Arrow IPC bytes in and out.
-fn through_worker(stage: worker::Stage, table: &mut DataFrame, settings: &BlockingSettings) -> DataFrame {
+fn through_worker(stage: &worker::Stage, table: &mut DataFrame, settings: &BlockingSettings) -> DataFrame {
     let mut bytes = Vec::new();
     IpcWriter::new(&mut bytes).finish(table).unwrap();
     let out = worker::run(stage, bytes, settings).unwrap();
@@ -107,10 +130,18 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     let settings = BlockingSettings { max_block_size: 2, ..BlockingSettings::default() };
     let whole = block::candidates(&run.records, features.numbers(), &settings, 0).unwrap();
     let mut rng = Rng::keyed(5, 0, 0);
-    let mut keys: Option<DataFrame> = None;
-    for part in random_parts(n, &mut rng) {
+    let parts = random_parts(n, &mut rng);
+    // The probes' keys of every part first, as the narrowing of the keys.
+    let mut met = HashSet::new();
+    for part in &parts {
         let mut chunk = records.slice(part.start as i64, part.len());
-        let rows = through_worker(worker::Stage::Keys, &mut chunk, &settings);
+        met.extend(worker::probe_keys(&through_worker(&worker::Stage::ProbeKeys, &mut chunk, &settings)).unwrap());
+    }
+    let keys_stage = worker::Stage::Keys(Some(met));
+    let mut keys: Option<DataFrame> = None;
+    for part in parts {
+        let mut chunk = records.slice(part.start as i64, part.len());
+        let rows = through_worker(&keys_stage, &mut chunk, &settings);
         keys = Some(match keys {
             None => rows,
             Some(all) => all.vstack(&rows).unwrap(),
@@ -126,7 +157,7 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
         settings.rules.iter().map(|r| RuleStats { rule: r.name.clone(), ..Default::default() }).collect();
     for p in 0..3 {
         let mut part = keys.filter(&partition.equal(p)).unwrap();
-        let rows = through_worker(worker::Stage::Pairs, &mut part, &settings);
+        let rows = through_worker(&worker::Stage::Pairs, &mut part, &settings);
         let col = |name: &str| rows.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
         let (rule, a, b, size) = (col("rule"), col("a"), col("b"), col("size"));
         let skipped = rows.column("skipped").unwrap().bool().unwrap().clone();

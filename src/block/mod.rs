@@ -541,26 +541,52 @@ pub struct KeyRow {
     pub number: Option<String>,
 }
 
+/// Which key rows [`key_rows`] makes. A rule with probes ([`Parts::probes`]) pairs only blocks
+/// holding a probe, so the keys of its other records are needed only where a probe has the
+/// same: found first from the probes' keys alone, this spares a cluster shuffling every
+/// record's keys (36 a number for the one-digit rule).
+pub enum Narrowing<'a> {
+    /// Every key of every record.
+    All,
+    /// Only the probes' keys of the rules with probes.
+    Probes,
+    /// Every key of the rules without probes; of the others, the probes' and those the probes
+    /// have (`(rule, pass, key)`, from [`Narrowing::Probes`] over the whole population).
+    MeetingProbes(&'a HashSet<(u8, u8, u64)>),
+}
+
 /// Every rule's keys of `records`, a part of the population whose row i is record `index[i]`
 /// of the whole (`numbers` as for [`candidates`]). Grouped by rule, pass and key and each group
 /// ordered by record, the rows of all parts are the blocks [`candidates`] pairs, whatever the
-/// parts: [`pair_keyed_block`] makes their pairs.
+/// parts, with [`Narrowing::All`] or [`Narrowing::MeetingProbes`]: [`pair_keyed_block`] makes
+/// their pairs.
 pub fn key_rows(
     records: &DataFrame,
     numbers: (&[bool], &[bool]),
     settings: &BlockingSettings,
     index: &[u32],
+    narrowing: Narrowing,
 ) -> Result<Vec<KeyRow>> {
     let parts = Parts::new(records, numbers.0, numbers.1)?;
     let mut rows = Vec::new();
     for (r, rule) in settings.rules.iter().enumerate() {
         let probes = parts.probes(rule);
+        if probes.is_none() && matches!(narrowing, Narrowing::Probes) {
+            continue;
+        }
         let keeps_number = same_number_skipped(rule);
         for pass in 0..rule.passes() {
             let mut keys = Vec::new();
             for i in 0..records.height() {
+                let probe = probes.as_ref().is_none_or(|p| p[i]);
+                if !probe && matches!(narrowing, Narrowing::Probes) {
+                    continue;
+                }
                 keys.clear();
                 parts.keys(rule, i, pass, &mut |k| keys.push(k));
+                if let (false, Narrowing::MeetingProbes(met)) = (probe, &narrowing) {
+                    keys.retain(|&k| met.contains(&(r as u8, pass as u8, k)));
+                }
                 // A number with two equal neighbours gives one deletion key twice.
                 keys.sort_unstable();
                 keys.dedup();
@@ -569,7 +595,7 @@ pub fn key_rows(
                     pass: pass as u8,
                     key,
                     record: index[i],
-                    probe: probes.as_ref().is_none_or(|p| p[i]),
+                    probe,
                     number: keeps_number.then(|| parts.id.get(i).map(str::to_owned)).flatten(),
                 }));
             }
@@ -1002,7 +1028,7 @@ mod tests {
         assert_eq!(whole.pairs, vec![(0, 1), (0, 2), (1, 2)]);
         assert_eq!(whole.rules, vec![0b01, 0b10, 0b10], "the equal numbers are the id rule's alone");
 
-        let mut rows = key_rows(&df, (valid, own), &settings, &[0, 1, 2]).unwrap();
+        let mut rows = key_rows(&df, (valid, own), &settings, &[0, 1, 2], Narrowing::All).unwrap();
         rows.sort();
         let mut tagged = Vec::new();
         let mut stats: Vec<RuleStats> =

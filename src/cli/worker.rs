@@ -12,8 +12,11 @@ use xueji::pipeline::worker::{self, Stage};
 ///
 /// settings: prints the settings as JSON, the defaults filled in (no input): the rules a
 /// job's pairs are tagged with, by their order.
-/// keys: records (records.parquet of check, with `record`, each row's index in the whole) →
-/// rule, pass, key, record, probe, number: every rule's blocking keys.
+/// probe-keys: records (records.parquet of check, with `record`, each row's index in the
+/// whole) → rule, pass, key of the records the rules with probes must pair.
+/// keys: records → rule, pass, key, record, probe, number: every rule's blocking keys; with
+/// --probe-keys (the distinct probe-keys rows of the whole population), a rule with probes
+/// keeps only the keys a probe has, as one machine does.
 /// pairs: key rows of whole blocks (a shuffle by rule, pass and key) → rule, a, b for each
 /// candidate pair, and rule, size, skipped for each block.
 /// The pairs of all parts, united (bitwise or of 1 << rule per pair), are the candidate pairs
@@ -24,11 +27,15 @@ pub struct Args {
     /// The same settings as `xueji dedupe --settings` (blocking rules, max_block_size).
     #[arg(long, value_name = "FILE.json")]
     settings: Option<PathBuf>,
+    /// For keys: an Arrow IPC file of the distinct probe-keys rows.
+    #[arg(long, value_name = "FILE.arrow")]
+    probe_keys: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Step {
     Settings,
+    ProbeKeys,
     Keys,
     Pairs,
 }
@@ -40,12 +47,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&settings)?);
             return Ok(());
         }
-        Step::Keys => Stage::Keys,
+        Step::ProbeKeys => Stage::ProbeKeys,
+        Step::Keys => {
+            let met = match &args.probe_keys {
+                Some(path) => {
+                    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                    Some(worker::probe_keys(&worker::read_ipc(bytes)?)?)
+                }
+                None => None,
+            };
+            Stage::Keys(met)
+        }
         Step::Pairs => Stage::Pairs,
     };
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
-    let output = worker::run(stage, input, &settings.blocking)?;
+    let output = worker::run(&stage, input, &settings.blocking)?;
     std::io::stdout().write_all(&output).context("writing standard output")?;
     Ok(())
 }

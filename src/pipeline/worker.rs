@@ -6,38 +6,57 @@
 //! Column types are those a Spark schema declares (`int`, `bigint`, `boolean`, `string`): a
 //! key's 64 hash bits travel as a signed `bigint`.
 
+use std::collections::HashSet;
 use std::io::Cursor;
 
 use polars::prelude::*;
 
-use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow};
+use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing};
 use crate::columns::Text;
 use crate::compare::own_numbers;
 use crate::error::{Error, Result};
 
 /// The stages that turn one table into another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     /// Records (`records.parquet` of `xueji check`, with `record`: each row's index in the whole
-    /// population) → every rule's blocking keys ([`keys`]).
-    Keys,
+    /// population) → the keys of the probes of the rules that have them ([`Narrowing::Probes`]):
+    /// `rule`, `pass`, `key`, whose distinct rows over the whole population narrow [`Stage::Keys`].
+    ProbeKeys,
+    /// Records → every rule's blocking keys ([`keys`]), narrowed to those some probe has when
+    /// given the distinct probe keys.
+    Keys(Option<HashSet<(u8, u8, u64)>>),
     /// Key rows of whole blocks → their pairs, and a row per block ([`pairs`]).
     Pairs,
 }
 
 /// Runs `stage` on an Arrow IPC file's bytes, returning the result's.
-pub fn run(stage: Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result<Vec<u8>> {
-    let table = IpcReader::new(Cursor::new(input))
-        .finish()
-        .map_err(|e| Error::Usage(format!("worker: the input is not an Arrow IPC file: {e}")))?;
+pub fn run(stage: &Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result<Vec<u8>> {
+    let table = read_ipc(input)?;
     let mut out = match stage {
-        Stage::Keys => keys(&table, settings)?,
+        Stage::ProbeKeys => keys(&table, settings, Narrowing::Probes)?.select(["rule", "pass", "key"])?,
+        Stage::Keys(None) => keys(&table, settings, Narrowing::All)?,
+        Stage::Keys(Some(met)) => keys(&table, settings, Narrowing::MeetingProbes(met))?,
         Stage::Pairs => pairs(&table, settings)?,
     };
     let mut bytes = Vec::new();
     // Plain (not view) strings: what a Spark schema's `string` reads.
     IpcWriter::new(&mut bytes).with_compat_level(CompatLevel::oldest()).finish(&mut out)?;
     Ok(bytes)
+}
+
+/// A table from an Arrow IPC file's bytes.
+pub fn read_ipc(bytes: Vec<u8>) -> Result<DataFrame> {
+    IpcReader::new(Cursor::new(bytes)).finish().map_err(|e| Error::Usage(format!("worker: not an Arrow IPC file: {e}")))
+}
+
+/// The probe keys of [`Stage::ProbeKeys`] rows, as [`Stage::Keys`] takes them.
+pub fn probe_keys(table: &DataFrame) -> Result<HashSet<(u8, u8, u64)>> {
+    let mut table = table.clone();
+    table.rechunk_mut_par();
+    let (rules, passes) = (indices(&table, "rule")?, indices(&table, "pass")?);
+    let keys = table.column("key")?.cast(&DataType::Int64)?;
+    let keys = keys.i64()?;
+    Ok((0..table.height()).map(|i| (rules[i] as u8, passes[i] as u8, keys.get(i).unwrap_or(0) as u64)).collect())
 }
 
 /// An integer column as `u32`s (Spark sends `int` or `bigint`).
@@ -51,16 +70,16 @@ fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
     Ok(values.into_no_null_iter().collect())
 }
 
-/// Every rule's blocking keys of a part of the records: `rule`, `pass`, `key` (the hash's bits
-/// as a signed integer), `record`, `probe` (whether the rule's pairs must include it) and
-/// `number` (where pairs of one number are left to the `id` rule).
-pub fn keys(records: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
+/// Every rule's blocking keys of a part of the records, as `narrowing` says: `rule`, `pass`,
+/// `key` (the hash's bits as a signed integer), `record`, `probe` (whether the rule's pairs
+/// must include it) and `number` (where pairs of one number are left to the `id` rule).
+pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowing) -> Result<DataFrame> {
     let mut records = records.clone();
     records.rechunk_mut_par();
     let index = indices(&records, "record")?;
     let valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
     let own = own_numbers(&records, &valid)?;
-    let rows = block::key_rows(&records, (&valid, &own), settings, &index)?;
+    let rows = block::key_rows(&records, (&valid, &own), settings, &index, narrowing)?;
     let column = |name: &str, values: Vec<i64>| Column::new(name.into(), values);
     Ok(DataFrame::new(
         rows.len(),
