@@ -184,3 +184,57 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     assert_eq!(stats, whole.stats);
     assert!(whole.stats.iter().any(|s| s.skipped_blocks > 0));
 }
+
+#[test]
+fn worker_compare_in_random_parts_gives_the_levels_of_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("g"), dir.path().join("c"));
+    common::generate(&data, 3000, 37, &[]);
+    common::on_generated("check", &data.join("sheets"), &out, &[]);
+    // As Spark hands them over: every text column plain text.
+    let mut records = common::read_parquet(&out.join("records.parquet"));
+    for name in records.get_column_names_owned() {
+        if records.column(&name).unwrap().dtype().is_categorical() {
+            let plain = records.column(&name).unwrap().cast(&DataType::String).unwrap();
+            records.with_column(plain).unwrap();
+        }
+    }
+    let features = Features::new(&records).unwrap();
+    let settings = BlockingSettings::default();
+    let whole = block::candidates(&records, features.numbers(), &settings, 0).unwrap();
+    assert!(whole.pairs.len() > 100);
+
+    // The candidate pairs joined with the records twice, as a cluster joins them.
+    let side = |prefix: &str, index: Vec<u32>| {
+        let taken =
+            records.select(xueji::compare::COMPARED).unwrap().take(&IdxCa::from_vec("i".into(), index)).unwrap();
+        let columns = taken.columns().iter().map(|c| c.clone().with_name(format!("{prefix}{}", c.name()).into()));
+        columns.collect::<Vec<_>>()
+    };
+    let (a, b): (Vec<u32>, Vec<u32>) = whole.pairs.iter().copied().unzip();
+    let mut columns = vec![
+        Column::new("a".into(), a.iter().map(|&x| i64::from(x)).collect::<Vec<_>>()),
+        Column::new("b".into(), b.iter().map(|&x| i64::from(x)).collect::<Vec<_>>()),
+    ];
+    columns.extend(side("l_", a));
+    columns.extend(side("r_", b));
+    let joined = DataFrame::new(whole.pairs.len(), columns).unwrap();
+
+    let mut rng = Rng::keyed(11, 0, 0);
+    let mut compared = 0;
+    for part in random_parts(joined.height(), &mut rng) {
+        let mut chunk = joined.slice(part.start as i64, part.len());
+        let levels = through_worker(&worker::Stage::Compare, &mut chunk, &settings);
+        for (k, i) in part.enumerate() {
+            let (x, y) = whole.pairs[i];
+            let expected = features.compare(x as usize, y as usize).indices();
+            let got: Vec<u8> = xueji::compare::FIELDS
+                .iter()
+                .map(|f| levels.column(&format!("{f}_level")).unwrap().i32().unwrap().get(k).unwrap() as u8)
+                .collect();
+            assert_eq!(got, expected, "pair {x}, {y}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, whole.pairs.len());
+}

@@ -21,6 +21,9 @@ use xueji::pipeline::worker::{self, Stage};
 /// candidate pair, and rule, size, skipped for each block.
 /// The pairs of all parts, united (bitwise or of 1 << rule per pair), are the candidate pairs
 /// of `xueji dedupe` on the same records, with the same rules.
+/// compare: pairs a, b with both records' compared columns as l_<column> and r_<column> →
+/// a, b and <field>_level for name, birth_date, id_number, sex, school, guardian, household,
+/// ethnicity: the level indices `xueji dedupe` gives the same pairs.
 #[derive(clap::Args)]
 pub struct Args {
     step: Step,
@@ -38,6 +41,7 @@ enum Step {
     ProbeKeys,
     Keys,
     Pairs,
+    Compare,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -59,6 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Stage::Keys(met)
         }
         Step::Pairs => Stage::Pairs,
+        Step::Compare => Stage::Compare,
     };
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).context("reading standard input")?;

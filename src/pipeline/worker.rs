@@ -12,8 +12,9 @@ use std::io::Cursor;
 use polars::prelude::*;
 
 use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing};
+use crate::columns::par_row_chunks;
 use crate::columns::Text;
-use crate::compare::own_numbers;
+use crate::compare::{self, own_numbers, Features, COMPARED, FIELDS};
 use crate::error::{Error, Result};
 
 /// The stages that turn one table into another.
@@ -27,6 +28,8 @@ pub enum Stage {
     Keys(Option<HashSet<(u8, u8, u64)>>),
     /// Key rows of whole blocks → their pairs, and a row per block ([`pairs`]).
     Pairs,
+    /// Pairs with both records' compared columns → each field's level ([`compare`]).
+    Compare,
 }
 
 /// Runs `stage` on an Arrow IPC file's bytes, returning the result's.
@@ -37,6 +40,7 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result
         Stage::Keys(None) => keys(&table, settings, Narrowing::All)?,
         Stage::Keys(Some(met)) => keys(&table, settings, Narrowing::MeetingProbes(met))?,
         Stage::Pairs => pairs(&table, settings)?,
+        Stage::Compare => compare(&table)?,
     };
     let mut bytes = Vec::new();
     // Plain (not view) strings: what a Spark schema's `string` reads.
@@ -151,4 +155,34 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
             Column::new("skipped".into(), skipped),
         ],
     )?)
+}
+
+/// The level of every field for each pair: `pairs` holds `a`, `b` and, for each column of
+/// [`COMPARED`], the first record's as `l_<column>` and the second's as `r_<column>` (a join
+/// of the candidate pairs with the records, twice). Returns `a`, `b` and `<field>_level` for
+/// each of [`FIELDS`]: the level's index, as `xueji dedupe` compares the same records.
+pub fn compare(pairs: &DataFrame) -> Result<DataFrame> {
+    let side = |prefix: &str| -> Result<DataFrame> {
+        let mut columns = Vec::new();
+        for name in COMPARED {
+            if let Ok(column) = pairs.column(&format!("{prefix}{name}")) {
+                columns.push(column.clone().with_name(name.into()));
+            }
+        }
+        let mut side = DataFrame::new(pairs.height(), columns)?;
+        side.rechunk_mut_par();
+        Ok(side)
+    };
+    let (left, right) = (side("l_")?, side("r_")?);
+    let (left, right) = (Features::new(&left)?, Features::new(&right)?);
+    let levels: Vec<[u8; FIELDS.len()]> = par_row_chunks(pairs.height(), |rows| {
+        rows.map(|k| compare::compare(&left.side(k), &right.side(k)).indices()).collect::<Vec<_>>()
+    })
+    .concat();
+    let mut columns = vec![pairs.column("a")?.clone(), pairs.column("b")?.clone()];
+    for (f, field) in FIELDS.iter().enumerate() {
+        let level: Vec<i32> = levels.iter().map(|l| i32::from(l[f])).collect();
+        columns.push(Column::new(format!("{field}_level").into(), level));
+    }
+    Ok(DataFrame::new(pairs.height(), columns)?)
 }
