@@ -538,7 +538,8 @@ fn number_date(id: &str) -> Option<Date> {
     Date::new(digits[..4].parse().ok()?, digits[4..6].parse().ok()?, digits[6..].parse().ok()?)
 }
 
-/// The columns of a records table that [`Features`] reads: what a cluster sends with each pair.
+/// The columns of a records table that [`Features`] reads: what a cluster sends with each pair
+/// (tests/stages.rs compares on these alone and finds every level of one machine).
 pub const COMPARED: [&str; 14] = [
     "name",
     "name_norm",
@@ -580,24 +581,22 @@ impl<'a> Features<'a> {
     pub fn new(records: &'a DataFrame) -> Result<Features<'a>> {
         let id_valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
         let id_own = own_numbers(records, &id_valid)?;
-        let [name_raw, name, pinyin, pinyin_alt, birth, id, _, sex, school, grade, guardian_name, guardian_phone, household, ethnicity] =
-            COMPARED;
         Ok(Features {
-            name_raw: Text::of(records, name_raw)?,
-            name: Text::of(records, name)?,
-            pinyin: Text::of(records, pinyin)?,
-            pinyin_alt: Text::of(records, pinyin_alt)?,
-            birth: Ints::of(records, birth)?,
-            id: Text::of(records, id)?,
+            name_raw: Text::of(records, "name")?,
+            name: Text::of(records, "name_norm")?,
+            pinyin: Text::of(records, "name_pinyin")?,
+            pinyin_alt: Text::of(records, "name_pinyin_alt")?,
+            birth: Ints::of(records, "birth_date_norm")?,
+            id: Text::of(records, "id_norm")?,
             id_valid,
             id_own,
-            sex: Text::of(records, sex)?,
-            school: Text::of(records, school)?,
-            grade: Ints::of(records, grade)?,
-            guardian_name: Text::of(records, guardian_name)?,
-            guardian_phone: Text::of(records, guardian_phone)?,
-            household: Text::of(records, household)?,
-            ethnicity: Text::of(records, ethnicity)?,
+            sex: Text::of(records, "sex_norm")?,
+            school: Text::of(records, "school_code_norm")?,
+            grade: Ints::of(records, "grade_norm")?,
+            guardian_name: Text::of(records, "guardian_name")?,
+            guardian_phone: Text::of(records, "guardian_phone_norm")?,
+            household: Text::of(records, "household_address")?,
+            ethnicity: Text::of(records, "ethnicity_norm")?,
         })
     }
 

@@ -372,9 +372,9 @@ pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<[Colu
 
 /// Counts of problems by code × city × county × school, most frequent first.
 pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFrame> {
-    let [cities, counties, school_codes, school_names] =
-        ["locality_city", "locality_county", "school_code_norm", "school_name"].map(|name| Text::of(records, name));
-    let (cities, counties, school_codes, school_names) = (cities?, counties?, school_codes?, school_names?);
+    let text = |name: &str| Text::of(records, name);
+    let (cities, counties) = (text("locality_city")?, text("locality_county")?);
+    let (school_codes, school_names) = (text("school_code_norm")?, text("school_name")?);
     let mut counts: BTreeMap<(&str, String, String, String, String), u64> = BTreeMap::new();
     for p in problems {
         let get = |c: &Text| c.get(p.record).unwrap_or("").to_owned();
