@@ -11,8 +11,10 @@ use xueji::check::CheckOptions;
 use xueji::compare::Features;
 use xueji::ingest::IngestOptions;
 use xueji::normalize::date::parse_date;
+use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::pipeline::worker;
 use xueji::rng::Rng;
+use xueji::score::{self, Frequencies};
 
 /// `n` rows cut into parts at random places (some empty), as a cluster's partitions may be.
 fn random_parts(n: usize, rng: &mut Rng) -> Vec<std::ops::Range<usize>> {
@@ -237,4 +239,61 @@ fn worker_compare_in_random_parts_gives_the_levels_of_one_machine() {
         }
     }
     assert_eq!(compared, whole.pairs.len());
+}
+
+#[test]
+fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    common::generate(&data, 3000, 41, &[]);
+    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
+    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
+    let settings = DedupeSettings::default();
+    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
+    let records = run.records.clone();
+    let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
+
+    let n = records.height();
+    let features = Features::new(&records).unwrap();
+    let candidates = block::candidates(&records, features.numbers(), &settings.blocking, 0).unwrap();
+    let number_rules = settings.blocking.number_rules();
+    let mut rng = Rng::keyed(3, 0, 0);
+
+    // Level patterns and value counts per part of the pairs and of the records, summed.
+    let (mut all, mut numbered) = (Vec::new(), Vec::new());
+    for part in random_parts(candidates.pairs.len(), &mut rng) {
+        for k in part {
+            let (a, b) = candidates.pairs[k];
+            let indices = features.compare(a as usize, b as usize).indices();
+            all.push((indices, 1.0));
+            if candidates.rules[k] & number_rules != 0 {
+                numbered.push((indices, 1.0));
+            }
+        }
+    }
+    let mut value_counts = Vec::new();
+    for part in random_parts(n, &mut rng) {
+        let chunk = records.slice(part.start as i64, part.len());
+        let index: Vec<u32> = part.map(|i| i as u32).collect();
+        value_counts.extend(Frequencies::value_counts(&Features::new(&chunk).unwrap(), &index));
+    }
+    // u from the sampled records alone, as a driver gathers them.
+    let chosen = score::u_sample(n, settings.u_pairs, settings.seed).expect("more pairs than samples");
+    let gathered = records.take(&IdxCa::from_vec("i".into(), chosen.iter().map(|&i| i as IdxSize).collect())).unwrap();
+    let gathered = Features::new(&gathered).unwrap();
+    let sides: Vec<_> = (0..gathered.len()).map(|i| gathered.side(i)).collect();
+    let (u_counts, u_pairs) = score::count_u(&sides, settings.u_pairs, settings.seed, false);
+
+    let model = xueji::pipeline::dedupe::fit_model(
+        &u_counts,
+        u_pairs,
+        &score::merge_patterns(numbered),
+        &score::merge_patterns(all),
+        n,
+        &settings,
+        Frequencies::saved_from_parts(value_counts, n as u64),
+    );
+    assert!(!model.frequencies.names.is_empty(), "names seen twice are kept");
+    let json = |m: &xueji::score::Model| serde_json::to_string(m).unwrap();
+    assert_eq!(json(&model), json(&one_machine.model), "model.json");
 }

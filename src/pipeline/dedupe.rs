@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::progress::Stopwatch;
 use crate::report;
-use crate::score::{self, Frequencies, Model, Score, Terms};
+use crate::score::{self, Frequencies, Model, Patterns, SavedFrequencies, Score, Terms};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -169,14 +169,11 @@ pub fn dedupe_records_from(
         Some(model) => model,
         None => {
             let (counts, u_pairs) = score::estimate_u(&features, settings.u_pairs, settings.seed);
-            let all_pairs = n as f64 * (n as f64 - 1.0) / 2.0;
             let number_rules = settings.blocking.number_rules();
             let all = score::patterns(&levels, |_| true);
             let numbered = score::patterns(&levels, |k| candidates.rules[k] & number_rules != 0);
-            let u = score::u_probabilities(&counts, &all, all_pairs);
-            let mut model = score::fit(&numbered, &all, all_pairs, u, u_pairs, settings.em_iterations);
-            model.frequencies = saved_frequencies.unwrap_or_default();
-            model
+            let frequencies = saved_frequencies.unwrap_or_default();
+            fit_model(&counts, u_pairs, &numbered, &all, n, settings, frequencies)
         }
     };
     watch.next("score", &mut check.timings);
@@ -231,6 +228,26 @@ pub fn dedupe_records_from(
     drop(features);
 
     Ok(DedupeRun { check, candidates, model, pairs, histogram, clustering, settings: settings.clone() })
+}
+
+/// The model [`dedupe_records`] fits over `records` records: u from the random pairs' level
+/// `u_counts` (`u_pairs` of them, [`score::estimate_u`]) and the candidates, m and λ by EM over
+/// the candidates' level patterns (`numbered`: those a rule keyed on the number found). A
+/// cluster calls it at its driver with the same counts summed over its parts.
+pub fn fit_model(
+    u_counts: &[Vec<f64>],
+    u_pairs: u64,
+    numbered: &Patterns,
+    all: &Patterns,
+    records: usize,
+    settings: &DedupeSettings,
+    frequencies: SavedFrequencies,
+) -> Model {
+    let all_pairs = records as f64 * (records as f64 - 1.0) / 2.0;
+    let u = score::u_probabilities(u_counts, all, all_pairs);
+    let mut model = score::fit(numbered, all, all_pairs, u, u_pairs, settings.em_iterations);
+    model.frequencies = frequencies;
+    model
 }
 
 /// The files `dedupe` writes into its output folder.

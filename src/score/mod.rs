@@ -149,8 +149,31 @@ const U_CHUNK: usize = 1 << 16;
 /// growing with the population). Four thousand records give eight million distinct pairs, more
 /// than are drawn.
 pub fn estimate_u(features: &Features, samples: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
-    let records = features.len();
-    let count = |sides: &[Side], pairs: &mut dyn Iterator<Item = (usize, usize)>| {
+    match u_sample(features.len(), samples, seed) {
+        None => count_u(&(0..features.len()).map(|i| features.side(i)).collect::<Vec<_>>(), samples, seed, true),
+        Some(chosen) => count_u(&chosen.iter().map(|&i| features.side(i)).collect::<Vec<_>>(), samples, seed, false),
+    }
+}
+
+/// The records [`estimate_u`] draws its pairs among, by index of `records` (sorted, distinct):
+/// `None` when there are no more pairs than `samples` (then every pair counts). A cluster
+/// gathers these few thousand records to its driver and counts there ([`count_u`]).
+pub fn u_sample(records: usize, samples: usize, seed: u64) -> Option<Vec<usize>> {
+    let all_pairs = records.saturating_mul(records.saturating_sub(1)) / 2;
+    if all_pairs <= samples {
+        return None;
+    }
+    let mut rng = Rng::keyed(seed, 0, 0x75);
+    let mut chosen: Vec<usize> = (0..(4.0 * (samples as f64).sqrt()) as usize).map(|_| rng.below(records)).collect();
+    chosen.sort_unstable();
+    chosen.dedup();
+    Some(chosen)
+}
+
+/// Level counts of `samples` seeded random pairs of `sides` (the records of [`u_sample`], in
+/// its order), or of all their pairs when `all`, and the pairs counted.
+pub fn count_u(sides: &[Side], samples: usize, seed: u64, all: bool) -> (Vec<Vec<f64>>, u64) {
+    let count = |pairs: &mut dyn Iterator<Item = (usize, usize)>| {
         let mut counts = zeroed();
         let mut taken = 0u64;
         for (a, b) in pairs {
@@ -161,26 +184,18 @@ pub fn estimate_u(features: &Features, samples: usize, seed: u64) -> (Vec<Vec<f6
         }
         (counts, taken)
     };
-    let all_pairs = records.saturating_mul(records.saturating_sub(1)) / 2;
-    let pieces = if all_pairs <= samples {
-        let sides: Vec<Side> = (0..records).map(|i| features.side(i)).collect();
-        par_row_chunks(records, |rows| count(&sides, &mut rows.flat_map(|a| (a + 1..records).map(move |b| (a, b)))))
+    let n = sides.len();
+    let pieces = if all {
+        par_row_chunks(n, |rows| count(&mut rows.flat_map(|a| (a + 1..n).map(move |b| (a, b)))))
     } else {
-        let mut rng = Rng::keyed(seed, 0, 0x75);
-        let mut chosen: Vec<usize> =
-            (0..(4.0 * (samples as f64).sqrt()) as usize).map(|_| rng.below(records)).collect();
-        chosen.sort_unstable();
-        chosen.dedup();
-        let sides: Vec<Side> = chosen.iter().map(|&i| features.side(i)).collect();
         par_row_chunks(samples.div_ceil(U_CHUNK), |tasks| {
             let mut total = (zeroed(), 0u64);
             for task in tasks {
                 let mut rng = Rng::keyed(seed, 1 + task as u64, 0x75);
                 let wanted = U_CHUNK.min(samples - task * U_CHUNK);
-                let mut pairs = std::iter::from_fn(|| Some((rng.below(sides.len()), rng.below(sides.len()))))
-                    .filter(|(a, b)| a != b)
-                    .take(wanted);
-                let (counts, taken) = count(&sides, &mut pairs);
+                let mut pairs =
+                    std::iter::from_fn(|| Some((rng.below(n), rng.below(n)))).filter(|(a, b)| a != b).take(wanted);
+                let (counts, taken) = count(&mut pairs);
                 add_counts(&mut total.0, &counts);
                 total.1 += taken;
             }
@@ -373,11 +388,19 @@ pub fn patterns(levels: &[Levels], keep: impl Fn(usize) -> bool + Sync) -> Patte
     .flatten()
     .collect();
     packed.par_sort_unstable();
-    packed
-        .chunk_by(|a, b| a == b)
+    merge_patterns(packed.chunk_by(|a, b| a == b).map(|run| (run[0].to_be_bytes(), run.len() as f64)))
+}
+
+/// Patterns from level indices with counts, in any order and repeated (the counts of a
+/// cluster's parts): summed per pattern, in [`patterns`]' order.
+pub fn merge_patterns(counted: impl IntoIterator<Item = ([u8; FIELDS.len()], f64)>) -> Patterns {
+    let mut counted: Vec<(u64, f64)> = counted.into_iter().map(|(i, n)| (u64::from_be_bytes(i), n)).collect();
+    counted.sort_unstable_by_key(|c| c.0);
+    counted
+        .chunk_by(|a, b| a.0 == b.0)
         .map(|run| {
-            let indices = run[0].to_be_bytes();
-            (Levels::from_indices(indices), indices, run.len() as f64)
+            let indices = run[0].0.to_be_bytes();
+            (Levels::from_indices(indices), indices, run.iter().map(|c| c.1).sum())
         })
         .collect()
 }
@@ -460,6 +483,17 @@ pub struct SavedFrequencies {
     pub guardian_names: BTreeMap<String, u32>,
 }
 
+/// One value's count in a part of the records ([`Frequencies::value_counts`]): `kind` 0 for
+/// names, 1 for readings, 2 for guardians' names; `first` the first record carrying it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueCount {
+    pub kind: u8,
+    pub key: u64,
+    pub count: u32,
+    pub first: u32,
+    pub value: String,
+}
+
 /// What one side of a pair brings to the term-frequency adjustment.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Terms<'a> {
@@ -493,6 +527,44 @@ impl Frequencies {
             )
         });
         SavedFrequencies { records: self.names.records as u64, names, pinyin, guardian_names }
+    }
+
+    /// What a part of the records brings to [`SavedFrequencies`]: each value's count in it,
+    /// with the first record carrying it (row i of `features` is record `index[i]` of the whole).
+    pub fn value_counts<'a>(features: &Features<'a>, index: &[u32]) -> Vec<ValueCount> {
+        let n = features.len();
+        let kinds: [(Counts, &dyn Fn(usize) -> Option<&'a str>); 3] = [
+            (Counts::new(n, |i| features.name(i).map(name_key)), &|i| features.name(i)),
+            (Counts::new(n, |i| features.pinyin(i).map(pinyin_key)), &|i| features.pinyin(i)),
+            (Counts::new(n, |i| features.guardian_name(i).map(name_key)), &|i| features.guardian_name(i)),
+        ];
+        let mut rows = Vec::new();
+        for (kind, (counts, value)) in kinds.iter().enumerate() {
+            for &(key, count, first) in &counts.counts {
+                let value = value(first as usize).unwrap_or_default().to_owned();
+                rows.push(ValueCount { kind: kind as u8, key, count, first: index[first as usize], value });
+            }
+        }
+        rows
+    }
+
+    /// [`Frequencies::save`] from the [`Frequencies::value_counts`] of every part of the
+    /// `records`, in any order: the same lists.
+    pub fn saved_from_parts(mut parts: Vec<ValueCount>, records: u64) -> SavedFrequencies {
+        parts.sort_unstable_by(|a, b| (a.kind, a.key, a.first).cmp(&(b.kind, b.key, b.first)));
+        let mut saved = SavedFrequencies { records, ..Default::default() };
+        for run in parts.chunk_by(|a, b| (a.kind, a.key) == (b.kind, b.key)) {
+            let count: u32 = run.iter().map(|r| r.count).sum();
+            if count >= 2 {
+                let list = match run[0].kind {
+                    0 => &mut saved.names,
+                    1 => &mut saved.pinyin,
+                    _ => &mut saved.guardian_names,
+                };
+                list.insert(run[0].value.clone(), count);
+            }
+        }
+        saved
     }
 
     pub fn load(saved: &SavedFrequencies) -> Frequencies {
