@@ -130,6 +130,16 @@ fn every_defect_is_found_on_its_photo_and_clean_photos_pass() {
     for list in lists {
         assert!(out.join("photo_retakes").join(list.as_str().unwrap()).is_file());
     }
+
+    // The records as `check` wrote them (its records.parquet, repeated text as categoricals):
+    // the same findings as from the sheets.
+    let checked = dir.path().join("checked");
+    common::on_generated("check", &data.join("sheets"), &checked, &[]);
+    let again = dir.path().join("again");
+    audit(&data.join("photos"), &checked, &again, &[]);
+    for file in ["photo_problems.csv", "photo_summary.csv"] {
+        assert_eq!(std::fs::read(out.join(file)).unwrap(), std::fs::read(again.join(file)).unwrap(), "{file}");
+    }
 }
 
 #[test]
