@@ -297,3 +297,66 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let json = |m: &xueji::score::Model| serde_json::to_string(m).unwrap();
     assert_eq!(json(&model), json(&one_machine.model), "model.json");
 }
+
+#[test]
+fn worker_score_in_random_parts_reports_the_pairs_of_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    common::generate(&data, 3000, 43, &[]);
+    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
+    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
+    let settings = DedupeSettings::default();
+    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
+    let records = run.records.clone();
+    let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
+    let features = Features::new(&records).unwrap();
+    let pairs = &one_machine.candidates.pairs;
+
+    // Each candidate with its levels and the first record's names, as the compare stage leaves them.
+    let levels: Vec<[u8; 8]> = pairs.iter().map(|&(a, b)| features.compare(a as usize, b as usize).indices()).collect();
+    let first: Vec<IdxSize> = pairs.iter().map(|p| p.0 as IdxSize).collect();
+    let names = records.select(["name_norm", "name_pinyin", "guardian_name"]).unwrap();
+    let names = names.take(&IdxCa::from_vec("i".into(), first)).unwrap();
+    let mut columns = vec![
+        Column::new("a".into(), pairs.iter().map(|p| i64::from(p.0)).collect::<Vec<_>>()),
+        Column::new("b".into(), pairs.iter().map(|p| i64::from(p.1)).collect::<Vec<_>>()),
+    ];
+    for (f, field) in xueji::compare::FIELDS.iter().enumerate() {
+        columns.push(Column::new(
+            format!("{field}_level").into(),
+            levels.iter().map(|l| i32::from(l[f])).collect::<Vec<_>>(),
+        ));
+    }
+    columns.extend(names.columns().iter().map(|c| c.clone().with_name(format!("l_{}", c.name()).into())));
+    let table = DataFrame::new(pairs.len(), columns).unwrap();
+
+    let stage = worker::Stage::Score { model: Box::new(one_machine.model.clone()), threshold: settings.threshold };
+    let (mut reported, mut histogram) = (Vec::new(), vec![0u64; one_machine.histogram.counts.len()]);
+    let mut rng = Rng::keyed(13, 0, 0);
+    for part in random_parts(table.height(), &mut rng) {
+        let mut chunk = table.slice(part.start as i64, part.len());
+        let scored = through_worker(&stage, &mut chunk, &settings.blocking);
+        let int = |name: &str| scored.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
+        let (a, b, bin) = (int("a"), int("b"), int("bin"));
+        let probability = scored.column("probability").unwrap().f64().unwrap().clone();
+        let kind = scored.column("kind").unwrap().str().unwrap().clone();
+        for k in 0..scored.height() {
+            histogram[bin.get(k).unwrap() as usize] += 1;
+            if let Some(kind) = kind.get(k) {
+                let (a, b) = (a.get(k).unwrap() as u32, b.get(k).unwrap() as u32);
+                reported.push((a, b, kind.to_owned(), probability.get(k).unwrap().to_bits()));
+            }
+        }
+    }
+    let expected: Vec<_> = one_machine
+        .pairs
+        .iter()
+        .map(|p| {
+            let kind = if p.kind == xueji::pipeline::dedupe::PairKind::Match { "match" } else { "id_conflict" };
+            (p.a, p.b, kind.to_owned(), p.score.probability.to_bits())
+        })
+        .collect();
+    assert!(expected.iter().any(|p| p.2 == "match") && expected.iter().any(|p| p.2 == "id_conflict"));
+    assert_eq!(reported, expected);
+    assert_eq!(histogram, one_machine.histogram.counts);
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::pipeline::worker::{self, Stage};
+use xueji::score::Model;
 
 /// Runs one stage of a check spread over a cluster, for the Spark jobs in spark/: reads an
 /// Arrow IPC file on standard input and writes one on standard output.
@@ -24,6 +25,10 @@ use xueji::pipeline::worker::{self, Stage};
 /// compare: pairs a, b with both records' compared columns as l_<column> and r_<column> →
 /// a, b and <field>_level for name, birth_date, id_number, sex, school, guardian, household,
 /// ethnicity: the level indices `xueji dedupe` gives the same pairs.
+/// score: pairs a, b with their <field>_level and the first record's l_name_norm,
+/// l_name_pinyin, l_guardian_name, and --model → a, b, weight, probability, <field>_weight,
+/// bin (of dedupe_summary.json's weight histogram) and kind (match, id_conflict or empty), at
+/// the settings' threshold.
 #[derive(clap::Args)]
 pub struct Args {
     step: Step,
@@ -33,6 +38,9 @@ pub struct Args {
     /// For keys: an Arrow IPC file of the distinct probe-keys rows.
     #[arg(long, value_name = "FILE.arrow")]
     probe_keys: Option<PathBuf>,
+    /// For score: the model.json to score with.
+    #[arg(long, value_name = "model.json")]
+    model: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -42,6 +50,7 @@ enum Step {
     Keys,
     Pairs,
     Compare,
+    Score,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -64,6 +73,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Step::Pairs => Stage::Pairs,
         Step::Compare => Stage::Compare,
+        Step::Score => {
+            let path = args.model.as_deref().context("score needs --model model.json")?;
+            Stage::Score { model: Box::new(Model::load(path)?), threshold: settings.threshold }
+        }
     };
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).context("reading standard input")?;

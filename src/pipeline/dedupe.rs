@@ -114,6 +114,22 @@ pub struct DedupeRun {
 const HISTOGRAM_LOW: i32 = -40;
 const HISTOGRAM_BINS: usize = 81;
 
+/// The [`WeightHistogram`] bin of a pair's weight.
+pub fn weight_bin(weight: f64) -> usize {
+    (weight.floor() as i32 - HISTOGRAM_LOW).clamp(0, HISTOGRAM_BINS as i32 - 1) as usize
+}
+
+/// Whether a scored pair is reported, and as what: one number on clearly different people is
+/// an ID conflict; a pair at or above `threshold` is a match unless decided apart (whatever the
+/// threshold, even 0).
+pub fn judge(levels: &Levels, score: &Score, threshold: f64) -> Option<PairKind> {
+    if levels.is_id_conflict() {
+        Some(PairKind::IdConflict)
+    } else {
+        (score.probability >= threshold && !levels.decided_apart()).then_some(PairKind::Match)
+    }
+}
+
 /// Reads, normalizes and checks the inputs, then finds the records of one person: blocking,
 /// comparison, Fellegi–Sunter scoring (with `model` when given, else fitted by EM) and clustering.
 pub fn dedupe_inputs(
@@ -186,15 +202,8 @@ pub fn dedupe_records_from(
         for k in range {
             let (a, b) = candidates.pairs[k];
             let score = score_pair(a, &levels[k]);
-            let bin = (score.weight.floor() as i32 - HISTOGRAM_LOW).clamp(0, HISTOGRAM_BINS as i32 - 1);
-            counts[bin as usize] += 1;
-            let kind = if levels[k].is_id_conflict() {
-                Some(PairKind::IdConflict)
-            } else {
-                // A pair decided apart is never a match, whatever the threshold (even 0).
-                (score.probability >= settings.threshold && !levels[k].decided_apart()).then_some(PairKind::Match)
-            };
-            if let Some(kind) = kind {
+            counts[weight_bin(score.weight)] += 1;
+            if let Some(kind) = judge(&levels[k], &score, settings.threshold) {
                 kept.push(ScoredPair { a, b, levels: levels[k], score, kind });
             }
         }

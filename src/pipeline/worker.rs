@@ -14,8 +14,11 @@ use polars::prelude::*;
 use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing};
 use crate::columns::par_row_chunks;
 use crate::columns::Text;
+use crate::compare::Levels;
 use crate::compare::{self, own_numbers, Features, COMPARED, FIELDS};
 use crate::error::{Error, Result};
+use crate::pipeline::dedupe::{judge, weight_bin, PairKind};
+use crate::score::{Frequencies, Model, Terms};
 
 /// The stages that turn one table into another.
 pub enum Stage {
@@ -30,6 +33,9 @@ pub enum Stage {
     Pairs,
     /// Pairs with both records' compared columns → each field's level ([`compare`]).
     Compare,
+    /// Pairs with their levels and the first record's names → their scores under a model
+    /// ([`score`]), and what is reported.
+    Score { model: Box<Model>, threshold: f64 },
 }
 
 /// Runs `stage` on an Arrow IPC file's bytes, returning the result's.
@@ -41,6 +47,7 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result
         Stage::Keys(Some(met)) => keys(&table, settings, Narrowing::MeetingProbes(met))?,
         Stage::Pairs => pairs(&table, settings)?,
         Stage::Compare => compare(&table)?,
+        Stage::Score { model, threshold } => score(&table, model, *threshold)?,
     };
     let mut bytes = Vec::new();
     // Plain (not view) strings: what a Spark schema's `string` reads.
@@ -184,5 +191,49 @@ pub fn compare(pairs: &DataFrame) -> Result<DataFrame> {
         let level: Vec<i32> = levels.iter().map(|l| i32::from(l[f])).collect();
         columns.push(Column::new(format!("{field}_level").into(), level));
     }
+    Ok(DataFrame::new(pairs.height(), columns)?)
+}
+
+/// Scores under `model` of compared pairs: `a`, `b`, each `<field>_level` ([`compare`]) and the
+/// first record's `l_name_norm`, `l_name_pinyin` and `l_guardian_name` (what the name
+/// frequencies in `model.json` weigh). Returns for each pair `a`, `b`, `weight`,
+/// `probability`, each `<field>_weight`, its `bin` in dedupe_summary.json's weight histogram
+/// and `kind`: `match`, `id_conflict`, or empty when not reported, as `xueji dedupe` judges it.
+pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFrame> {
+    let mut pairs = pairs.clone();
+    pairs.rechunk_mut_par();
+    let frequencies = Frequencies::load(&model.frequencies);
+    let level_columns: Vec<Vec<u32>> =
+        FIELDS.iter().map(|f| indices(&pairs, &format!("{f}_level"))).collect::<Result<_>>()?;
+    let (names, pinyin, guardians) =
+        (Text::of(&pairs, "l_name_norm")?, Text::of(&pairs, "l_name_pinyin")?, Text::of(&pairs, "l_guardian_name")?);
+    let scored: Vec<(crate::score::Score, Option<PairKind>)> = par_row_chunks(pairs.height(), |rows| {
+        rows.map(|k| {
+            let levels = Levels::from_indices(std::array::from_fn(|f| level_columns[f][k] as u8));
+            let terms = Terms { name: names.get(k), pinyin: pinyin.get(k), guardian_name: guardians.get(k) };
+            let score = model.score(&levels, &terms, &frequencies);
+            let kind = judge(&levels, &score, threshold);
+            (score, kind)
+        })
+        .collect::<Vec<_>>()
+    })
+    .concat();
+    let mut columns = vec![
+        pairs.column("a")?.clone(),
+        pairs.column("b")?.clone(),
+        Column::new("weight".into(), scored.iter().map(|s| s.0.weight).collect::<Vec<_>>()),
+        Column::new("probability".into(), scored.iter().map(|s| s.0.probability).collect::<Vec<_>>()),
+    ];
+    for (f, field) in FIELDS.iter().enumerate() {
+        let weights: Vec<f64> = scored.iter().map(|s| s.0.field_weights[f]).collect();
+        columns.push(Column::new(format!("{field}_weight").into(), weights));
+    }
+    columns.push(Column::new("bin".into(), scored.iter().map(|s| weight_bin(s.0.weight) as i32).collect::<Vec<_>>()));
+    let kinds = scored.iter().map(|s| match s.1 {
+        Some(PairKind::Match) => Some("match"),
+        Some(PairKind::IdConflict) => Some("id_conflict"),
+        None => None,
+    });
+    columns.push(StringChunked::from_iter_options("kind".into(), kinds).into_column());
     Ok(DataFrame::new(pairs.height(), columns)?)
 }
