@@ -12,10 +12,8 @@ use std::io::Cursor;
 use polars::prelude::*;
 
 use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing};
-use crate::columns::par_row_chunks;
-use crate::columns::Text;
-use crate::compare::Levels;
-use crate::compare::{self, own_numbers, Features, COMPARED, FIELDS};
+use crate::columns::{par_row_chunks, Text};
+use crate::compare::{self, own_numbers, Features, Levels, COMPARED, FIELDS};
 use crate::error::{Error, Result};
 use crate::pipeline::dedupe::{judge, weight_bin, PairKind};
 use crate::score::{Frequencies, Model, Terms};
@@ -64,10 +62,19 @@ pub fn read_ipc(bytes: Vec<u8>) -> Result<DataFrame> {
 pub fn probe_keys(table: &DataFrame) -> Result<HashSet<(u8, u8, u64)>> {
     let mut table = table.clone();
     table.rechunk_mut_par();
-    let (rules, passes) = (indices(&table, "rule")?, indices(&table, "pass")?);
-    let keys = table.column("key")?.cast(&DataType::Int64)?;
+    let (rules, passes, keys) = (indices(&table, "rule")?, indices(&table, "pass")?, hashes(&table)?);
+    Ok((0..table.height()).map(|i| (rules[i] as u8, passes[i] as u8, keys[i])).collect())
+}
+
+/// The `key` column: 64 hash bits as Spark's signed `bigint`.
+fn hashes(table: &DataFrame) -> Result<Vec<u64>> {
+    let keys = table.column("key").map_err(|_| Error::Usage("worker: no column key".into()))?;
+    let keys = keys.cast(&DataType::Int64)?;
     let keys = keys.i64()?;
-    Ok((0..table.height()).map(|i| (rules[i] as u8, passes[i] as u8, keys.get(i).unwrap_or(0) as u64)).collect())
+    if keys.null_count() > 0 {
+        return Err(Error::Usage("worker: column key has empty values".into()));
+    }
+    Ok(keys.into_no_null_iter().map(|k| k as u64).collect())
 }
 
 /// An integer column as `u32`s (Spark sends `int` or `bigint`).
@@ -91,14 +98,13 @@ pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowi
     let valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
     let own = own_numbers(&records, &valid)?;
     let rows = block::key_rows(&records, (&valid, &own), settings, &index, narrowing)?;
-    let column = |name: &str, values: Vec<i64>| Column::new(name.into(), values);
     Ok(DataFrame::new(
         rows.len(),
         vec![
             Column::new("rule".into(), rows.iter().map(|r| i32::from(r.rule)).collect::<Vec<_>>()),
             Column::new("pass".into(), rows.iter().map(|r| i32::from(r.pass)).collect::<Vec<_>>()),
-            column("key", rows.iter().map(|r| r.key as i64).collect()),
-            column("record", rows.iter().map(|r| i64::from(r.record)).collect()),
+            Column::new("key".into(), rows.iter().map(|r| r.key as i64).collect::<Vec<_>>()),
+            Column::new("record".into(), rows.iter().map(|r| i64::from(r.record)).collect::<Vec<_>>()),
             Column::new("probe".into(), rows.iter().map(|r| r.probe).collect::<Vec<_>>()),
             StringChunked::from_iter_options("number".into(), rows.iter().map(|r| r.number.as_deref())).into_column(),
         ],
@@ -113,8 +119,7 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
     let mut keys = keys.clone();
     keys.rechunk_mut_par();
     let (rules, passes, records) = (indices(&keys, "rule")?, indices(&keys, "pass")?, indices(&keys, "record")?);
-    let hashes: Vec<u64> =
-        keys.column("key")?.cast(&DataType::Int64)?.i64()?.into_no_null_iter().map(|k| k as u64).collect();
+    let hashes = hashes(&keys)?;
     let probes: Vec<bool> = keys.column("probe")?.bool()?.iter().map(|p| p == Some(true)).collect();
     let numbers = Text::of(&keys, "number")?;
     let mut rows: Vec<KeyRow> = (0..keys.height())
