@@ -298,8 +298,57 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     assert_eq!(json(&model), json(&one_machine.model), "model.json");
 }
 
+/// Compared pairs as the score stage takes them: `a`, `b`, each field's level, and the first
+/// record's names.
+fn compared(records: &DataFrame, features: &Features, pairs: &[(u32, u32)]) -> DataFrame {
+    let levels: Vec<[u8; 8]> = pairs.iter().map(|&(a, b)| features.compare(a as usize, b as usize).indices()).collect();
+    let first: Vec<IdxSize> = pairs.iter().map(|p| p.0 as IdxSize).collect();
+    let names = records.select(["name_norm", "name_pinyin", "guardian_name"]).unwrap();
+    let names = names.take(&IdxCa::from_vec("i".into(), first)).unwrap();
+    let mut columns = vec![
+        Column::new("a".into(), pairs.iter().map(|p| i64::from(p.0)).collect::<Vec<_>>()),
+        Column::new("b".into(), pairs.iter().map(|p| i64::from(p.1)).collect::<Vec<_>>()),
+    ];
+    for (f, field) in xueji::compare::FIELDS.iter().enumerate() {
+        let level: Vec<i32> = levels.iter().map(|l| i32::from(l[f])).collect();
+        columns.push(Column::new(format!("{field}_level").into(), level));
+    }
+    columns.extend(names.columns().iter().map(|c| c.clone().with_name(format!("l_{}", c.name()).into())));
+    DataFrame::new(pairs.len(), columns).unwrap()
+}
+
+/// Rows of the score stage run on `table` in random parts: (a, b, kind, probability, cohesion,
+/// histogram bin).
+fn score_in_parts(
+    table: &DataFrame,
+    stage: &worker::Stage,
+    rng: &mut Rng,
+) -> Vec<(u32, u32, Option<String>, f64, f64, usize)> {
+    let mut rows = Vec::new();
+    for part in random_parts(table.height(), rng) {
+        let mut chunk = table.slice(part.start as i64, part.len());
+        let scored = through_worker(stage, &mut chunk, &BlockingSettings::default());
+        let int = |name: &str| scored.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
+        let float = |name: &str| scored.column(name).unwrap().f64().unwrap().clone();
+        let (a, b, bin, probability, cohesion) =
+            (int("a"), int("b"), int("bin"), float("probability"), float("cohesion"));
+        let kind = scored.column("kind").unwrap().str().unwrap().clone();
+        for k in 0..scored.height() {
+            rows.push((
+                a.get(k).unwrap() as u32,
+                b.get(k).unwrap() as u32,
+                kind.get(k).map(str::to_owned),
+                probability.get(k).unwrap(),
+                cohesion.get(k).unwrap(),
+                bin.get(k).unwrap() as usize,
+            ));
+        }
+    }
+    rows
+}
+
 #[test]
-fn worker_score_in_random_parts_reports_the_pairs_of_one_machine() {
+fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machine() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("g");
     common::generate(&data, 3000, 43, &[]);
@@ -310,44 +359,18 @@ fn worker_score_in_random_parts_reports_the_pairs_of_one_machine() {
     let records = run.records.clone();
     let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
     let features = Features::new(&records).unwrap();
-    let pairs = &one_machine.candidates.pairs;
-
-    // Each candidate with its levels and the first record's names, as the compare stage leaves them.
-    let levels: Vec<[u8; 8]> = pairs.iter().map(|&(a, b)| features.compare(a as usize, b as usize).indices()).collect();
-    let first: Vec<IdxSize> = pairs.iter().map(|p| p.0 as IdxSize).collect();
-    let names = records.select(["name_norm", "name_pinyin", "guardian_name"]).unwrap();
-    let names = names.take(&IdxCa::from_vec("i".into(), first)).unwrap();
-    let mut columns = vec![
-        Column::new("a".into(), pairs.iter().map(|p| i64::from(p.0)).collect::<Vec<_>>()),
-        Column::new("b".into(), pairs.iter().map(|p| i64::from(p.1)).collect::<Vec<_>>()),
-    ];
-    for (f, field) in xueji::compare::FIELDS.iter().enumerate() {
-        columns.push(Column::new(
-            format!("{field}_level").into(),
-            levels.iter().map(|l| i32::from(l[f])).collect::<Vec<_>>(),
-        ));
-    }
-    columns.extend(names.columns().iter().map(|c| c.clone().with_name(format!("l_{}", c.name()).into())));
-    let table = DataFrame::new(pairs.len(), columns).unwrap();
-
+    let n = records.height();
     let stage = worker::Stage::Score { model: Box::new(one_machine.model.clone()), threshold: settings.threshold };
-    let (mut reported, mut histogram) = (Vec::new(), vec![0u64; one_machine.histogram.counts.len()]);
     let mut rng = Rng::keyed(13, 0, 0);
-    for part in random_parts(table.height(), &mut rng) {
-        let mut chunk = table.slice(part.start as i64, part.len());
-        let scored = through_worker(&stage, &mut chunk, &settings.blocking);
-        let int = |name: &str| scored.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
-        let (a, b, bin) = (int("a"), int("b"), int("bin"));
-        let probability = scored.column("probability").unwrap().f64().unwrap().clone();
-        let kind = scored.column("kind").unwrap().str().unwrap().clone();
-        for k in 0..scored.height() {
-            histogram[bin.get(k).unwrap() as usize] += 1;
-            if let Some(kind) = kind.get(k) {
-                let (a, b) = (a.get(k).unwrap() as u32, b.get(k).unwrap() as u32);
-                reported.push((a, b, kind.to_owned(), probability.get(k).unwrap().to_bits()));
-            }
-        }
+
+    // The candidates, scored in parts: the reported pairs and the weight histogram.
+    let scored = score_in_parts(&compared(&records, &features, &one_machine.candidates.pairs), &stage, &mut rng);
+    let mut histogram = vec![0u64; one_machine.histogram.counts.len()];
+    for row in &scored {
+        histogram[row.5] += 1;
     }
+    assert_eq!(histogram, one_machine.histogram.counts);
+    let reported: Vec<_> = scored.iter().filter_map(|r| Some((r.0, r.1, r.2.clone()?, r.3.to_bits()))).collect();
     let expected: Vec<_> = one_machine
         .pairs
         .iter()
@@ -358,5 +381,17 @@ fn worker_score_in_random_parts_reports_the_pairs_of_one_machine() {
         .collect();
     assert!(expected.iter().any(|p| p.2 == "match") && expected.iter().any(|p| p.2 == "id_conflict"));
     assert_eq!(reported, expected);
-    assert_eq!(histogram, one_machine.histogram.counts);
+
+    // The driver: components of the matches, the member pairs scored in parts, then clusters.
+    let matches: Vec<(u32, u32, f64)> =
+        scored.iter().filter(|r| r.2.as_deref() == Some("match")).map(|r| (r.0, r.1, r.3)).collect();
+    let members = xueji::cluster::member_pairs(n, &matches);
+    assert!(!members.is_empty(), "components of three or more");
+    let cohesion: std::collections::HashMap<(u32, u32), f64> =
+        score_in_parts(&compared(&records, &features, &members), &stage, &mut rng)
+            .into_iter()
+            .map(|r| ((r.0, r.1), r.4))
+            .collect();
+    let clustering = xueji::cluster::cluster(n, &matches, settings.cohesion, |a, b| cohesion[&(a.min(b), a.max(b))]);
+    assert_eq!(clustering, one_machine.clustering);
 }

@@ -27,8 +27,8 @@ use xueji::score::Model;
 /// ethnicity: the level indices `xueji dedupe` gives the same pairs.
 /// score: pairs a, b with their <field>_level and the first record's l_name_norm,
 /// l_name_pinyin, l_guardian_name, and --model → a, b, weight, probability, <field>_weight,
-/// bin (of dedupe_summary.json's weight histogram) and kind (match, id_conflict or empty), at
-/// the settings' threshold.
+/// bin (of dedupe_summary.json's weight histogram), kind (match, id_conflict or empty, at the
+/// settings' threshold) and cohesion (what clustering weighs two members of a component by).
 #[derive(clap::Args)]
 pub struct Args {
     step: Step,

@@ -43,14 +43,55 @@ pub struct Clustering {
 }
 
 /// Clusters the records linked by `matches` (pairs with their probability). `probability(a, b)`
-/// scores any two records (used for member pairs that were not candidates); two members of one
-/// cluster must score at least `cohesion`.
+/// scores any two records (used for member pairs that were not candidates: only pairs of
+/// [`member_pairs`]); two members of one cluster must score at least `cohesion`.
 pub fn cluster(
     records: usize,
     matches: &[(u32, u32, f64)],
     cohesion: f64,
     probability: impl Fn(u32, u32) -> f64,
 ) -> Clustering {
+    let mut known: HashMap<(u32, u32), f64> = HashMap::with_capacity(matches.len());
+    for &(a, b, p) in matches {
+        known.insert((a.min(b), a.max(b)), p);
+    }
+    let mut result = Clustering::default();
+    for group in components(records, matches) {
+        let score = |a: u32, b: u32| known.get(&(a.min(b), a.max(b))).copied().unwrap_or_else(|| probability(a, b));
+        let cohesive = group.len() == 2 || all_pairs(&group).all(|(a, b)| score(a, b) >= cohesion);
+        if cohesive {
+            result.clusters.push(group);
+        } else {
+            result.split_components.push(group.len());
+            result.clusters.extend(complete_linkage(&group, cohesion, &score).into_iter().filter(|c| c.len() > 1));
+        }
+    }
+    for c in &mut result.clusters {
+        c.sort_unstable();
+    }
+    result.clusters.sort_unstable();
+    result.split_components.sort_unstable_by(|a, b| b.cmp(a));
+    result
+}
+
+/// The pairs [`cluster`] may ask `probability` about: two members of one component of three or
+/// more that are not a match. A cluster scores these (a few per duplicate registration) before
+/// its driver clusters.
+pub fn member_pairs(records: usize, matches: &[(u32, u32, f64)]) -> Vec<(u32, u32)> {
+    let matched: std::collections::HashSet<(u32, u32)> =
+        matches.iter().map(|&(a, b, _)| (a.min(b), a.max(b))).collect();
+    let mut pairs: Vec<(u32, u32)> = components(records, matches)
+        .iter()
+        .filter(|group| group.len() > 2)
+        .flat_map(|group| all_pairs(group).collect::<Vec<_>>())
+        .filter(|pair| !matched.contains(pair))
+        .collect();
+    pairs.sort_unstable();
+    pairs
+}
+
+/// The connected components of `matches` (members sorted), each at most [`MAX_COMPONENT`].
+fn components(records: usize, matches: &[(u32, u32, f64)]) -> Vec<Vec<u32>> {
     let mut components = Components::new(records);
     for &(a, b, _) in matches {
         components.union(a, b);
@@ -74,29 +115,14 @@ pub fn cluster(
             members.entry(components.find(r)).or_default().push(r);
         }
     }
-    let mut known: HashMap<(u32, u32), f64> = HashMap::with_capacity(matches.len());
-    for &(a, b, p) in matches {
-        known.insert((a.min(b), a.max(b)), p);
-    }
-    let mut result = Clustering::default();
-    for (_, mut group) in members {
-        group.sort_unstable();
-        group.dedup();
-        let score = |a: u32, b: u32| known.get(&(a.min(b), a.max(b))).copied().unwrap_or_else(|| probability(a, b));
-        let cohesive = group.len() == 2 || all_pairs(&group).all(|(a, b)| score(a, b) >= cohesion);
-        if cohesive {
-            result.clusters.push(group);
-        } else {
-            result.split_components.push(group.len());
-            result.clusters.extend(complete_linkage(&group, cohesion, &score).into_iter().filter(|c| c.len() > 1));
-        }
-    }
-    for c in &mut result.clusters {
-        c.sort_unstable();
-    }
-    result.clusters.sort_unstable();
-    result.split_components.sort_unstable_by(|a, b| b.cmp(a));
-    result
+    members
+        .into_values()
+        .map(|mut group| {
+            group.sort_unstable();
+            group.dedup();
+            group
+        })
+        .collect()
 }
 
 /// The most records a component may have before the cohesion check. One person has a handful
@@ -214,6 +240,19 @@ mod tests {
         assert!(c.clusters.iter().all(|c| c.len() <= MAX_COMPONENT), "bounded");
         assert_eq!(c.clusters.iter().map(Vec::len).sum::<usize>(), n as usize, "every record still clustered");
         assert!(asked.get() < 1_000_000, "{} pairs scored", asked.get());
+    }
+
+    #[test]
+    fn member_pairs_are_every_pair_a_clustering_may_ask_about() {
+        let matches = [(0, 1, 0.99), (1, 2, 0.95), (5, 6, 0.9), (7, 8, 0.9), (8, 9, 0.9), (7, 9, 0.9)];
+        assert_eq!(member_pairs(10, &matches), vec![(0, 2)], "pairs of two are clusters; a triangle is all matched");
+        let asked = std::cell::RefCell::new(Vec::new());
+        cluster(10, &matches, 0.5, |a, b| {
+            asked.borrow_mut().push((a.min(b), a.max(b)));
+            0.0
+        });
+        assert!(asked.borrow().iter().all(|p| member_pairs(10, &matches).contains(p)));
+        assert!(!asked.borrow().is_empty());
     }
 
     #[test]

@@ -119,6 +119,17 @@ pub fn weight_bin(weight: f64) -> usize {
     (weight.floor() as i32 - HISTOGRAM_LOW).clamp(0, HISTOGRAM_BINS as i32 - 1) as usize
 }
 
+/// How cohesion judges two members of one component ([`cluster::cluster`]): whether they could
+/// be one person. A contradiction splits, a pair with too little to identify it (a blank name
+/// on one, no number on the other) joins through the others, an identified pair scores.
+pub fn member_probability(levels: &Levels, score: &Score, model: &Model) -> f64 {
+    match (levels.contradicts(), levels.identifies()) {
+        (true, _) => 0.0,
+        (false, false) => 1.0,
+        (false, true) => model.probability_of(score.weight),
+    }
+}
+
 /// Whether a scored pair is reported, and as what: one number on clearly different people is
 /// an ID conflict; a pair at or above `threshold` is a match unless decided apart (whatever the
 /// threshold, even 0).
@@ -222,16 +233,9 @@ pub fn dedupe_records_from(
 
     let matches: Vec<(u32, u32, f64)> =
         pairs.iter().filter(|p| p.kind == PairKind::Match).map(|p| (p.a, p.b, p.score.probability)).collect();
-    // Cohesion asks whether two members could be one person: a contradiction splits, a pair
-    // with too little to identify it (a blank name on one, no number on the other) joins
-    // through the others, and an identified pair must reach `cohesion`.
     let clustering = cluster::cluster(n, &matches, settings.cohesion, |a, b| {
         let levels = features.compare(a as usize, b as usize);
-        match (levels.contradicts(), levels.identifies()) {
-            (true, _) => 0.0,
-            (false, false) => 1.0,
-            (false, true) => model.probability_of(score_pair(a, &levels).weight),
-        }
+        member_probability(&levels, &score_pair(a, &levels), &model)
     });
     watch.finish(&mut check.timings);
     drop(features);

@@ -15,7 +15,7 @@ use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing};
 use crate::columns::{par_row_chunks, Text};
 use crate::compare::{self, own_numbers, Features, Levels, COMPARED, FIELDS};
 use crate::error::{Error, Result};
-use crate::pipeline::dedupe::{judge, weight_bin, PairKind};
+use crate::pipeline::dedupe::{judge, member_probability, weight_bin, PairKind};
 use crate::score::{Frequencies, Model, Terms};
 
 /// The stages that turn one table into another.
@@ -202,8 +202,10 @@ pub fn compare(pairs: &DataFrame) -> Result<DataFrame> {
 /// Scores under `model` of compared pairs: `a`, `b`, each `<field>_level` ([`compare`]) and the
 /// first record's `l_name_norm`, `l_name_pinyin` and `l_guardian_name` (what the name
 /// frequencies in `model.json` weigh). Returns for each pair `a`, `b`, `weight`,
-/// `probability`, each `<field>_weight`, its `bin` in dedupe_summary.json's weight histogram
-/// and `kind`: `match`, `id_conflict`, or empty when not reported, as `xueji dedupe` judges it.
+/// `probability`, each `<field>_weight`, its `bin` in dedupe_summary.json's weight histogram,
+/// `kind`: `match`, `id_conflict`, or empty when not reported, as `xueji dedupe` judges it, and
+/// `cohesion`: what clustering weighs two members of one component by (for the pairs of
+/// [`crate::cluster::member_pairs`]).
 pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFrame> {
     let mut pairs = pairs.clone();
     pairs.rechunk_mut_par();
@@ -212,13 +214,12 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
         FIELDS.iter().map(|f| indices(&pairs, &format!("{f}_level"))).collect::<Result<_>>()?;
     let (names, pinyin, guardians) =
         (Text::of(&pairs, "l_name_norm")?, Text::of(&pairs, "l_name_pinyin")?, Text::of(&pairs, "l_guardian_name")?);
-    let scored: Vec<(crate::score::Score, Option<PairKind>)> = par_row_chunks(pairs.height(), |rows| {
+    let scored: Vec<(crate::score::Score, Option<PairKind>, f64)> = par_row_chunks(pairs.height(), |rows| {
         rows.map(|k| {
             let levels = Levels::from_indices(std::array::from_fn(|f| level_columns[f][k] as u8));
             let terms = Terms { name: names.get(k), pinyin: pinyin.get(k), guardian_name: guardians.get(k) };
             let score = model.score(&levels, &terms, &frequencies);
-            let kind = judge(&levels, &score, threshold);
-            (score, kind)
+            (score, judge(&levels, &score, threshold), member_probability(&levels, &score, model))
         })
         .collect::<Vec<_>>()
     })
@@ -240,5 +241,6 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
         None => None,
     });
     columns.push(StringChunked::from_iter_options("kind".into(), kinds).into_column());
+    columns.push(Column::new("cohesion".into(), scored.iter().map(|s| s.2).collect::<Vec<_>>()));
     Ok(DataFrame::new(pairs.height(), columns)?)
 }
