@@ -14,7 +14,7 @@ use xueji::normalize::date::parse_date;
 use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::pipeline::worker;
 use xueji::rng::Rng;
-use xueji::score::{self, Frequencies};
+use xueji::score;
 
 /// `n` rows cut into parts at random places (some empty), as a cluster's partitions may be.
 fn random_parts(n: usize, rng: &mut Rng) -> Vec<std::ops::Range<usize>> {
@@ -250,7 +250,7 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
     let settings = DedupeSettings::default();
     let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
-    let records = run.records.clone();
+    let mut records = run.records.clone();
     let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
 
     let n = records.height();
@@ -259,40 +259,44 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let number_rules = settings.blocking.number_rules();
     let mut rng = Rng::keyed(3, 0, 0);
 
-    // Level patterns and value counts per part of the pairs and of the records, summed.
-    let (mut all, mut numbered) = (Vec::new(), Vec::new());
-    for part in random_parts(candidates.pairs.len(), &mut rng) {
-        for k in part {
-            let (a, b) = candidates.pairs[k];
-            let indices = features.compare(a as usize, b as usize).indices();
-            all.push((indices, 1.0));
-            if candidates.rules[k] & number_rules != 0 {
-                numbered.push((indices, 1.0));
-            }
-        }
+    // Level patterns of the candidates with how many a number rule found, as a cluster counts
+    // them (a group-by of the compare stage's levels).
+    let mut patterns: std::collections::BTreeMap<[u8; 8], (u32, u32)> = Default::default();
+    for (k, &(a, b)) in candidates.pairs.iter().enumerate() {
+        let counts = patterns.entry(features.compare(a as usize, b as usize).indices()).or_default();
+        counts.0 += 1;
+        counts.1 += u32::from(candidates.rules[k] & number_rules != 0);
     }
-    let mut value_counts = Vec::new();
+    let mut columns: Vec<Column> = xueji::compare::FIELDS
+        .iter()
+        .enumerate()
+        .map(|(f, field)| {
+            Column::new(format!("{field}_level").into(), patterns.keys().map(|p| i32::from(p[f])).collect::<Vec<_>>())
+        })
+        .collect();
+    columns.push(Column::new("pairs".into(), patterns.values().map(|c| i64::from(c.0)).collect::<Vec<_>>()));
+    columns.push(Column::new("numbered".into(), patterns.values().map(|c| i64::from(c.1)).collect::<Vec<_>>()));
+    let patterns = DataFrame::new(patterns.len(), columns).unwrap();
+
+    // Names counted per part, in random parts.
+    records.with_column(Column::new("record".into(), (0..n as i64).collect::<Vec<_>>())).unwrap();
+    let mut value_counts: Option<DataFrame> = None;
     for part in random_parts(n, &mut rng) {
-        let chunk = records.slice(part.start as i64, part.len());
-        let index: Vec<u32> = part.map(|i| i as u32).collect();
-        value_counts.extend(Frequencies::value_counts(&Features::new(&chunk).unwrap(), &index));
+        let mut chunk = records.slice(part.start as i64, part.len());
+        let rows = through_worker(&worker::Stage::ValueCounts, &mut chunk, &settings.blocking);
+        value_counts = Some(match value_counts {
+            None => rows,
+            Some(all) => all.vstack(&rows).unwrap(),
+        });
     }
     // u from the sampled records alone, as a driver gathers them.
     let chosen = score::u_sample(n, settings.u_pairs, settings.seed).expect("more pairs than samples");
-    let gathered = records.take(&IdxCa::from_vec("i".into(), chosen.iter().map(|&i| i as IdxSize).collect())).unwrap();
-    let gathered = Features::new(&gathered).unwrap();
-    let sides: Vec<_> = (0..gathered.len()).map(|i| gathered.side(i)).collect();
-    let (u_counts, u_pairs) = score::count_u(&sides, settings.u_pairs, settings.seed, false);
+    let mut gathered =
+        records.take(&IdxCa::from_vec("i".into(), chosen.iter().map(|&i| i as IdxSize).collect())).unwrap();
+    let u_stage = worker::Stage::U { records: n, samples: settings.u_pairs, seed: settings.seed };
+    let u = through_worker(&u_stage, &mut gathered, &settings.blocking);
 
-    let model = xueji::pipeline::dedupe::fit_model(
-        &u_counts,
-        u_pairs,
-        &score::merge_patterns(numbered),
-        &score::merge_patterns(all),
-        n,
-        &settings,
-        Frequencies::saved_from_parts(value_counts, n as u64),
-    );
+    let model = worker::fit(&patterns, &u, &value_counts.unwrap(), n, &settings).unwrap();
     assert!(!model.frequencies.names.is_empty(), "names seen twice are kept");
     let json = |m: &xueji::score::Model| serde_json::to_string(m).unwrap();
     assert_eq!(json(&model), json(&one_machine.model), "model.json");

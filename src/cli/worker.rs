@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::pipeline::worker::{self, Stage};
-use xueji::score::Model;
+use xueji::score::{self, Model};
 
 /// Runs one stage of a check spread over a cluster, for the Spark jobs in spark/: reads an
 /// Arrow IPC file on standard input and writes one on standard output.
@@ -29,6 +29,14 @@ use xueji::score::Model;
 /// l_name_pinyin, l_guardian_name, and --model → a, b, weight, probability, <field>_weight,
 /// bin (of dedupe_summary.json's weight histogram), kind (match, id_conflict or empty, at the
 /// settings' threshold) and cohesion (what clustering weighs two members of a component by).
+/// value-counts: records (compared columns and `record`) → kind, key, count, first, value: how
+/// often each name, reading and guardian's name occurs in them.
+/// u-sample --records N: prints as JSON the records (by index) whose random pairs give u, or
+/// null for all of them (no input).
+/// u --records N: those records, in that order → field, level, count, pairs.
+/// fit --records N --u FILE.arrow --value-counts FILE.arrow: level patterns (<field>_level,
+/// pairs: candidates showing it, numbered: those a number rule found) → model.json on standard
+/// output, the same as `xueji dedupe` fits when the counts are the sums over all parts.
 #[derive(clap::Args)]
 pub struct Args {
     step: Step,
@@ -41,6 +49,15 @@ pub struct Args {
     /// For score: the model.json to score with.
     #[arg(long, value_name = "model.json")]
     model: Option<PathBuf>,
+    /// For u-sample, u and fit: how many records the whole population has.
+    #[arg(long, value_name = "N")]
+    records: Option<usize>,
+    /// For fit: the u stage's output.
+    #[arg(long, value_name = "FILE.arrow")]
+    u: Option<PathBuf>,
+    /// For fit: the value-counts rows of every part.
+    #[arg(long, value_name = "FILE.arrow")]
+    value_counts: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -51,31 +68,49 @@ enum Step {
     Pairs,
     Compare,
     Score,
+    ValueCounts,
+    USample,
+    U,
+    Fit,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = DedupeSettings::load(args.settings.as_deref())?;
+    let records = || args.records.context("needs --records N, the population's size");
+    let table = |path: &Option<PathBuf>, what: &str| -> anyhow::Result<_> {
+        let path = path.as_deref().with_context(|| format!("needs --{what} FILE.arrow"))?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(worker::read_ipc(bytes)?)
+    };
     let stage = match args.step {
         Step::Settings => {
             println!("{}", serde_json::to_string_pretty(&settings)?);
             return Ok(());
         }
         Step::ProbeKeys => Stage::ProbeKeys,
-        Step::Keys => {
-            let met = match &args.probe_keys {
-                Some(path) => {
-                    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                    Some(worker::probe_keys(&worker::read_ipc(bytes)?)?)
-                }
-                None => None,
-            };
-            Stage::Keys(met)
-        }
+        Step::Keys => match &args.probe_keys {
+            Some(_) => Stage::Keys(Some(worker::probe_keys(&table(&args.probe_keys, "probe-keys")?)?)),
+            None => Stage::Keys(None),
+        },
         Step::Pairs => Stage::Pairs,
         Step::Compare => Stage::Compare,
         Step::Score => {
             let path = args.model.as_deref().context("score needs --model model.json")?;
             Stage::Score { model: Box::new(Model::load(path)?), threshold: settings.threshold }
+        }
+        Step::ValueCounts => Stage::ValueCounts,
+        Step::USample => {
+            println!("{}", serde_json::to_string(&score::u_sample(records()?, settings.u_pairs, settings.seed))?);
+            return Ok(());
+        }
+        Step::U => Stage::U { records: records()?, samples: settings.u_pairs, seed: settings.seed },
+        Step::Fit => {
+            let mut input = Vec::new();
+            std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
+            let (u, counts) = (table(&args.u, "u")?, table(&args.value_counts, "value-counts")?);
+            let model = worker::fit(&worker::read_ipc(input)?, &u, &counts, records()?, &settings)?;
+            println!("{}", serde_json::to_string_pretty(&model)?);
+            return Ok(());
         }
     };
     let mut input = Vec::new();

@@ -15,8 +15,9 @@ use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing};
 use crate::columns::{par_row_chunks, Text};
 use crate::compare::{self, own_numbers, Features, Levels, COMPARED, FIELDS};
 use crate::error::{Error, Result};
+use crate::pipeline::dedupe::{fit_model, DedupeSettings};
 use crate::pipeline::dedupe::{judge, member_probability, weight_bin, PairKind};
-use crate::score::{Frequencies, Model, Terms};
+use crate::score::{self, Frequencies, Model, Terms, ValueCount};
 
 /// The stages that turn one table into another.
 pub enum Stage {
@@ -34,6 +35,12 @@ pub enum Stage {
     /// Pairs with their levels and the first record's names → their scores under a model
     /// ([`score`]), and what is reported.
     Score { model: Box<Model>, threshold: f64 },
+    /// Records → how often each name, reading and guardian's name occurs among them
+    /// ([`value_counts`]).
+    ValueCounts,
+    /// The records [`score::u_sample`] names, in its order, of a population of `records` → the
+    /// level counts of the random pairs u is estimated from ([`u_counts`]).
+    U { records: usize, samples: usize, seed: u64 },
 }
 
 /// Runs `stage` on an Arrow IPC file's bytes, returning the result's.
@@ -46,6 +53,8 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result
         Stage::Pairs => pairs(&table, settings)?,
         Stage::Compare => compare(&table)?,
         Stage::Score { model, threshold } => score(&table, model, *threshold)?,
+        Stage::ValueCounts => value_counts(&table)?,
+        Stage::U { records, samples, seed } => u_counts(&table, *records, *samples, *seed)?,
     };
     let mut bytes = Vec::new();
     // Plain (not view) strings: what a Spark schema's `string` reads.
@@ -243,4 +252,107 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
     columns.push(StringChunked::from_iter_options("kind".into(), kinds).into_column());
     columns.push(Column::new("cohesion".into(), scored.iter().map(|s| s.2).collect::<Vec<_>>()));
     Ok(DataFrame::new(pairs.height(), columns)?)
+}
+
+/// How often each name (`kind` 0), reading (1) and guardian's name (2) occurs in a part of the
+/// records (the compared columns and `record`): `kind`, `key`, `count`, `first` (the first
+/// record carrying it) and its `value`. Summed over all parts by [`fit`].
+pub fn value_counts(records: &DataFrame) -> Result<DataFrame> {
+    let mut records = records.clone();
+    records.rechunk_mut_par();
+    let index = indices(&records, "record")?;
+    let rows = Frequencies::value_counts(&Features::new(&records)?, &index);
+    Ok(DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("kind".into(), rows.iter().map(|r| i32::from(r.kind)).collect::<Vec<_>>()),
+            Column::new("key".into(), rows.iter().map(|r| r.key as i64).collect::<Vec<_>>()),
+            Column::new("count".into(), rows.iter().map(|r| i64::from(r.count)).collect::<Vec<_>>()),
+            Column::new("first".into(), rows.iter().map(|r| i64::from(r.first)).collect::<Vec<_>>()),
+            StringChunked::from_iter_values("value".into(), rows.iter().map(|r| r.value.as_str())).into_column(),
+        ],
+    )?)
+}
+
+/// The level counts of u's random pairs ([`score::count_u`]) among `sampled`: the records
+/// [`score::u_sample`] names in a population of `records`, in its order (all of them when it
+/// names none). Returns `field`, `level`, `count` and `pairs` (the pairs counted, on each row).
+pub fn u_counts(sampled: &DataFrame, records: usize, samples: usize, seed: u64) -> Result<DataFrame> {
+    let mut sampled = sampled.clone();
+    sampled.rechunk_mut_par();
+    let chosen = score::u_sample(records, samples, seed);
+    let all = chosen.is_none();
+    let expected = chosen.map_or(records, |c| c.len());
+    if sampled.height() != expected {
+        return Err(Error::Usage(format!(
+            "worker u: {} records given, the sample of a population of {records} has {expected}",
+            sampled.height()
+        )));
+    }
+    let features = Features::new(&sampled)?;
+    let sides: Vec<_> = (0..features.len()).map(|i| features.side(i)).collect();
+    let (counts, pairs) = score::count_u(&sides, samples, seed, all);
+    let cells: Vec<(usize, usize, f64)> =
+        counts.iter().enumerate().flat_map(|(f, c)| c.iter().enumerate().map(move |(l, &n)| (f, l, n))).collect();
+    Ok(DataFrame::new(
+        cells.len(),
+        vec![
+            Column::new("field".into(), cells.iter().map(|c| c.0 as i32).collect::<Vec<_>>()),
+            Column::new("level".into(), cells.iter().map(|c| c.1 as i32).collect::<Vec<_>>()),
+            Column::new("count".into(), cells.iter().map(|c| c.2).collect::<Vec<_>>()),
+            Column::new("pairs".into(), vec![pairs as i64; cells.len()]),
+        ],
+    )?)
+}
+
+/// The model `xueji dedupe` fits, from a cluster's sums: `patterns` (each `<field>_level` with
+/// `pairs`, the candidates showing it, and `numbered`, those a number rule found), `u` (rows of
+/// [`u_counts`]), `value_counts` (rows of [`value_counts`] from every part) and the population's
+/// size.
+pub fn fit(
+    patterns: &DataFrame,
+    u: &DataFrame,
+    value_counts: &DataFrame,
+    records: usize,
+    settings: &DedupeSettings,
+) -> Result<Model> {
+    let mut patterns = patterns.clone();
+    patterns.rechunk_mut_par();
+    let levels: Vec<Vec<u32>> =
+        FIELDS.iter().map(|f| indices(&patterns, &format!("{f}_level"))).collect::<Result<_>>()?;
+    let (all_counts, numbered_counts) = (indices(&patterns, "pairs")?, indices(&patterns, "numbered")?);
+    let pattern = |k: usize| -> [u8; FIELDS.len()] { std::array::from_fn(|f| levels[f][k] as u8) };
+    let all = score::merge_patterns((0..patterns.height()).map(|k| (pattern(k), f64::from(all_counts[k]))));
+    let numbered = score::merge_patterns(
+        (0..patterns.height()).filter(|&k| numbered_counts[k] > 0).map(|k| (pattern(k), f64::from(numbered_counts[k]))),
+    );
+
+    let mut u = u.clone();
+    u.rechunk_mut_par();
+    let (fields, u_levels) = (indices(&u, "field")?, indices(&u, "level")?);
+    let counts = u.column("count")?.cast(&DataType::Float64)?;
+    let mut u_counts: Vec<Vec<f64>> = compare::LEVELS.iter().map(|l| vec![0.0; l.len()]).collect();
+    for (k, n) in counts.f64()?.iter().enumerate() {
+        let (f, l) = (fields[k] as usize, u_levels[k] as usize);
+        let cell = u_counts.get_mut(f).and_then(|c| c.get_mut(l));
+        *cell.ok_or_else(|| Error::Usage(format!("worker fit: no level {l} of field {f}")))? += n.unwrap_or(0.0);
+    }
+    let u_pairs = indices(&u, "pairs")?.first().copied().unwrap_or(0);
+
+    let mut value_counts = value_counts.clone();
+    value_counts.rechunk_mut_par();
+    let (kinds, counts, firsts) =
+        (indices(&value_counts, "kind")?, indices(&value_counts, "count")?, indices(&value_counts, "first")?);
+    let (keys, values) = (hashes(&value_counts)?, Text::of(&value_counts, "value")?);
+    let rows = (0..value_counts.height())
+        .map(|i| ValueCount {
+            kind: kinds[i] as u8,
+            key: keys[i],
+            count: counts[i],
+            first: firsts[i],
+            value: values.get(i).unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let frequencies = Frequencies::saved_from_parts(rows, records as u64);
+    Ok(fit_model(&u_counts, u64::from(u_pairs), &numbered, &all, records, settings, frequencies))
 }
