@@ -55,9 +55,8 @@ def settings(xueji, path=None):
 
 
 def session(master, app):
-    # Executors bind to loopback on a machine of one host (local, local-cluster); a real
-    # cluster's SPARK_LOCAL_IP is its own business.
-    # and their Python workers are this one (with pyarrow).
+    # On one host (local, local-cluster) executors bind to loopback and run this Python, which
+    # has pyarrow; a real cluster sets both itself.
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
