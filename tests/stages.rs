@@ -16,6 +16,18 @@ use xueji::pipeline::worker;
 use xueji::rng::Rng;
 use xueji::score;
 
+/// A generated population of `students` (seed `seed`), read and checked as `xueji dedupe`
+/// reads it; the folder lives as long as the returned guard.
+fn checked(students: usize, seed: u64) -> (tempfile::TempDir, xueji::pipeline::CheckRun) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    common::generate(&data, students, seed, &[]);
+    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
+    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
+    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
+    (dir, run)
+}
+
 /// `n` rows cut into parts at random places (some empty), as a cluster's partitions may be.
 fn random_parts(n: usize, rng: &mut Rng) -> Vec<std::ops::Range<usize>> {
     let mut cuts: Vec<usize> = (0..rng.below(12) + 1).map(|_| rng.below(n + 1)).collect();
@@ -80,12 +92,7 @@ fn block_in_parts(
 
 #[test]
 fn blocking_in_random_parts_makes_the_candidates_of_one_machine() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("g");
-    common::generate(&data, 4000, 23, &[]);
-    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
-    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
-    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
+    let (_dir, run) = checked(4000, 23);
     let features = Features::new(&run.records).unwrap();
     let numbers = features.numbers();
 
@@ -124,13 +131,10 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     let mut records = common::read_parquet(&out.join("records.parquet"));
     let n = records.height();
     records.with_column(Column::new("record".into(), (0..n as i64).collect::<Vec<_>>())).unwrap();
-    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
-    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
-    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
-    let features = Features::new(&run.records).unwrap();
+    let features = Features::new(&records).unwrap();
 
     let settings = BlockingSettings { max_block_size: 2, ..BlockingSettings::default() };
-    let whole = block::candidates(&run.records, features.numbers(), &settings, 0).unwrap();
+    let whole = block::candidates(&records, features.numbers(), &settings, 0).unwrap();
     let mut rng = Rng::keyed(5, 0, 0);
     let parts = random_parts(n, &mut rng);
     // The probes' keys of every part first, as the narrowing of the keys.
@@ -243,13 +247,8 @@ fn worker_compare_in_random_parts_gives_the_levels_of_one_machine() {
 
 #[test]
 fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("g");
-    common::generate(&data, 3000, 41, &[]);
-    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
-    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
+    let (_dir, run) = checked(3000, 41);
     let settings = DedupeSettings::default();
-    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
     let mut records = run.records.clone();
     let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
 
@@ -353,13 +352,8 @@ fn score_in_parts(
 
 #[test]
 fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machine() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("g");
-    common::generate(&data, 3000, 43, &[]);
-    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
-    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
+    let (_dir, run) = checked(3000, 43);
     let settings = DedupeSettings::default();
-    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
     let records = run.records.clone();
     let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
     let features = Features::new(&records).unwrap();
