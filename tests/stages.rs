@@ -380,16 +380,37 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
     assert!(expected.iter().any(|p| p.2 == "match") && expected.iter().any(|p| p.2 == "id_conflict"));
     assert_eq!(reported, expected);
 
-    // The driver: components of the matches, the member pairs scored in parts, then clusters.
-    let matches: Vec<(u32, u32, f64)> =
-        scored.iter().filter(|r| r.2.as_deref() == Some("match")).map(|r| (r.0, r.1, r.3)).collect();
-    let members = xueji::cluster::member_pairs(n, &matches);
+    // The driver: the member pairs of the matches' components, scored in parts, then clusters.
+    let matched: Vec<&(u32, u32, Option<String>, f64, f64, usize)> =
+        scored.iter().filter(|r| r.2.as_deref() == Some("match")).collect();
+    let mut matches = DataFrame::new(
+        matched.len(),
+        vec![
+            Column::new("a".into(), matched.iter().map(|r| i64::from(r.0)).collect::<Vec<_>>()),
+            Column::new("b".into(), matched.iter().map(|r| i64::from(r.1)).collect::<Vec<_>>()),
+            Column::new("probability".into(), matched.iter().map(|r| r.3).collect::<Vec<_>>()),
+        ],
+    )
+    .unwrap();
+    let members = through_worker(&worker::Stage::MemberPairs { records: n }, &mut matches, &settings.blocking);
+    let int = |name: &str| {
+        members.column(name).unwrap().i64().unwrap().into_no_null_iter().map(|x| x as u32).collect::<Vec<_>>()
+    };
+    let members: Vec<(u32, u32)> = int("a").into_iter().zip(int("b")).collect();
     assert!(!members.is_empty(), "components of three or more");
-    let cohesion: std::collections::HashMap<(u32, u32), f64> =
-        score_in_parts(&compared(&records, &features, &members), &stage, &mut rng)
-            .into_iter()
-            .map(|r| ((r.0, r.1), r.4))
-            .collect();
-    let clustering = xueji::cluster::cluster(n, &matches, settings.cohesion, |a, b| cohesion[&(a.min(b), a.max(b))]);
+    let member_rows = score_in_parts(&compared(&records, &features, &members), &stage, &mut rng);
+    let mut weighed = DataFrame::new(
+        member_rows.len(),
+        vec![
+            Column::new("a".into(), member_rows.iter().map(|r| i64::from(r.0)).collect::<Vec<_>>()),
+            Column::new("b".into(), member_rows.iter().map(|r| i64::from(r.1)).collect::<Vec<_>>()),
+            Column::new("cohesion".into(), member_rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+        ],
+    )
+    .unwrap();
+    let clustering = worker::cluster(&matches, &weighed, n, settings.cohesion).unwrap();
+    // Without the members' cohesion a driver cannot cluster: it says so.
+    weighed = weighed.head(Some(0));
+    assert!(worker::cluster(&matches, &weighed, n, settings.cohesion).is_err());
     assert_eq!(clustering, one_machine.clustering);
 }

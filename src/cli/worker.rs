@@ -37,6 +37,11 @@ use xueji::score::{self, Model};
 /// fit --records N --u FILE.arrow --value-counts FILE.arrow: level patterns (<field>_level,
 /// pairs: candidates showing it, numbered: those a number rule found) → model.json on standard
 /// output, the same as `xueji dedupe` fits when the counts are the sums over all parts.
+/// member-pairs --records N: matches (a, b, probability) → a, b: the pairs of records in one
+/// component that clustering may weigh (score them: their cohesion column).
+/// cluster --records N --members FILE.arrow: matches → the clusters as JSON ({"clusters":
+/// [[record, ...], ...], "split_components": [size, ...]}), FILE the score stage's rows for
+/// the member pairs, as `xueji dedupe` clusters at the settings' cohesion.
 #[derive(clap::Args)]
 pub struct Args {
     step: Step,
@@ -49,7 +54,8 @@ pub struct Args {
     /// For score: the model.json to score with.
     #[arg(long, value_name = "model.json")]
     model: Option<PathBuf>,
-    /// For u-sample, u and fit: how many records the whole population has.
+    /// For u-sample, u, fit, member-pairs and cluster: how many records the whole population
+    /// has.
     #[arg(long, value_name = "N")]
     records: Option<usize>,
     /// For fit: the u stage's output.
@@ -58,6 +64,9 @@ pub struct Args {
     /// For fit: the value-counts rows of every part.
     #[arg(long, value_name = "FILE.arrow")]
     value_counts: Option<PathBuf>,
+    /// For cluster: the score stage's rows for the member pairs.
+    #[arg(long, value_name = "FILE.arrow")]
+    members: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -72,6 +81,14 @@ enum Step {
     USample,
     U,
     Fit,
+    MemberPairs,
+    Cluster,
+}
+
+fn stdin_table() -> anyhow::Result<polars::prelude::DataFrame> {
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
+    Ok(worker::read_ipc(input)?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -105,11 +122,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Step::U => Stage::U { records: records()?, samples: settings.u_pairs, seed: settings.seed },
         Step::Fit => {
-            let mut input = Vec::new();
-            std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
             let (u, counts) = (table(&args.u, "u")?, table(&args.value_counts, "value-counts")?);
-            let model = worker::fit(&worker::read_ipc(input)?, &u, &counts, records()?, &settings)?;
+            let model = worker::fit(&stdin_table()?, &u, &counts, records()?, &settings)?;
             println!("{}", serde_json::to_string_pretty(&model)?);
+            return Ok(());
+        }
+        Step::MemberPairs => Stage::MemberPairs { records: records()? },
+        Step::Cluster => {
+            let members = table(&args.members, "members")?;
+            let clustering = worker::cluster(&stdin_table()?, &members, records()?, settings.cohesion)?;
+            println!("{}", serde_json::to_string(&clustering)?);
             return Ok(());
         }
     };

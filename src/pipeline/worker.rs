@@ -41,6 +41,9 @@ pub enum Stage {
     /// The records [`score::u_sample`] names, in its order, of a population of `records` → the
     /// level counts of the random pairs u is estimated from ([`u_counts`]).
     U { records: usize, samples: usize, seed: u64 },
+    /// Matches (`a`, `b`, `probability`) among `records` records → the member pairs a driver's
+    /// clustering may weigh ([`member_pairs`]).
+    MemberPairs { records: usize },
 }
 
 /// Runs `stage` on an Arrow IPC file's bytes, returning the result's.
@@ -55,6 +58,7 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result
         Stage::Score { model, threshold } => score(&table, model, *threshold)?,
         Stage::ValueCounts => value_counts(&table)?,
         Stage::U { records, samples, seed } => u_counts(&table, *records, *samples, *seed)?,
+        Stage::MemberPairs { records } => member_pairs(&table, *records)?,
     };
     let mut bytes = Vec::new();
     // Plain (not view) strings: what a Spark schema's `string` reads.
@@ -355,4 +359,58 @@ pub fn fit(
         .collect();
     let frequencies = Frequencies::saved_from_parts(rows, records as u64);
     Ok(fit_model(&u_counts, u64::from(u_pairs), &numbered, &all, records, settings, frequencies))
+}
+
+/// Matches as rows `a`, `b`, `probability` (the score stage's pairs of kind `match`).
+fn matches(table: &DataFrame) -> Result<Vec<(u32, u32, f64)>> {
+    let mut table = table.clone();
+    table.rechunk_mut_par();
+    let (a, b) = (indices(&table, "a")?, indices(&table, "b")?);
+    let probability = table.column("probability")?.cast(&DataType::Float64)?;
+    let probability = probability.f64()?;
+    Ok((0..table.height()).map(|k| (a[k], b[k], probability.get(k).unwrap_or(0.0))).collect())
+}
+
+/// The pairs a driver's clustering may ask about ([`crate::cluster::member_pairs`]) of the
+/// `matches` among `records` records: `a`, `b`, for the score stage to weigh.
+pub fn member_pairs(matches_table: &DataFrame, records: usize) -> Result<DataFrame> {
+    let pairs = crate::cluster::member_pairs(records, &matches(matches_table)?);
+    Ok(DataFrame::new(
+        pairs.len(),
+        vec![
+            Column::new("a".into(), pairs.iter().map(|p| i64::from(p.0)).collect::<Vec<_>>()),
+            Column::new("b".into(), pairs.iter().map(|p| i64::from(p.1)).collect::<Vec<_>>()),
+        ],
+    )?)
+}
+
+/// The clusters of `matches_table` among `records` records, as `xueji dedupe` makes them:
+/// `members` holds the score stage's rows (`a`, `b`, `cohesion`) for the [`member_pairs`].
+pub fn cluster(
+    matches_table: &DataFrame,
+    members: &DataFrame,
+    records: usize,
+    cohesion: f64,
+) -> Result<crate::cluster::Clustering> {
+    let mut members = members.clone();
+    members.rechunk_mut_par();
+    let (a, b) = (indices(&members, "a")?, indices(&members, "b")?);
+    let weights = members.column("cohesion")?.cast(&DataType::Float64)?;
+    let weights = weights.f64()?;
+    let known: std::collections::HashMap<(u32, u32), f64> =
+        (0..members.height()).map(|k| ((a[k].min(b[k]), a[k].max(b[k])), weights.get(k).unwrap_or(0.0))).collect();
+    let matches = matches(matches_table)?;
+    let asked = std::cell::Cell::new(None);
+    let clustering = crate::cluster::cluster(records, &matches, cohesion, |x, y| {
+        known.get(&(x.min(y), x.max(y))).copied().unwrap_or_else(|| {
+            asked.set(Some((x, y)));
+            0.0
+        })
+    });
+    match asked.get() {
+        Some((x, y)) => Err(Error::Usage(format!(
+            "worker cluster: no cohesion for records {x} and {y}: score the member pairs first"
+        ))),
+        None => Ok(clustering),
+    }
 }
