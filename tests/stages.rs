@@ -114,7 +114,7 @@ fn blocking_in_random_parts_makes_the_candidates_of_one_machine() {
 }
 
 /// A stage through `xueji worker`'s own door: Arrow IPC bytes in and out.
-fn through_worker(stage: &worker::Stage, table: &mut DataFrame, settings: &BlockingSettings) -> DataFrame {
+fn through_worker(stage: &worker::Stage, table: &mut DataFrame, settings: &DedupeSettings) -> DataFrame {
     let mut bytes = Vec::new();
     IpcWriter::new(&mut bytes).finish(table).unwrap();
     let out = worker::run(stage, bytes, settings).unwrap();
@@ -133,8 +133,9 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     records.with_column(Column::new("record".into(), (0..n as i64).collect::<Vec<_>>())).unwrap();
     let features = Features::new(&records).unwrap();
 
-    let settings = BlockingSettings { max_block_size: 2, ..BlockingSettings::default() };
-    let whole = block::candidates(&records, features.numbers(), &settings, 0).unwrap();
+    let blocking = BlockingSettings { max_block_size: 2, ..BlockingSettings::default() };
+    let settings = DedupeSettings { blocking: blocking.clone(), ..DedupeSettings::default() };
+    let whole = block::candidates(&records, features.numbers(), &blocking, 0).unwrap();
     let mut rng = Rng::keyed(5, 0, 0);
     let parts = random_parts(n, &mut rng);
     // The probes' keys of every part first, as the narrowing of the keys.
@@ -160,7 +161,7 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     let partition = UInt32Chunked::from_vec("p".into(), partition);
     let mut tagged = Vec::new();
     let mut stats: Vec<RuleStats> =
-        settings.rules.iter().map(|r| RuleStats { rule: r.name.clone(), ..Default::default() }).collect();
+        blocking.rules.iter().map(|r| RuleStats { rule: r.name.clone(), ..Default::default() }).collect();
     for p in 0..3 {
         let mut part = keys.filter(&partition.equal(p)).unwrap();
         let rows = through_worker(&worker::Stage::Pairs, &mut part, &settings);
@@ -206,8 +207,8 @@ fn worker_compare_in_random_parts_gives_the_levels_of_one_machine() {
         }
     }
     let features = Features::new(&records).unwrap();
-    let settings = BlockingSettings::default();
-    let whole = block::candidates(&records, features.numbers(), &settings, 0).unwrap();
+    let settings = DedupeSettings::default();
+    let whole = block::candidates(&records, features.numbers(), &settings.blocking, 0).unwrap();
     assert!(whole.pairs.len() > 100);
 
     // The candidate pairs joined with the records twice, as a cluster joins them.
@@ -282,7 +283,7 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let mut value_counts: Option<DataFrame> = None;
     for part in random_parts(n, &mut rng) {
         let mut chunk = records.slice(part.start as i64, part.len());
-        let rows = through_worker(&worker::Stage::ValueCounts, &mut chunk, &settings.blocking);
+        let rows = through_worker(&worker::Stage::ValueCounts, &mut chunk, &settings);
         value_counts = Some(match value_counts {
             None => rows,
             Some(all) => all.vstack(&rows).unwrap(),
@@ -292,8 +293,8 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let chosen = score::u_sample(n, settings.u_pairs, settings.seed).expect("more pairs than samples");
     let mut gathered =
         records.take(&IdxCa::from_vec("i".into(), chosen.iter().map(|&i| i as IdxSize).collect())).unwrap();
-    let u_stage = worker::Stage::U { records: n, samples: settings.u_pairs, seed: settings.seed };
-    let u = through_worker(&u_stage, &mut gathered, &settings.blocking);
+    let u_stage = worker::Stage::U { records: n };
+    let u = through_worker(&u_stage, &mut gathered, &settings);
 
     let model = worker::fit(&patterns, &u, &value_counts.unwrap(), n, &settings).unwrap();
     assert!(!model.frequencies.names.is_empty(), "names seen twice are kept");
@@ -330,7 +331,7 @@ fn score_in_parts(
     let mut rows = Vec::new();
     for part in random_parts(table.height(), rng) {
         let mut chunk = table.slice(part.start as i64, part.len());
-        let scored = through_worker(stage, &mut chunk, &BlockingSettings::default());
+        let scored = through_worker(stage, &mut chunk, &DedupeSettings::default());
         let int = |name: &str| scored.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
         let float = |name: &str| scored.column(name).unwrap().f64().unwrap().clone();
         let (a, b, bin, probability, cohesion) =
@@ -358,7 +359,7 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
     let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
     let features = Features::new(&records).unwrap();
     let n = records.height();
-    let stage = worker::Stage::Score { model: Box::new(one_machine.model.clone()), threshold: settings.threshold };
+    let stage = worker::Stage::Score(Box::new(one_machine.model.clone()));
     let mut rng = Rng::keyed(13, 0, 0);
 
     // The candidates, scored in parts: the reported pairs and the weight histogram.
@@ -392,7 +393,7 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
         ],
     )
     .unwrap();
-    let members = through_worker(&worker::Stage::MemberPairs { records: n }, &mut matches, &settings.blocking);
+    let members = through_worker(&worker::Stage::MemberPairs { records: n }, &mut matches, &settings);
     let int = |name: &str| {
         members.column(name).unwrap().i64().unwrap().into_no_null_iter().map(|x| x as u32).collect::<Vec<_>>()
     };

@@ -630,9 +630,7 @@ pub enum BlockOutcome {
     /// No pair to make: every member is a record the rule does not pair with another like it.
     Empty,
     /// More pairs than `max_block_size` records make: skipped, and reported.
-    Skipped {
-        pairs: u64,
-    },
+    Skipped,
     Paired {
         pairs: u64,
     },
@@ -643,7 +641,7 @@ impl RuleStats {
     pub fn count(&mut self, outcome: BlockOutcome, size: usize) -> bool {
         match outcome {
             BlockOutcome::Empty => return false,
-            BlockOutcome::Skipped { .. } => {
+            BlockOutcome::Skipped => {
                 self.skipped_blocks += 1;
                 self.skipped_records += size as u64;
             }
@@ -675,7 +673,7 @@ pub fn pair_block(
         return BlockOutcome::Empty;
     }
     if possible > max_block_size * (max_block_size - 1) / 2 {
-        return BlockOutcome::Skipped { pairs: possible as u64 };
+        return BlockOutcome::Skipped;
     }
     let mut pairs = 0;
     for j in 0..size {

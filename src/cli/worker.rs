@@ -113,14 +113,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Step::Compare => Stage::Compare,
         Step::Score => {
             let path = args.model.as_deref().context("score needs --model model.json")?;
-            Stage::Score { model: Box::new(Model::load(path)?), threshold: settings.threshold }
+            Stage::Score(Box::new(Model::load(path)?))
         }
         Step::ValueCounts => Stage::ValueCounts,
         Step::USample => {
             println!("{}", serde_json::to_string(&score::u_sample(records()?, settings.u_pairs, settings.seed))?);
             return Ok(());
         }
-        Step::U => Stage::U { records: records()?, samples: settings.u_pairs, seed: settings.seed },
+        Step::U => Stage::U { records: records()? },
         Step::Fit => {
             let (u, counts) = (table(&args.u, "u")?, table(&args.value_counts, "value-counts")?);
             let model = worker::fit(&stdin_table()?, &u, &counts, records()?, &settings)?;
@@ -137,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).context("reading standard input")?;
-    let output = worker::run(&stage, input, &settings.blocking)?;
+    let output = worker::run(&stage, input, &settings)?;
     std::io::stdout().write_all(&output).context("writing standard output")?;
     Ok(())
 }

@@ -34,30 +34,32 @@ pub enum Stage {
     Compare,
     /// Pairs with their levels and the first record's names → their scores under a model
     /// ([`score`]), and what is reported.
-    Score { model: Box<Model>, threshold: f64 },
+    Score(Box<Model>),
     /// Records → how often each name, reading and guardian's name occurs among them
     /// ([`value_counts`]).
     ValueCounts,
     /// The records [`score::u_sample`] names, in its order, of a population of `records` → the
     /// level counts of the random pairs u is estimated from ([`u_counts`]).
-    U { records: usize, samples: usize, seed: u64 },
+    U { records: usize },
     /// Matches (`a`, `b`, `probability`) among `records` records → the member pairs a driver's
     /// clustering may weigh ([`member_pairs`]).
     MemberPairs { records: usize },
 }
 
-/// Runs `stage` on an Arrow IPC file's bytes, returning the result's.
-pub fn run(stage: &Stage, input: Vec<u8>, settings: &BlockingSettings) -> Result<Vec<u8>> {
+/// Runs `stage` on an Arrow IPC file's bytes under `settings` (those of `xueji dedupe`),
+/// returning the result's.
+pub fn run(stage: &Stage, input: Vec<u8>, settings: &DedupeSettings) -> Result<Vec<u8>> {
     let table = read_ipc(input)?;
+    let blocking = &settings.blocking;
     let mut out = match stage {
-        Stage::ProbeKeys => keys(&table, settings, Narrowing::Probes)?.select(["rule", "pass", "key"])?,
-        Stage::Keys(None) => keys(&table, settings, Narrowing::All)?,
-        Stage::Keys(Some(met)) => keys(&table, settings, Narrowing::MeetingProbes(met))?,
-        Stage::Pairs => pairs(&table, settings)?,
+        Stage::ProbeKeys => keys(&table, blocking, Narrowing::Probes)?.select(["rule", "pass", "key"])?,
+        Stage::Keys(None) => keys(&table, blocking, Narrowing::All)?,
+        Stage::Keys(Some(met)) => keys(&table, blocking, Narrowing::MeetingProbes(met))?,
+        Stage::Pairs => pairs(&table, blocking)?,
         Stage::Compare => compare(&table)?,
-        Stage::Score { model, threshold } => score(&table, model, *threshold)?,
+        Stage::Score(model) => score(&table, model, settings.threshold)?,
         Stage::ValueCounts => value_counts(&table)?,
-        Stage::U { records, samples, seed } => u_counts(&table, *records, *samples, *seed)?,
+        Stage::U { records } => u_counts(&table, *records, settings.u_pairs, settings.seed)?,
         Stage::MemberPairs { records } => member_pairs(&table, *records)?,
     };
     let mut bytes = Vec::new();
@@ -167,7 +169,7 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
             a.push(None);
             b.push(None);
             size.push(Some(block.len() as i32));
-            skipped.push(Some(matches!(outcome, BlockOutcome::Skipped { .. })));
+            skipped.push(Some(outcome == BlockOutcome::Skipped));
         }
     }
     Ok(DataFrame::new(
