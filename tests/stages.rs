@@ -136,6 +136,15 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     let blocking = BlockingSettings { max_block_size: 2, ..BlockingSettings::default() };
     let settings = DedupeSettings { blocking: blocking.clone(), ..DedupeSettings::default() };
     let whole = block::candidates(&records, features.numbers(), &blocking, 0).unwrap();
+    // Only what blocking reads goes to the workers, as a cluster sends it; without one of those
+    // columns a worker refuses, naming it.
+    let sent: Vec<&str> = block::BLOCKED.iter().copied().chain(["id_valid", "record"]).collect();
+    let records = records.select(sent.clone()).unwrap();
+    let mut lacking = records.drop("household_address").unwrap();
+    let mut bytes = Vec::new();
+    IpcWriter::new(&mut bytes).finish(&mut lacking).unwrap();
+    let refused = worker::run(&worker::Stage::Keys(None), bytes, &settings).unwrap_err();
+    assert!(refused.to_string().contains("no column household_address"), "{refused}");
     let mut rng = Rng::keyed(5, 0, 0);
     let parts = random_parts(n, &mut rng);
     // The probes' keys of every part first, as the narrowing of the keys.

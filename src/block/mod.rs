@@ -290,6 +290,21 @@ impl Bytes {
     }
 }
 
+/// The columns of a records table that blocking keys are made of ([`Parts`]): what a cluster
+/// sends of each record (tests/stages.rs blocks on these alone and finds one machine's pairs).
+pub const BLOCKED: [&str; 10] = [
+    "id_norm",
+    "name_norm",
+    "name_pinyin",
+    "birth_date_norm",
+    "sex_norm",
+    "guardian_phone_norm",
+    "locality_city",
+    "locality_county",
+    "school_code_norm",
+    "household_address",
+];
+
 /// Key-part values of the records, read in place.
 struct Parts<'a> {
     id: Text<'a>,

@@ -92,6 +92,18 @@ fn hashes(table: &DataFrame) -> Result<Vec<u64>> {
     Ok(keys.into_no_null_iter().map(|k| k as u64).collect())
 }
 
+/// Fails, naming the first, unless `table` has every one of `names`: a column left out would
+/// read as empty everywhere and change every answer silently.
+fn require<S: AsRef<str>>(table: &DataFrame, names: impl IntoIterator<Item = S>) -> Result<()> {
+    for name in names {
+        let name = name.as_ref();
+        if table.column(name).is_err() {
+            return Err(Error::Usage(format!("worker: no column {name}")));
+        }
+    }
+    Ok(())
+}
+
 /// An integer column as `u32`s (Spark sends `int` or `bigint`).
 fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
     let column = table.column(name).map_err(|_| Error::Usage(format!("worker: no column {name}")))?;
@@ -107,6 +119,7 @@ fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
 /// `key` (the hash's bits as a signed integer), `record`, `probe` (whether the rule's pairs
 /// must include it) and `number` (where pairs of one number are left to the `id` rule).
 pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowing) -> Result<DataFrame> {
+    require(records, block::BLOCKED.iter().chain(&["id_valid", "record"]))?;
     let mut records = records.clone();
     records.rechunk_mut_par();
     let index = indices(&records, "record")?;
@@ -190,13 +203,13 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
 /// each of [`FIELDS`]: the level's index, as `xueji dedupe` compares the same records.
 pub fn compare(pairs: &DataFrame) -> Result<DataFrame> {
     let side = |prefix: &str| -> Result<DataFrame> {
-        let mut columns = Vec::new();
-        for name in COMPARED {
-            if let Ok(column) = pairs.column(&format!("{prefix}{name}")) {
-                columns.push(column.clone().with_name(name.into()));
-            }
-        }
-        let mut side = DataFrame::new(pairs.height(), columns)?;
+        let names: Vec<String> = COMPARED.iter().map(|name| format!("{prefix}{name}")).collect();
+        require(pairs, &names)?;
+        let columns = COMPARED
+            .iter()
+            .zip(&names)
+            .map(|(name, column)| pairs.column(column).map(|c| c.clone().with_name((*name).into())));
+        let mut side = DataFrame::new(pairs.height(), columns.collect::<PolarsResult<Vec<_>>>()?)?;
         side.rechunk_mut_par();
         Ok(side)
     };
@@ -222,6 +235,7 @@ pub fn compare(pairs: &DataFrame) -> Result<DataFrame> {
 /// `cohesion`: what clustering weighs two members of one component by (for the pairs of
 /// [`crate::cluster::member_pairs`]).
 pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFrame> {
+    require(pairs, ["l_name_norm", "l_name_pinyin", "l_guardian_name"])?;
     let mut pairs = pairs.clone();
     pairs.rechunk_mut_par();
     let frequencies = Frequencies::load(&model.frequencies);
@@ -264,6 +278,7 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
 /// records (the compared columns and `record`): `kind`, `key`, `count`, `first` (the first
 /// record carrying it) and its `value`. Summed over all parts by [`fit`].
 pub fn value_counts(records: &DataFrame) -> Result<DataFrame> {
+    require(records, ["name_norm", "name_pinyin", "guardian_name", "record"])?;
     let mut records = records.clone();
     records.rechunk_mut_par();
     let index = indices(&records, "record")?;
@@ -284,6 +299,7 @@ pub fn value_counts(records: &DataFrame) -> Result<DataFrame> {
 /// [`score::u_sample`] names in a population of `records`, in its order (all of them when it
 /// names none). Returns `field`, `level`, `count` and `pairs` (the pairs counted, on each row).
 pub fn u_counts(sampled: &DataFrame, records: usize, samples: usize, seed: u64) -> Result<DataFrame> {
+    require(sampled, COMPARED)?;
     let mut sampled = sampled.clone();
     sampled.rechunk_mut_par();
     let chosen = score::u_sample(records, samples, seed);
