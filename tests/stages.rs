@@ -330,13 +330,25 @@ fn compared(records: &DataFrame, features: &Features, pairs: &[(u32, u32)]) -> D
     DataFrame::new(pairs.len(), columns).unwrap()
 }
 
+/// A score stage row: a, b, kind, probability, cohesion, histogram bin.
+type Scored = (u32, u32, Option<String>, f64, f64, usize);
+
+/// Scored pairs as a driver hands them on: `a`, `b` and one of their figures as `name`.
+fn pair_table(rows: &[&Scored], name: &str, figure: impl Fn(&Scored) -> f64) -> DataFrame {
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("a".into(), rows.iter().map(|r| i64::from(r.0)).collect::<Vec<_>>()),
+            Column::new("b".into(), rows.iter().map(|r| i64::from(r.1)).collect::<Vec<_>>()),
+            Column::new(name.into(), rows.iter().map(|r| figure(r)).collect::<Vec<_>>()),
+        ],
+    )
+    .unwrap()
+}
+
 /// Rows of the score stage run on `table` in random parts: (a, b, kind, probability, cohesion,
 /// histogram bin).
-fn score_in_parts(
-    table: &DataFrame,
-    stage: &worker::Stage,
-    rng: &mut Rng,
-) -> Vec<(u32, u32, Option<String>, f64, f64, usize)> {
+fn score_in_parts(table: &DataFrame, stage: &worker::Stage, rng: &mut Rng) -> Vec<Scored> {
     let mut rows = Vec::new();
     for part in random_parts(table.height(), rng) {
         let mut chunk = table.slice(part.start as i64, part.len());
@@ -391,17 +403,8 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
     assert_eq!(reported, expected);
 
     // The driver: the member pairs of the matches' components, scored in parts, then clusters.
-    let matched: Vec<&(u32, u32, Option<String>, f64, f64, usize)> =
-        scored.iter().filter(|r| r.2.as_deref() == Some("match")).collect();
-    let mut matches = DataFrame::new(
-        matched.len(),
-        vec![
-            Column::new("a".into(), matched.iter().map(|r| i64::from(r.0)).collect::<Vec<_>>()),
-            Column::new("b".into(), matched.iter().map(|r| i64::from(r.1)).collect::<Vec<_>>()),
-            Column::new("probability".into(), matched.iter().map(|r| r.3).collect::<Vec<_>>()),
-        ],
-    )
-    .unwrap();
+    let matched: Vec<&Scored> = scored.iter().filter(|r| r.2.as_deref() == Some("match")).collect();
+    let mut matches = pair_table(&matched, "probability", |r| r.3);
     let members = through_worker(&worker::Stage::MemberPairs { records: n }, &mut matches, &settings);
     let int = |name: &str| {
         members.column(name).unwrap().i64().unwrap().into_no_null_iter().map(|x| x as u32).collect::<Vec<_>>()
@@ -409,15 +412,7 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
     let members: Vec<(u32, u32)> = int("a").into_iter().zip(int("b")).collect();
     assert!(!members.is_empty(), "components of three or more");
     let member_rows = score_in_parts(&compared(&records, &features, &members), &stage, &mut rng);
-    let mut weighed = DataFrame::new(
-        member_rows.len(),
-        vec![
-            Column::new("a".into(), member_rows.iter().map(|r| i64::from(r.0)).collect::<Vec<_>>()),
-            Column::new("b".into(), member_rows.iter().map(|r| i64::from(r.1)).collect::<Vec<_>>()),
-            Column::new("cohesion".into(), member_rows.iter().map(|r| r.4).collect::<Vec<_>>()),
-        ],
-    )
-    .unwrap();
+    let mut weighed = pair_table(&member_rows.iter().collect::<Vec<_>>(), "cohesion", |r| r.4);
     let clustering = worker::cluster(&matches, &weighed, n, settings.cohesion).unwrap();
     // Without the members' cohesion a driver cannot cluster: it says so.
     weighed = weighed.head(Some(0));
