@@ -23,8 +23,9 @@ use crate::score::{self, Frequencies, Model, Patterns, SavedFrequencies, Score, 
 pub struct DedupeSettings {
     pub blocking: BlockingSettings,
     /// Pairs at or above this match probability are duplicates of one person. The probabilities
-    /// are calibrated (pairs scored 0.6–0.9 are one person four times in five on generated
-    /// provinces), so 0.6 merges where a pair is more likely one person than not, with a margin.
+    /// are calibrated (on a generated province, pairs scored 0.6–0.9 were one person about three
+    /// times in four), so 0.6 merges where a pair is more likely one person than not, with a
+    /// margin.
     pub threshold: f64,
     /// Every two members of a cluster must reach this probability with each other.
     pub cohesion: f64,
