@@ -15,7 +15,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import BooleanType, IntegerType, LongType, StringType, StructField, StructType
 
-# What `xueji worker keys` reads of a record (records.parquet of `xueji check`).
+# What `xueji worker keys` reads of a record (records.parquet of `xueji check`): block::BLOCKED
+# and id_valid. The worker refuses, naming the column, if one is missing.
 BLOCKING_COLUMNS = [
     "id_norm",
     "id_valid",
