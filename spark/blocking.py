@@ -37,7 +37,8 @@ def main():
     spark.conf.set("spark.sql.shuffle.partitions", str(args.partitions))
     records = xueji_spark.with_record_index(spark.read.parquet(args.records))
     # A province's records.parquet is a split or two: spread it over the executors first.
-    features = records.select(*xueji_spark.BLOCKING_COLUMNS, "record").repartition(args.partitions)
+    sent = xueji_spark.columns(args.xueji)["keys"]
+    features = records.select(*sent, "record").repartition(args.partitions)
 
     features = features.cache()
 

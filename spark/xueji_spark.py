@@ -15,22 +15,6 @@ from pyspark.sql import SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import BooleanType, IntegerType, LongType, StringType, StructField, StructType
 
-# What `xueji worker keys` reads of a record (records.parquet of `xueji check`): block::BLOCKED
-# and id_valid. The worker refuses, naming the column, if one is missing.
-BLOCKING_COLUMNS = [
-    "id_norm",
-    "id_valid",
-    "name_norm",
-    "name_pinyin",
-    "birth_date_norm",
-    "sex_norm",
-    "guardian_phone_norm",
-    "locality_city",
-    "locality_county",
-    "school_code_norm",
-    "household_address",
-]
-
 
 def schema(*fields):
     return StructType([StructField(name, kind) for name, kind in fields])
@@ -47,6 +31,11 @@ def default_xueji():
     here = os.path.dirname(os.path.abspath(__file__))
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target"))
     return os.path.join(target, "release", "xueji")
+
+
+def columns(xueji):
+    """The record columns each stage reads, by stage (`xueji worker columns`)."""
+    return json.loads(subprocess.run([xueji, "worker", "columns"], capture_output=True, check=True).stdout)
 
 
 def settings(xueji, path=None):

@@ -13,6 +13,7 @@ use xueji::score::{self, Model};
 ///
 /// settings: prints the settings as JSON, the defaults filled in (no input): the rules a
 /// job's pairs are tagged with, by their order.
+/// columns: prints as JSON the record columns each stage reads (no input): what a job sends.
 /// probe-keys: records (records.parquet of check, with `record`, each row's index in the
 /// whole) → rule, pass, key of the records the rules with probes must pair.
 /// keys: records → rule, pass, key, record, probe, number: every rule's blocking keys; with
@@ -72,6 +73,7 @@ pub struct Args {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Step {
     Settings,
+    Columns,
     ProbeKeys,
     Keys,
     Pairs,
@@ -102,6 +104,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stage = match args.step {
         Step::Settings => {
             println!("{}", serde_json::to_string_pretty(&settings)?);
+            return Ok(());
+        }
+        Step::Columns => {
+            let blocked: Vec<&str> = xueji::block::BLOCKED.iter().copied().chain(["id_valid"]).collect();
+            let columns = serde_json::json!({ "keys": blocked, "compare": xueji::compare::COMPARED });
+            println!("{columns}");
             return Ok(());
         }
         Step::ProbeKeys => Stage::ProbeKeys,
