@@ -10,7 +10,8 @@ use super::{parse_as_of, today};
 /// Writes a synthetic province's student sheets, plus the truth about them.
 ///
 /// Into --out: sheets/students.parquet | .csv | .xlsx (split at Excel's row limit; a
-/// title row above the header like the real template), truth/records.parquet and .csv (record →
+/// title row above the header like the real template; with several provinces, in
+/// sheets/<code>/ each), truth/records.parquet and .csv (record →
 /// person, role, perturbations, expected problem codes), truth/exact_duplicates.parquet (records
 /// that must be reported as ID_DUPLICATE, ID_CONFLICT or NO_ID_DUPLICATE), and generate.json.
 /// The same options give byte-identical files. Record ids are in the 学籍辅号 column: run
@@ -20,9 +21,13 @@ pub struct Args {
     /// Number of students (people, before duplicate registrations).
     #[arg(long)]
     students: usize,
-    /// Province code (two digits): its county codes are used.
-    #[arg(long, default_value = "21")]
-    province: String,
+    /// Province code (two digits): its county codes are used. Several (`21,32`) share the
+    /// students, each into sheets/<code>/, with transfers across them (--transfer-rate).
+    #[arg(long, default_value = "21", value_delimiter = ',')]
+    province: Vec<String>,
+    /// With several provinces: the share of duplicate registrations made in another province.
+    #[arg(long, default_value_t = 0.3)]
+    transfer_rate: f64,
     /// Seed of every random draw: the same seed and options give the same files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -61,7 +66,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let options = GenerateOptions {
-        province: args.province,
+        provinces: args.province,
+        transfer_rate: args.transfer_rate,
         duplicate_rate: args.duplicate_rate,
         twin_rate: args.twin_rate,
         misuse_rate: args.misuse_rate,
@@ -74,10 +80,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let summary = generate(&options, &args.out)?;
     println!(
-        "{} people, {} records ({} duplicate registrations, {} twin pairs, {} borrowed ID numbers, {} injected problems) in {} schools of {} counties, {:.1}s",
+        "{} people, {} records ({} duplicate registrations, {} of them in another province, {} twin pairs, {} borrowed ID numbers, {} injected problems) in {} schools of {} counties, {:.1}s",
         summary.people,
         summary.records,
         summary.duplicate_records,
+        summary.transfers,
         summary.twin_pairs,
         summary.misused_ids,
         summary.injected_problems,

@@ -34,8 +34,12 @@ const BATCH_PERSONS: usize = 100_000;
 #[derive(Clone, Debug, Serialize)]
 pub struct GenerateOptions {
     pub students: usize,
-    /// Province code (two digits, e.g. `21` 辽宁).
-    pub province: String,
+    /// Province codes (two digits, e.g. `21` 辽宁): the students are shared among them, and a
+    /// person may register again in another province (`transfer_rate`).
+    pub provinces: Vec<String>,
+    /// With several provinces: the share of duplicate registrations made in another province
+    /// (a transfer across provinces registered in both).
+    pub transfer_rate: f64,
     pub seed: u64,
     /// The school year is the one this day falls in: it fixes birth dates for grades.
     pub as_of: Date,
@@ -59,7 +63,8 @@ impl GenerateOptions {
     pub fn new(students: usize, seed: u64, as_of: Date) -> GenerateOptions {
         GenerateOptions {
             students,
-            province: "21".into(),
+            provinces: vec!["21".into()],
+            transfer_rate: 0.3,
             seed,
             as_of,
             duplicate_rate: 0.03,
@@ -83,6 +88,8 @@ pub struct GenerateSummary {
     pub twin_pairs: usize,
     pub misused_ids: usize,
     pub injected_problems: usize,
+    /// Registrations in another province than the person's first (several provinces).
+    pub transfers: usize,
     pub schools: usize,
     pub counties: usize,
     /// Photo files written (`--photos`).
@@ -138,14 +145,15 @@ pub struct Province {
 }
 
 impl Province {
-    fn build(options: &GenerateOptions) -> Result<Province> {
+    /// Province `code` of `options.students` students.
+    fn build(options: &GenerateOptions, code: &str) -> Result<Province> {
         let school_year = crate::check::school_year_start(options.as_of);
         let oldest_birth = school_year.year - 20;
-        let codes = region::stable_counties(&options.province, oldest_birth.min(2000)..=2020);
+        let codes = region::stable_counties(code, oldest_birth.min(2000)..=2020);
         if codes.is_empty() {
-            return Err(Error::Usage(format!("--province {}: no county codes in the region table", options.province)));
+            return Err(Error::Usage(format!("--province {code}: no county codes in the region table")));
         }
-        let province_name = region::region_name(&format!("{}0000", options.province)).unwrap_or("");
+        let province_name = region::region_name(&format!("{code}0000")).unwrap_or("");
         let mut rng = Rng::keyed(options.seed, 0, person::PURPOSE_PROVINCE);
         let counties: Vec<County> = codes
             .into_iter()
@@ -186,7 +194,7 @@ impl Province {
                 document_type_as_code: rng.chance(0.3),
             };
             schools.push(School {
-                code: format!("{type_code}{}{:06}", options.province, school + 1),
+                code: format!("{type_code}{code}{:06}", school + 1),
                 name: format!("{}第{}{label}", counties[county].name, nth),
                 county,
                 style,
@@ -209,7 +217,7 @@ impl Province {
             classes_by_grade.entry(class.grade).or_default().push(i);
         }
         Ok(Province {
-            code: options.province.clone(),
+            code: code.to_owned(),
             counties,
             county_weights,
             schools,
@@ -226,69 +234,118 @@ impl Province {
     }
 }
 
+/// Province `p`'s share of the students, and its seed (the first province keeps the seed, so
+/// that one province is the same with or without others).
+fn province_share(options: &GenerateOptions, p: usize) -> GenerateOptions {
+    let n = options.provinces.len();
+    GenerateOptions {
+        students: options.students / n + usize::from(p < options.students % n),
+        seed: options.seed ^ (p as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ..options.clone()
+    }
+}
+
 /// Generates the population into `out` (created if needed): the student sheets in the chosen
-/// format in `sheets/`, the truth in `truth/`, and `generate.json`.
+/// format in `sheets/` (`sheets/<code>/` for each of several provinces), the truth of them all
+/// in `truth/`, and `generate.json`.
 pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary> {
     let started = Instant::now();
-    if options.students == 0 {
-        return Err(Error::Usage("--students must be at least 1".into()));
+    if options.students < options.provinces.len().max(1) {
+        return Err(Error::Usage("--students must be at least 1 per province".into()));
     }
     for dir in [SHEETS_DIR, "truth"] {
         std::fs::create_dir_all(out.join(dir)).map_err(|e| Error::io(out, e))?;
     }
-    let province = Province::build(options)?;
-    let world = person::World::new(options, &province);
-    let overrides = THREAD_POOL.install(|| world.resolve_id_collisions());
+    if options.provinces.is_empty() {
+        return Err(Error::Usage("--province: at least one province".into()));
+    }
+    if options.photos && options.provinces.len() > 1 {
+        return Err(Error::Usage("--photos: of one province at a time".into()));
+    }
+    let shares: Vec<GenerateOptions> = (0..options.provinces.len()).map(|p| province_share(options, p)).collect();
+    let provinces: Vec<Province> =
+        shares.iter().zip(&options.provinces).map(|(share, code)| Province::build(share, code)).collect::<Result<_>>()?;
 
-    let mut sheets = output::SheetWriter::create(&out.join(SHEETS_DIR), options.format, options.encoding, &province)?;
+    // One province writes into sheets/, several each into sheets/<code>/.
+    let sheets_dir = |p: usize| match options.provinces.len() {
+        1 => out.join(SHEETS_DIR),
+        _ => out.join(SHEETS_DIR).join(&options.provinces[p]),
+    };
+    let mut sheets: Vec<output::SheetWriter> = provinces
+        .iter()
+        .enumerate()
+        .map(|(p, province)| {
+            std::fs::create_dir_all(sheets_dir(p)).map_err(|e| Error::io(&sheets_dir(p), e))?;
+            output::SheetWriter::create(&sheets_dir(p), options.format, options.encoding, province)
+        })
+        .collect::<Result<_>>()?;
     let mut truth = output::TruthWriter::create(&out.join("truth"))?;
     let mut keys = output::DuplicateKeys::default();
     let mut photo_truth = Vec::new();
-    let mut summary =
-        GenerateSummary { schools: province.schools.len(), counties: province.counties.len(), ..Default::default() };
-    for start in (0..options.students).step_by(BATCH_PERSONS) {
-        let end = (start + BATCH_PERSONS).min(options.students);
-        let batch: Vec<(Person, Vec<Record>)> = THREAD_POOL.install(|| {
-            (start..end)
-                .into_par_iter()
-                .map(|i| {
-                    let person = world.person(i, &overrides);
-                    let records = world.records(&person, &overrides);
-                    (person, records)
-                })
-                .collect()
-        });
-        let records: Vec<&Record> = batch.iter().flat_map(|(_, records)| records).collect();
-        for (person, person_records) in &batch {
-            summary.people += 1;
-            summary.twin_pairs += usize::from(person.twin_of.is_some_and(|t| t < person.index));
-            summary.misused_ids += usize::from(person.misuses.is_some());
-            summary.duplicate_records += person_records.iter().filter(|r| r.role == person::Role::Duplicate).count();
-            summary.injected_problems += person_records.iter().filter(|r| r.injected.is_some()).count();
-        }
-        summary.records += records.len();
-        // The sheet and the truth are encoded side by side.
-        let (sheet, truth_written) = THREAD_POOL.install(|| {
-            rayon::join(
-                || sheets.write(&records),
-                || {
-                    keys.add(&records);
-                    truth.write(&records)
-                },
-            )
-        });
-        sheet?;
-        truth_written?;
-        if options.photos {
-            let dir = out.join(photos::PHOTOS_DIR);
-            photo_truth.extend(THREAD_POOL.install(|| photos::write_photos(&records, &province, options, &dir))?);
+    let mut summary = GenerateSummary {
+        schools: provinces.iter().map(|p| p.schools.len()).sum(),
+        counties: provinces.iter().map(|p| p.counties.len()).sum(),
+        ..Default::default()
+    };
+    let mut offset = 0;
+    for (home, share) in shares.iter().enumerate() {
+        let world = person::World::new(share, &provinces, home, offset);
+        offset += share.students;
+        let overrides = THREAD_POOL.install(|| world.resolve_id_collisions());
+        for start in (0..share.students).step_by(BATCH_PERSONS) {
+            let end = (start + BATCH_PERSONS).min(share.students);
+            let batch: Vec<(Person, Vec<Record>)> = THREAD_POOL.install(|| {
+                (start..end)
+                    .into_par_iter()
+                    .map(|i| {
+                        let person = world.person(i, &overrides);
+                        let records = world.records(&person, &overrides);
+                        (person, records)
+                    })
+                    .collect()
+            });
+            let records: Vec<&Record> = batch.iter().flat_map(|(_, records)| records).collect();
+            for (person, person_records) in &batch {
+                summary.people += 1;
+                summary.twin_pairs += usize::from(person.twin_of.is_some_and(|t| t < person.index));
+                summary.misused_ids += usize::from(person.misuses.is_some());
+                summary.duplicate_records +=
+                    person_records.iter().filter(|r| r.role == person::Role::Duplicate).count();
+                summary.transfers += person_records.iter().filter(|r| r.province != home).count();
+                summary.injected_problems += person_records.iter().filter(|r| r.injected.is_some()).count();
+            }
+            summary.records += records.len();
+            // The sheets and the truth are encoded side by side.
+            let (written, truth_written) = THREAD_POOL.install(|| {
+                rayon::join(
+                    || {
+                        sheets.iter_mut().enumerate().try_for_each(|(p, sheet)| {
+                            let here: Vec<&Record> = records.iter().copied().filter(|r| r.province == p).collect();
+                            sheet.write(&here)
+                        })
+                    },
+                    || {
+                        keys.add(&records);
+                        truth.write(&records)
+                    },
+                )
+            });
+            written?;
+            truth_written?;
+            if options.photos {
+                let dir = out.join(photos::PHOTOS_DIR);
+                photo_truth
+                    .extend(THREAD_POOL.install(|| photos::write_photos(&records, &provinces[0], share, &dir))?);
+            }
         }
     }
     if options.photos {
         summary.photos = photo_truth.iter().filter(|t| !t.path.is_empty()).count();
         photos::write_truth(&photo_truth, &out.join("truth").join("photos.csv"))?;
     }
-    summary.files = sheets.finish()?;
+    for sheet in sheets {
+        summary.files.extend(sheet.finish()?);
+    }
     truth.finish(&keys.expected_codes())?;
     summary.seconds = started.elapsed().as_secs_f64();
     let manifest = serde_json::json!({ "options": options, "summary": summary });

@@ -136,6 +136,8 @@ pub struct Record {
     pub injected: Option<Code>,
     pub true_name: String,
     pub true_id: String,
+    /// The province whose sheet holds it (an index into the generated ones).
+    pub province: usize,
     /// Where the record sits, for ordering the sheet by school and class.
     pub class: usize,
 }
@@ -174,8 +176,14 @@ const INJECTABLE: [Code; 20] = [
 ];
 
 pub struct World<'a> {
+    /// This province's share of the options (its students and seed).
     options: &'a GenerateOptions,
+    /// Where the people live and first register: `provinces[home]`.
     province: &'a Province,
+    provinces: &'a [Province],
+    home: usize,
+    /// The index of this province's first person among all provinces' people.
+    offset: usize,
     ethnicities: Weighted<&'static str>,
     school_year: Date,
 }
@@ -190,10 +198,14 @@ fn with_check(body: &str) -> String {
 }
 
 impl<'a> World<'a> {
-    pub fn new(options: &'a GenerateOptions, province: &'a Province) -> World<'a> {
+    /// The people of `provinces[home]`, numbered from `offset` on.
+    pub fn new(options: &'a GenerateOptions, provinces: &'a [Province], home: usize, offset: usize) -> World<'a> {
         World {
             options,
-            province,
+            province: &provinces[home],
+            provinces,
+            home,
+            offset,
             ethnicities: Weighted::new(ETHNICITIES),
             school_year: school_year_start(options.as_of),
         }
@@ -347,7 +359,7 @@ impl<'a> World<'a> {
     pub fn records(&self, person: &Person, overrides: &HashMap<usize, u16>) -> Vec<Record> {
         let mut records = Vec::with_capacity(1);
         let mut rng = self.rng(person.index, PURPOSE_PROBLEM);
-        let mut original = self.draft(person, person.identity.class, Role::Original);
+        let mut original = self.draft(person, self.home, person.identity.class, Role::Original);
         if let Some(victim) = person.misuses {
             let victim = self.person(victim, overrides);
             if victim.name != person.name {
@@ -366,7 +378,7 @@ impl<'a> World<'a> {
         } else {
             0
         };
-        let original_style = self.style_of(person.identity.class);
+        let original_style = self.style_of(self.home, person.identity.class);
         records.push(self.finish(original, person, 0));
         for k in 1..=duplicates {
             let mut rng = Rng::keyed(self.options.seed, (person.index * 4 + k) as u64, PURPOSE_DUPLICATE);
@@ -376,16 +388,18 @@ impl<'a> World<'a> {
         records
     }
 
-    fn style_of(&self, class: usize) -> Style {
-        self.province.schools[self.province.classes[class].school].style
+    fn style_of(&self, province: usize, class: usize) -> Style {
+        let province = &self.provinces[province];
+        province.schools[province.classes[class].school].style
     }
 
-    /// The record as the school of `class` types it, before any error.
-    fn draft(&self, person: &Person, class: usize, role: Role) -> Draft {
-        let c = &self.province.classes[class];
-        let school = &self.province.schools[c.school];
+    /// The record as the school of `class` in `provinces[province]` types it, before any error.
+    fn draft(&self, person: &Person, province: usize, class: usize, role: Role) -> Draft {
+        let at = &self.provinces[province];
+        let c = &at.classes[class];
+        let school = &at.schools[c.school];
         let style = school.style;
-        let county = &self.province.counties[school.county];
+        let county = &at.counties[school.county];
         let identity = &person.identity;
         let mut values: [String; COLUMNS.len()] = Default::default();
         values[col::NAME] = person.name.clone();
@@ -414,6 +428,7 @@ impl<'a> World<'a> {
         Draft {
             values,
             role,
+            province,
             class,
             facts: Facts {
                 id: Some((identity.birth, identity.male)),
@@ -463,7 +478,7 @@ impl<'a> World<'a> {
                 f.id = Some((person.guardian_birth, person.guardian_male));
             }
             Code::IdSexMismatch => {
-                let style = self.style_of(draft.class);
+                let style = self.style_of(draft.province, draft.class);
                 v[col::SEX] = sex_text(!identity.male, style).into();
                 f.male = Some(!identity.male);
             }
@@ -475,7 +490,7 @@ impl<'a> World<'a> {
                     (identity.birth.day + 1 + rng.below(4) as u32).min(days_in_month)
                 };
                 let shifted = Date { day, ..identity.birth };
-                v[col::BIRTH] = date_text(shifted, self.style_of(draft.class).date_format);
+                v[col::BIRTH] = date_text(shifted, self.style_of(draft.province, draft.class).date_format);
                 f.birth = Some(shifted);
             }
             Code::BirthDateInvalid => {
@@ -508,7 +523,7 @@ impl<'a> World<'a> {
             Code::AgeGradeMismatch => {
                 let grade = self.province.classes[draft.class].grade;
                 let shifted = if grade + 4 <= 12 { grade + 4 } else { grade - 4 };
-                v[col::GRADE] = grade_text(shifted, self.style_of(draft.class));
+                v[col::GRADE] = grade_text(shifted, self.style_of(draft.province, draft.class));
                 f.grade = Some(shifted);
             }
             Code::StudentNoInvalid => {}
@@ -527,10 +542,16 @@ impl<'a> World<'a> {
             x if x < 0.15 && grade < 12 => grade + 1,
             _ => grade,
         };
-        let class = self.transfer_class(identity.class, target_grade, rng);
-        let mut draft = self.draft(person, class, Role::Duplicate);
-        let style = self.style_of(class);
-        if self.province.classes[class].grade != grade {
+        let (province, class) = match self.other_province(rng) {
+            Some(other) => (other, self.class_in(other, target_grade, rng)),
+            None => (self.home, self.transfer_class(identity.class, target_grade, rng)),
+        };
+        let mut draft = self.draft(person, province, class, Role::Duplicate);
+        let style = self.style_of(province, class);
+        if province != self.home {
+            draft.perturbations.push("province:transfer");
+        }
+        if self.provinces[province].classes[class].grade != grade {
             draft.perturbations.push("grade:shift");
         }
         if style.sex_as_code != original_style.sex_as_code {
@@ -720,6 +741,23 @@ impl<'a> World<'a> {
         draft
     }
 
+    /// With several provinces, for `transfer_rate` of the duplicates: another province, where the
+    /// person registers again. One province draws nothing, so its people stay as they were.
+    fn other_province(&self, rng: &mut Rng) -> Option<usize> {
+        let n = self.provinces.len();
+        if n < 2 || !rng.chance(self.options.transfer_rate) {
+            return None;
+        }
+        Some((self.home + 1 + rng.below(n - 1)) % n)
+    }
+
+    /// A class of `grade` anywhere in `provinces[province]` (of the nearest grade it has).
+    fn class_in(&self, province: usize, grade: u8, rng: &mut Rng) -> usize {
+        let by_grade = &self.provinces[province].classes_by_grade;
+        let nearest = by_grade.keys().min_by_key(|&&g| (g.abs_diff(grade), g)).copied().unwrap_or(grade);
+        *rng.pick(&by_grade[&nearest])
+    }
+
     /// Another school's class in `grade`, usually in the same county (a transfer).
     fn transfer_class(&self, from: usize, grade: u8, rng: &mut Rng) -> usize {
         let school = self.province.classes[from].school;
@@ -746,13 +784,15 @@ impl<'a> World<'a> {
     /// cross-field problems.
     fn finish(&self, mut draft: Draft, person: &Person, k: usize) -> Record {
         let v = &mut draft.values;
-        v[col::RECORD_ID] = record_id(person.index, k);
+        let index = self.offset + person.index;
+        v[col::RECORD_ID] = record_id(index, k);
         let (written, _) = crate::normalize::id_number::normalize_id_number(&v[col::ID]).unwrap_or_default();
-        let school = &self.province.schools[self.province.classes[draft.class].school];
+        let at = &self.provinces[draft.province];
+        let school = &at.schools[at.classes[draft.class].school];
         v[col::STUDENT_NO] = if written.len() == 18 && written.is_ascii() {
             format!("G{written}")
         } else {
-            let county = &self.province.counties[school.county].code;
+            let county = &at.counties[school.county].code;
             format!(
                 "J{}",
                 with_check(&format!("{county}{}{:03}", person.identity.birth.compact(), person.index % 1000))
@@ -783,14 +823,15 @@ impl<'a> World<'a> {
         draft.expected.dedup();
         Record {
             values: draft.values,
-            person: person.index,
+            person: index,
             role: draft.role,
-            twin_of: person.twin_of,
+            twin_of: person.twin_of.map(|t| self.offset + t),
             perturbations: draft.perturbations,
             expected: draft.expected,
             injected: draft.injected,
             true_name: person.name.clone(),
             true_id: person.id.clone(),
+            province: draft.province,
             class: draft.class,
         }
     }
@@ -799,6 +840,8 @@ impl<'a> World<'a> {
 struct Draft {
     values: [String; COLUMNS.len()],
     role: Role,
+    /// Where it is registered: the index of the province (of the generated ones) and its class.
+    province: usize,
     class: usize,
     facts: Facts,
     perturbations: Vec<&'static str>,
