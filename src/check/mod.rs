@@ -217,8 +217,9 @@ pub fn school_year_start(as_of: Date) -> Date {
     Date { year, month: 9, day: 1 }
 }
 
-/// Every per-record problem of the normalized records, plus the exact duplicates. Records whose
-/// number lost digits in a spreadsheet (`lost_ids`) are not verified: their number is not theirs.
+/// Every per-record problem of the normalized records (the exact duplicates, which need the
+/// others, are [`duplicates::exact_duplicates`]'s). Records whose number lost digits in a
+/// spreadsheet (`lost_ids`) are not verified: their number is not theirs.
 pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) -> Result<Vec<Problem>> {
     let has = |name: &str| df.column(name).is_ok();
     let (has_ethnicity, has_school, has_student_no) = (has("ethnicity"), has("school_code"), has("student_no"));
@@ -351,9 +352,7 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
         }
         problems
     });
-    let mut problems: Vec<Problem> = chunks.into_iter().flatten().collect();
-    problems.extend(duplicates::exact_duplicates(df, lost_ids)?);
-    Ok(problems)
+    Ok(chunks.into_iter().flatten().collect())
 }
 
 /// 学校标识码 `AABBCCCCCC`: 10 digits, BB a province code; AA an unknown school type is only noted.

@@ -44,13 +44,34 @@ pub fn check_inputs(
     let ingest::Records { df: mut records, mut problems, preflight } = ingest::read_inputs(inputs, ingest_options)?;
     watch.next("normalize", &mut timings);
 
-    problems.extend(normalize::normalize(&mut records)?);
-    watch.next("check", &mut timings);
+    let lost_ids = prepare(&mut records, &mut problems, check_options, Some((&mut watch, &mut timings)))?;
+    problems.extend(check::duplicates::exact_duplicates(&records, &lost_ids)?);
+    problems.sort_by_key(|p| (p.record, p.code));
+    watch.finish(&mut timings);
 
+    Ok(CheckRun { records, problems, timings, preflight })
+}
+
+/// Normalizes and checks records as read (`problems`: those found while reading them), record by
+/// record: what any part of a population gives alone. Adds the normalized columns, `id_valid`,
+/// `locality_city` and `locality_county`, and the problems found; returns the records whose
+/// number lost digits in a spreadsheet (not theirs: never verified nor matched on). The exact
+/// duplicates, which need the whole population, are left to [`check::duplicates`]. `watch`
+/// times normalizing and checking apart.
+pub fn prepare(
+    records: &mut DataFrame,
+    problems: &mut Vec<Problem>,
+    check_options: &CheckOptions,
+    watch: Option<(&mut Stopwatch, &mut Vec<(&'static str, Duration)>)>,
+) -> Result<HashSet<usize>> {
+    problems.extend(normalize::normalize(records)?);
+    if let Some((watch, timings)) = watch {
+        watch.next("check", timings);
+    }
     let lost_ids: HashSet<usize> =
         problems.iter().filter(|p| p.code == Code::CellNumberPrecisionLost).map(|p| p.record).collect();
-    propose_from_student_numbers(&records, &mut problems)?;
-    problems.extend(check::check(&records, &lost_ids, check_options)?);
+    propose_from_student_numbers(records, problems)?;
+    problems.extend(check::check(records, &lost_ids, check_options)?);
     let valid: Vec<bool> = records
         .column("id_norm")?
         .str()?
@@ -58,15 +79,12 @@ pub fn check_inputs(
         .enumerate()
         .map(|(i, id)| !lost_ids.contains(&i) && id.is_some_and(|id| id_number::is_valid(id, check_options.as_of)))
         .collect();
-    let [cities, counties] = report::locality_columns(&records, &valid)?;
+    let [cities, counties] = report::locality_columns(records, &valid)?;
     records.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column())?;
     records.with_column(cities)?;
     records.with_column(counties)?;
-    crate::columns::repeated(&mut records)?;
-    problems.sort_by_key(|p| (p.record, p.code));
-    watch.finish(&mut timings);
-
-    Ok(CheckRun { records, problems, timings, preflight })
+    crate::columns::repeated(records)?;
+    Ok(lost_ids)
 }
 
 /// A number a spreadsheet kept to 15 digits may survive whole in the record's 全国学籍号
