@@ -1,6 +1,6 @@
 //! `dedupe`: block → compare → score → cluster over the checked records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -112,8 +112,9 @@ pub struct DedupeRun {
     pub settings: DedupeSettings,
 }
 
-const HISTOGRAM_LOW: i32 = -40;
-const HISTOGRAM_BINS: usize = 81;
+/// The weight histogram's lowest bin and how many bins it has.
+pub const HISTOGRAM_LOW: i32 = -40;
+pub const HISTOGRAM_BINS: usize = 81;
 
 /// The [`WeightHistogram`] bin of a pair's weight.
 pub fn weight_bin(weight: f64) -> usize {
@@ -275,33 +276,75 @@ pub const DEDUPE_OUTPUTS: [&str; 7] = [
     "dedupe_summary.json",
 ];
 
-impl DedupeRun {
-    /// Cluster id of every clustered record: the smallest record id of its cluster (stable
-    /// whatever the order of the inputs).
-    pub fn cluster_ids(&self) -> Result<Vec<(u32, String, usize)>> {
-        let ids = Text::of(&self.check.records, "record_id")?;
-        let mut out = Vec::new();
-        for members in &self.clustering.clusters {
-            let name = members.iter().filter_map(|&m| ids.get(m as usize)).min().unwrap_or("").to_owned();
-            out.extend(members.iter().map(|&m| (m, name.clone(), members.len())));
-        }
-        out.sort_by_key(|x| x.0);
-        Ok(out)
+/// The records whose columns the outputs show: all of them (one machine), or those a driver
+/// gathered (with `record`, each row's index in the whole population).
+pub struct Shown<'a> {
+    records: &'a DataFrame,
+    rows: Option<HashMap<u32, usize>>,
+}
+
+impl<'a> Shown<'a> {
+    pub fn all(records: &'a DataFrame) -> Shown<'a> {
+        Shown { records, rows: None }
     }
 
+    /// Records with their `record` index.
+    pub fn gathered(records: &'a DataFrame) -> Result<Shown<'a>> {
+        let index = records.column("record").map_err(|_| Error::Usage("shown records: no column record".into()))?;
+        let index = index.cast(&DataType::UInt32)?;
+        let rows = index.u32()?.iter().enumerate().filter_map(|(row, r)| Some((r?, row))).collect();
+        Ok(Shown { records, rows: Some(rows) })
+    }
+
+    /// Column `name` of each record, by index.
+    fn column(&self, name: &str) -> Result<impl Fn(u32) -> Result<Option<&'a str>> + '_> {
+        let values = Text::of(self.records, name)?;
+        Ok(move |record: u32| match &self.rows {
+            None => Ok(values.get(record as usize)),
+            Some(rows) => match rows.get(&record) {
+                Some(&row) => Ok(values.get(row)),
+                None => Err(Error::Usage(format!("shown records: no record {record}"))),
+            },
+        })
+    }
+}
+
+/// Cluster id of every clustered record: the smallest record id of its cluster (stable
+/// whatever the order of the inputs).
+pub fn cluster_ids(shown: &Shown, clustering: &Clustering) -> Result<Vec<(u32, String, usize)>> {
+    let ids = shown.column("record_id")?;
+    let mut out = Vec::new();
+    for members in &clustering.clusters {
+        let named = members.iter().map(|&m| ids(m)).collect::<Result<Vec<_>>>()?;
+        let name = named.into_iter().flatten().min().unwrap_or("").to_owned();
+        out.extend(members.iter().map(|&m| (m, name.clone(), members.len())));
+    }
+    out.sort_by_key(|x| x.0);
+    Ok(out)
+}
+
+/// What `xueji dedupe` writes, however it was found: on one machine or across a cluster.
+pub struct DedupeOutputs<'a> {
+    pub shown: Shown<'a>,
+    /// Matches and ID conflicts, ordered by record pair.
+    pub pairs: &'a [ScoredPair],
+    pub clustering: &'a Clustering,
+    pub model: &'a Model,
+    pub summary: DedupeSummary,
+}
+
+impl DedupeOutputs<'_> {
     fn pair_frame(&self, kind: PairKind) -> Result<DataFrame> {
-        let records = &self.check.records;
         let pairs: Vec<&ScoredPair> = self.pairs.iter().filter(|p| p.kind == kind).collect();
-        let cluster_of: BTreeMap<u32, String> = self.cluster_ids()?.into_iter().map(|(r, c, _)| (r, c)).collect();
+        let cluster_of: BTreeMap<u32, String> =
+            cluster_ids(&self.shown, self.clustering)?.into_iter().map(|(r, c, _)| (r, c)).collect();
         let mut columns: Vec<Column> = Vec::new();
         for name in ["record_id", "name", "id_number", "birth_date", "school_name"] {
-            let values = Text::of(records, name)?;
+            let values = self.shown.column(name)?;
             for (suffix, side) in [("l", false), ("r", true)] {
-                let value = |p: &&ScoredPair| values.get(if side { p.b } else { p.a } as usize);
-                columns.push(
-                    StringChunked::from_iter_options(format!("{name}_{suffix}").into(), pairs.iter().map(value))
-                        .into_column(),
-                );
+                let shown =
+                    pairs.iter().map(|p| values(if side { p.b } else { p.a })).collect::<Result<Vec<_>>>()?;
+                columns.push(StringChunked::from_iter_options(format!("{name}_{suffix}").into(), shown.into_iter()).into_column());
             }
         }
         columns.push(
@@ -338,15 +381,12 @@ impl DedupeRun {
     }
 
     fn cluster_frame(&self) -> Result<DataFrame> {
-        let records = &self.check.records;
-        let rows = self.cluster_ids()?;
+        let rows = cluster_ids(&self.shown, self.clustering)?;
         let mut columns: Vec<Column> = Vec::new();
         for name in ["record_id", "source_file", "name", "id_number", "school_name"] {
-            let values = Text::of(records, name)?;
-            columns.push(
-                StringChunked::from_iter_options(name.into(), rows.iter().map(|r| values.get(r.0 as usize)))
-                    .into_column(),
-            );
+            let values = self.shown.column(name)?;
+            let shown = rows.iter().map(|r| values(r.0)).collect::<Result<Vec<_>>>()?;
+            columns.push(StringChunked::from_iter_options(name.into(), shown.into_iter()).into_column());
         }
         columns.insert(
             1,
@@ -357,47 +397,8 @@ impl DedupeRun {
         Ok(DataFrame::new(rows.len(), columns)?)
     }
 
-    pub fn summary(&self) -> DedupeSummary {
-        let matches: Vec<&ScoredPair> = self.pairs.iter().filter(|p| p.kind == PairKind::Match).collect();
-        let band =
-            |lo: f64, hi: f64| matches.iter().filter(|p| p.score.probability >= lo && p.score.probability < hi).count();
-        let mut by_size: BTreeMap<usize, usize> = BTreeMap::new();
-        for c in &self.clustering.clusters {
-            *by_size.entry(c.len()).or_default() += 1;
-        }
-        DedupeSummary {
-            records: self.check.records.height(),
-            candidate_pairs: self.candidates.pairs.len(),
-            blocking: self.candidates.stats.clone(),
-            largest_blocks: self.candidates.largest.clone(),
-            matches_by_probability: {
-                // Bands from the threshold up; a band below the threshold is empty and left out.
-                let t = self.settings.threshold;
-                [(t, 0.99), (0.99, 0.999), (0.999, 1.1)]
-                    .into_iter()
-                    .filter(|&(lo, hi)| lo.max(t) < hi)
-                    .map(|(lo, hi)| {
-                        (
-                            format!("{:.3}-{}", lo.max(t), if hi > 1.0 { "1".to_owned() } else { hi.to_string() }),
-                            band(lo.max(t), hi),
-                        )
-                    })
-                    .collect()
-            },
-            clusters_by_size: by_size,
-            duplicate_registrations: self.clustering.clusters.iter().map(|c| c.len() - 1).sum(),
-            people_with_several: self.clustering.clusters.len(),
-            id_conflicts: self.pairs.iter().filter(|p| p.kind == PairKind::IdConflict).count(),
-            split_components: self.clustering.split_components.clone(),
-            histogram: self.histogram.clone(),
-            threshold: self.settings.threshold,
-            timings: self.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect(),
-        }
-    }
-
     /// Writes the pairs, clusters, conflicts, model and summary into `out`.
-    pub fn write(&mut self, out: &Path) -> Result<()> {
-        let watch = Stopwatch::start("write duplicates");
+    pub fn write(&self, out: &Path) -> Result<()> {
         crate::report::output_dir(out)?;
         let mut pairs = self.pair_frame(PairKind::Match)?;
         report::write_parquet(&out.join("duplicate_pairs.parquet"), &mut pairs)?;
@@ -406,9 +407,43 @@ impl DedupeRun {
         report::write_parquet(&out.join("clusters.parquet"), &mut clusters)?;
         report::write_csv(&out.join("clusters.csv"), &clusters)?;
         report::write_csv(&out.join("id_conflicts.csv"), &self.pair_frame(PairKind::IdConflict)?)?;
-        write_json(&out.join("model.json"), &self.model)?;
+        write_json(&out.join("model.json"), self.model)?;
+        write_json(&out.join("dedupe_summary.json"), &self.summary)
+    }
+}
+
+impl DedupeRun {
+    pub fn cluster_ids(&self) -> Result<Vec<(u32, String, usize)>> {
+        cluster_ids(&Shown::all(&self.check.records), &self.clustering)
+    }
+
+    pub fn summary(&self) -> DedupeSummary {
+        let candidates = &self.candidates;
+        let mut summary = DedupeSummary::new(
+            self.check.records.height(),
+            (candidates.pairs.len(), &candidates.stats, &candidates.largest),
+            &self.pairs,
+            &self.clustering,
+            &self.histogram,
+            self.settings.threshold,
+        );
+        summary.timings = self.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
+        summary
+    }
+
+    /// Writes the pairs, clusters, conflicts, model and summary into `out`.
+    pub fn write(&mut self, out: &Path) -> Result<()> {
+        let watch = Stopwatch::start("write duplicates");
+        let outputs = DedupeOutputs {
+            shown: Shown::all(&self.check.records),
+            pairs: &self.pairs,
+            clustering: &self.clustering,
+            model: &self.model,
+            summary: self.summary(),
+        };
+        outputs.write(out)?;
         watch.finish(&mut self.check.timings);
-        write_json(&out.join("dedupe_summary.json"), &self.summary())
+        Ok(())
     }
 
     /// The candidate pairs with the rules that produced them (for `xueji eval --candidates`).
@@ -463,6 +498,56 @@ pub struct DedupeSummary {
     /// Not written to dedupe_summary.json, which must be the same on every run.
     #[serde(skip)]
     pub timings: Vec<(String, f64)>,
+}
+
+impl DedupeSummary {
+    /// The summary of a run over `records` records: blocking's `candidates` (how many pairs,
+    /// each rule's statistics, the largest blocks), the reported `pairs`, the `clustering`
+    /// and the weight `histogram` of all candidates.
+    pub fn new(
+        records: usize,
+        candidates: (usize, &[block::RuleStats], &[block::LargeBlock]),
+        pairs: &[ScoredPair],
+        clustering: &Clustering,
+        histogram: &WeightHistogram,
+        threshold: f64,
+    ) -> DedupeSummary {
+        let matches: Vec<&ScoredPair> = pairs.iter().filter(|p| p.kind == PairKind::Match).collect();
+        let band =
+            |lo: f64, hi: f64| matches.iter().filter(|p| p.score.probability >= lo && p.score.probability < hi).count();
+        let mut by_size: BTreeMap<usize, usize> = BTreeMap::new();
+        for c in &clustering.clusters {
+            *by_size.entry(c.len()).or_default() += 1;
+        }
+        DedupeSummary {
+            records,
+            candidate_pairs: candidates.0,
+            blocking: candidates.1.to_vec(),
+            largest_blocks: candidates.2.to_vec(),
+            matches_by_probability: {
+                // Bands from the threshold up; a band below the threshold is empty and left out.
+                let t = threshold;
+                [(t, 0.99), (0.99, 0.999), (0.999, 1.1)]
+                    .into_iter()
+                    .filter(|&(lo, hi)| lo.max(t) < hi)
+                    .map(|(lo, hi)| {
+                        (
+                            format!("{:.3}-{}", lo.max(t), if hi > 1.0 { "1".to_owned() } else { hi.to_string() }),
+                            band(lo.max(t), hi),
+                        )
+                    })
+                    .collect()
+            },
+            clusters_by_size: by_size,
+            duplicate_registrations: clustering.clusters.iter().map(|c| c.len() - 1).sum(),
+            people_with_several: clustering.clusters.len(),
+            id_conflicts: pairs.iter().filter(|p| p.kind == PairKind::IdConflict).count(),
+            split_components: clustering.split_components.clone(),
+            histogram: histogram.clone(),
+            threshold,
+            timings: Vec::new(),
+        }
+    }
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
