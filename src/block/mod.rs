@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::region::{region_status, RegionStatus};
 use crate::columns::{par_row_chunks, Ints, Text};
 use crate::compare::pinyin_letters;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::normalize::date::Date;
 use crate::normalize::id_number::spreadsheet_digits;
 use crate::normalize::name::surname;
@@ -173,7 +173,7 @@ impl BlockingSettings {
 }
 
 /// A block that was skipped for its size.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LargeBlock {
     pub rule: String,
     pub records: usize,
@@ -181,7 +181,7 @@ pub struct LargeBlock {
     pub key: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleStats {
     pub rule: String,
     /// Pairs the rule produced (before the union).
@@ -482,7 +482,25 @@ impl<'a> Parts<'a> {
 }
 
 /// How many of each rule's largest blocks are reported.
-const LARGEST_REPORTED: usize = 5;
+pub const LARGEST_REPORTED: usize = 5;
+
+/// The readable key of each of `blocks` (rule index, pass, and the row of `records` holding the
+/// block's first record), as dedupe_summary.json's largest blocks show it.
+pub fn describe_blocks(
+    records: &DataFrame,
+    numbers: (&[bool], &[bool]),
+    settings: &BlockingSettings,
+    blocks: &[(usize, usize, usize)],
+) -> Result<Vec<String>> {
+    let parts = Parts::new(records, numbers.0, numbers.1)?;
+    blocks
+        .iter()
+        .map(|&(rule, pass, row)| {
+            let rule = settings.rules.get(rule).ok_or_else(|| Error::Usage(format!("no blocking rule {rule}")))?;
+            Ok(parts.describe(rule, row, pass))
+        })
+        .collect()
+}
 
 /// The candidate pairs of `records` (which must hold the normalized columns and
 /// `locality_county`) under `settings`. Only pairs with a record at index `first_new` or later

@@ -8,19 +8,36 @@ use xueji::pipeline::dedupe::DedupeSettings;
 use xueji::pipeline::worker::{self, Stage};
 use xueji::score::{self, Model};
 
+use super::ReadArgs;
+
 /// Runs one stage of a check spread over a cluster, for the Spark jobs in spark/: reads an
 /// Arrow IPC file on standard input and writes one on standard output.
 ///
+/// files INPUT... [reading options]: prints as JSON the files `xueji check` reads, in its order
+/// (`files`), and those it does not (`identical`, `skipped`) (no input).
+/// read [reading options]: files (file: its place among them, path) → file, row, record_id,
+/// source_file, source_row, every canonical field (`xueji codes --fields`), columns (bit i:
+/// the file has a column for field i), problems (JSON): the records as read.
+/// prepare --fields F,... [reading options]: the records as read, with `record` (the index in
+/// the whole population) → normalized and checked record by record, with the fields some file
+/// has (F); adds id_digits_lost and the problems found.
+/// duplicates: prepared records, all of each number in one part → record, duplicates: the
+/// exact-duplicate problems.
+/// problems: prepared records with their duplicates → the rows of check's problems.parquet,
+/// with record and order (sort by both).
 /// settings: prints the settings as JSON, the defaults filled in (no input): the rules a
 /// job's pairs are tagged with, by their order.
-/// columns: prints as JSON the record columns each stage reads (no input): what a job sends.
+/// columns: prints as JSON the record columns each stage reads (no input): what a job sends;
+/// and how many largest blocks of each rule, and how many histogram bins, a summary has.
 /// probe-keys: records (records.parquet of check, with `record`, each row's index in the
 /// whole) → rule, pass, key of the records the rules with probes must pair.
 /// keys: records → rule, pass, key, record, probe, number: every rule's blocking keys; with
 /// --probe-keys (the distinct probe-keys rows of the whole population), a rule with probes
 /// keeps only the keys a probe has, as one machine does.
 /// pairs: key rows of whole blocks (a shuffle by rule, pass and key) → rule, a, b for each
-/// candidate pair, and rule, size, skipped for each block.
+/// candidate pair, and rule, size, skipped, pass, first for each block.
+/// describe: blocks (rule, pass, size) with their first record's keys columns → rule, records,
+/// key: the largest blocks as dedupe_summary.json names them.
 /// The pairs of all parts, united (bitwise or of 1 << rule per pair), are the candidate pairs
 /// of `xueji dedupe` on the same records, with the same rules.
 /// compare: pairs a, b with both records' compared columns as l_<column> and r_<column> →
@@ -43,9 +60,43 @@ use xueji::score::{self, Model};
 /// cluster --records N --members FILE.arrow: matches → the clusters as JSON ({"clusters":
 /// [[record, ...], ...], "split_components": [size, ...]}), FILE the score stage's rows for
 /// the member pairs, as `xueji dedupe` clusters at the settings' cohesion.
+/// outputs --out DIR --records N --model FILE --reported FILE.arrow --shown FILE.arrow
+/// --clustering FILE.json --blocking FILE.json --problems FILE.arrow: writes `xueji dedupe`'s
+/// outputs from what a cluster found (no input): the reported pairs (score rows of a kind),
+/// the records they and the clusters show (with record), cluster's output, the blocking's
+/// figures (candidate_pairs, blocking, largest_blocks, histogram); and check's
+/// problems.parquet and problems.csv from the problems stage's rows.
 #[derive(clap::Args)]
 pub struct Args {
     step: Step,
+    /// For files: the sheets, files or folders.
+    #[arg(value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// For read and prepare: how sheets are read and the day they are judged on, as for
+    /// `xueji check`.
+    #[command(flatten)]
+    read: ReadArgs,
+    /// For prepare: the canonical fields some file of the population has a column for.
+    #[arg(long, value_delimiter = ',')]
+    fields: Vec<String>,
+    /// For outputs: the folder to write into.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// For outputs: the score stage's rows of the reported pairs.
+    #[arg(long, value_name = "FILE.arrow")]
+    reported: Option<PathBuf>,
+    /// For outputs: the records the pairs and clusters show, with record.
+    #[arg(long, value_name = "FILE.arrow")]
+    shown: Option<PathBuf>,
+    /// For outputs: what the cluster step printed.
+    #[arg(long, value_name = "FILE.json")]
+    clustering: Option<PathBuf>,
+    /// For outputs: the blocking's figures.
+    #[arg(long, value_name = "FILE.json")]
+    blocking: Option<PathBuf>,
+    /// For outputs: the problems stage's rows, in their order.
+    #[arg(long, value_name = "FILE.arrow")]
+    problems: Option<PathBuf>,
     /// The same settings as `xueji dedupe --settings` (blocking rules, max_block_size).
     #[arg(long, value_name = "FILE.json")]
     settings: Option<PathBuf>,
@@ -72,6 +123,13 @@ pub struct Args {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Step {
+    Files,
+    Read,
+    Prepare,
+    Duplicates,
+    Problems,
+    Describe,
+    Outputs,
     Settings,
     Columns,
     ProbeKeys,
@@ -101,14 +159,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(worker::read_ipc(bytes)?)
     };
+    let json = |path: &Option<PathBuf>, what: &str| -> anyhow::Result<String> {
+        let path = path.as_deref().with_context(|| format!("needs --{what} FILE.json"))?;
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
     let stage = match args.step {
+        Step::Files => {
+            let (files, preflight) = xueji::ingest::files_to_read(&args.inputs)?;
+            let listed = serde_json::json!({
+                "files": files,
+                "identical": preflight.identical,
+                "skipped": preflight.skipped,
+            });
+            println!("{listed}");
+            return Ok(());
+        }
+        Step::Read => Stage::Read(args.read.options()?),
+        Step::Prepare => Stage::Prepare { fields: args.fields.clone(), options: args.read.check_options() },
+        Step::Duplicates => Stage::Duplicates,
+        Step::Problems => Stage::Problems,
+        Step::Describe => Stage::Describe,
+        Step::Outputs => {
+            let out = args.out.as_deref().context("outputs needs --out DIR")?;
+            let model = Model::load(args.model.as_deref().context("outputs needs --model model.json")?)?;
+            let clustering = serde_json::from_str(&json(&args.clustering, "clustering")?)?;
+            let found = serde_json::from_str(&json(&args.blocking, "blocking")?)?;
+            let (reported, shown) = (table(&args.reported, "reported")?, table(&args.shown, "shown")?);
+            worker::write_outputs(out, &reported, &shown, &clustering, &model, &found, records()?, &settings)?;
+            worker::write_problems(out, &table(&args.problems, "problems")?)?;
+            return Ok(());
+        }
         Step::Settings => {
             println!("{}", serde_json::to_string_pretty(&settings)?);
             return Ok(());
         }
         Step::Columns => {
             let blocked: Vec<&str> = xueji::block::BLOCKED.iter().copied().chain(["id_valid"]).collect();
-            let columns = serde_json::json!({ "keys": blocked, "compare": xueji::compare::COMPARED });
+            let columns = serde_json::json!({
+                "keys": blocked,
+                "compare": xueji::compare::COMPARED,
+                "largest_blocks": xueji::block::LARGEST_REPORTED,
+                "histogram_bins": xueji::pipeline::dedupe::HISTOGRAM_BINS,
+            });
             println!("{columns}");
             return Ok(());
         }

@@ -34,7 +34,7 @@ impl Components {
     }
 }
 
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Clustering {
     /// Clusters of two or more records, members sorted, clusters ordered by first member.
     pub clusters: Vec<Vec<u32>>,

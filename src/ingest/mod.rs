@@ -253,8 +253,7 @@ pub struct FileRead {
 /// Reads every input (files in parallel, in Polars' thread pool) and stacks them: columns
 /// missing from a file are null there.
 pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Records> {
-    let Discovered { files, skipped } = discover(inputs)?;
-    let (files, identical) = drop_identical(files)?;
+    let (files, Preflight { identical, skipped, .. }) = files_to_read(inputs)?;
     let tables: Vec<Table> =
         THREAD_POOL.install(|| files.par_iter().map(|f| read_file(f, options)).collect::<Result<_>>())?;
     let preflight = Preflight {
@@ -311,6 +310,14 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     Ok(Records { df, problems, preflight })
 }
 
+/// The files [`read_inputs`] reads, in its order (the sheets found, less those repeating a file
+/// before them), and the files it does not read.
+pub fn files_to_read(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Preflight)> {
+    let Discovered { files, skipped } = discover(inputs)?;
+    let (files, identical) = drop_identical(files)?;
+    Ok((files, Preflight { files: Vec::new(), identical, skipped }))
+}
+
 /// The files whose bytes no file before them has (a school's sheet sent twice under two names
 /// is read once), and the others with the file they repeat. Only files of one size are hashed.
 fn drop_identical(files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<(PathBuf, PathBuf)>)> {
@@ -339,7 +346,7 @@ fn drop_identical(files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<(PathBuf, Pa
 }
 
 /// `--id-column` values (which must be present and unique), else `source_file:source_row`.
-fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
+pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
     let files = df.column("source_file")?.str()?.clone();
     let rows = df.column("source_row")?.u32()?.clone();
     let ids: StringChunked = match id_column {

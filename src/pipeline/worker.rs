@@ -6,6 +6,8 @@
 //! Column types are those a Spark schema declares (`int`, `bigint`, `boolean`, `string`): a
 //! key's 64 hash bits travel as a signed `bigint`.
 
+mod check;
+
 use std::collections::HashSet;
 use std::io::Cursor;
 
@@ -19,8 +21,20 @@ use crate::pipeline::dedupe::{fit_model, DedupeSettings};
 use crate::pipeline::dedupe::{judge, member_probability, weight_bin, PairKind};
 use crate::score::{self, Frequencies, Model, Terms, ValueCount};
 
+pub use check::{duplicates, prepare, problems, read};
+
 /// The stages that turn one table into another.
 pub enum Stage {
+    /// Files → their records as read ([`read`]).
+    Read(crate::ingest::IngestOptions),
+    /// Records as read, numbered → normalized and checked record by record ([`prepare`]), with
+    /// the fields some file of the population has.
+    Prepare { fields: Vec<String>, options: crate::check::CheckOptions },
+    /// Prepared records of whole numbers → their exact-duplicate problems ([`duplicates`]).
+    Duplicates,
+    /// Prepared records with their exact-duplicate problems → problems.parquet's rows
+    /// ([`problems`]).
+    Problems,
     /// Records (`records.parquet` of `xueji check`, with `record`: each row's index in the whole
     /// population) → the keys of the probes of the rules that have them ([`Narrowing::Probes`]):
     /// `rule`, `pass`, `key`, whose distinct rows over the whole population narrow [`Stage::Keys`].
@@ -30,6 +44,8 @@ pub enum Stage {
     Keys(Option<HashSet<(u8, u8, u64)>>),
     /// Key rows of whole blocks → their pairs, and a row per block ([`pairs`]).
     Pairs,
+    /// Blocks with their first record → their keys as people read them ([`describe`]).
+    Describe,
     /// Pairs with both records' compared columns → each field's level ([`compare`]).
     Compare,
     /// Pairs with their levels and the first record's names → their scores under a model
@@ -52,20 +68,49 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &DedupeSettings) -> Result<V
     let table = read_ipc(input)?;
     let blocking = &settings.blocking;
     let mut out = match stage {
+        Stage::Read(options) => read(&table, options)?,
+        Stage::Prepare { fields, options } => prepare(&table, fields, options)?,
+        Stage::Duplicates => duplicates(&table)?,
+        Stage::Problems => problems(&table)?,
         Stage::ProbeKeys => keys(&table, blocking, Narrowing::Probes)?.select(["rule", "pass", "key"])?,
         Stage::Keys(None) => keys(&table, blocking, Narrowing::All)?,
         Stage::Keys(Some(met)) => keys(&table, blocking, Narrowing::MeetingProbes(met))?,
         Stage::Pairs => pairs(&table, blocking)?,
-        Stage::Compare => compare(&table)?,
+        Stage::Describe => describe(&table, blocking)?,
+        Stage::Compare => compare(&table, blocking)?,
         Stage::Score(model) => score(&table, model, settings.threshold)?,
         Stage::ValueCounts => value_counts(&table)?,
         Stage::U { records } => u_counts(&table, *records, settings.u_pairs, settings.seed)?,
         Stage::MemberPairs { records } => member_pairs(&table, *records)?,
     };
+    for_spark(&mut out)?;
     let mut bytes = Vec::new();
     // Plain (not view) strings: what a Spark schema's `string` reads.
     IpcWriter::new(&mut bytes).with_compat_level(CompatLevel::oldest()).finish(&mut out)?;
     Ok(bytes)
+}
+
+/// Columns in types a Spark schema has: categoricals as text, unsigned and small integers as
+/// the signed `int` or `bigint` that hold them.
+fn for_spark(table: &mut DataFrame) -> Result<()> {
+    let recast: Vec<(String, DataType)> = table
+        .columns()
+        .iter()
+        .filter_map(|c| {
+            let to = match c.dtype() {
+                DataType::Categorical(..) | DataType::Enum(..) => DataType::String,
+                DataType::Int8 | DataType::Int16 | DataType::UInt8 | DataType::UInt16 => DataType::Int32,
+                DataType::UInt32 | DataType::UInt64 => DataType::Int64,
+                _ => return None,
+            };
+            Some((c.name().to_string(), to))
+        })
+        .collect();
+    for (name, to) in recast {
+        let cast = table.column(&name)?.cast(&to)?;
+        table.with_column(cast)?;
+    }
+    Ok(())
 }
 
 /// A table from an Arrow IPC file's bytes.
@@ -141,8 +186,8 @@ pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowi
 
 /// The pairs of the blocks in `keys` (rows of [`keys`]; each block whole in this part, as a
 /// shuffle by rule, pass and key delivers it; in any order): a row per pair (`rule`, `a` < `b`)
-/// and a row per block that counts (`a` and `b` empty, its `size`, and whether it was
-/// `skipped` for its size). Only the candidates' union is left, across parts.
+/// and a row per block that counts (`a` and `b` empty, its `size`, whether it was `skipped` for
+/// its size, its `pass` and its `first` record, by which [`describe`] names it). Only the candidates' union is left, across parts.
 pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
     let mut keys = keys.clone();
     keys.rechunk_mut_par();
@@ -163,7 +208,7 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
     rows.sort_unstable();
 
     let (mut rule, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut size, mut skipped) = (Vec::new(), Vec::new());
+    let (mut size, mut skipped, mut pass, mut first) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut tagged = Vec::new();
     for block in rows.chunk_by(|x, y| (x.rule, x.pass, x.key) == (y.rule, y.pass, y.key)).filter(|b| b.len() > 1) {
         tagged.clear();
@@ -176,6 +221,8 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
             b.push(Some(i64::from(y)));
             size.push(None);
             skipped.push(None);
+            pass.push(None);
+            first.push(None);
         }
         if outcome != BlockOutcome::Empty {
             rule.push(block_rule);
@@ -183,6 +230,8 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
             b.push(None);
             size.push(Some(block.len() as i32));
             skipped.push(Some(outcome == BlockOutcome::Skipped));
+            pass.push(Some(i32::from(block[0].pass)));
+            first.push(Some(i64::from(block[0].record)));
         }
     }
     Ok(DataFrame::new(
@@ -193,6 +242,32 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
             Column::new("b".into(), b),
             Column::new("size".into(), size),
             Column::new("skipped".into(), skipped),
+            Column::new("pass".into(), pass),
+            Column::new("first".into(), first),
+        ],
+    )?)
+}
+
+/// Blocks (`rule`, `pass`, `size`: the [`pairs`] stage's rows of blocks) with their first
+/// record's blocked columns → `rule` (its name), `records` and `key` (readable): the largest
+/// blocks of dedupe_summary.json.
+pub fn describe(blocks: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
+    require(blocks, block::BLOCKED.iter().chain(&["id_valid", "rule", "pass", "size"]))?;
+    let mut blocks = blocks.clone();
+    blocks.rechunk_mut_par();
+    let (rules, passes, sizes) = (indices(&blocks, "rule")?, indices(&blocks, "pass")?, indices(&blocks, "size")?);
+    let valid: Vec<bool> = blocks.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
+    let own = own_numbers(&blocks, &valid)?;
+    let wanted: Vec<(usize, usize, usize)> =
+        (0..blocks.height()).map(|k| (rules[k] as usize, passes[k] as usize, k)).collect();
+    let keys = block::describe_blocks(&blocks, (&valid, &own), settings, &wanted)?;
+    let names = rules.iter().map(|&r| settings.rules.get(r as usize).map(|rule| rule.name.as_str()));
+    Ok(DataFrame::new(
+        blocks.height(),
+        vec![
+            StringChunked::from_iter_options("rule".into(), names).into_column(),
+            Column::new("records".into(), sizes.iter().map(|&n| i64::from(n)).collect::<Vec<_>>()),
+            Column::new("key".into(), keys),
         ],
     )?)
 }
@@ -200,8 +275,11 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
 /// The level of every field for each pair: `pairs` holds `a`, `b` and, for each column of
 /// [`COMPARED`], the first record's as `l_<column>` and the second's as `r_<column>` (a join
 /// of the candidate pairs with the records, twice). Returns `a`, `b` and `<field>_level` for
-/// each of [`FIELDS`]: the level's index, as `xueji dedupe` compares the same records.
-pub fn compare(pairs: &DataFrame) -> Result<DataFrame> {
+/// each of [`FIELDS`]: the level's index, as `xueji dedupe` compares the same records. Carries
+/// the first record's [`SCORED`] columns on for the score stage, and, given the pair's `rules`
+/// (bit i: rule i found it), whether a rule keyed on the number found it (`numbered`, as the
+/// model's fit counts patterns).
+pub fn compare(pairs: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
     let side = |prefix: &str| -> Result<DataFrame> {
         let names: Vec<String> = COMPARED.iter().map(|name| format!("{prefix}{name}")).collect();
         require(pairs, &names)?;
@@ -224,18 +302,28 @@ pub fn compare(pairs: &DataFrame) -> Result<DataFrame> {
         let level: Vec<i32> = levels.iter().map(|l| i32::from(l[f])).collect();
         columns.push(Column::new(format!("{field}_level").into(), level));
     }
+    columns.extend(SCORED.iter().map(|name| pairs.column(name).cloned()).collect::<PolarsResult<Vec<_>>>()?);
+    if let Ok(rules) = pairs.column("rules") {
+        let number_rules = settings.number_rules() as i64;
+        let rules = rules.cast(&DataType::Int64)?;
+        let numbered = rules.i64()?.iter().map(|r| r.is_some_and(|r| r & number_rules != 0));
+        columns.push(BooleanChunked::from_iter_values("numbered".into(), numbered).into_column());
+    }
     Ok(DataFrame::new(pairs.height(), columns)?)
 }
 
+/// The first record's columns a pair's score weighs beside its levels: the name frequencies of
+/// model.json are of these.
+pub const SCORED: [&str; 3] = ["l_name_norm", "l_name_pinyin", "l_guardian_name"];
+
 /// Scores under `model` of compared pairs: `a`, `b`, each `<field>_level` ([`compare`]) and the
-/// first record's `l_name_norm`, `l_name_pinyin` and `l_guardian_name` (what the name
-/// frequencies in `model.json` weigh). Returns for each pair `a`, `b`, `weight`,
-/// `probability`, each `<field>_weight`, its `bin` in dedupe_summary.json's weight histogram,
+/// first record's [`SCORED`] columns. Returns for each pair `a`, `b`, `weight`,
+/// `probability`, each `<field>_weight` and `<field>_level`, its `bin` in dedupe_summary.json's weight histogram,
 /// `kind`: `match`, `id_conflict`, or empty when not reported, as `xueji dedupe` judges it, and
 /// `cohesion`: what clustering weighs two members of one component by (for the pairs of
 /// [`crate::cluster::member_pairs`]).
 pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFrame> {
-    require(pairs, ["l_name_norm", "l_name_pinyin", "l_guardian_name"])?;
+    require(pairs, SCORED)?;
     let mut pairs = pairs.clone();
     pairs.rechunk_mut_par();
     let frequencies = Frequencies::load(&model.frequencies);
@@ -262,6 +350,7 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
     for (f, field) in FIELDS.iter().enumerate() {
         let weights: Vec<f64> = scored.iter().map(|s| s.0.field_weights[f]).collect();
         columns.push(Column::new(format!("{field}_weight").into(), weights));
+        columns.push(Column::new(format!("{field}_level").into(), level_columns[f].iter().map(|&l| l as i32).collect::<Vec<_>>()));
     }
     columns.push(Column::new("bin".into(), scored.iter().map(|s| weight_bin(s.0.weight) as i32).collect::<Vec<_>>()));
     let kinds = scored.iter().map(|s| match s.1 {
@@ -431,4 +520,88 @@ pub fn cluster(
         ))),
         None => Ok(clustering),
     }
+}
+
+/// What a cluster's blocking found, summed at its driver: dedupe_summary.json's figures.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockingFound {
+    pub candidate_pairs: usize,
+    pub blocking: Vec<block::RuleStats>,
+    pub largest_blocks: Vec<block::LargeBlock>,
+    /// Candidate pairs in each bin of the weight histogram.
+    pub histogram: Vec<u64>,
+}
+
+/// Writes `xueji dedupe`'s outputs into `out` from what a cluster found: the `reported` pairs
+/// (the score stage's rows of kind `match` or `id_conflict`, with their `<field>_level`), the
+/// `shown` records (those in a reported pair or a cluster, with `record`), the clustering, the
+/// model and the blocking's figures, of `records` records.
+pub fn write_outputs(
+    out: &std::path::Path,
+    reported: &DataFrame,
+    shown: &DataFrame,
+    clustering: &crate::cluster::Clustering,
+    model: &Model,
+    found: &BlockingFound,
+    records: usize,
+    settings: &DedupeSettings,
+) -> Result<()> {
+    use crate::pipeline::dedupe::{DedupeOutputs, DedupeSummary, ScoredPair, Shown, WeightHistogram};
+    let mut reported = reported.sort(["a", "b"], SortMultipleOptions::default())?;
+    reported.rechunk_mut_par();
+    let (a, b) = (indices(&reported, "a")?, indices(&reported, "b")?);
+    let float = |name: &str| -> Result<Vec<f64>> {
+        let column = reported.column(name).map_err(|_| Error::Usage(format!("worker: no column {name}")))?;
+        Ok(column.cast(&DataType::Float64)?.f64()?.iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    };
+    let (weights, probabilities) = (float("weight")?, float("probability")?);
+    let levels: Vec<Vec<u32>> =
+        FIELDS.iter().map(|f| indices(&reported, &format!("{f}_level"))).collect::<Result<_>>()?;
+    let field_weights: Vec<Vec<f64>> = FIELDS.iter().map(|f| float(&format!("{f}_weight"))).collect::<Result<_>>()?;
+    let kinds = Text::of(&reported, "kind")?;
+    let pairs = (0..reported.height())
+        .map(|k| {
+            let kind = match kinds.get(k) {
+                Some("match") => PairKind::Match,
+                Some("id_conflict") => PairKind::IdConflict,
+                other => return Err(Error::Usage(format!("worker outputs: pair of kind {other:?}"))),
+            };
+            Ok(ScoredPair {
+                a: a[k],
+                b: b[k],
+                levels: Levels::from_indices(std::array::from_fn(|f| levels[f][k] as u8)),
+                score: crate::score::Score {
+                    weight: weights[k],
+                    probability: probabilities[k],
+                    field_weights: std::array::from_fn(|f| field_weights[f][k]),
+                },
+                kind,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if found.histogram.len() != crate::pipeline::dedupe::HISTOGRAM_BINS {
+        return Err(Error::Usage(format!("worker outputs: a histogram of {} bins", found.histogram.len())));
+    }
+    let histogram = WeightHistogram { low: crate::pipeline::dedupe::HISTOGRAM_LOW, counts: found.histogram.clone() };
+    let summary = DedupeSummary::new(
+        records,
+        (found.candidate_pairs, &found.blocking, &found.largest_blocks),
+        &pairs,
+        clustering,
+        &histogram,
+        settings.threshold,
+    );
+    let outputs = DedupeOutputs { shown: Shown::gathered(shown)?, pairs: &pairs, clustering, model, summary };
+    outputs.write(out)
+}
+
+/// Writes check's problems.parquet and problems.csv into `out` from the [`problems`] stage's
+/// rows, in their order (by `record`, then `order`).
+pub fn write_problems(out: &std::path::Path, rows: &DataFrame) -> Result<()> {
+    require(rows, ["record", "order", "source_row"])?;
+    let mut problems = rows.drop_many(["record", "order"]);
+    problems.with_column(problems.column("source_row")?.cast(&DataType::UInt32)?)?;
+    crate::report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
+    crate::report::write_csv(&out.join("problems.csv"), &crate::report::problems_for_people(&problems)?)
 }
