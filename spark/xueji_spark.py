@@ -12,7 +12,7 @@ import sys
 import pyarrow as pa
 from pyspark import SparkFiles
 from pyspark.sql import SparkSession
-from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark.sql.types import BooleanType, IntegerType, LongType, StringType, StructField, StructType
 
 
@@ -68,12 +68,37 @@ def shipped(path):
     return path if os.path.exists(path) else SparkFiles.get(os.path.basename(path))
 
 
+def read_arrow(data):
+    """A table from an Arrow IPC file's bytes."""
+    return pa.ipc.open_file(pa.BufferReader(data)).read_all()
+
+
 def write_arrow(table, path):
     with pa.ipc.new_file(path, table.schema) as writer:
         writer.write_table(table)
 
 
-def worker(xueji, stage, schema, settings=None, probe_keys=None):
+class Shipped(str):
+    """An option's value that is a file the driver wrote and shipped with `addFile`."""
+
+
+def arguments(xueji, stage, options):
+    """The command line of `xueji worker STAGE OPTIONS` where the task runs."""
+    return [shipped(xueji), "worker", stage] + [shipped(o) if isinstance(o, Shipped) else o for o in options]
+
+
+def run_worker(args, table):
+    """`xueji worker` with `table` as its Arrow input: its output table."""
+    sink = io.BytesIO()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    done = subprocess.run(args, input=sink.getvalue(), capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"xueji worker {args[2]}: {done.stderr.decode(errors='replace')}")
+    return read_arrow(done.stdout)
+
+
+def worker(xueji, stage, schema, options=()):
     """A `mapInArrow` function: each partition's batches through `xueji worker STAGE`."""
     target = to_arrow_schema(schema)
 
@@ -81,22 +106,17 @@ def worker(xueji, stage, schema, settings=None, probe_keys=None):
         batches = list(batches)
         if not batches:
             return
-        table = pa.Table.from_batches(batches)
-        sink = io.BytesIO()
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        args = [shipped(xueji), "worker", stage]
-        if settings:
-            args += ["--settings", shipped(settings)]
-        if probe_keys:
-            args += ["--probe-keys", shipped(probe_keys)]
-        done = subprocess.run(args, input=sink.getvalue(), capture_output=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"xueji worker {stage}: {done.stderr.decode(errors='replace')}")
-        out = pa.ipc.open_file(pa.BufferReader(done.stdout)).read_all()
+        out = run_worker(arguments(xueji, stage, options), pa.Table.from_batches(batches))
         yield from out.select(target.names).cast(target).to_batches()
 
     return run
+
+
+def schema_of(xueji, stage, given, options=()):
+    """The Spark schema of what `xueji worker STAGE` makes of rows of the Spark schema `given`:
+    what it answers to none of them."""
+    empty = to_arrow_schema(given).empty_table()
+    return from_arrow_schema(run_worker([xueji, "worker", stage] + list(options), empty).schema)
 
 
 def with_record_index(df):

@@ -1,0 +1,334 @@
+"""National duplicate check (全国学籍查重) on Spark: `xueji dedupe` of a population too large for one
+machine. Every record-level step is xueji's own Rust code (`xueji worker STAGE`, run inside the
+executors); Spark moves rows between the steps, and the driver fits the model and clusters
+from sums, as one machine does.
+
+    PY spark/national.py INPUT... --out DIR [--master URL] [--partitions N] [--xueji PATH]
+        [--settings FILE.json] [--threshold P] [--id-column C] [--encoding E] [--sheet S]
+        [--map HEADER=FIELD]... [--as-of YYYY-MM-DD]
+
+INPUT: files or folders, as for `xueji dedupe` (each executor reads the files it is given: on a
+real cluster they lie on storage every node sees). Writes into DIR what `xueji dedupe` writes
+(duplicate_pairs.parquet/.csv, clusters.parquet/.csv, id_conflicts.csv, model.json,
+dedupe_summary.json) and the problem records of `xueji check` (problems.parquet/.csv): the same
+as one machine's on the same files.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark import StorageLevel
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xueji_spark  # noqa: E402
+from xueji_spark import BIGINT, INT, TEXT, Shipped, schema  # noqa: E402
+
+FILES = schema(("file", INT), ("path", TEXT))
+PAIRS = schema(("a", BIGINT), ("b", BIGINT))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="INPUT")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--partitions", type=int, default=8, help="partitions of each shuffle")
+    parser.add_argument("--xueji", default=xueji_spark.default_xueji())
+    parser.add_argument("--settings", help="xueji dedupe --settings: rules, max_block_size, threshold, ...")
+    parser.add_argument("--threshold", type=float, help="as xueji dedupe --threshold (overrides the settings)")
+    parser.add_argument("--id-column")
+    parser.add_argument("--encoding")
+    parser.add_argument("--sheet")
+    parser.add_argument("--map", action="append", default=[], metavar="HEADER=FIELD")
+    parser.add_argument("--as-of", default=datetime.date.today().isoformat(), help="default: today, fixed once")
+    return parser.parse_args()
+
+
+class Job:
+    """One national check: the Spark session, the binary, and the files the driver writes."""
+
+    def __init__(self, args):
+        self.args = args
+        self.xueji = os.path.abspath(args.xueji)
+        self.work = os.path.join(os.path.abspath(args.out), ".national")
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        self.spark = xueji_spark.session(args.master, "xueji national check")
+        self.spark.conf.set("spark.sql.shuffle.partitions", str(args.partitions))
+        self.spark.sparkContext.addFile(self.xueji)
+        self.settings = self.driver_file("settings.json", self.settings_text().encode())
+        self.read_options = ["--as-of", args.as_of]
+        for name in ("id_column", "encoding", "sheet"):
+            if getattr(args, name):
+                self.read_options += ["--" + name.replace("_", "-"), getattr(args, name)]
+        for mapping in args.map:
+            self.read_options += ["--map", mapping]
+
+    def settings_text(self):
+        settings = xueji_spark.settings(self.xueji, self.args.settings)
+        if self.args.threshold is not None:
+            settings["threshold"] = self.args.threshold
+        return json.dumps(settings)
+
+    def driver_file(self, name, data):
+        """A file the driver wrote (bytes, or an Arrow table), shipped to every executor."""
+        path = os.path.join(self.work, name)
+        if isinstance(data, pa.Table):
+            xueji_spark.write_arrow(data, path)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
+        self.spark.sparkContext.addFile(path)
+        return Shipped(path)
+
+    def local(self, stage, *options, table=None):
+        """`xueji worker STAGE` on the driver: its standard output."""
+        args = [self.xueji, "worker", stage, "--settings", self.settings] + [str(o) for o in options]
+        data = b""
+        if table is not None:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            data = sink.getvalue().to_pybytes()
+        done = subprocess.run(args, input=data, capture_output=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"xueji worker {stage}: {done.stderr.decode(errors='replace')}")
+        return done.stdout
+
+    def arrow_file(self, name, table):
+        path = os.path.join(self.work, name)
+        xueji_spark.write_arrow(table, path)
+        return path
+
+    def through(self, df, stage, *options):
+        """Each partition of `df` through `xueji worker STAGE`, typed as it answers."""
+        options = list(options) + ["--settings", self.settings]
+        given = xueji_spark.schema_of(self.xueji, stage, df.schema, [str(o) for o in options])
+        return df.mapInArrow(xueji_spark.worker(self.xueji, stage, given, options), given)
+
+
+def read_and_check(job, columns):
+    """The records of every file, numbered as xueji numbers them, normalized and checked; and
+    the problems of check's report (exact duplicates included), in its order."""
+    spark, args = job.spark, job.args
+    listed = json.loads(job.local("files", *[os.path.abspath(i) for i in args.inputs]))
+    if not listed["files"]:
+        raise SystemExit("national: no sheets in " + " ".join(args.inputs))
+    files = spark.createDataFrame(list(enumerate(listed["files"])), FILES)
+    files = files.repartition(min(len(listed["files"]), args.partitions), "file")
+    read = job.through(files, "read", *job.read_options).persist(StorageLevel.MEMORY_AND_DISK)
+
+    # Records are numbered file after file, in the order xueji reads them.
+    per_file = {row["file"]: row for row in read.groupBy("file").agg(F.count("*").alias("n"), F.bit_or("columns").alias("columns")).collect()}
+    offsets, total, present = [], 0, 0
+    for f in range(len(listed["files"])):
+        row = per_file.get(f)
+        offsets.append((f, total))
+        total += row["n"] if row else 0
+        present |= row["columns"] if row else 0
+    fields = read.columns[read.columns.index("source_row") + 1 : read.columns.index("columns")]
+    fields = [name for i, name in enumerate(fields) if present >> i & 1]
+    if args.id_column:
+        repeated = read.groupBy("record_id").count().where("count > 1").limit(1).collect()
+        if repeated:
+            raise SystemExit(f"national: record id {repeated[0]['record_id']!r} ({args.id_column}) is used more than once")
+
+    offsets = spark.createDataFrame(offsets, schema(("file", INT), ("offset", BIGINT)))
+    numbered = read.join(F.broadcast(offsets), "file").withColumn("record", F.col("offset") + F.col("row"))
+    records = job.through(numbered, "prepare", "--fields", ",".join(fields), *job.read_options)
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+
+    # Every record of one number (or, without a number, of one name, sex and birth date) meets
+    # the others in one part.
+    key = F.coalesce(
+        F.col("id_norm"),
+        F.concat_ws("|", "name_norm", "sex_norm", F.col("birth_date_norm").cast("string")),
+    )
+    wanted = ["record", "record_id", "id_norm", "id_type_norm", "name_norm", "name_pinyin", "sex_norm"]
+    grouped = records.select(*wanted, "birth_date_norm", "id_digits_lost").repartition(args.partitions, key)
+    duplicates = job.through(grouped, "duplicates")
+
+    shown = [c for c in ("name", "school_name", "grade", "class") if c in records.columns]
+    problems = (
+        records.select("record", "record_id", "source_file", "source_row", *shown, "problems")
+        .join(duplicates, "record", "left")
+        .where(F.col("problems").isNotNull() | F.col("duplicates").isNotNull())
+    )
+    problems = job.through(problems, "problems").orderBy("record", "order")
+    read.unpersist()
+    return records, total, job.arrow_file("problems.arrow", problems.toArrow())
+
+
+def blocking(job, records, columns):
+    """The candidate pairs (a, b, rules: bit i for rule i) and a row per block."""
+    args = job.args
+    features = records.select(*columns["keys"], "record").repartition(args.partitions).cache()
+    # The probes' keys first (the records a rule with probes must pair: a few percent), so that
+    # the other records send only the keys a probe has, as one machine keeps them.
+    probe_keys = job.driver_file("probe_keys.arrow", job.through(features, "probe-keys").distinct().toArrow())
+    keys = job.through(features, "keys", "--probe-keys", probe_keys)
+    blocks = job.through(keys.repartition(args.partitions, "rule", "pass", "key"), "pairs")
+    blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)
+    pairs = (
+        blocks.where(F.col("a").isNotNull())
+        .groupBy("a", "b")
+        .agg(F.bit_or(F.expr("shiftleft(cast(1 as bigint), rule)")).alias("rules"))
+    )
+    features.unpersist()
+    return pairs, blocks
+
+
+def blocking_figures(job, records, pairs, blocks, columns, rules):
+    """dedupe_summary.json's figures of blocking: each rule's, and its largest blocks."""
+    first_rule = F.expr("cast(log2(rules & -rules) as int)")
+    new_pairs = dict(pairs.groupBy(first_rule.alias("rule")).count().collect())
+    per_rule = (
+        blocks.groupBy("rule")
+        .agg(
+            F.count("a").alias("pairs"),
+            F.count("size").alias("blocks"),
+            F.sum(F.when(F.col("skipped"), 1).otherwise(0)).alias("skipped_blocks"),
+            F.sum(F.when(F.col("skipped"), F.col("size")).otherwise(0)).alias("skipped_records"),
+        )
+        .collect()
+    )
+    per_rule = {row["rule"]: row for row in per_rule}
+    stats = []
+    for r, rule in enumerate(rules):
+        row = per_rule.get(r)
+        figure = lambda name: (row[name] or 0) if row else 0  # noqa: E731
+        stats.append(
+            {
+                "rule": rule["name"],
+                "pairs": figure("pairs"),
+                "new_pairs": new_pairs.get(r, 0),
+                "blocks": figure("blocks"),
+                "skipped_blocks": figure("skipped_blocks"),
+                "skipped_records": figure("skipped_records"),
+            }
+        )
+    # Largest first; of equal size, the block of the smaller first record, then the earlier pass.
+    order = Window.partitionBy("rule").orderBy(F.desc("size"), F.asc("first"), F.asc("pass"))
+    largest = (
+        blocks.where(F.col("size").isNotNull())
+        .withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= columns["largest_blocks"])
+        .join(records.select(F.col("record").alias("first"), *columns["keys"]), "first")
+        .orderBy("rule", "rank")
+        .toArrow()
+    )
+    described = xueji_spark.read_arrow(job.local("describe", table=largest))
+    largest = [dict(zip(described.column_names, row)) for row in zip(*[c.to_pylist() for c in described.columns])]
+    return stats, largest
+
+
+def compared(job, pairs, records, columns):
+    """Pairs (a, b, any more columns) with both records' compared columns → their levels."""
+    left = records.select(F.col("record").alias("a"), *[F.col(c).alias("l_" + c) for c in columns["compare"]])
+    right = records.select(F.col("record").alias("b"), *[F.col(c).alias("r_" + c) for c in columns["compare"]])
+    return job.through(pairs.join(left, "a").join(right, "b"), "compare")
+
+
+def fit(job, records, levels, n, columns):
+    """model.json, fitted at the driver from sums over the parts, as one machine fits it."""
+    level_columns = [c for c in levels.columns if c.endswith("_level")]
+    patterns = levels.groupBy(*level_columns).agg(
+        F.count("*").alias("pairs"), F.sum(F.col("numbered").cast("long")).alias("numbered")
+    )
+    patterns = patterns.orderBy(*level_columns).toArrow()
+    sent = records.select(*columns["compare"], "record")
+    counts = job.through(sent, "value-counts").toArrow()
+    sample = json.loads(job.local("u-sample", "--records", n))
+    if sample is None:
+        sampled = sent.orderBy("record")
+    else:
+        chosen = job.spark.createDataFrame(list(enumerate(sample)), schema(("at", INT), ("record", BIGINT)))
+        sampled = sent.join(F.broadcast(chosen), "record").orderBy("at")
+    u = xueji_spark.read_arrow(job.local("u", "--records", n, table=sampled.toArrow()))
+    model = job.local(
+        "fit",
+        "--records",
+        n,
+        "--u",
+        job.arrow_file("u.arrow", u),
+        "--value-counts",
+        job.arrow_file("value_counts.arrow", counts),
+        table=patterns,
+    )
+    return job.driver_file("model.json", model)
+
+
+def main():
+    args = parse_args()
+    started = time.time()
+    job = Job(args)
+    columns = json.loads(job.local("columns"))
+    rules = json.loads(job.settings_text())["blocking"]["rules"]
+
+    records, n, problems = read_and_check(job, columns)
+    pairs, blocks = blocking(job, records, columns)
+    levels = compared(job, pairs, records, columns).persist(StorageLevel.MEMORY_AND_DISK)
+    model = fit(job, records, levels, n, columns)
+
+    scored = job.through(levels, "score", "--model", model).persist(StorageLevel.MEMORY_AND_DISK)
+    bins = dict(scored.groupBy("bin").count().collect())
+    reported = scored.where(F.col("kind").isNotNull()).drop("cohesion", "bin").orderBy("a", "b").toArrow()
+
+    # Clusters at the driver: the matches, and the cohesion of the member pairs it may weigh.
+    matches = reported.filter(pc.equal(reported["kind"], "match")).select(["a", "b", "probability"])
+    member_pairs = xueji_spark.read_arrow(job.local("member-pairs", "--records", n, table=matches))
+    members = job.spark.createDataFrame(member_pairs.to_pandas(), PAIRS)
+    members = job.through(compared(job, members, records, columns), "score", "--model", model)
+    members_file = job.arrow_file("members.arrow", members.select("a", "b", "cohesion").toArrow())
+    clustering = job.local("cluster", "--records", n, "--members", members_file, table=matches)
+
+    in_outputs = set(reported["a"].to_pylist()) | set(reported["b"].to_pylist())
+    for cluster in json.loads(clustering)["clusters"]:
+        in_outputs.update(cluster)
+    wanted = job.spark.createDataFrame([(r,) for r in sorted(in_outputs)], schema(("record", BIGINT)))
+    show = [c for c in ("record_id", "source_file", "name", "id_number", "birth_date", "school_name") if c in records.columns]
+    shown = records.select("record", *show).join(F.broadcast(wanted), "record").toArrow()
+
+    stats, largest = blocking_figures(job, records, pairs, blocks, columns, rules)
+    found = {
+        "candidate_pairs": pairs.count(),
+        "blocking": stats,
+        "largest_blocks": largest,
+        "histogram": [bins.get(b, 0) for b in range(columns["histogram_bins"])],
+    }
+    job.local(
+        "outputs",
+        "--out",
+        os.path.abspath(args.out),
+        "--records",
+        n,
+        "--model",
+        model,
+        "--reported",
+        job.arrow_file("reported.arrow", reported),
+        "--shown",
+        job.arrow_file("shown.arrow", shown),
+        "--clustering",
+        job.driver_file("clustering.json", clustering),
+        "--blocking",
+        job.driver_file("blocking.json", json.dumps(found).encode()),
+        "--problems",
+        problems,
+    )
+    job.spark.stop()
+    shutil.rmtree(job.work, ignore_errors=True)
+    print(json.dumps({"records": n, "candidate_pairs": found["candidate_pairs"], "seconds": round(time.time() - started, 2)}))
+
+
+if __name__ == "__main__":
+    main()
