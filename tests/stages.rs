@@ -287,11 +287,12 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     columns.push(Column::new("numbered".into(), patterns.values().map(|c| i64::from(c.1)).collect::<Vec<_>>()));
     let patterns = DataFrame::new(patterns.len(), columns).unwrap();
 
-    // Names counted per part, in random parts.
+    // Names counted per part, in random parts of records in a shuffle's order.
     records.with_column(Column::new("record".into(), (0..n as i64).collect::<Vec<_>>())).unwrap();
+    let mixed = shuffled(&records, &mut rng);
     let mut value_counts: Option<DataFrame> = None;
     for part in random_parts(n, &mut rng) {
-        let mut chunk = records.slice(part.start as i64, part.len());
+        let mut chunk = mixed.slice(part.start as i64, part.len());
         let rows = through_worker(&worker::Stage::ValueCounts, &mut chunk, &settings);
         value_counts = Some(match value_counts {
             None => rows,
@@ -418,4 +419,114 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
     weighed = weighed.head(Some(0));
     assert!(worker::cluster(&matches, &weighed, n, settings.cohesion).is_err());
     assert_eq!(clustering, one_machine.clustering);
+}
+
+/// `table`'s rows in random parts, each through `stage`, the answers stacked.
+fn in_random_parts(table: &DataFrame, stage: &worker::Stage, rng: &mut Rng) -> DataFrame {
+    let settings = DedupeSettings::default();
+    let mut answers: Option<DataFrame> = None;
+    for part in random_parts(table.height(), rng) {
+        let answer = through_worker(stage, &mut table.slice(part.start as i64, part.len()), &settings);
+        match answers.as_mut() {
+            Some(all) => drop(all.vstack_mut_owned(answer).unwrap()),
+            None => answers = Some(answer),
+        }
+    }
+    answers.unwrap()
+}
+
+/// `table`'s rows in a random order, as a shuffle delivers them.
+fn shuffled(table: &DataFrame, rng: &mut Rng) -> DataFrame {
+    let mut order: Vec<IdxSize> = (0..table.height() as IdxSize).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    table.take(&IdxCa::from_vec("".into(), order)).unwrap()
+}
+
+fn texts(table: &DataFrame, name: &str) -> Vec<Option<String>> {
+    let column = table.column(name).unwrap().cast(&DataType::String).unwrap();
+    column.str().unwrap().iter().map(|v| v.map(str::to_owned)).collect()
+}
+
+fn ints(table: &DataFrame, name: &str) -> Vec<i64> {
+    table.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().into_no_null_iter().collect()
+}
+
+#[test]
+fn check_stages_in_random_parts_find_the_problems_of_one_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    common::generate(&data, 3000, 37, &["--province", "21,32", "--format", "csv"]);
+    let inputs = [data.join("sheets")];
+    let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
+    let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
+    let one = xueji::pipeline::check_inputs(&inputs, &ingest, &check).unwrap();
+    let expected = xueji::report::problems_frame(&one.records, &one.problems).unwrap();
+    assert!(one.problems.iter().any(|p| p.code == xueji::problems::Code::IdDuplicate), "exact duplicates to find");
+
+    let (files, _) = xueji::ingest::files_to_read(&inputs).unwrap();
+    assert_eq!(files.len(), 2, "a sheet per province");
+    let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let listed = DataFrame::new(
+        files.len(),
+        vec![Column::new("file".into(), (0..files.len() as i32).collect::<Vec<_>>()), Column::new("path".into(), paths)],
+    )
+    .unwrap();
+    for seed in 0..3 {
+        let mut rng = Rng::keyed(seed, 0, 7);
+        let read = in_random_parts(&listed, &worker::Stage::Read(ingest.clone()), &mut rng);
+        // Records are numbered file after file; the fields are those some file has.
+        let (file, row, columns) = (ints(&read, "file"), ints(&read, "row"), ints(&read, "columns"));
+        let mut offsets = vec![0i64; files.len() + 1];
+        for &f in &file {
+            offsets[f as usize + 1] += 1;
+        }
+        for f in 1..offsets.len() {
+            offsets[f] += offsets[f - 1];
+        }
+        let present = columns.iter().fold(0, |all, c| all | c);
+        let fields: Vec<String> = xueji::schema::FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| present >> i & 1 == 1)
+            .map(|(_, f)| f.name.to_owned())
+            .collect();
+        let mut numbered = read.clone();
+        let record: Vec<i64> = file.iter().zip(&row).map(|(&f, &r)| offsets[f as usize] + r).collect();
+        numbered.with_column(Column::new("record".into(), record)).unwrap();
+        let prepare = worker::Stage::Prepare { fields, options: check };
+        let prepared = in_random_parts(&shuffled(&numbered, &mut rng), &prepare, &mut rng);
+        assert_eq!(prepared.height(), one.records.height());
+        let by_record = prepared.sort(["record"], SortMultipleOptions::default()).unwrap();
+        for column in one.records.get_column_names() {
+            assert_eq!(texts(&by_record, column), texts(&one.records, column), "seed {seed}: {column}");
+        }
+
+        // Each number's records (or, without one, each name, sex and birth date's) in one part.
+        let keys: Vec<String> = texts(&prepared, "id_norm")
+            .into_iter()
+            .zip(texts(&prepared, "name_norm"))
+            .zip(texts(&prepared, "birth_date_norm"))
+            .map(|((id, name), birth)| id.unwrap_or_else(|| format!("{name:?}|{birth:?}")))
+            .collect();
+        let parts = 1 + rng.below(5);
+        let part_of: Vec<usize> = keys.iter().map(|k| k.bytes().map(usize::from).sum::<usize>() % parts).collect();
+        let mut found: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+        for part in 0..parts {
+            let mask = BooleanChunked::from_iter_values("".into(), part_of.iter().map(|&p| p == part));
+            let mut members = shuffled(&prepared.filter(&mask).unwrap(), &mut rng);
+            let answer = through_worker(&worker::Stage::Duplicates, &mut members, &DedupeSettings::default());
+            found.extend(ints(&answer, "record").into_iter().zip(texts(&answer, "duplicates").into_iter().flatten()));
+        }
+        let mut with = prepared.clone();
+        let duplicates = ints(&prepared, "record").iter().map(|r| found.get(r).cloned()).collect::<Vec<_>>();
+        with.with_column(StringChunked::from_iter_options("duplicates".into(), duplicates.into_iter()).into_column())
+            .unwrap();
+        let rows = in_random_parts(&shuffled(&with, &mut rng), &worker::Stage::Problems, &mut rng);
+        let mut rows = rows.sort(["record", "order"], SortMultipleOptions::default()).unwrap();
+        rows = rows.drop_many(["record", "order"]);
+        rows.with_column(rows.column("source_row").unwrap().cast(&DataType::UInt32).unwrap()).unwrap();
+        assert!(rows.equals_missing(&expected), "seed {seed}: problems differ from one machine's");
+    }
 }

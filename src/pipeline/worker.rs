@@ -368,7 +368,9 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
 /// record carrying it) and its `value`. Summed over all parts by [`fit`].
 pub fn value_counts(records: &DataFrame) -> Result<DataFrame> {
     require(records, ["name_norm", "name_pinyin", "guardian_name", "record"])?;
-    let mut records = records.clone();
+    // By record, so that each value's first row is its first record (a part arrives in a
+    // shuffle's order, and the value saved is the first record's spelling).
+    let mut records = records.sort(["record"], SortMultipleOptions::default())?;
     records.rechunk_mut_par();
     let index = indices(&records, "record")?;
     let rows = Frequencies::value_counts(&Features::new(&records)?, &index);
