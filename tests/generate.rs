@@ -166,3 +166,42 @@ fn excel_output_has_a_title_row_and_reads_back() {
     truth_ids.sort();
     assert_eq!(ids, truth_ids);
 }
+
+#[test]
+fn several_provinces_share_their_people_through_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    generate(&out, 4000, 9, &["--province", "21,44", "--transfer-rate", "0.5"]);
+    // Which province's sheet holds each record, and its school there.
+    let mut province_of: HashMap<String, &str> = HashMap::new();
+    for code in ["21", "44"] {
+        let sheet = read_parquet(&out.join("sheets").join(code).join("students.parquet"));
+        let (ids, schools) = (column(&sheet, "学籍辅号"), column(&sheet, "学校标识码"));
+        assert!(sheet.height() > 1900, "province {code}: {} records", sheet.height());
+        for (id, school) in ids.into_iter().zip(schools) {
+            let school = school.unwrap();
+            // A school code carries its province (injected damage shortens some).
+            assert!(school.len() < 10 || &school[2..4] == code, "{school} in province {code}'s sheet");
+            assert!(province_of.insert(id.unwrap(), code).is_none(), "record ids are unique across provinces");
+        }
+    }
+    let truth = read_parquet(&out.join("truth/records.parquet"));
+    let (ids, roles, perturbations) =
+        (column(&truth, "record_id"), column(&truth, "role"), column(&truth, "perturbations"));
+    let persons: Vec<i64> =
+        truth.column("person_id").unwrap().cast(&polars::prelude::DataType::Int64).unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids.len(), province_of.len(), "the truth covers both sheets");
+    let original: HashMap<i64, &str> = (0..ids.len())
+        .filter(|&i| roles[i].as_deref() != Some("duplicate"))
+        .map(|i| (persons[i], province_of[ids[i].as_ref().unwrap()]))
+        .collect();
+    let (mut transfers, mut duplicates) = (0, 0);
+    for i in (0..ids.len()).filter(|&i| roles[i].as_deref() == Some("duplicate")) {
+        duplicates += 1;
+        let here = province_of[ids[i].as_ref().unwrap()];
+        let moved = perturbations[i].as_deref().unwrap_or("").split(';').any(|p| p == "province:transfer");
+        assert_eq!(moved, here != original[&persons[i]], "{:?}: a transfer, and only a transfer, crosses", ids[i]);
+        transfers += usize::from(moved);
+    }
+    assert!(transfers > 20 && transfers < duplicates, "{transfers} of {duplicates} duplicates in another province");
+}
