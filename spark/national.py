@@ -34,6 +34,9 @@ import xueji_spark  # noqa: E402
 from xueji_spark import BIGINT, INT, TEXT, Shipped, schema  # noqa: E402
 
 FILES = schema(("file", INT), ("path", TEXT))
+# What the job keeps between its steps (records, blocks, levels, scores) lies on the executors'
+# disks: in their heap it would take the memory the steps need (1 GB executors ran out at 10M).
+STORED = StorageLevel.DISK_ONLY
 PAIRS = schema(("a", BIGINT), ("b", BIGINT))
 
 
@@ -117,19 +120,27 @@ class Job:
         return df.mapInArrow(xueji_spark.worker(self.xueji, stage, given, options), given)
 
 
-def read_and_check(job, columns):
+def read_and_check(job):
     """The records of every file, numbered as xueji numbers them, normalized and checked; and
     the problems of check's report (exact duplicates included), in its order."""
     spark, args = job.spark, job.args
     listed = json.loads(job.local("files", *[os.path.abspath(i) for i in args.inputs]))
     if not listed["files"]:
         raise SystemExit("national: no sheets in " + " ".join(args.inputs))
+    for again, first in listed["identical"]:
+        print(f"national: {again} has the bytes of {first}: not read again", file=sys.stderr)
+    for other in listed["skipped"]:
+        print(f"national: not a sheet, not read: {other}", file=sys.stderr)
     files = spark.createDataFrame(list(enumerate(listed["files"])), FILES)
     files = files.repartition(min(len(listed["files"]), args.partitions), "file")
-    read = job.through(files, "read", *job.read_options).persist(StorageLevel.MEMORY_AND_DISK)
+    # A file is one task's to read; its records are then spread over the partitions, so that
+    # no later step's part is the size of the largest file.
+    read = job.through(files, "read", *job.read_options).repartition(args.partitions)
+    read = read.persist(STORED)
 
     # Records are numbered file after file, in the order xueji reads them.
-    per_file = {row["file"]: row for row in read.groupBy("file").agg(F.count("*").alias("n"), F.bit_or("columns").alias("columns")).collect()}
+    per_file = read.groupBy("file").agg(F.count("*").alias("n"), F.bit_or("columns").alias("columns"))
+    per_file = {row["file"]: row for row in per_file.collect()}
     offsets, total, present = [], 0, 0
     for f in range(len(listed["files"])):
         row = per_file.get(f)
@@ -146,7 +157,7 @@ def read_and_check(job, columns):
     offsets = spark.createDataFrame(offsets, schema(("file", INT), ("offset", BIGINT)))
     numbered = read.join(F.broadcast(offsets), "file").withColumn("record", F.col("offset") + F.col("row"))
     records = job.through(numbered, "prepare", "--fields", ",".join(fields), *job.read_options)
-    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    records = records.persist(STORED)
 
     # Every record of one number (or, without a number, of one name, sex and birth date) meets
     # the others in one part.
@@ -172,19 +183,20 @@ def read_and_check(job, columns):
 def blocking(job, records, columns):
     """The candidate pairs (a, b, rules: bit i for rule i) and a row per block."""
     args = job.args
-    features = records.select(*columns["keys"], "record").repartition(args.partitions).cache()
+    features = records.select(*columns["keys"], "record").repartition(args.partitions).persist(STORED)
     # The probes' keys first (the records a rule with probes must pair: a few percent), so that
     # the other records send only the keys a probe has, as one machine keeps them.
     probe_keys = job.driver_file("probe_keys.arrow", job.through(features, "probe-keys").distinct().toArrow())
     keys = job.through(features, "keys", "--probe-keys", probe_keys)
     blocks = job.through(keys.repartition(args.partitions, "rule", "pass", "key"), "pairs")
-    blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)
+    blocks = blocks.persist(STORED)
+    blocks.count()
+    features.unpersist()
     pairs = (
         blocks.where(F.col("a").isNotNull())
         .groupBy("a", "b")
         .agg(F.bit_or(F.expr("shiftleft(cast(1 as bigint), rule)")).alias("rules"))
     )
-    features.unpersist()
     return pairs, blocks
 
 
@@ -268,19 +280,37 @@ def fit(job, records, levels, n, columns):
     return job.driver_file("model.json", model)
 
 
+class Phases:
+    """Wall time of each phase, for the summary line: a phase ends where its results are
+    materialized (Spark runs nothing before an action)."""
+
+    def __init__(self):
+        self.times, self.last = {}, time.time()
+
+    def done(self, name):
+        now = time.time()
+        self.times[name] = round(now - self.last, 2)
+        self.last = now
+
+
 def main():
     args = parse_args()
     started = time.time()
+    phases = Phases()
     job = Job(args)
     columns = json.loads(job.local("columns"))
     rules = json.loads(job.settings_text())["blocking"]["rules"]
+    phases.done("start")
 
-    records, n, problems = read_and_check(job, columns)
+    records, n, problems = read_and_check(job)
+    phases.done("read, check, exact duplicates")
     pairs, blocks = blocking(job, records, columns)
-    levels = compared(job, pairs, records, columns).persist(StorageLevel.MEMORY_AND_DISK)
+    phases.done("blocking")
+    levels = compared(job, pairs, records, columns).persist(STORED)
     model = fit(job, records, levels, n, columns)
+    phases.done("compare, fit")
 
-    scored = job.through(levels, "score", "--model", model).persist(StorageLevel.MEMORY_AND_DISK)
+    scored = job.through(levels, "score", "--model", model).persist(STORED)
     bins = dict(scored.groupBy("bin").count().collect())
     reported = scored.where(F.col("kind").isNotNull()).drop("cohesion", "bin").orderBy("a", "b").toArrow()
 
@@ -291,6 +321,7 @@ def main():
     members = job.through(compared(job, members, records, columns), "score", "--model", model)
     members_file = job.arrow_file("members.arrow", members.select("a", "b", "cohesion").toArrow())
     clustering = job.local("cluster", "--records", n, "--members", members_file, table=matches)
+    phases.done("score, cluster")
 
     in_outputs = set(reported["a"].to_pylist()) | set(reported["b"].to_pylist())
     for cluster in json.loads(clustering)["clusters"]:
@@ -325,9 +356,11 @@ def main():
         "--problems",
         problems,
     )
+    phases.done("outputs")
     job.spark.stop()
     shutil.rmtree(job.work, ignore_errors=True)
-    print(json.dumps({"records": n, "candidate_pairs": found["candidate_pairs"], "seconds": round(time.time() - started, 2)}))
+    summary = {"records": n, "candidate_pairs": found["candidate_pairs"], "seconds": round(time.time() - started, 2)}
+    print(json.dumps({**summary, "phases": phases.times}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

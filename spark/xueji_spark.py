@@ -21,6 +21,8 @@ def schema(*fields):
 
 
 INT, BIGINT, BOOL, TEXT = IntegerType(), LongType(), BooleanType(), StringType()
+# Rows of a batch handed back to Spark.
+BATCH_ROWS = 65_536
 KEYS = schema(("rule", INT), ("pass", INT), ("key", BIGINT), ("record", BIGINT), ("probe", BOOL), ("number", TEXT))
 PROBE_KEYS = schema(("rule", INT), ("pass", INT), ("key", BIGINT))
 PAIRS = schema(("rule", INT), ("a", BIGINT), ("b", BIGINT), ("size", INT), ("skipped", BOOL))
@@ -107,7 +109,8 @@ def worker(xueji, stage, schema, options=()):
         if not batches:
             return
         out = run_worker(arguments(xueji, stage, options), pa.Table.from_batches(batches))
-        yield from out.select(target.names).cast(target).to_batches()
+        # In batches the executor's off-heap memory takes (a sheet of 3M records is 1.5 GB).
+        yield from out.select(target.names).cast(target).to_batches(max_chunksize=BATCH_ROWS)
 
     return run
 

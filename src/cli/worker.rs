@@ -13,8 +13,8 @@ use super::ReadArgs;
 /// Runs one stage of a check spread over a cluster, for the Spark jobs in spark/: reads an
 /// Arrow IPC file on standard input and writes one on standard output.
 ///
-/// files INPUT... [reading options]: prints as JSON the files `xueji check` reads, in its order
-/// (`files`), and those it does not (`identical`, `skipped`) (no input).
+/// files INPUT...: prints as JSON the files `xueji check` reads, in its order (`files`), and
+/// those it does not (`identical`: [file, the file it repeats], `skipped`) (no input).
 /// read [reading options]: files (file: its place among them, path) → file, row, record_id,
 /// source_file, source_row, every canonical field (`xueji codes --fields`), columns (bit i:
 /// the file has a column for field i), problems (JSON): the records as read.

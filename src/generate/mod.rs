@@ -234,8 +234,8 @@ impl Province {
     }
 }
 
-/// Province `p`'s share of the students, and its seed (the first province keeps the seed, so
-/// that one province is the same with or without others).
+/// Province `p`'s share of the students, and its seed (the first province keeps the seed: a
+/// single province is generated as it always was).
 fn province_share(options: &GenerateOptions, p: usize) -> GenerateOptions {
     let n = options.provinces.len();
     GenerateOptions {
