@@ -188,8 +188,15 @@ fn several_provinces_share_their_people_through_transfers() {
     let truth = read_parquet(&out.join("truth/records.parquet"));
     let (ids, roles, perturbations) =
         (column(&truth, "record_id"), column(&truth, "role"), column(&truth, "perturbations"));
-    let persons: Vec<i64> =
-        truth.column("person_id").unwrap().cast(&polars::prelude::DataType::Int64).unwrap().i64().unwrap().into_no_null_iter().collect();
+    let persons: Vec<i64> = truth
+        .column("person_id")
+        .unwrap()
+        .cast(&polars::prelude::DataType::Int64)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
     assert_eq!(ids.len(), province_of.len(), "the truth covers both sheets");
     let original: HashMap<i64, &str> = (0..ids.len())
         .filter(|&i| roles[i].as_deref() != Some("duplicate"))

@@ -77,7 +77,8 @@ fn the_national_check_on_a_three_executor_cluster_is_the_check_of_one_machine() 
         assert!(pairs.height() > 50 && across > 10, "{} pairs, {across} across provinces", pairs.height());
         assert!(read_parquet(&one.join("problems.parquet")).height() > 50);
         let summary = json(&one.join("dedupe_summary.json"));
-        let skipped: u64 = summary["blocking"].as_array().unwrap().iter().map(|s| s["skipped_blocks"].as_u64().unwrap()).sum();
+        let skipped: u64 =
+            summary["blocking"].as_array().unwrap().iter().map(|s| s["skipped_blocks"].as_u64().unwrap()).sum();
         assert_eq!(skipped > 0, settings.is_some(), "tiny blocks are skipped, and counted alike");
     }
 }

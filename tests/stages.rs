@@ -470,7 +470,10 @@ fn check_stages_in_random_parts_find_the_problems_of_one_machine() {
     let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let listed = DataFrame::new(
         files.len(),
-        vec![Column::new("file".into(), (0..files.len() as i32).collect::<Vec<_>>()), Column::new("path".into(), paths)],
+        vec![
+            Column::new("file".into(), (0..files.len() as i32).collect::<Vec<_>>()),
+            Column::new("path".into(), paths),
+        ],
     )
     .unwrap();
     for seed in 0..3 {

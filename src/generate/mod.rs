@@ -263,8 +263,11 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
         return Err(Error::Usage("--photos: of one province at a time".into()));
     }
     let shares: Vec<GenerateOptions> = (0..options.provinces.len()).map(|p| province_share(options, p)).collect();
-    let provinces: Vec<Province> =
-        shares.iter().zip(&options.provinces).map(|(share, code)| Province::build(share, code)).collect::<Result<_>>()?;
+    let provinces: Vec<Province> = shares
+        .iter()
+        .zip(&options.provinces)
+        .map(|(share, code)| Province::build(share, code))
+        .collect::<Result<_>>()?;
 
     // One province writes into sheets/, several each into sheets/<code>/.
     let sheets_dir = |p: usize| match options.provinces.len() {
@@ -334,8 +337,7 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
             truth_written?;
             if options.photos {
                 let dir = out.join(photos::PHOTOS_DIR);
-                photo_truth
-                    .extend(THREAD_POOL.install(|| photos::write_photos(&records, &provinces[0], share, &dir))?);
+                photo_truth.extend(THREAD_POOL.install(|| photos::write_photos(&records, &provinces[0], share, &dir))?);
             }
         }
     }

@@ -342,9 +342,11 @@ impl DedupeOutputs<'_> {
         for name in ["record_id", "name", "id_number", "birth_date", "school_name"] {
             let values = self.shown.column(name)?;
             for (suffix, side) in [("l", false), ("r", true)] {
-                let shown =
-                    pairs.iter().map(|p| values(if side { p.b } else { p.a })).collect::<Result<Vec<_>>>()?;
-                columns.push(StringChunked::from_iter_options(format!("{name}_{suffix}").into(), shown.into_iter()).into_column());
+                let shown = pairs.iter().map(|p| values(if side { p.b } else { p.a })).collect::<Result<Vec<_>>>()?;
+                columns.push(
+                    StringChunked::from_iter_options(format!("{name}_{suffix}").into(), shown.into_iter())
+                        .into_column(),
+                );
             }
         }
         columns.push(

@@ -350,7 +350,10 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
     for (f, field) in FIELDS.iter().enumerate() {
         let weights: Vec<f64> = scored.iter().map(|s| s.0.field_weights[f]).collect();
         columns.push(Column::new(format!("{field}_weight").into(), weights));
-        columns.push(Column::new(format!("{field}_level").into(), level_columns[f].iter().map(|&l| l as i32).collect::<Vec<_>>()));
+        columns.push(Column::new(
+            format!("{field}_level").into(),
+            level_columns[f].iter().map(|&l| l as i32).collect::<Vec<_>>(),
+        ));
     }
     columns.push(Column::new("bin".into(), scored.iter().map(|s| weight_bin(s.0.weight) as i32).collect::<Vec<_>>()));
     let kinds = scored.iter().map(|s| match s.1 {

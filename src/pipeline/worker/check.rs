@@ -117,7 +117,8 @@ pub fn duplicates(records: &DataFrame) -> Result<DataFrame> {
         .collect();
     let problems = duplicates::exact_duplicates(&records, &lost)?;
     let index = indices(&records, "record")?;
-    let with: Vec<usize> = problems.iter().map(|p| p.record).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let with: Vec<usize> =
+        problems.iter().map(|p| p.record).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let lists = problem_lists("duplicates", &problems, records.height());
     let lists = lists.str()?;
     Ok(DataFrame::new(
@@ -147,7 +148,10 @@ pub fn problems(records: &DataFrame) -> Result<DataFrame> {
         let first = k == 0 || problems[k - 1].record != p.record;
         order.push(if first { 0 } else { order[k - 1] + 1 });
     }
-    frame.with_column(Column::new("record".into(), problems.iter().map(|p| i64::from(index[p.record])).collect::<Vec<_>>()))?;
+    frame.with_column(Column::new(
+        "record".into(),
+        problems.iter().map(|p| i64::from(index[p.record])).collect::<Vec<_>>(),
+    ))?;
     frame.with_column(Column::new("order".into(), order))?;
     Ok(frame)
 }
@@ -173,7 +177,8 @@ fn problems_of(table: &DataFrame, name: &str) -> Result<Vec<Problem>> {
         let Some(text) = lists.get(record) else { continue };
         let list: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         for entry in list {
-            let code = entry["code"].as_str().and_then(Code::parse).ok_or_else(|| bad(format!("no code in {entry}")))?;
+            let code =
+                entry["code"].as_str().and_then(Code::parse).ok_or_else(|| bad(format!("no code in {entry}")))?;
             let message = entry["message"].as_str().unwrap_or_default().to_owned();
             problems.push(Problem { record, code, raw: entry["raw"].as_str().map(str::to_owned), message });
         }
