@@ -185,9 +185,11 @@ def blocking(job, records, columns):
     args = job.args
     features = records.select(*columns["keys"], "record").repartition(args.partitions).persist(STORED)
     # The probes' keys first (the records a rule with probes must pair: a few percent), so that
-    # the other records send only the keys a probe has, as one machine keeps them.
-    probe_keys = job.driver_file("probe_keys.arrow", job.through(features, "probe-keys").distinct().toArrow())
-    keys = job.through(features, "keys", "--probe-keys", probe_keys)
+    # the other records send only the keys a probe has, as one machine keeps them; every
+    # executor gets them as a Bloom filter (1 % of the other keys pass, and make no pair).
+    probe_keys = job.through(features, "probe-keys").distinct().toArrow()
+    probe_filter = job.driver_file("probe_keys.filter", job.local("probe-filter", table=probe_keys))
+    keys = job.through(features, "keys", "--probe-filter", probe_filter)
     blocks = job.through(keys.repartition(args.partitions, "rule", "pass", "key"), "pairs")
     blocks = blocks.persist(STORED)
     blocks.count()

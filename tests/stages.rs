@@ -4,9 +4,8 @@
 mod common;
 
 use polars::prelude::*;
-use std::collections::HashSet;
 
-use xueji::block::{self, BlockingSettings, KeyRow, Narrowing, RuleStats};
+use xueji::block::{self, BlockingSettings, KeyRow, Narrowing, ProbeFilter, RuleStats};
 use xueji::check::CheckOptions;
 use xueji::compare::Features;
 use xueji::ingest::IngestOptions;
@@ -66,8 +65,9 @@ fn block_in_parts(
 ) -> (Vec<(u32, u32)>, Vec<u64>, Vec<RuleStats>) {
     let mut rows = if narrow {
         let probes = key_rows_in_parts(records, numbers, settings, rng, || Narrowing::Probes);
-        let met: &'static HashSet<(u8, u8, u64)> =
-            Box::leak(Box::new(probes.iter().map(|r| (r.rule, r.pass, r.key)).collect()));
+        let keys: Vec<(u8, u8, u64)> = probes.iter().map(|r| (r.rule, r.pass, r.key)).collect();
+        // A filter letting through a third of the keys no probe has: they make no pair.
+        let met: &'static ProbeFilter = Box::leak(Box::new(ProbeFilter::new(&keys, 0.3)));
         key_rows_in_parts(records, numbers, settings, rng, || Narrowing::MeetingProbes(met))
     } else {
         key_rows_in_parts(records, numbers, settings, rng, || Narrowing::All)
@@ -147,13 +147,18 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     assert!(refused.to_string().contains("no column household_address"), "{refused}");
     let mut rng = Rng::keyed(5, 0, 0);
     let parts = random_parts(n, &mut rng);
-    // The probes' keys of every part first, as the narrowing of the keys.
-    let mut met = HashSet::new();
+    // The probes' keys of every part first, their filter the narrowing of the keys.
+    let mut probe_keys: Option<DataFrame> = None;
     for part in &parts {
         let mut chunk = records.slice(part.start as i64, part.len());
-        met.extend(worker::probe_keys(&through_worker(&worker::Stage::ProbeKeys, &mut chunk, &settings)).unwrap());
+        let rows = through_worker(&worker::Stage::ProbeKeys, &mut chunk, &settings);
+        probe_keys = Some(match probe_keys {
+            None => rows,
+            Some(all) => all.vstack(&rows).unwrap(),
+        });
     }
-    let keys_stage = worker::Stage::Keys(Some(met));
+    let distinct = probe_keys.unwrap().unique_stable(None, UniqueKeepStrategy::First, None).unwrap();
+    let keys_stage = worker::Stage::Keys(Some(worker::probe_filter(&distinct).unwrap()));
     let mut keys: Option<DataFrame> = None;
     for part in parts {
         let mut chunk = records.slice(part.start as i64, part.len());

@@ -31,9 +31,11 @@ use super::ReadArgs;
 /// and how many largest blocks of each rule, and how many histogram bins, a summary has.
 /// probe-keys: records (records.parquet of check, with `record`, each row's index in the
 /// whole) → rule, pass, key of the records the rules with probes must pair.
+/// probe-filter: the distinct probe-keys rows of the whole population → a Bloom filter of them
+/// (bytes, not Arrow), for keys --probe-filter.
 /// keys: records → rule, pass, key, record, probe, number: every rule's blocking keys; with
-/// --probe-keys (the distinct probe-keys rows of the whole population), a rule with probes
-/// keeps only the keys a probe has, as one machine does.
+/// --probe-filter, a rule with probes keeps only the keys a probe has (and the filter's 1 % of
+/// false positives, which make no pair), as one machine does.
 /// pairs: key rows of whole blocks (a shuffle by rule, pass and key) → rule, a, b for each
 /// candidate pair, and rule, size, skipped, pass, first for each block.
 /// describe: blocks (rule, pass, size) with their first record's keys columns → rule, records,
@@ -100,9 +102,9 @@ pub struct Args {
     /// The same settings as `xueji dedupe --settings` (blocking rules, max_block_size).
     #[arg(long, value_name = "FILE.json")]
     settings: Option<PathBuf>,
-    /// For keys: an Arrow IPC file of the distinct probe-keys rows.
-    #[arg(long, value_name = "FILE.arrow")]
-    probe_keys: Option<PathBuf>,
+    /// For keys: the probe keys' filter (probe-filter's output).
+    #[arg(long, value_name = "FILE")]
+    probe_filter: Option<PathBuf>,
     /// For score: the model.json to score with.
     #[arg(long, value_name = "model.json")]
     model: Option<PathBuf>,
@@ -133,6 +135,7 @@ enum Step {
     Settings,
     Columns,
     ProbeKeys,
+    ProbeFilter,
     Keys,
     Pairs,
     Compare,
@@ -205,8 +208,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return Ok(());
         }
         Step::ProbeKeys => Stage::ProbeKeys,
-        Step::Keys => match &args.probe_keys {
-            Some(_) => Stage::Keys(Some(worker::probe_keys(&table(&args.probe_keys, "probe-keys")?)?)),
+        Step::ProbeFilter => {
+            let filter = worker::probe_filter(&stdin_table()?)?;
+            std::io::stdout().write_all(&filter.to_bytes()).context("writing standard output")?;
+            return Ok(());
+        }
+        Step::Keys => match &args.probe_filter {
+            Some(path) => {
+                let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let filter = xueji::block::ProbeFilter::from_bytes(&bytes)
+                    .with_context(|| format!("{}: not a probe filter", path.display()))?;
+                Stage::Keys(Some(filter))
+            }
             None => Stage::Keys(None),
         },
         Step::Pairs => Stage::Pairs,

@@ -8,12 +8,11 @@
 
 mod check;
 
-use std::collections::HashSet;
 use std::io::Cursor;
 
 use polars::prelude::*;
 
-use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing};
+use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing, ProbeFilter};
 use crate::columns::{par_row_chunks, Text};
 use crate::compare::{self, own_numbers, Features, Levels, COMPARED, FIELDS};
 use crate::error::{Error, Result};
@@ -40,8 +39,8 @@ pub enum Stage {
     /// `rule`, `pass`, `key`, whose distinct rows over the whole population narrow [`Stage::Keys`].
     ProbeKeys,
     /// Records → every rule's blocking keys ([`keys`]), narrowed to those some probe has when
-    /// given the distinct probe keys.
-    Keys(Option<HashSet<(u8, u8, u64)>>),
+    /// given the probe keys' filter ([`probe_filter`]).
+    Keys(Option<ProbeFilter>),
     /// Key rows of whole blocks → their pairs, and a row per block ([`pairs`]).
     Pairs,
     /// Blocks with their first record → their keys as people read them ([`describe`]).
@@ -74,7 +73,7 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &DedupeSettings) -> Result<V
         Stage::Problems => problems(&table)?,
         Stage::ProbeKeys => keys(&table, blocking, Narrowing::Probes)?.select(["rule", "pass", "key"])?,
         Stage::Keys(None) => keys(&table, blocking, Narrowing::All)?,
-        Stage::Keys(Some(met)) => keys(&table, blocking, Narrowing::MeetingProbes(met))?,
+        Stage::Keys(Some(filter)) => keys(&table, blocking, Narrowing::MeetingProbes(filter))?,
         Stage::Pairs => pairs(&table, blocking)?,
         Stage::Describe => describe(&table, blocking)?,
         Stage::Compare => compare(&table, blocking)?,
@@ -118,12 +117,18 @@ pub fn read_ipc(bytes: Vec<u8>) -> Result<DataFrame> {
     IpcReader::new(Cursor::new(bytes)).finish().map_err(|e| Error::Usage(format!("worker: not an Arrow IPC file: {e}")))
 }
 
-/// The probe keys of [`Stage::ProbeKeys`] rows, as [`Stage::Keys`] takes them.
-pub fn probe_keys(table: &DataFrame) -> Result<HashSet<(u8, u8, u64)>> {
+/// Share of the keys a probe lacks that [`probe_filter`] lets through: each costs one key row
+/// in the blocking shuffle, never a pair.
+const FILTER_FALSE_POSITIVES: f64 = 0.01;
+
+/// The filter of the probe keys of the whole population (rows of [`Stage::ProbeKeys`], each
+/// once), as [`Stage::Keys`] narrows by it.
+pub fn probe_filter(table: &DataFrame) -> Result<ProbeFilter> {
     let mut table = table.clone();
     table.rechunk_mut_par();
     let (rules, passes, keys) = (indices(&table, "rule")?, indices(&table, "pass")?, hashes(&table)?);
-    Ok((0..table.height()).map(|i| (rules[i] as u8, passes[i] as u8, keys[i])).collect())
+    let keys: Vec<(u8, u8, u64)> = (0..table.height()).map(|i| (rules[i] as u8, passes[i] as u8, keys[i])).collect();
+    Ok(ProbeFilter::new(&keys, FILTER_FALSE_POSITIVES))
 }
 
 /// The `key` column: 64 hash bits as Spark's signed `bigint`.

@@ -647,6 +647,15 @@ impl Model {
 mod tests {
     use super::*;
 
+    #[test]
+    fn model_json_numbers_read_back_to_the_bit() {
+        // Weights a model.json held that serde_json's default parser read one ulp off.
+        for text in ["0.9980667855976281", "1.628368895770159e-8", "0.12092165546059083"] {
+            let value: f64 = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_string(&value).unwrap(), text);
+        }
+    }
+
     fn fit_table(table: &[Levels], by_number: &[bool], all_pairs: f64, u: Vec<Vec<f64>>, iterations: usize) -> Model {
         let (numbered, all) = (patterns(table, |k| by_number[k]), patterns(table, |_| true));
         fit(&numbered, &all, all_pairs, u, 0, iterations)
