@@ -5,7 +5,7 @@ from sums, as one machine does.
 
     PY spark/national.py INPUT... --out DIR [--master URL] [--partitions N] [--xueji PATH]
         [--settings FILE.json] [--threshold P] [--id-column C] [--encoding E] [--sheet S]
-        [--map HEADER=FIELD]... [--as-of YYYY-MM-DD]
+        [--map HEADER=FIELD]... [--as-of YYYY-MM-DD] [--max-driver-matches N]
 
 INPUT: files or folders, as for `xueji dedupe` (each executor reads the files it is given: on a
 real cluster they lie on storage every node sees). Writes into DIR what `xueji dedupe` writes
@@ -54,6 +54,12 @@ def parse_args():
     parser.add_argument("--sheet")
     parser.add_argument("--map", action="append", default=[], metavar="HEADER=FIELD")
     parser.add_argument("--as-of", default=datetime.date.today().isoformat(), help="default: today, fixed once")
+    parser.add_argument(
+        "--max-driver-matches",
+        type=int,
+        default=100_000_000,
+        help="matches the driver clusters with union-find (4 bytes a record, about 24 a match)",
+    )
     return parser.parse_args()
 
 
@@ -297,9 +303,19 @@ class Phases:
 
 def main():
     args = parse_args()
-    started = time.time()
-    phases = Phases()
+    started, phases = time.time(), Phases()
     job = Job(args)
+    try:
+        run(job, phases, started)
+    finally:
+        # The driver's files (model, filters, gathered tables) go, whether the job ended or not.
+        job.spark.stop()
+        shutil.rmtree(job.work, ignore_errors=True)
+
+
+def run(job, phases, started):
+    """The job's steps, timed by `phases` from `started`."""
+    args = job.args
     columns = json.loads(job.local("columns"))
     rules = json.loads(job.settings_text())["blocking"]["rules"]
     phases.done("start")
@@ -318,6 +334,12 @@ def main():
 
     # Clusters at the driver: the matches, and the cohesion of the member pairs it may weigh.
     matches = reported.filter(pc.equal(reported["kind"], "match")).select(["a", "b", "probability"])
+    if matches.num_rows > args.max_driver_matches:
+        raise SystemExit(
+            f"national: {matches.num_rows:,} matches, more than --max-driver-matches {args.max_driver_matches:,}: "
+            "clustering them needs components found across the cluster (iterative joins), which this job "
+            "does not have; a nation's ≈10M matches are far below the limit"
+        )
     member_pairs = xueji_spark.read_arrow(job.local("member-pairs", "--records", n, table=matches))
     members = job.spark.createDataFrame(member_pairs.to_pandas(), PAIRS)
     members = job.through(compared(job, members, records, columns), "score", "--model", model)
@@ -359,8 +381,6 @@ def main():
         problems,
     )
     phases.done("outputs")
-    job.spark.stop()
-    shutil.rmtree(job.work, ignore_errors=True)
     summary = {"records": n, "candidate_pairs": found["candidate_pairs"], "seconds": round(time.time() - started, 2)}
     print(json.dumps({**summary, "phases": phases.times}, ensure_ascii=False))
 
