@@ -934,8 +934,7 @@ mod tests {
     #[test]
     fn a_probe_filter_holds_its_keys_and_few_others() {
         let mut rng = crate::rng::Rng::keyed(5, 0, 0);
-        let keys: Vec<(u8, u8, u64)> =
-            (0..20_000).map(|i| ((i % 14) as u8, (i % 2) as u8, rng.next_u64())).collect();
+        let keys: Vec<(u8, u8, u64)> = (0..20_000).map(|i| ((i % 14) as u8, (i % 2) as u8, rng.next_u64())).collect();
         let filter = ProbeFilter::new(&keys, 0.01);
         assert!(keys.iter().all(|&(r, p, k)| filter.contains(r, p, k)), "never misses a key it holds");
         let others = (0..100_000).filter(|_| filter.contains(3, 0, rng.next_u64())).count();

@@ -192,7 +192,8 @@ pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowi
 /// The pairs of the blocks in `keys` (rows of [`keys`]; each block whole in this part, as a
 /// shuffle by rule, pass and key delivers it; in any order): a row per pair (`rule`, `a` < `b`)
 /// and a row per block that counts (`a` and `b` empty, its `size`, whether it was `skipped` for
-/// its size, its `pass` and its `first` record, by which [`describe`] names it). Only the candidates' union is left, across parts.
+/// its size, its `pass` and its `first` record, by which [`describe`] names it). Only the
+/// candidates' union is left, across parts.
 pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
     let mut keys = keys.clone();
     keys.rechunk_mut_par();
@@ -563,7 +564,12 @@ pub fn write_outputs(
     let (a, b) = (indices(&reported, "a")?, indices(&reported, "b")?);
     let float = |name: &str| -> Result<Vec<f64>> {
         let column = reported.column(name).map_err(|_| Error::Usage(format!("worker: no column {name}")))?;
-        Ok(column.cast(&DataType::Float64)?.f64()?.iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+        let values = column.cast(&DataType::Float64)?;
+        let values = values.f64()?;
+        if values.null_count() > 0 {
+            return Err(Error::Usage(format!("worker outputs: column {name} has empty values")));
+        }
+        Ok(values.into_no_null_iter().collect())
     };
     let (weights, probabilities) = (float("weight")?, float("probability")?);
     let levels: Vec<Vec<u32>> =
@@ -607,10 +613,10 @@ pub fn write_outputs(
 }
 
 /// Writes check's problems.parquet and problems.csv into `out` from the [`problems`] stage's
-/// rows, in their order (by `record`, then `order`).
+/// rows (in any order: they are put in check's, by `record`, then `order`).
 pub fn write_problems(out: &std::path::Path, rows: &DataFrame) -> Result<()> {
     require(rows, ["record", "order", "source_row"])?;
-    let mut problems = rows.drop_many(["record", "order"]);
+    let mut problems = rows.sort(["record", "order"], SortMultipleOptions::default())?.drop_many(["record", "order"]);
     problems.with_column(problems.column("source_row")?.cast(&DataType::UInt32)?)?;
     crate::report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
     crate::report::write_csv(&out.join("problems.csv"), &crate::report::problems_for_people(&problems)?)
