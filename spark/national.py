@@ -18,6 +18,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -307,6 +308,13 @@ def main():
     job = Job(args)
     try:
         run(job, phases, started)
+    except Exception as failed:
+        # A stage's refusal (a file without an ID column, a damaged sheet) reaches the driver
+        # inside Spark's stack traces: say xueji's own message, once.
+        said = re.search(r"xueji worker ([\w-]+): (?:xueji: )?([^\n]+)", str(failed))
+        if said is None:
+            raise
+        raise SystemExit(f"national: {said.group(1)}: {said.group(2)}") from None
     finally:
         # The driver's files (model, filters, gathered tables) go, whether the job ended or not.
         job.spark.stop()
