@@ -248,9 +248,7 @@ def blocking_figures(job, records, pairs, blocks, columns, rules):
         .orderBy("rule", "rank")
         .toArrow()
     )
-    described = xueji_spark.read_arrow(job.local("describe", table=largest))
-    largest = [dict(zip(described.column_names, row)) for row in zip(*[c.to_pylist() for c in described.columns])]
-    return stats, largest
+    return stats, xueji_spark.read_arrow(job.local("describe", table=largest)).to_pylist()
 
 
 def compared(job, pairs, records, columns):
