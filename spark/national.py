@@ -182,7 +182,8 @@ def read_and_check(job):
         .join(duplicates, "record", "left")
         .where(F.col("problems").isNotNull() | F.col("duplicates").isNotNull())
     )
-    problems = job.through(problems, "problems").orderBy("record", "order")
+    # In any order: the writer puts them in check's.
+    problems = job.through(problems, "problems")
     read.unpersist()
     return records, total, job.arrow_file("problems.arrow", problems.toArrow())
 
@@ -190,7 +191,8 @@ def read_and_check(job):
 def blocking(job, records, columns):
     """The candidate pairs (a, b, rules: bit i for rule i) and a row per block."""
     args = job.args
-    features = records.select(*columns["keys"], "record").repartition(args.partitions).persist(STORED)
+    # The records are spread over the partitions already, and kept: no shuffle, no copy.
+    features = records.select(*columns["keys"], "record")
     # The probes' keys first (the records a rule with probes must pair: a few percent), so that
     # the other records send only the keys a probe has, as one machine keeps them; every
     # executor gets them as a Bloom filter (1 % of the other keys pass, and make no pair).
@@ -200,7 +202,6 @@ def blocking(job, records, columns):
     blocks = job.through(keys.repartition(args.partitions, "rule", "pass", "key"), "pairs")
     blocks = blocks.persist(STORED)
     blocks.count()
-    features.unpersist()
     pairs = (
         blocks.where(F.col("a").isNotNull())
         .groupBy("a", "b")
