@@ -13,19 +13,16 @@ import pyarrow as pa
 from pyspark import SparkFiles
 from pyspark.sql import SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
-from pyspark.sql.types import BooleanType, IntegerType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 
 def schema(*fields):
     return StructType([StructField(name, kind) for name, kind in fields])
 
 
-INT, BIGINT, BOOL, TEXT = IntegerType(), LongType(), BooleanType(), StringType()
+INT, BIGINT, TEXT = IntegerType(), LongType(), StringType()
 # Rows of a batch handed back to Spark.
 BATCH_ROWS = 65_536
-KEYS = schema(("rule", INT), ("pass", INT), ("key", BIGINT), ("record", BIGINT), ("probe", BOOL), ("number", TEXT))
-PROBE_KEYS = schema(("rule", INT), ("pass", INT), ("key", BIGINT))
-PAIRS = schema(("rule", INT), ("a", BIGINT), ("b", BIGINT), ("size", INT), ("skipped", BOOL))
 
 
 def default_xueji():
@@ -33,11 +30,6 @@ def default_xueji():
     here = os.path.dirname(os.path.abspath(__file__))
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target"))
     return os.path.join(target, "release", "xueji")
-
-
-def columns(xueji):
-    """The record columns each stage reads, by stage (`xueji worker columns`)."""
-    return json.loads(subprocess.run([xueji, "worker", "columns"], capture_output=True, check=True).stdout)
 
 
 def settings(xueji, path=None):
@@ -120,39 +112,3 @@ def schema_of(xueji, stage, given, options=()):
     what it answers to none of them."""
     empty = to_arrow_schema(given).empty_table()
     return from_arrow_schema(run_worker([xueji, "worker", stage] + list(options), empty).schema)
-
-
-def with_record_index(df):
-    """Each row's position in the input, as xueji numbers records: per-partition counts first,
-    then each partition numbers its rows from the rows before it."""
-    spark = df.sparkSession
-    counted = schema(("partition", INT), ("rows", BIGINT))
-
-    def count(batches):
-        from pyspark import TaskContext
-
-        rows = sum(b.num_rows for b in batches)
-        yield pa.RecordBatch.from_pydict(
-            {"partition": [TaskContext.get().partitionId()], "rows": [rows]},
-            schema=to_arrow_schema(counted),
-        )
-
-    counts = dict(df.mapInArrow(count, counted).collect())
-    offsets, total = {}, 0
-    for p in sorted(counts):
-        offsets[p] = total
-        total += counts[p]
-    offsets = spark.sparkContext.broadcast(offsets)
-    indexed = StructType(df.schema.fields + [StructField("record", BIGINT)])
-    target = to_arrow_schema(indexed)
-
-    def number(batches):
-        from pyspark import TaskContext
-
-        start = offsets.value[TaskContext.get().partitionId()]
-        for batch in batches:
-            index = pa.array(range(start, start + batch.num_rows), pa.int64())
-            start += batch.num_rows
-            yield pa.RecordBatch.from_arrays(batch.columns + [index], schema=target)
-
-    return df.mapInArrow(number, indexed)
