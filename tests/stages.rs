@@ -148,28 +148,11 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
     let mut rng = Rng::keyed(5, 0, 0);
     let parts = random_parts(n, &mut rng);
     // The probes' keys of every part first, their filter the narrowing of the keys.
-    let mut probe_keys: Option<DataFrame> = None;
-    for part in &parts {
-        let mut chunk = records.slice(part.start as i64, part.len());
-        let rows = through_worker(&worker::Stage::ProbeKeys, &mut chunk, &settings);
-        probe_keys = Some(match probe_keys {
-            None => rows,
-            Some(all) => all.vstack(&rows).unwrap(),
-        });
-    }
-    let distinct = probe_keys.unwrap().unique_stable(None, UniqueKeepStrategy::First, None).unwrap();
+    let probe_keys = in_parts(&records, &parts, &worker::Stage::ProbeKeys, &settings);
+    let distinct = probe_keys.unique_stable(None, UniqueKeepStrategy::First, None).unwrap();
     let keys_stage = worker::Stage::Keys(Some(worker::probe_filter(&distinct).unwrap()));
-    let mut keys: Option<DataFrame> = None;
-    for part in parts {
-        let mut chunk = records.slice(part.start as i64, part.len());
-        let rows = through_worker(&keys_stage, &mut chunk, &settings);
-        keys = Some(match keys {
-            None => rows,
-            Some(all) => all.vstack(&rows).unwrap(),
-        });
-    }
+    let keys = in_parts(&records, &parts, &keys_stage, &settings);
     // The shuffle: every block to one of three partitions, by its key.
-    let keys = keys.unwrap();
     let partition: Vec<u32> =
         keys.column("key").unwrap().i64().unwrap().into_no_null_iter().map(|k| (k as u64 % 3) as u32).collect();
     let partition = UInt32Chunked::from_vec("p".into(), partition);
@@ -295,15 +278,7 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     // Names counted per part, in random parts of records in a shuffle's order.
     records.with_column(Column::new("record".into(), (0..n as i64).collect::<Vec<_>>())).unwrap();
     let mixed = shuffled(&records, &mut rng);
-    let mut value_counts: Option<DataFrame> = None;
-    for part in random_parts(n, &mut rng) {
-        let mut chunk = mixed.slice(part.start as i64, part.len());
-        let rows = through_worker(&worker::Stage::ValueCounts, &mut chunk, &settings);
-        value_counts = Some(match value_counts {
-            None => rows,
-            Some(all) => all.vstack(&rows).unwrap(),
-        });
-    }
+    let value_counts = in_parts(&mixed, &random_parts(n, &mut rng), &worker::Stage::ValueCounts, &settings);
     // u from the sampled records alone, as a driver gathers them.
     let chosen = score::u_sample(n, settings.u_pairs, settings.seed).expect("more pairs than samples");
     let mut gathered =
@@ -311,7 +286,7 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let u_stage = worker::Stage::U { records: n };
     let u = through_worker(&u_stage, &mut gathered, &settings);
 
-    let model = worker::fit(&patterns, &u, &value_counts.unwrap(), n, &settings).unwrap();
+    let model = worker::fit(&patterns, &u, &value_counts, n, &settings).unwrap();
     assert!(!model.frequencies.names.is_empty(), "names seen twice are kept");
     let json = |m: &xueji::score::Model| serde_json::to_string(m).unwrap();
     assert_eq!(json(&model), json(&one_machine.model), "model.json");
@@ -426,18 +401,21 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
     assert_eq!(clustering, one_machine.clustering);
 }
 
+/// `table`'s rows in `parts`, each through `stage` (under `settings`), the answers stacked.
+fn in_parts(
+    table: &DataFrame,
+    parts: &[std::ops::Range<usize>],
+    stage: &worker::Stage,
+    settings: &DedupeSettings,
+) -> DataFrame {
+    let answers =
+        parts.iter().map(|part| through_worker(stage, &mut table.slice(part.start as i64, part.len()), settings));
+    answers.reduce(|all, answer| all.vstack(&answer).unwrap()).expect("at least one part")
+}
+
 /// `table`'s rows in random parts, each through `stage`, the answers stacked.
 fn in_random_parts(table: &DataFrame, stage: &worker::Stage, rng: &mut Rng) -> DataFrame {
-    let settings = DedupeSettings::default();
-    let mut answers: Option<DataFrame> = None;
-    for part in random_parts(table.height(), rng) {
-        let answer = through_worker(stage, &mut table.slice(part.start as i64, part.len()), &settings);
-        match answers.as_mut() {
-            Some(all) => drop(all.vstack_mut_owned(answer).unwrap()),
-            None => answers = Some(answer),
-        }
-    }
-    answers.unwrap()
+    in_parts(table, &random_parts(table.height(), rng), stage, &DedupeSettings::default())
 }
 
 /// `table`'s rows in a random order, as a shuffle delivers them.
