@@ -530,8 +530,10 @@ impl Frequencies {
     }
 
     /// What a part of the records brings to [`SavedFrequencies`]: each value's count in it,
-    /// with the first record carrying it (row i of `features` is record `index[i]` of the whole).
+    /// with the first record carrying it (row i of `features` is record `index[i]` of the whole;
+    /// `index` ascending, so that a value's first row is its first record, whose spelling is kept).
     pub fn value_counts<'a>(features: &Features<'a>, index: &[u32]) -> Vec<ValueCount> {
+        assert!(index.is_sorted(), "value_counts: a part's records must come in record order");
         let n = features.len();
         let kinds: [(Counts, &dyn Fn(usize) -> Option<&'a str>); 3] = [
             (Counts::new(n, |i| features.name(i).map(name_key)), &|i| features.name(i)),

@@ -164,7 +164,7 @@ fn problem_lists(name: &str, problems: &[Problem], rows: usize) -> Column {
         let entry = serde_json::json!({ "code": p.code.as_str(), "raw": p.raw, "message": p.message });
         lists.entry(p.record).or_default().push(entry);
     }
-    let text = (0..rows).map(|i| lists.get(&i).map(|list| serde_json::Value::from(list.clone()).to_string()));
+    let text = (0..rows).map(|i| lists.get(&i).map(|list| serde_json::to_string(list).unwrap_or_default()));
     StringChunked::from_iter_options(name.into(), text).into_column()
 }
 
