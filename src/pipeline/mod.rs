@@ -44,7 +44,9 @@ pub fn check_inputs(
     let ingest::Records { df: mut records, mut problems, preflight } = ingest::read_inputs(inputs, ingest_options)?;
     watch.next("normalize", &mut timings);
 
-    let lost_ids = prepare(&mut records, &mut problems, check_options, Some((&mut watch, &mut timings)))?;
+    problems.extend(normalize::normalize(&mut records)?);
+    watch.next("check", &mut timings);
+    let lost_ids = check_records(&mut records, &mut problems, check_options)?;
     problems.extend(check::duplicates::exact_duplicates(&records, &lost_ids)?);
     problems.sort_by_key(|p| (p.record, p.code));
     watch.finish(&mut timings);
@@ -56,18 +58,22 @@ pub fn check_inputs(
 /// record: what any part of a population gives alone. Adds the normalized columns, `id_valid`,
 /// `locality_city` and `locality_county`, and the problems found; returns the records whose
 /// number lost digits in a spreadsheet (not theirs: never verified nor matched on). The exact
-/// duplicates, which need the whole population, are left to [`check::duplicates`]. `watch`
-/// times normalizing and checking apart.
+/// duplicates, which need the whole population, are left to [`check::duplicates`].
 pub fn prepare(
     records: &mut DataFrame,
     problems: &mut Vec<Problem>,
     check_options: &CheckOptions,
-    watch: Option<(&mut Stopwatch, &mut Vec<(&'static str, Duration)>)>,
 ) -> Result<HashSet<usize>> {
     problems.extend(normalize::normalize(records)?);
-    if let Some((watch, timings)) = watch {
-        watch.next("check", timings);
-    }
+    check_records(records, problems, check_options)
+}
+
+/// [`prepare`] of records already normalized.
+fn check_records(
+    records: &mut DataFrame,
+    problems: &mut Vec<Problem>,
+    check_options: &CheckOptions,
+) -> Result<HashSet<usize>> {
     let lost_ids: HashSet<usize> =
         problems.iter().filter(|p| p.code == Code::CellNumberPrecisionLost).map(|p| p.record).collect();
     propose_from_student_numbers(records, problems)?;
