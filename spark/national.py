@@ -4,7 +4,7 @@ executors); Spark moves rows between the steps, and the driver fits the model an
 from sums, as one machine does.
 
     PY spark/national.py INPUT... --out DIR [--master URL] [--partitions N] [--xueji PATH]
-        [--settings FILE.json] [--threshold P] [--id-column C] [--encoding E] [--sheet S]
+        [--settings FILE.json] [--threshold P] [--id-column C] [--encoding E] [--sheet S]...
         [--map HEADER=FIELD]... [--as-of YYYY-MM-DD] [--max-driver-matches N]
 
 INPUT: files or folders, as for `xueji dedupe` (each executor reads the files it is given: on a
@@ -52,7 +52,7 @@ def parse_args():
     parser.add_argument("--threshold", type=float, help="as xueji dedupe --threshold (overrides the settings)")
     parser.add_argument("--id-column")
     parser.add_argument("--encoding")
-    parser.add_argument("--sheet")
+    parser.add_argument("--sheet", action="append", default=[])
     parser.add_argument("--map", action="append", default=[], metavar="HEADER=FIELD")
     parser.add_argument("--as-of", default=datetime.date.today().isoformat(), help="default: today, fixed once")
     parser.add_argument(
@@ -78,9 +78,11 @@ class Job:
         self.spark.sparkContext.addFile(self.xueji)
         self.settings = self.driver_file("settings.json", self.settings_text().encode())
         self.read_options = ["--as-of", args.as_of]
-        for name in ("id_column", "encoding", "sheet"):
+        for name in ("id_column", "encoding"):
             if getattr(args, name):
                 self.read_options += ["--" + name.replace("_", "-"), getattr(args, name)]
+        for sheet in args.sheet:
+            self.read_options += ["--sheet", sheet]
         for mapping in args.map:
             self.read_options += ["--map", mapping]
 

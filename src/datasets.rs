@@ -6,6 +6,7 @@ pub const SURNAMES_TSV: &str = include_str!("../datasets/surnames.tsv");
 pub const ETHNICITIES_TSV: &str = include_str!("../datasets/ethnicities.tsv");
 pub const SURNAME_FREQUENCIES_TSV: &str = include_str!("../datasets/surname_frequencies.tsv");
 pub const GIVEN_NAMES_TSV: &str = include_str!("../datasets/given_names.tsv");
+pub const UNIHAN_READINGS_TSV: &str = include_str!("../datasets/unihan_readings.tsv");
 
 /// The data lines of a TSV table, split into fields: `#` comments and blank lines skipped.
 pub fn tsv_rows(table: &str) -> impl Iterator<Item = Vec<&str>> {

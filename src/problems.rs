@@ -79,6 +79,9 @@ catalogue! {
     CellControlCharacter "CELL_CONTROL_CHARACTER" Warning "row" "单元格含控制字符(文件可能损坏)" "Cell holds NUL or other control characters: the file may be damaged";
     CellTooLong "CELL_TOO_LONG" Error "row" "单元格超过32767个字符(已截断)" "Cell holds more than 32,767 characters (Excel's limit): cut";
     CellError "CELL_ERROR" Warning "row" "单元格为错误值" "Cell holds an Excel error value (#N/A, #VALUE! …)";
+    CellMerged "CELL_MERGED" Info "row" "合并单元格(值已填入每一行)" "Merged cells: the top cell's value is given to every row of the range";
+    CellTextMark "CELL_TEXT_MARK" Info "row" "单元格开头的'为Excel文本标记(已去除)" "A leading apostrophe, Excel's mark for text, was removed";
+    ValueUnknown "VALUE_UNKNOWN" Info "row" "填写为不详、待查等(按未填处理)" "A word for unknown (不详, 待查, 无 …) is read as no value";
     NameMissing "NAME_MISSING" Error "name" "姓名为空" "Name is empty";
     NameWhitespace "NAME_WHITESPACE" Info "name" "姓名含空格(已去除)" "Name contains whitespace (removed)";
     NameDotVariant "NAME_DOT_VARIANT" Info "name" "姓名间隔号不规范(已统一为·)" "Non-standard middle dot in name (unified to U+00B7)";
@@ -86,6 +89,8 @@ catalogue! {
     NameLatin "NAME_LATIN" Warning "name" "姓名含拉丁字母" "Name contains Latin letters";
     NameDigit "NAME_DIGIT" Error "name" "姓名含数字" "Name contains digits";
     NameSymbol "NAME_SYMBOL" Warning "name" "姓名含符号或生僻字占位符" "Name contains symbols or a rare-character placeholder (□, ?)";
+    NamePrivateUse "NAME_PRIVATE_USE" Warning "name" "生僻字被编码在私用区，公安系统无法比对" "A rare character is encoded in the Private Use Area: no other system can compare it";
+    NameDescribedChar "NAME_DESCRIBED_CHAR" Warning "name" "生僻字以部件描述代替(如[女吉])" "A rare character is described by its components ([女吉], ⿰女吉) instead of typed";
     SexMissing "SEX_MISSING" Error "sex" "性别为空" "Sex is empty";
     SexInvalid "SEX_INVALID" Error "sex" "性别无法识别" "Sex is not a recognised code or label";
     BirthDateMissing "BIRTH_DATE_MISSING" Error "birth_date" "出生日期为空" "Birth date is empty";

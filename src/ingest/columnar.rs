@@ -75,8 +75,38 @@ pub fn read(path: &Path, options: &IngestOptions, ipc: bool) -> Result<Table> {
                 .cast(&DataType::String)
                 .map_err(|e| Error::input(path, format!("column {name} ({dtype}) cannot be read as text: {e}")))?,
         };
-        columns.push(text.with_name(name.as_str().into()));
+        columns.push(blank_as_null(&text)?.with_name(name.as_str().into()));
     }
     let layout = Layout { sheet: None, header_row: None, columns: headers.into_iter().zip(fields).collect() };
-    Ok(Table { df: DataFrame::new(height, columns)?, problems, blank_rows: 0, layout })
+    let df = DataFrame::new(height, columns)?;
+    // A row with no value at all is skipped and counted, as in a sheet.
+    let mut filled = BooleanChunked::full("filled".into(), false, height);
+    for column in &df.columns()[2..] {
+        filled = &filled | &column.is_not_null();
+    }
+    let blank_rows = filled.iter().filter(|f| *f != Some(true)).count();
+    if blank_rows == 0 {
+        return Ok(Table::single(df, problems, 0, layout));
+    }
+    let kept: Vec<usize> = filled.iter().enumerate().filter(|(_, f)| *f == Some(true)).map(|(i, _)| i).collect();
+    let mut new_index = vec![usize::MAX; height];
+    for (new, &old) in kept.iter().enumerate() {
+        new_index[old] = new;
+    }
+    let problems = problems
+        .into_iter()
+        .filter(|p| new_index[p.record] != usize::MAX)
+        .map(|p| Problem { record: new_index[p.record], ..p })
+        .collect();
+    Ok(Table::single(df.filter(&filled)?, problems, blank_rows, layout))
+}
+
+/// Empty and whitespace-only text is no value, as an empty cell of a sheet is none: the same
+/// records give the same problems in every format.
+fn blank_as_null(text: &Column) -> Result<Column> {
+    let text = text.str()?;
+    if !text.iter().any(|v| v.is_some_and(|v| v.trim().is_empty())) {
+        return Ok(text.clone().into_column());
+    }
+    Ok(text.iter().map(|v| v.filter(|v| !v.trim().is_empty())).collect::<StringChunked>().into_column())
 }

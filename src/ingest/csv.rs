@@ -85,8 +85,17 @@ fn decode<'b>(path: &Path, bytes: &'b [u8], encoding: Encoding) -> Result<Cow<'b
         Some(text) => Ok(text),
         None => {
             let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-            let line = 1 + text.split('\u{FFFD}').next().unwrap_or("").matches('\n').count();
-            Err(Error::input(path, format!("line {line}: neither UTF-8 nor GB18030 text")))
+            let gb_line = 1 + text.split('\u{FFFD}').next().unwrap_or("").matches('\n').count();
+            // A UTF-8 file damaged on line 8 (a NUL or a cut inside a character) reads as GB18030
+            // garbage from line 1: the damage is where the longer reading stops.
+            let utf8_line =
+                utf8.err().map_or(0, |e| 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count());
+            let line = gb_line.max(utf8_line);
+            let likely = if utf8_line >= gb_line { "UTF-8" } else { "GB18030" };
+            Err(Error::input(
+                path,
+                format!("line {line}: neither UTF-8 nor GB18030 text (read as {likely}, the bytes stop making sense on this line: a damaged or cut file?)"),
+            ))
         }
     }
 }

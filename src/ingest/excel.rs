@@ -1,5 +1,7 @@
-//! Excel workbooks (.xlsx, .xlsm, .xlsb, .xls) through calamine: the first sheet or `--sheet`,
-//! header row found below titles and notes, every cell turned into the text a person sees.
+//! Excel workbooks (.xlsx, .xlsm, .xlsb, .xls) through calamine: every sheet with the template's
+//! header (one per class is common) or those named with `--sheet`, the header row found below
+//! titles and notes, every cell turned into the text a person sees, a merged range's value given
+//! to each of its rows. Sheets without a header (dropdown lists, notes) are listed, not read.
 //!
 //! Cells are streamed, never laid out as the sheet's whole rectangle: one cell at `XFD1048576`
 //! would otherwise ask for 512 GiB. Before calamine unpacks a zip-based workbook, every part's
@@ -11,11 +13,12 @@ use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
-use calamine::{open_workbook_auto, Data, Reader, Sheets};
+use calamine::{open_workbook_auto, Data, Dimensions, Reader, Sheet, SheetType, SheetVisible, Sheets};
+use polars::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::ingest::table::{find_header_row, float_text, Table, TableBuilder, HEADER_SEARCH_ROWS};
-use crate::ingest::{IngestOptions, Limits, RATIO_FROM};
+use crate::ingest::{IngestOptions, Limits, SheetNotRead, RATIO_FROM};
 use crate::problems::{Code, Problem};
 use crate::schema;
 
@@ -26,37 +29,109 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     }
     let mut workbook =
         open_workbook_auto(path).map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
-    let sheets = workbook.sheet_names();
-    let sheet = match &options.sheet {
-        Some(wanted) if sheets.contains(wanted) => wanted.clone(),
-        Some(wanted) => return Err(Error::input(path, format!("no sheet {wanted:?}; sheets: {}", sheets.join(", ")))),
-        None => sheets.first().cloned().ok_or_else(|| Error::input(path, "workbook has no sheets"))?,
-    };
-    let mut rows = Rows { path, sheet: &sheet, options, head: Vec::new(), table: None, row: None, cells: 0 };
+    let sheets: Vec<Sheet> = workbook.sheets_metadata().to_vec();
+    let names: Vec<String> = sheets.iter().map(|s| s.name.clone()).collect();
+    for wanted in &options.sheets {
+        if !names.contains(wanted) {
+            return Err(Error::input(path, format!("no sheet {wanted:?}; sheets: {}", names.join(", "))));
+        }
+    }
+    let (mut tables, mut not_read) = (Vec::new(), Vec::new());
+    for sheet in &sheets {
+        let named = options.sheets.contains(&sheet.name);
+        if !options.sheets.is_empty() && !named {
+            continue;
+        }
+        if sheet.typ != SheetType::WorkSheet && !named {
+            let reason = format!("not a worksheet ({:?})", sheet.typ);
+            let hidden = sheet.visible != SheetVisible::Visible;
+            not_read.push(SheetNotRead { path: path.to_owned(), sheet: sheet.name.clone(), rows: 0, hidden, reason });
+            continue;
+        }
+        let mut rows = Rows::new(path, &sheet.name, options, merged_cells(&mut workbook, &sheet.name));
+        read_sheet(&mut workbook, path, &sheet.name, &mut rows)?;
+        match rows.finish()? {
+            Ok(table) => tables.push(table),
+            // A sheet named with --sheet must be a student table.
+            Err((reason, _)) if named => return Err(Error::input(path, format!("sheet {:?}: {reason}", sheet.name))),
+            Err((reason, rows)) => not_read.push(SheetNotRead {
+                path: path.to_owned(),
+                sheet: sheet.name.clone(),
+                rows,
+                hidden: sheet.visible != SheetVisible::Visible,
+                reason,
+            }),
+        }
+    }
+    if tables.is_empty() {
+        let why: Vec<String> =
+            not_read.iter().map(|s| format!("{:?} ({} rows): {}", s.sheet, s.rows, s.reason)).collect();
+        return Err(Error::input(
+            path,
+            format!(
+                "no sheet holds a student table: {}",
+                if why.is_empty() { "the workbook has no sheets".to_owned() } else { why.join("; ") }
+            ),
+        ));
+    }
+    // Rows of several sheets are told apart by their sheet: `三年级.xlsx#二班`, row 5.
+    if tables.len() > 1 {
+        for table in &mut tables {
+            let sheet = table.parts[0].layout.sheet.clone().unwrap_or_default();
+            let source = format!("{}#{sheet}", path.display());
+            let height = table.df.height();
+            table.df.with_column(Column::new_scalar(
+                "source_file".into(),
+                Scalar::new(DataType::String, AnyValue::StringOwned(source.into())),
+                height,
+            ))?;
+        }
+    }
+    let mut table = Table::stack(tables)?;
+    table.sheets_not_read = not_read;
+    Ok(table)
+}
+
+/// The merged ranges of a sheet (.xlsx and .xls; calamine reads none from .xlsb).
+fn merged_cells(workbook: &mut Sheets<std::io::BufReader<std::fs::File>>, sheet: &str) -> Vec<Dimensions> {
+    match workbook {
+        Sheets::Xlsx(book) => book.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
+        Sheets::Xls(book) => book.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Streams the cells of one sheet into `rows`.
+fn read_sheet(
+    workbook: &mut Sheets<std::io::BufReader<std::fs::File>>,
+    path: &Path,
+    sheet: &str,
+    rows: &mut Rows,
+) -> Result<()> {
     let cannot = |e: &dyn std::fmt::Display| Error::input(path, format!("sheet {sheet:?}: cannot read: {e}"));
-    match &mut workbook {
+    match workbook {
         Sheets::Xlsx(book) => {
-            let mut reader = book.worksheet_cells_reader(&sheet).map_err(|e| cannot(&e))?;
+            let mut reader = book.worksheet_cells_reader(sheet).map_err(|e| cannot(&e))?;
             while let Some(cell) = reader.next_cell().map_err(|e| cannot(&e))? {
                 rows.cell(cell.get_position(), cell.get_value().clone().into())?;
             }
         }
         Sheets::Xlsb(book) => {
-            let mut reader = book.worksheet_cells_reader(&sheet).map_err(|e| cannot(&e))?;
+            let mut reader = book.worksheet_cells_reader(sheet).map_err(|e| cannot(&e))?;
             while let Some(cell) = reader.next_cell().map_err(|e| cannot(&e))? {
                 rows.cell(cell.get_position(), cell.get_value().clone().into())?;
             }
         }
         // .xls holds at most 65,536 × 256 cells, a rectangle that fits in memory.
         book => {
-            let range = book.worksheet_range(&sheet).map_err(|e| cannot(&e))?;
+            let range = book.worksheet_range(sheet).map_err(|e| cannot(&e))?;
             let (top, left) = range.start().unwrap_or((0, 0));
             for (row, col, value) in range.used_cells() {
                 rows.cell((top + row as u32, left + col as u32), value.clone())?;
             }
         }
     }
-    rows.finish()
+    Ok(())
 }
 
 /// Refuses a workbook with a part that unpacks to more than the limit: the sizes the zip
@@ -65,7 +140,7 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
 fn check_parts(path: &Path, limits: &Limits) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // Not a zip at all: calamine says what it is.
-    let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else { return Ok(()) };
+    let Ok(mut zip) = ::zip::ZipArchive::new(std::io::BufReader::new(file)) else { return Ok(()) };
     for i in 0..zip.len() {
         let mut part = zip.by_index(i).map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
         let name = part.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{}", i + 1));
@@ -102,15 +177,44 @@ struct Rows<'a> {
     options: &'a IngestOptions,
     /// The rows searched for the header, each with its cells (column, value).
     head: Vec<(u32, Vec<(u32, Data)>)>,
-    /// Once the header is found: the table, the sheet column of its first column, and the last
-    /// row pushed (rows between are blank).
-    table: Option<(TableBuilder<'a>, u32, u32)>,
+    state: State<'a>,
     /// The row being gathered.
     row: Option<(u32, Vec<(u32, Data)>)>,
     cells: u64,
+    /// Rows holding any value.
+    rows: usize,
+    merged: Vec<Merged>,
+}
+
+enum State<'a> {
+    /// Looking for the header among the first rows.
+    Searching,
+    /// The table, the sheet column of its first column, the header row and the last row pushed
+    /// (rows between are blank).
+    Reading { table: TableBuilder<'a>, left: u32, header: u32, last: u32 },
+    /// No student table here: why (its rows are still counted).
+    NotATable(String),
+}
+
+/// A merged range: only its top-left cell holds the value, which every row of the range shows.
+struct Merged {
+    range: Dimensions,
+    value: Option<Data>,
+    /// The first record the value was given to, and the last sheet row, for the one report.
+    filled: Option<(usize, u32)>,
 }
 
 impl<'a> Rows<'a> {
+    fn new(path: &'a Path, sheet: &'a str, options: &'a IngestOptions, merged: Vec<Dimensions>) -> Rows<'a> {
+        // Ranges within one row (a title across the columns) give no row a value.
+        let merged = merged
+            .into_iter()
+            .filter(|range| range.end.0 > range.start.0)
+            .map(|range| Merged { range, value: None, filled: None })
+            .collect();
+        Rows { path, sheet, options, head: Vec::new(), state: State::Searching, row: None, cells: 0, rows: 0, merged }
+    }
+
     fn cell(&mut self, (row, col): (u32, u32), value: Data) -> Result<()> {
         if value == Data::Empty {
             return Ok(());
@@ -124,6 +228,9 @@ impl<'a> Rows<'a> {
                     self.sheet, self.options.limits.sheet_cells
                 ),
             ));
+        }
+        if let Some(merged) = self.merged.iter_mut().find(|m| m.range.start == (row, col)) {
+            merged.value = Some(value.clone());
         }
         match &mut self.row {
             Some((at, cells)) if *at == row => cells.push((col, value)),
@@ -140,28 +247,33 @@ impl<'a> Rows<'a> {
             }
             _ => {
                 if let Some(done) = self.row.replace((row, vec![(col, value)])) {
-                    self.row_done(done)?;
+                    self.row_done(done);
                 }
             }
         }
         Ok(())
     }
 
-    fn row_done(&mut self, (row, cells): (u32, Vec<(u32, Data)>)) -> Result<()> {
-        if self.table.is_none() {
-            let first = self.head.first().map_or(row, |r| r.0);
-            if row < first + HEADER_SEARCH_ROWS as u32 {
-                self.head.push((row, cells));
-                return Ok(());
+    fn row_done(&mut self, (row, cells): (u32, Vec<(u32, Data)>)) {
+        self.rows += 1;
+        match self.state {
+            State::Searching => {
+                let first = self.head.first().map_or(row, |r| r.0);
+                if row < first + HEADER_SEARCH_ROWS as u32 {
+                    self.head.push((row, cells));
+                    return;
+                }
+                self.start_table();
+                self.push(row, cells);
             }
-            self.start_table()?;
+            State::Reading { .. } => self.push(row, cells),
+            State::NotATable(_) => {}
         }
-        self.push(row, cells);
-        Ok(())
     }
 
-    /// Finds the header among the held rows and pushes the rows below it.
-    fn start_table(&mut self) -> Result<()> {
+    /// Finds the header among the held rows and pushes the rows below it; a sheet without one
+    /// is no student table.
+    fn start_table(&mut self) {
         let head = std::mem::take(&mut self.head);
         let left = head.iter().flat_map(|(_, cells)| cells.iter().map(|c| c.0)).min().unwrap_or(0);
         let texts: Vec<Vec<Cow<str>>> = head
@@ -175,33 +287,58 @@ impl<'a> Rows<'a> {
                 texts
             })
             .collect();
-        let header_index = find_header_row(&texts, &self.options.headers).ok_or_else(|| {
-            Error::input(self.path, format!("sheet {:?}: no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号", self.sheet))
-        })?;
-        let header_row = head[header_index].0;
+        let Some(header_index) = find_header_row(&texts, &self.options.headers) else {
+            self.state = State::NotATable(format!(
+                "no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号"
+            ));
+            return;
+        };
+        let header = head[header_index].0;
         let mut table =
-            TableBuilder::new(self.path, &texts[header_index], header_row as usize + 1, &self.options.headers)?;
+            match TableBuilder::new(self.path, &texts[header_index], header as usize + 1, &self.options.headers) {
+                Ok(table) => table,
+                Err(e) => {
+                    // The builder's message names the file; the sheet is said beside it.
+                    let path = self.path.display().to_string();
+                    let message = e.to_string();
+                    let reason = message.strip_prefix(&path).map_or(message.as_str(), |m| m.trim_start_matches(": "));
+                    self.state = State::NotATable(reason.to_owned());
+                    return;
+                }
+            };
         table.sheet(self.sheet);
         drop(texts);
-        self.table = Some((table, left, header_row));
+        self.state = State::Reading { table, left, header, last: header };
         for (row, cells) in head.into_iter().skip(header_index + 1) {
             self.push(row, cells);
         }
-        Ok(())
     }
 
     /// One data row: empty rows since the last one are counted as blank; cells beyond the header
     /// (or left of it) are kept after it, so the table reports them.
-    fn push(&mut self, row: u32, cells: Vec<(u32, Data)>) {
-        let Some((table, left, last)) = self.table.as_mut() else { return };
+    fn push(&mut self, row: u32, mut cells: Vec<(u32, Data)>) {
+        let State::Reading { table, left, header, last } = &mut self.state else { return };
         table.blank_rows(row.saturating_sub(*last + 1) as usize);
         *last = row;
         let source_row = row as usize + 1;
         let width = table.width();
+        let record = table.next_record();
+        // A merged range below the header gives each of its rows the top cell's value.
+        for merged in self.merged.iter_mut().filter(|m| m.range.start.0 > *header) {
+            let (top, col) = merged.range.start;
+            let Some(value) = merged.value.as_ref().filter(|_| (top..=merged.range.end.0).contains(&row)) else {
+                continue;
+            };
+            if !cells.iter().any(|c| c.0 == col) {
+                cells.push((col, value.clone()));
+                cells.sort_by_key(|c| c.0);
+            }
+            let first = merged.filled.map_or(record, |(first, _)| first);
+            merged.filled = Some((first, row));
+        }
         // A sheet has no field count: cells not there are empty, never missing fields.
         let mut texts: Vec<Cow<str>> = vec![Cow::Borrowed(""); width];
         let mut extra: Vec<Cow<str>> = Vec::new();
-        let record = table.next_record();
         for (col, value) in &cells {
             let (text, lost_digits) = cell_text(value);
             let at = (*col >= *left).then(|| (col - *left) as usize).filter(|&i| i < width);
@@ -239,15 +376,38 @@ impl<'a> Rows<'a> {
         table.push_row(source_row as u32, texts.iter().map(|t| t.as_ref()));
     }
 
-    fn finish(mut self) -> Result<Table> {
+    /// The table, or why the sheet holds none and how many rows it has.
+    fn finish(mut self) -> Result<std::result::Result<Table, (String, usize)>> {
         if let Some(done) = self.row.take() {
-            self.row_done(done)?;
+            self.row_done(done);
         }
-        if self.table.is_none() {
-            self.start_table()?;
+        if matches!(self.state, State::Searching) {
+            self.start_table();
         }
-        let (table, _, _) = self.table.take().expect("started");
-        table.finish()
+        let merged = std::mem::take(&mut self.merged);
+        match self.state {
+            State::Reading { mut table, left, .. } => {
+                for merged in merged {
+                    let Some((first, last)) = merged.filled else { continue };
+                    let (top, col) = merged.range.start;
+                    let label = col
+                        .checked_sub(left)
+                        .and_then(|i| table.field(i as usize))
+                        .map_or_else(|| column_letter(col as usize), |field| schema::label(field).to_owned());
+                    let value = merged.value.as_ref().map(|v| cell_text(v).0.into_owned()).unwrap_or_default();
+                    let message = crate::say!(
+                        "第{}–{}行“{label}”列是合并单元格：“{value}”已填入每一行",
+                        "rows {}–{}, column {label}: merged cells; {value:?} is given to every row",
+                        top + 1,
+                        last + 1
+                    );
+                    table.problem(Problem::new(first, Code::CellMerged, Some(&value), message));
+                }
+                Ok(Ok(table.finish()?))
+            }
+            State::NotATable(reason) => Ok(Err((reason, self.rows))),
+            State::Searching => unreachable!("the header search ends in a table or a reason"),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod columnar;
 mod csv;
 mod excel;
 pub mod guard;
+pub mod rounded;
 pub mod table;
 
 use std::collections::{HashMap, HashSet};
@@ -20,7 +21,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::problems::Problem;
 use crate::schema::HeaderMap;
-pub use table::Table;
+pub use table::{SheetNotRead, Table};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Encoding {
@@ -36,8 +37,8 @@ pub enum Encoding {
 pub struct IngestOptions {
     /// Text encoding of CSV files.
     pub encoding: Encoding,
-    /// Worksheet to read in Excel files (default: the first).
-    pub sheet: Option<String>,
+    /// Worksheets to read in Excel files (default: every sheet with the template's header).
+    pub sheets: Vec<String>,
     pub headers: HeaderMap,
     /// Column holding the records' own stable ids (default: `source_file:source_row`).
     pub id_column: Option<String>,
@@ -72,7 +73,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             encoding: Encoding::Auto,
-            sheet: None,
+            sheets: Vec::new(),
             headers: HeaderMap::new(&[]).expect("built-in headers"),
             id_column: None,
             limits: Limits::default(),
@@ -202,16 +203,19 @@ fn has_extension(path: &Path, wanted: &[&str]) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| wanted.iter().any(|w| e.eq_ignore_ascii_case(w)))
 }
 
-/// Reads one file into a [`Table`].
+/// Reads one file into a [`Table`]: every sheet of a workbook that holds the template's header,
+/// stacked in sheet order.
 pub fn read_file(path: &Path, options: &IngestOptions) -> Result<Table> {
     let _reading = guard::reading(path);
-    match Format::of(path) {
+    let mut table = match Format::of(path) {
         Some(Format::Csv) => csv::read(path, options),
         Some(Format::Excel) => excel::read(path, options),
         Some(Format::Parquet) => columnar::read(path, options, false),
         Some(Format::Ipc) => columnar::read(path, options, true),
         None => Err(Error::input(path, "unsupported file type")),
-    }
+    }?;
+    rounded::mark_rounded_numbers(&mut table)?;
+    Ok(table)
 }
 
 /// All records of all inputs, in input order.
@@ -227,11 +231,14 @@ pub struct Records {
 /// What was found and how it was read, told before any work on the records starts.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Preflight {
+    /// Each file read (each sheet read, for a workbook).
     pub files: Vec<FileRead>,
     /// Files with the same bytes (SHA-256) as one read before: not read again.
     pub identical: Vec<(PathBuf, PathBuf)>,
     /// Files in the input folders that are not sheets.
     pub skipped: Vec<PathBuf>,
+    /// Sheets of the workbooks read that hold no student table.
+    pub sheets_not_read: Vec<SheetNotRead>,
 }
 
 impl Preflight {
@@ -241,6 +248,7 @@ impl Preflight {
     }
 }
 
+/// One file, or one sheet of a workbook, as read.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FileRead {
     pub path: PathBuf,
@@ -256,53 +264,19 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     let (files, Preflight { identical, skipped, .. }) = files_to_read(inputs)?;
     let tables: Vec<Table> =
         THREAD_POOL.install(|| files.par_iter().map(|f| read_file(f, options)).collect::<Result<_>>())?;
-    let preflight = Preflight {
-        files: files
-            .iter()
-            .zip(&tables)
-            .map(|(path, t)| FileRead {
-                path: path.clone(),
-                records: t.df.height(),
-                blank_rows: t.blank_rows,
-                layout: t.layout.clone(),
-            })
-            .collect(),
-        identical,
-        skipped,
-    };
+    let mut preflight = Preflight { identical, skipped, ..Preflight::default() };
+    for (path, table) in files.iter().zip(&tables) {
+        preflight.files.extend(table.parts.iter().map(|part| FileRead {
+            path: path.clone(),
+            records: part.records,
+            blank_rows: part.blank_rows,
+            layout: part.layout.clone(),
+        }));
+        preflight.sheets_not_read.extend(table.sheets_not_read.iter().cloned());
+    }
     crate::progress::preflight(&preflight);
 
-    let mut names: Vec<PlSmallStr> = Vec::new();
-    let mut seen: HashSet<&PlSmallStr> = HashSet::new();
-    for table in &tables {
-        for name in table.df.get_column_names() {
-            if seen.insert(name) {
-                names.push(name.clone());
-            }
-        }
-    }
-    let mut problems = Vec::new();
-    let mut stacked: Option<DataFrame> = None;
-    for table in tables {
-        let offset = stacked.as_ref().map_or(0, DataFrame::height);
-        problems.extend(table.problems.into_iter().map(|p| Problem { record: p.record + offset, ..p }));
-        let height = table.df.height();
-        let columns: Vec<Column> = names
-            .iter()
-            .map(|name| match table.df.column(name) {
-                Ok(c) => c.clone(),
-                Err(_) => Column::full_null(name.clone(), height, &DataType::String),
-            })
-            .collect();
-        let df = DataFrame::new(height, columns)?;
-        match stacked.as_mut() {
-            Some(all) => {
-                all.vstack_mut_owned(df)?;
-            }
-            None => stacked = Some(df),
-        }
-    }
-    let mut df = stacked.unwrap_or_else(|| DataFrame::empty());
+    let Table { mut df, problems, .. } = Table::stack(tables)?;
     df.rechunk_mut_par();
     let record_ids = record_ids(&df, options.id_column.as_deref())?;
     df.insert_column(0, record_ids)?;
@@ -315,7 +289,7 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
 pub fn files_to_read(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Preflight)> {
     let Discovered { files, skipped } = discover(inputs)?;
     let (files, identical) = drop_identical(files)?;
-    Ok((files, Preflight { files: Vec::new(), identical, skipped }))
+    Ok((files, Preflight { identical, skipped, ..Preflight::default() }))
 }
 
 /// The files whose bytes no file before them has (a school's sheet sent twice under two names
@@ -369,7 +343,8 @@ pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
                 };
                 if let Some(first) = seen.insert(id, i) {
                     return Err(Error::Usage(format!(
-                        "{}: record id {id:?} already used at {}: row {}",
+                        "--id-column {name} ({}): {}: record id {id:?} already used at {}: row {}. Record ids name one row each; repeated registrations are what xueji finds, so a student's number is no record id: give a column numbering the rows (such as 序号), or leave --id-column out (ids are then file:row)",
+                        crate::schema::label(name),
                         at(),
                         files.get(first).unwrap_or(""),
                         rows.get(first).unwrap_or(0)

@@ -18,9 +18,80 @@ pub struct Table {
     pub df: DataFrame,
     /// `record` is the row index in `df`.
     pub problems: Vec<Problem>,
+    /// How each part of the file was read, in the order its records are stacked: one part for a
+    /// CSV or Parquet file, one per sheet read of a workbook.
+    pub parts: Vec<Part>,
+    /// Sheets of a workbook that hold no student table (dropdown lists, notes), not read.
+    pub sheets_not_read: Vec<SheetNotRead>,
+}
+
+/// One sheet (or the whole of a file without sheets) as read.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Part {
+    pub records: usize,
     /// Rows with no value in any cell, skipped and counted.
     pub blank_rows: usize,
+    #[serde(flatten)]
     pub layout: Layout,
+}
+
+/// A sheet left unread, with why: said in the pre-flight, the manifest and report.html so that
+/// no student disappears unseen.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SheetNotRead {
+    pub path: std::path::PathBuf,
+    pub sheet: String,
+    /// Rows holding any value.
+    pub rows: usize,
+    pub hidden: bool,
+    pub reason: String,
+}
+
+impl Table {
+    /// The table of one part.
+    pub fn single(df: DataFrame, problems: Vec<Problem>, blank_rows: usize, layout: Layout) -> Table {
+        let part = Part { records: df.height(), blank_rows, layout };
+        Table { df, problems, parts: vec![part], sheets_not_read: Vec::new() }
+    }
+
+    /// Tables stacked in order: a column missing from one is null there, problems follow
+    /// their records.
+    pub fn stack(tables: Vec<Table>) -> Result<Table> {
+        let mut names: Vec<PlSmallStr> = Vec::new();
+        let mut seen: HashSet<PlSmallStr> = HashSet::new();
+        for table in &tables {
+            for name in table.df.get_column_names() {
+                if seen.insert(name.clone()) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        let (mut problems, mut parts, mut sheets_not_read) = (Vec::new(), Vec::new(), Vec::new());
+        let mut stacked: Option<DataFrame> = None;
+        for table in tables {
+            let offset = stacked.as_ref().map_or(0, DataFrame::height);
+            problems.extend(table.problems.into_iter().map(|p| Problem { record: p.record + offset, ..p }));
+            parts.extend(table.parts);
+            sheets_not_read.extend(table.sheets_not_read);
+            let height = table.df.height();
+            let columns: Vec<Column> = names
+                .iter()
+                .map(|name| match table.df.column(name) {
+                    Ok(c) => c.clone(),
+                    Err(_) => Column::full_null(name.clone(), height, &DataType::String),
+                })
+                .collect();
+            let df = DataFrame::new(height, columns)?;
+            match stacked.as_mut() {
+                Some(all) => {
+                    all.vstack_mut_owned(df)?;
+                }
+                None => stacked = Some(df),
+            }
+        }
+        let df = stacked.unwrap_or_else(DataFrame::empty);
+        Ok(Table { df, problems, parts, sheets_not_read })
+    }
 }
 
 /// How a file was read, for the pre-flight summary: the sheet and header row chosen and what
@@ -249,7 +320,16 @@ impl<'a> TableBuilder<'a> {
             }
             n += 1;
         }
-        let cells: &[&str] = if n <= short.len() { &short[..n] } else { &long };
+        let cells: &mut [&str] = if n <= short.len() { &mut short[..n] } else { &mut long[..] };
+        // `'2113…`: Excel's mark that a cell is text, kept by some exports. Formatting, not data.
+        let mut marked: Vec<usize> = Vec::new();
+        for (i, cell) in cells.iter_mut().enumerate() {
+            if let Some(rest) = cell.strip_prefix('\'').filter(|r| r.starts_with(|c: char| c.is_ascii_alphanumeric())) {
+                *cell = rest;
+                marked.push(i);
+            }
+        }
+        let cells: &[&str] = cells;
         if cells.iter().all(|c| c.trim().is_empty()) {
             self.blank_rows += 1;
             return;
@@ -288,6 +368,17 @@ impl<'a> TableBuilder<'a> {
             let shown: String = cells[i].chars().take(40).chain(['…']).collect();
             self.problems.push(Problem::new(record, Code::CellTooLong, Some(&shown), message));
         }
+        if !marked.is_empty() {
+            let columns: Vec<&str> =
+                marked.iter().map(|&i| self.names.get(i).map_or("?", |n| schema::label(n))).collect();
+            let message = crate::say!(
+                "第{source_row}行“{}”列开头的'是Excel的文本标记，已去除",
+                "row {source_row}, column {}: the leading ' is Excel's mark for text; removed",
+                columns.join("、")
+            );
+            let raw = marked.iter().map(|&i| format!("'{}", cells[i])).collect::<Vec<_>>().join(" | ");
+            self.problems.push(Problem::new(record, Code::CellTextMark, Some(&raw), message));
+        }
         let width = self.width();
         if cells.len() > width {
             let extra: Vec<&str> = cells[width..].iter().copied().filter(|c| !c.trim().is_empty()).collect();
@@ -325,6 +416,6 @@ impl<'a> TableBuilder<'a> {
         columns.push(Column::new("source_row".into(), self.source_rows));
         columns.extend(self.columns.into_iter().map(|b| b.finish().into_column()));
         let df = DataFrame::new(height, columns)?;
-        Ok(Table { df, problems: self.problems, blank_rows: self.blank_rows, layout: self.layout })
+        Ok(Table::single(df, self.problems, self.blank_rows, self.layout))
     }
 }

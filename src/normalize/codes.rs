@@ -12,6 +12,42 @@ fn fold(raw: &str) -> String {
     raw.nfkc().filter(|c| !c.is_whitespace()).collect()
 }
 
+/// Whether a cell holds a word for "unknown" instead of a value (不详, 待查, 未知, 无, 暂无, —, ？):
+/// typed where a school did not know, it is no value, neither a date nor a name nor a number.
+/// (性别 and 身份证件类型 have codes of their own for these: 0 未知, Z 无.)
+pub fn is_unknown_word(raw: &str) -> bool {
+    let folded = fold(raw);
+    matches!(
+        folded.as_str(),
+        "不详"
+            | "待查"
+            | "未知"
+            | "无"
+            | "暂无"
+            | "不清楚"
+            | "待定"
+            | "待补"
+            | "空"
+            | "没有"
+            | "-"
+            | "--"
+            | "—"
+            | "——"
+            | "–"
+            | "?"
+            | "??"
+            | "???"
+            | "/"
+            | "\\"
+            | "N/A"
+            | "n/a"
+            | "NA"
+            | "null"
+            | "NULL"
+            | "#N/A"
+    )
+}
+
 /// 性别 as a GB/T 2261.1 code: `1` 男, `2` 女, `0` 未知, `9` 未说明.
 pub fn normalize_sex(raw: &str) -> Option<&'static str> {
     match fold(raw).to_ascii_lowercase().as_str() {

@@ -123,9 +123,11 @@ pub fn parse_year_month(raw: &str) -> Option<(i32, u32)> {
     let text = fold_digits(raw.trim());
     let text = text.trim_end_matches('月').replace('年', "-");
     let fields: Vec<&str> = text.split(['-', '/', '.']).collect();
+    // Only ASCII digits are sliced by byte: `不详` is six bytes too.
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (y, m) = match fields.as_slice() {
-        [y, m] if y.len() == 4 => (*y, *m),
-        [ym] if ym.len() == 6 => (&ym[0..4], &ym[4..6]),
+        [y, m] if y.len() == 4 && digits(y) && digits(m) => (*y, *m),
+        [ym] if ym.len() == 6 && digits(ym) => (&ym[0..4], &ym[4..6]),
         _ => return None,
     };
     let year: i32 = y.parse().ok()?;
@@ -235,6 +237,9 @@ mod tests {
         }
         assert_eq!(parse_year_month("2014-13"), None);
         assert_eq!(parse_year_month("九月"), None);
+        for unknown in ["不详", "待查", "未知年月", "2014-+9", "+2014"] {
+            assert_eq!(parse_year_month(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
                 (flags.latin, Code::NameLatin),
                 (flags.digit, Code::NameDigit),
                 (flags.symbol, Code::NameSymbol),
+                (flags.private_use, Code::NamePrivateUse),
+                (flags.described, Code::NameDescribedChar),
             ];
             for (flag, code) in pairs {
                 if flag {
@@ -255,6 +257,7 @@ where
     B: Fn(Vec<Option<T>>) -> C + Sync,
 {
     let column = Text::of(df, name)?;
+    let unknown_as_blank = !matches!(name, "sex" | "id_type");
     let chunks = par_row_chunks(df.height(), |rows| {
         let mut out = Vec::with_capacity(rows.len());
         let mut problems = Vec::new();
@@ -262,6 +265,20 @@ where
         let mut seen: HashMap<u32, (Option<T>, Findings)> = HashMap::new();
         for i in rows.clone() {
             let value = column.get(i);
+            // A word for unknown is no value, said once (not as an invalid date, name or number).
+            let value = match value {
+                Some(raw) if unknown_as_blank && codes::is_unknown_word(raw) => {
+                    out.push(None);
+                    let message = crate::say!(
+                        "“{}”填写为“{raw}”，按未填处理",
+                        "{} is {raw:?}: read as no value",
+                        crate::schema::label(name)
+                    );
+                    problems.push(Problem { record: i, code: Code::ValueUnknown, raw: Some(raw.to_owned()), message });
+                    continue;
+                }
+                value => value,
+            };
             let found = match (column.category(i), value) {
                 (Some(category), Some(raw)) => {
                     let (result, found) = seen.entry(category).or_insert_with(|| {

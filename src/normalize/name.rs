@@ -26,6 +26,25 @@ static TRADITIONAL_TO_SIMPLIFIED: LazyLock<HashMap<char, char>> = LazyLock::new(
         .collect()
 });
 
+/// Readings from Unihan for characters the `pinyin` crate cannot read, most of them borrowed
+/// from the character they stand for (𠮷 → 吉 ji): a name typed with the rare character then
+/// matches the same name typed with its common substitute.
+static UNIHAN_READINGS: LazyLock<HashMap<char, &'static str>> = LazyLock::new(|| {
+    datasets::tsv_rows(datasets::UNIHAN_READINGS_TSV)
+        .filter_map(|row| Some((row.first()?.chars().next()?, *row.get(2)?)))
+        .collect()
+});
+
+/// What a normalized name holds in place of a character no system can compare: one in the
+/// Private Use Area (a font's own code for a 生僻字) or one described by its parts (`[女吉]`,
+/// `⿰女吉`). `〓` is GB 2312's own mark for a missing character.
+pub const UNKNOWN_CHAR: char = '〓';
+
+/// The toneless reading of a Han character: the crate's, else Unihan's.
+fn reading(c: char) -> Option<&'static str> {
+    c.to_pinyin().map(|p| p.plain()).or_else(|| UNIHAN_READINGS.get(&c).copied())
+}
+
 static SURNAME_READINGS: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
     datasets::tsv_rows(datasets::SURNAMES_TSV).filter_map(|row| Some((row[0], *row.get(1)?))).collect()
 });
@@ -40,6 +59,52 @@ pub struct NameFlags {
     pub digit: bool,
     /// Characters that are neither Han, Latin, digit nor the middle dot: `□`, `?`, `*`, brackets…
     pub symbol: bool,
+    /// A Private Use Area character, read as [`UNKNOWN_CHAR`].
+    pub private_use: bool,
+    /// A character described by its parts (`[女吉]`, `(女吉)`, `⿰女吉`), read as [`UNKNOWN_CHAR`].
+    pub described: bool,
+}
+
+fn is_private_use(c: char) -> bool {
+    matches!(c as u32, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF)
+}
+
+/// Ideographic description characters: `⿰` (left-right) … `⿻`, with how many parts each takes.
+fn description_arity(c: char) -> Option<usize> {
+    match c {
+        '⿲' | '⿳' => Some(3),
+        '\u{2FF0}'..='\u{2FFB}' => Some(2),
+        _ => None,
+    }
+}
+
+/// How many characters of `chars` an ideographic description sequence takes (`⿰女吉`, nested
+/// `⿱艹⿰女吉`), if it is one.
+fn description_len(chars: &[char]) -> Option<usize> {
+    let arity = description_arity(*chars.first()?)?;
+    let mut at = 1;
+    for _ in 0..arity {
+        let part = *chars.get(at)?;
+        at += if is_han(part) { 1 } else { description_len(&chars[at..])? };
+    }
+    Some(at)
+}
+
+/// How many characters of `chars` a bracketed description of two parts takes (`[女吉]`, `(女吉)`,
+/// `【女吉】`), if it is one. Longer bracketed text is a note (`(曾用名李四)`), not a character.
+fn bracketed_len(chars: &[char]) -> Option<usize> {
+    let close = match chars.first()? {
+        '[' => ']',
+        '(' => ')',
+        '【' => '】',
+        '〔' => '〕',
+        '{' => '}',
+        _ => return None,
+    };
+    match chars.get(1..4)? {
+        [a, b, end] if is_han(*a) && is_han(*b) && *end == close => Some(4),
+        _ => None,
+    }
 }
 
 /// The form names are compared on: NFKC, all whitespace removed, middle dots unified to U+00B7,
@@ -48,7 +113,20 @@ pub struct NameFlags {
 pub fn normalize_name(raw: &str) -> (String, NameFlags) {
     let mut flags = NameFlags::default();
     let mut name = String::with_capacity(raw.len());
-    for c in raw.nfkc() {
+    for piece in pieces(raw) {
+        let c = match piece {
+            Piece::Described(_) => {
+                flags.described = true;
+                name.push(UNKNOWN_CHAR);
+                continue;
+            }
+            Piece::PrivateUse(_) => {
+                flags.private_use = true;
+                name.push(UNKNOWN_CHAR);
+                continue;
+            }
+            Piece::Char(c) => c,
+        };
         if c.is_whitespace() {
             flags.whitespace = true;
         } else if is_dot_variant(c) {
@@ -66,12 +144,56 @@ pub fn normalize_name(raw: &str) -> (String, NameFlags) {
             name.push(c);
         }
     }
+    // A combining mark typed after a space (`A ¨`) composes once the space is gone: compose it
+    // now, so that the normalized name is a fixed point.
+    if flags.whitespace && !name.is_ascii() {
+        name = name.nfc().collect();
+    }
     (name, flags)
 }
 
-/// CJK unified ideographs, including the extensions where rare characters (生僻字) live.
+/// What a name is typed of, after NFKC: characters, and characters no system can compare.
+enum Piece {
+    Char(char),
+    /// A character described by its parts: the Han characters of the description (`女吉` of
+    /// `[女吉]` or `⿰女吉`; the layout is not compared, since brackets do not give one).
+    Described(String),
+    PrivateUse(char),
+}
+
+fn pieces(raw: &str) -> Vec<Piece> {
+    let chars: Vec<char> = raw.nfkc().collect();
+    let mut pieces = Vec::with_capacity(chars.len());
+    let mut at = 0;
+    while let Some(&c) = chars.get(at) {
+        if let Some(len) = description_len(&chars[at..]).or_else(|| bracketed_len(&chars[at..])) {
+            pieces.push(Piece::Described(chars[at..at + len].iter().filter(|c| is_han(**c)).collect()));
+            at += len;
+            continue;
+        }
+        pieces.push(if is_private_use(c) { Piece::PrivateUse(c) } else { Piece::Char(c) });
+        at += 1;
+    }
+    pieces
+}
+
+/// What stands behind each [`UNKNOWN_CHAR`] of the name typed as `raw`, in order: a described
+/// character's parts (`女吉`), or the Private Use Area character itself.
+pub fn unknown_chars(raw: &str) -> Vec<String> {
+    pieces(raw)
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Described(parts) => Some(parts),
+            Piece::PrivateUse(c) => Some(c.to_string()),
+            Piece::Char(_) => None,
+        })
+        .collect()
+}
+
+/// CJK unified ideographs, including the extensions where rare characters (生僻字) live (A–H and
+/// the compatibility ideographs).
 pub fn is_han(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x323AF)
 }
 
 /// The surname of a normalized Han name: a known compound surname (欧阳, 上官 …) or the first
@@ -99,8 +221,8 @@ pub fn name_pinyin(name: &str) -> String {
         }
         match syllable {
             Syllable::Fixed(reading) => out.push_str(reading),
-            Syllable::Han(c) => match c.to_pinyin() {
-                Some(p) => out.push_str(p.plain()),
+            Syllable::Han(c) => match reading(c) {
+                Some(p) => out.push_str(p),
                 None => out.push(c),
             },
             Syllable::Text(text) => out.extend(text.chars().map(|c| c.to_ascii_lowercase())),
@@ -136,7 +258,7 @@ pub fn name_pinyin_variants(name: &str, limit: usize) -> Vec<String> {
                     }
                     readings
                 }
-                None => vec![c.to_string()],
+                None => vec![reading(c).map_or_else(|| c.to_string(), str::to_owned)],
             },
             Syllable::Text(text) => vec![text.to_ascii_lowercase()],
         };
@@ -208,6 +330,31 @@ mod tests {
 
     fn norm(raw: &str) -> String {
         normalize_name(raw).0
+    }
+
+    #[test]
+    fn rare_characters_are_read_or_marked_unknown() {
+        // Extension B: Unihan reads 𠮷 as the 吉 schools type for it.
+        assert_eq!(name_pinyin(&norm("张𠮷")), "zhang ji");
+        assert_eq!(name_pinyin(&norm("张吉")), "zhang ji");
+        assert_eq!(name_pinyin("䶮"), "yan", "Extension A, read by the crate");
+        assert!(name_pinyin_variants("张𠮷", 4).contains(&"zhang ji".to_owned()));
+        for (raw, private_use) in [
+            ("王\u{E816}", true),
+            ("王[女吉]", false),
+            ("王（女吉）", false),
+            ("王⿰女吉", false),
+            ("王【女吉】", false),
+        ] {
+            let (name, flags) = normalize_name(raw);
+            assert_eq!(name, format!("王{UNKNOWN_CHAR}"), "{raw}");
+            assert_eq!((flags.private_use, flags.described, flags.symbol), (private_use, !private_use, false), "{raw}");
+        }
+        assert_eq!(norm("⿱艹⿰女吉芳"), format!("{UNKNOWN_CHAR}芳"), "a nested description is one character");
+        assert_eq!(norm("张三(曾用名李四)"), "张三(曾用名李四)", "a note is not a character");
+        assert_eq!(norm("⿰女"), "⿰女", "an unfinished description is left as typed");
+        assert!(normalize_name("⿰女").1.symbol);
+        assert!(normalize_name("王〓").1.symbol, "the placeholder typed by hand");
     }
 
     #[test]

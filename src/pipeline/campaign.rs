@@ -136,7 +136,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         settings: serde_json::json!({
             "as_of": campaign.check.as_of,
             "encoding": format!("{:?}", campaign.ingest.encoding),
-            "sheet": campaign.ingest.sheet,
+            "sheets": campaign.ingest.sheets,
             "id_column": campaign.ingest.id_column,
             "dedupe": campaign.dedupe,
             "police": { "by_county": campaign.export.by_county, "mask": campaign.export.mask },

@@ -161,8 +161,21 @@ pub fn link(
     }
     let wanted: Vec<String> =
         REGISTRY_COLUMNS.iter().filter(|c| present.contains(c)).map(|c| (*c).to_owned()).collect();
-    let registry_df = ParquetReader::new(open()?).with_columns(Some(wanted)).finish().map_err(cannot)?;
-    let mut registry_df = aligned(&registry_df)?;
+    let mut registry_df = ParquetReader::new(open()?).with_columns(Some(wanted)).finish().map_err(cannot)?;
+    // Text stored as categories (another writer's choice) is read as text, then coded as xueji
+    // codes its repeated columns, so that the registry and the intake stack.
+    let coded: Vec<Column> = registry_df
+        .columns()
+        .iter()
+        .filter(|c| c.dtype().is_categorical())
+        .map(|c| c.cast(&DataType::String))
+        .collect::<PolarsResult<_>>()
+        .map_err(cannot)?;
+    for column in coded {
+        registry_df.with_column(column).map_err(cannot)?;
+    }
+    let mut registry_df =
+        aligned(&registry_df).map_err(|e| Error::input(&path, format!("cannot read the registry: {e}")))?;
     registry_df.rechunk_mut_par();
     let registry_rows = registry_df.height();
     // A record id names one registration: an intake row carrying a registry row's id would
@@ -208,7 +221,9 @@ pub fn link(
     let registry_candidates = narrowed.height();
 
     // Registry rows first, then the intake, in the same columns.
-    narrowed.vstack_mut_owned(aligned(&new.records)?)?;
+    narrowed
+        .vstack_mut_owned(aligned(&new.records)?)
+        .map_err(|e| Error::input(&path, format!("the registry's columns do not stack with the intake's: {e}")))?;
     narrowed.rechunk_mut_par();
     for problem in &mut new.problems {
         problem.record += registry_candidates;

@@ -290,6 +290,30 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
             .replace("<table>", r#"<table class="totals" id="totals">"#),
     );
 
+    let preflight = &run.check.preflight;
+    let not_read: Vec<Vec<String>> = preflight
+        .sheets_not_read
+        .iter()
+        .map(|s| {
+            let hidden = if s.hidden { "（隐藏 hidden）" } else { "" };
+            vec![s.path.display().to_string(), format!("{}{hidden}", s.sheet), s.rows.to_string(), s.reason.clone()]
+        })
+        .chain(preflight.skipped.iter().map(|p| {
+            vec![p.display().to_string(), String::new(), String::new(), "不是表格文件 not a sheet".to_owned()]
+        }))
+        .chain(preflight.identical.iter().map(|(file, first)| {
+            let why = format!("与{}内容相同 same bytes as {}", first.display(), first.display());
+            vec![file.display().to_string(), String::new(), String::new(), why]
+        }))
+        .collect();
+    if !not_read.is_empty() {
+        let _ = write!(html, "<h2>{}</h2>", bi("未读取的文件和工作表 Files and sheets not read"));
+        html.push_str(
+            &table(&["文件 file", "工作表 sheet", "行数 rows", "原因 reason"], &not_read)
+                .replace("<table>", r#"<table id="not-read">"#),
+        );
+    }
+
     let _ = write!(html, "<h2>{}</h2>", bi("问题学籍 Problems by code"));
     let code_items: Vec<(String, u64)> = code_rows.iter().map(|(c, n)| (c.kind().label().to_owned(), *n)).collect();
     html.push_str(&bar_chart(&code_items));

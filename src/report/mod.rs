@@ -184,7 +184,7 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
 /// A spreadsheet runs a cell as a formula when it starts with `=`, `+`, `-` or `@`, also behind
 /// blanks or line breaks, and some control characters trigger it too; a leading `'` makes it text.
 pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
-    if is_active(cell) {
+    if needs_quote(cell) {
         format!("'{cell}").into()
     } else {
         cell.into()
@@ -196,10 +196,16 @@ fn is_active(cell: &str) -> bool {
         || cell.trim_start().starts_with(|c: char| matches!(c, '=' | '+' | '-' | '@') || c.is_control())
 }
 
+/// Active, or quoted already (`'=x` as typed): the quote [`uninert`] takes off must be ours, so
+/// that every cell reads back as it was written.
+fn needs_quote(cell: &str) -> bool {
+    is_active(cell.trim_start_matches('\''))
+}
+
 /// The value [`inert`] was given: the quote it added taken off again.
 pub fn uninert(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if is_active(rest) => rest,
+        Some(rest) if needs_quote(rest) => rest,
         _ => cell,
     }
 }

@@ -74,7 +74,8 @@ pub fn codes_at(problems: &BTreeSet<(String, u32, String)>, file: &str, row: u32
 
 /// A text column's values, nulls as empty strings.
 pub fn strings(df: &DataFrame, name: &str) -> Vec<String> {
-    df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_owned()).collect()
+    let column = df.column(name).unwrap().cast(&DataType::String).unwrap();
+    column.str().unwrap().iter().map(|v| v.unwrap_or("").to_owned()).collect()
 }
 
 /// A valid 18-character number from its first 17 characters.
