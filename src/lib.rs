@@ -13,6 +13,7 @@ pub mod compare;
 pub mod datasets;
 pub mod error;
 pub mod eval;
+pub mod gb11643;
 pub mod generate;
 pub mod ingest;
 pub mod lang;

@@ -212,3 +212,49 @@ fn several_provinces_share_their_people_through_transfers() {
     }
     assert!(transfers > 20 && transfers < duplicates, "{transfers} of {duplicates} duplicates in another province");
 }
+
+/// `--layout schools`: the files a province receives, one per school in a folder per county — a
+/// workbook with a sheet per class (merged title, class and school merged down, a hidden dropdown
+/// sheet, a 填表说明), or a CSV of which some were saved by Excel — and `check` finds exactly
+/// the problems the generator made, merged cells and rounded numbers included.
+#[test]
+fn schools_send_their_files_as_schools_make_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["xlsx", "csv"] {
+        let out = dir.path().join(format);
+        generate(&out, 6000, 9, &["--format", format, "--layout", "schools", "--excel-saved-rate", "0.5"]);
+        let files: Vec<std::path::PathBuf> = std::fs::read_dir(out.join("sheets"))
+            .unwrap()
+            .flat_map(|county| std::fs::read_dir(county.unwrap().path()).unwrap().map(|f| f.unwrap().path()))
+            .collect();
+        assert!(files.len() > 3, "{files:?}");
+        assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == format)), "{files:?}");
+        let checked = dir.path().join(format!("c_{format}"));
+        let stdout = on_generated("check", &out.join("sheets"), &checked, &[]);
+        let json = xueji_ok(&[
+            "eval",
+            "--truth",
+            out.to_str().unwrap(),
+            "--problems",
+            checked.join("problems.parquet").to_str().unwrap(),
+        ]);
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let problems = report["problems"].as_object().unwrap();
+        for (code, scores) in problems {
+            let (expected, reported, found) = (
+                scores["expected"].as_u64().unwrap(),
+                scores["reported"].as_u64().unwrap(),
+                scores["true_positives"].as_u64().unwrap(),
+            );
+            assert!(found == expected && reported == expected, "{format} {code}: {scores}");
+        }
+        let expected = |code: &str| problems.get(code).map_or(0, |s| s["expected"].as_u64().unwrap());
+        if format == "xlsx" {
+            assert!(stdout.contains("sheet \"下拉\" not read") && stdout.contains("hidden"), "{stdout}");
+            assert!(stdout.contains("sheet \"填表说明\" not read"), "{stdout}");
+            assert!(expected("CELL_MERGED") > 20, "a report per merged class sheet");
+        } else {
+            assert!(expected("CELL_NUMBER_PRECISION_LOST") > 200, "schools whose CSV Excel saved");
+        }
+    }
+}

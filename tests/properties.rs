@@ -12,13 +12,13 @@ use xueji::check::id_number::{is_valid, parse_student_number, shape, ResidentNum
 use xueji::check::region::{city_code, region_name, region_status};
 use xueji::check::verify_document;
 use xueji::compare::{compare, han_close, has_name, pinyin_letters, Side};
-use xueji::ingest::rounded::rounding;
+use xueji::ingest::rounded::{rounding, spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
 use xueji::normalize::codes::{
     is_unknown_word, normalize_class, normalize_document_type, normalize_ethnicity, normalize_grade, normalize_phone,
     normalize_school_code, normalize_sex,
 };
 use xueji::normalize::date::{parse_date, parse_year_month, Date};
-use xueji::normalize::id_number::{normalize_id_number, spreadsheet_digits, spreadsheet_keeps, upgrade_15};
+use xueji::normalize::id_number::{normalize_id_number, upgrade_15};
 use xueji::normalize::name::{has_heteronym, name_pinyin, name_pinyin_variants, normalize_name, surname};
 use xueji::photos::naming::{folder_grade_class, PhotoName};
 use xueji::reconcile::parse_verdict;

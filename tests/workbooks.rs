@@ -128,6 +128,21 @@ fn every_class_sheet_is_read_and_the_others_are_listed() {
     assert_eq!(count("BIRTH_DATE_MISSING"), 2);
     assert_eq!(count("VALUE_UNKNOWN"), 2, "said once per cell (入学年月 is not read as a date)");
 
+    // The campaign keeps the list: in manifest.json and report.html.
+    let campaign = dir.path().join("campaign");
+    xueji_ok(&["run", book.to_str().unwrap(), "--out", campaign.to_str().unwrap(), "--as-of", AS_OF]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(campaign.join("manifest.json")).unwrap()).unwrap();
+    let not_read = manifest["preflight"]["sheets_not_read"].as_array().unwrap();
+    let listed: Vec<(String, u64, bool)> = not_read
+        .iter()
+        .map(|s| (s["sheet"].as_str().unwrap().to_owned(), s["rows"].as_u64().unwrap(), s["hidden"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(listed, [("下拉".to_owned(), 4, true), ("填表说明".to_owned(), 3, false)]);
+    let html = std::fs::read_to_string(campaign.join("report.html")).unwrap();
+    let section = html.split(r#"<table id="not-read">"#).nth(1).expect("a table of what was not read");
+    assert!(section.contains("下拉") && section.contains("填表说明"), "{section}");
+
     // Sheets named on the command line, and only those.
     let out2 = dir.path().join("out2");
     let printed = xueji_ok(&[

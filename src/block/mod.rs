@@ -20,8 +20,8 @@ use crate::check::region::{region_status, RegionStatus};
 use crate::columns::{par_row_chunks, Ints, Text};
 use crate::compare::pinyin_letters;
 use crate::error::{Error, Result};
+use crate::ingest::rounded::{spreadsheet_digits, tells_no_one_apart};
 use crate::normalize::date::Date;
-use crate::normalize::id_number::spreadsheet_digits;
 use crate::normalize::name::surname;
 
 /// What a blocking key is built from.
@@ -359,7 +359,8 @@ impl<'a> Parts<'a> {
     fn feed(&self, part: KeyPart, i: usize, pass: usize, sink: &mut impl Sink) -> Option<()> {
         let birth = || self.birth.get(i).map(Date::from_epoch_days);
         match part {
-            KeyPart::Id => sink.text(self.id.get(i)?.as_bytes()),
+            // `2.11381E+17` is a whole school's column: no key.
+            KeyPart::Id => sink.text(self.id.get(i).filter(|id| !tells_no_one_apart(id))?.as_bytes()),
             // Its keys are [`one_slip_keys`]; this is the number they are made from.
             KeyPart::IdOneDigit => sink.text(self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?.as_bytes()),
             KeyPart::IdSpreadsheet => match self.spreadsheet_damaged(i) {

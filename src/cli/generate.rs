@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use xueji::generate::{generate, Format, GenerateOptions, TextEncoding};
+use xueji::generate::{generate, Format, GenerateOptions, Layout, TextEncoding};
 use xueji::normalize::date::Date;
 
 use super::{parse_as_of, today};
@@ -40,6 +40,16 @@ pub struct Args {
     /// Text encoding of CSV output.
     #[arg(long, value_enum, default_value_t = TextEncoding::Utf8)]
     encoding: TextEncoding,
+    /// province: one file (split at Excel's row limit); schools: one file per school in a
+    /// folder per county, as schools send them — an xlsx with a sheet per class under a merged
+    /// title, the class and school merged down each sheet, a hidden dropdown sheet and a
+    /// 填表说明 sheet; a CSV, of which --excel-saved-rate were saved by Excel (GB18030, ID
+    /// numbers rounded). Held in memory until written: for populations up to a few million.
+    #[arg(long, value_enum, default_value_t = Layout::Province)]
+    layout: Layout,
+    /// With --layout schools and --format csv: the share of schools whose CSV Excel saved.
+    #[arg(long, default_value_t = 0.1)]
+    excel_saved_rate: f64,
     /// The school year is the one this day falls in (default: today).
     #[arg(long, value_parser = parse_as_of)]
     as_of: Option<Date>,
@@ -74,6 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         problem_rate: args.problem_rate,
         format: args.format,
         encoding: args.encoding,
+        layout: args.layout,
+        excel_saved_rate: args.excel_saved_rate,
         photos: args.photos,
         photo_defect_rate: args.photo_defect_rate,
         ..GenerateOptions::new(args.students, args.seed, args.as_of.unwrap_or_else(today))

@@ -12,8 +12,8 @@ use polars::prelude::DataFrame;
 
 use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
+use crate::ingest::rounded::{spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
 use crate::normalize::date::Date;
-use crate::normalize::id_number::{spreadsheet_digits, spreadsheet_keeps};
 use crate::normalize::name::{is_han, unknown_chars, LONGEST_NAME, UNKNOWN_CHAR};
 
 /// Declares the levels of one compared field, each with its label and EM's starting m (the
@@ -461,6 +461,9 @@ fn date_digits_apart(x: Date, y: Date) -> u32 {
 
 pub fn id_level(a: &Side, b: &Side) -> IdLevel {
     let (Some(x), Some(y)) = (a.id, b.id) else { return IdLevel::Missing };
+    if tells_no_one_apart(x) || tells_no_one_apart(y) {
+        return IdLevel::Missing;
+    }
     if x == y {
         // Two spreadsheet remains alike share 15 digits, as twins' numbers do: not one number.
         let remains = !a.id_valid && !b.id_valid && spreadsheet_digits(x).is_some();
@@ -805,6 +808,13 @@ mod tests {
         assert!(twin.id_valid);
         assert_eq!(id_level(&id, &twin), I::BothValid, "twins: two valid numbers");
         assert_eq!(id_level(&id, &Side::default()), I::Missing);
+    }
+
+    #[test]
+    fn six_digits_of_a_general_cell_are_no_evidence() {
+        let (a, b) = (numbered("2.11381E+17"), numbered("2.11381E+17"));
+        assert_eq!(id_level(&a, &b), IdLevel::Missing, "a school's whole column reads so");
+        assert_eq!(id_level(&a, &numbered(valid("21138120090823200"))), IdLevel::Missing);
     }
 
     #[test]

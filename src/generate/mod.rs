@@ -22,7 +22,7 @@ use crate::check::region;
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
 use crate::rng::{Rng, Weighted};
-pub use output::{Format, TextEncoding};
+pub use output::{Format, Layout, TextEncoding};
 use person::{Person, Record};
 
 /// The folder of the generated sheets inside the output folder: what `xueji check` reads.
@@ -53,6 +53,11 @@ pub struct GenerateOptions {
     pub problem_rate: f64,
     pub format: Format,
     pub encoding: TextEncoding,
+    /// One file for the province, or one per school as schools send them.
+    pub layout: Layout,
+    /// With one CSV per school: the share of schools whose CSV Excel saved, its ID numbers
+    /// rounded to 15 digits (`2.11381E+17`, `211381200908232000`).
+    pub excel_saved_rate: f64,
     /// Draw a photo per student into `photos/` (truth in `truth/photos.csv`).
     pub photos: bool,
     /// Share of students whose photo has a defect (or who have none).
@@ -73,6 +78,8 @@ impl GenerateOptions {
             problem_rate: 0.02,
             format: Format::Parquet,
             encoding: TextEncoding::Utf8,
+            layout: Layout::Province,
+            excel_saved_rate: 0.1,
             photos: false,
             photo_defect_rate: 0.1,
         }
@@ -107,6 +114,9 @@ pub struct Style {
     pub grade_as_number: bool,
     pub class_format: usize,
     pub document_type_as_code: bool,
+    /// The school's CSV was saved by Excel from a General column: its 18-digit numbers went
+    /// through a double, shown in E+ form (`true`) or with the last three digits zeroed.
+    pub excel_saved: Option<bool>,
 }
 
 pub struct County {
@@ -185,14 +195,20 @@ impl Province {
             let nth = per_county_kind.entry((county, kind)).or_default();
             *nth += 1;
             let school = schools.len();
-            let style = Style {
+            let mut style = Style {
                 sex_as_code: rng.chance(0.3),
                 date_format: rng.below(person::DATE_FORMATS),
                 ethnicity_as_code: rng.chance(0.2),
                 grade_as_number: rng.chance(0.3),
                 class_format: rng.below(3),
                 document_type_as_code: rng.chance(0.3),
+                excel_saved: None,
             };
+            // A draw of its own, so that every other school is as it was.
+            if options.layout == Layout::Schools && options.format == Format::Csv {
+                let mut excel = Rng::keyed(options.seed, schools.len() as u64, person::PURPOSE_EXCEL_SAVED);
+                style.excel_saved = excel.chance(options.excel_saved_rate).then(|| excel.chance(0.5));
+            }
             schools.push(School {
                 code: format!("{type_code}{code}{:06}", school + 1),
                 name: format!("{}第{}{label}", counties[county].name, nth),
@@ -279,7 +295,7 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
         .enumerate()
         .map(|(p, province)| {
             std::fs::create_dir_all(sheets_dir(p)).map_err(|e| Error::io(&sheets_dir(p), e))?;
-            output::SheetWriter::create(&sheets_dir(p), options.format, options.encoding, province)
+            output::SheetWriter::create(&sheets_dir(p), options, province)
         })
         .collect::<Result<_>>()?;
     let mut truth = output::TruthWriter::create(&out.join("truth"))?;
@@ -324,7 +340,7 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
                     || {
                         sheets.iter_mut().enumerate().try_for_each(|(p, sheet)| {
                             let here: Vec<&Record> = records.iter().copied().filter(|r| r.province == p).collect();
-                            sheet.write(&here)
+                            sheet.write(&here, &provinces[p])
                         })
                     },
                     || {
@@ -345,10 +361,16 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
         summary.photos = photo_truth.iter().filter(|t| !t.path.is_empty()).count();
         photos::write_truth(&photo_truth, &out.join("truth").join("photos.csv"))?;
     }
-    for sheet in sheets {
-        summary.files.extend(sheet.finish()?);
+    // Expectations known once the files are laid out (a merged cell's report on the first row
+    // of its block) join those known once every record exists.
+    let mut expected = keys.expected_codes();
+    for (sheet, province) in sheets.into_iter().zip(&provinces) {
+        let (files, laid_out) = sheet.finish(province)?;
+        summary.files.extend(files);
+        expected.extend(laid_out);
     }
-    truth.finish(&keys.expected_codes())?;
+    expected.sort();
+    truth.finish(&expected)?;
     summary.seconds = started.elapsed().as_secs_f64();
     let manifest = serde_json::json!({ "options": options, "summary": summary });
     crate::report::write_atomic(&out.join("generate.json"), |w| {

@@ -27,6 +27,16 @@ pub enum Format {
     Xlsx,
 }
 
+/// How the sheets are laid out in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// One file for the province (split at Excel's row limit).
+    Province,
+    /// One file per school, in a folder per county: as schools send them.
+    Schools,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TextEncoding {
@@ -77,11 +87,30 @@ pub enum SheetWriter {
         rows: usize,
         files: Vec<PathBuf>,
     },
+    /// One file per school, written when every record is known (a duplicate may join a school
+    /// written long before): the records of each school, by school index.
+    Schools {
+        dir: PathBuf,
+        format: Format,
+        encoding: TextEncoding,
+        title: String,
+        records: Vec<Vec<Record>>,
+    },
 }
 
 impl SheetWriter {
-    pub fn create(out: &Path, format: Format, encoding: TextEncoding, province: &Province) -> Result<SheetWriter> {
+    pub fn create(out: &Path, options: &super::GenerateOptions, province: &Province) -> Result<SheetWriter> {
+        let (format, encoding) = (options.format, options.encoding);
         let province_name = crate::check::region::region_name(&format!("{}0000", province.code)).unwrap_or("");
+        if options.layout == Layout::Schools && format != Format::Parquet {
+            return Ok(SheetWriter::Schools {
+                dir: out.to_owned(),
+                format,
+                encoding,
+                title: format!("{}学年学生基本信息表（生成数据）", province.school_year.year),
+                records: (0..province.schools.len()).map(|_| Vec::new()).collect(),
+            });
+        }
         Ok(match format {
             Format::Parquet => {
                 SheetWriter::Parquet { file: AtomicFile::create(&out.join("students.parquet"))?, writer: None }
@@ -106,7 +135,13 @@ impl SheetWriter {
     }
 
     /// Appends records, ordered by school and class as schools' sheets would list them.
-    pub fn write(&mut self, records: &[&Record]) -> Result<()> {
+    pub fn write(&mut self, records: &[&Record], province: &Province) -> Result<()> {
+        if let SheetWriter::Schools { records: by_school, .. } = self {
+            for record in records {
+                by_school[province.classes[record.class].school].push((*record).clone());
+            }
+            return Ok(());
+        }
         let mut ordered = records.to_vec();
         ordered.sort_by_key(|r| r.class);
         let df = sheet_frame(&ordered)?;
@@ -122,6 +157,7 @@ impl SheetWriter {
                 }
                 writer.as_mut().map(|w| w.write_batch(&df)).transpose()?;
             }
+            SheetWriter::Schools { .. } => unreachable!("buffered above"),
             SheetWriter::Csv { file, encoding } => {
                 let mut text = Vec::with_capacity(df.height() * 200);
                 csv_rows(&mut text, &df, false).map_err(|e| Error::input(file.path(), e.to_string()))?;
@@ -167,9 +203,36 @@ impl SheetWriter {
         Ok(())
     }
 
-    /// Completes the files, returning their paths.
-    pub fn finish(self) -> Result<Vec<PathBuf>> {
-        match self {
+    /// Completes the files, returning their paths and what their layout makes `check` report
+    /// (a merged range's CELL_MERGED on the first record of its block).
+    pub fn finish(self, province: &Province) -> Result<(Vec<PathBuf>, Vec<(String, Code)>)> {
+        if let SheetWriter::Schools { dir, format, encoding, title, records } = self {
+            let mut files = Vec::new();
+            let mut expected = Vec::new();
+            for (school, mut records) in records.into_iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+                records.sort_by_key(|r| r.class);
+                let at = &province.schools[school];
+                let folder = dir.join(province.counties[at.county].name);
+                std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+                let stem = format!("{}_{}", at.code, at.name);
+                files.push(match format {
+                    Format::Csv => {
+                        // Chinese Excel saves CSV in GBK, which GB18030 extends.
+                        let encoding = if at.style.excel_saved.is_some() { TextEncoding::Gb18030 } else { encoding };
+                        school_csv(&folder.join(format!("{stem}.csv")), &records, encoding)?
+                    }
+                    _ => school_workbook(
+                        &folder.join(format!("{stem}.xlsx")),
+                        &records,
+                        province,
+                        &title,
+                        &mut expected,
+                    )?,
+                });
+            }
+            return Ok((files, expected));
+        }
+        let files: Result<Vec<PathBuf>> = match self {
             SheetWriter::Parquet { file, writer } => {
                 if let Some(writer) = writer {
                     writer.finish()?;
@@ -189,8 +252,97 @@ impl SheetWriter {
                 }
                 Ok(files)
             }
+            SheetWriter::Schools { .. } => unreachable!("written above"),
+        };
+        Ok((files?, Vec::new()))
+    }
+}
+
+/// A school's CSV: the template's header, then its records by class.
+fn school_csv(path: &Path, records: &[Record], encoding: TextEncoding) -> Result<PathBuf> {
+    let refs: Vec<&Record> = records.iter().collect();
+    let mut text = COLUMNS.join(",").into_bytes();
+    text.push(b'\n');
+    csv_rows(&mut text, &sheet_frame(&refs)?, false).map_err(|e| Error::input(path, e.to_string()))?;
+    let text = String::from_utf8(text).map_err(|e| Error::input(path, e.to_string()))?;
+    crate::report::write_atomic(path, |w| w.write_all(&encode(&text, encoding)).map_err(|e| Error::io(path, e)))?;
+    Ok(path.to_owned())
+}
+
+/// The columns a school merges down a class sheet: its name and the class.
+const MERGED_COLUMNS: [usize; 2] = [9, 11];
+
+/// A school's workbook as schools keep it: a sheet per class under a merged title row, the
+/// school and class merged down the sheet, a hidden sheet of dropdown lists and a 填表说明.
+/// Adds a CELL_MERGED expectation for the first record of each class sheet.
+fn school_workbook(
+    path: &Path,
+    records: &[Record],
+    province: &Province,
+    title: &str,
+    expected: &mut Vec<(String, Code)>,
+) -> Result<PathBuf> {
+    let mut workbook = Workbook::new();
+    let plain = rust_xlsxwriter::Format::new();
+    for class in records.chunk_by(|a, b| a.class == b.class) {
+        let c = &province.classes[class[0].class];
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(format!("{}年级{}班", c.grade, c.number)).map_err(xlsx_error)?;
+        let school = &province.schools[c.school].name;
+        sheet
+            .merge_range(0, 0, 0, COLUMNS.len() as u16 - 1, &format!("{school}{title}"), &plain)
+            .map_err(xlsx_error)?;
+        for (col, name) in COLUMNS.iter().enumerate() {
+            sheet.write_string(1, col as u16, *name).map_err(xlsx_error)?;
+        }
+        // A column merges only where every row holds the same text.
+        let merged: Vec<usize> = MERGED_COLUMNS
+            .into_iter()
+            .filter(|&col| class.len() > 1 && class.iter().all(|r| r.values[col] == class[0].values[col]))
+            .filter(|&col| !class[0].values[col].is_empty())
+            .collect();
+        for (i, record) in class.iter().enumerate() {
+            for (col, value) in record.values.iter().enumerate() {
+                if !value.is_empty() && !merged.contains(&col) {
+                    sheet.write_string(2 + i as u32, col as u16, value.as_str()).map_err(xlsx_error)?;
+                }
+            }
+        }
+        let last = 1 + class.len() as u32;
+        for &col in &merged {
+            sheet.merge_range(2, col as u16, last, col as u16, &class[0].values[col], &plain).map_err(xlsx_error)?;
+        }
+        if !merged.is_empty() {
+            expected.push((class[0].values[0].clone(), Code::CellMerged));
         }
     }
+    let lists = workbook.add_worksheet();
+    lists.set_name("下拉").map_err(xlsx_error)?;
+    for (col, (header, items)) in [
+        ("民族", &["汉族", "满族", "蒙古族", "回族", "朝鲜族", "锡伯族"][..]),
+        ("年级", &["一年级", "二年级", "三年级", "四年级", "五年级", "六年级"][..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        lists.write_string(0, col as u16, header).map_err(xlsx_error)?;
+        for (row, item) in items.iter().enumerate() {
+            lists.write_string(1 + row as u32, col as u16, *item).map_err(xlsx_error)?;
+        }
+    }
+    lists.set_hidden(true);
+    let notes = workbook.add_worksheet();
+    notes.set_name("填表说明").map_err(xlsx_error)?;
+    for (row, line) in ["1. 每班一个工作表，表头勿改动", "2. 身份证件号请以文本格式录入", "3. 出生日期格式如2014-03-05"]
+        .into_iter()
+        .enumerate()
+    {
+        notes.write_string(row as u32, 0, line).map_err(xlsx_error)?;
+    }
+    let mut file = AtomicFile::create(path)?;
+    workbook.save_to_writer(file.writer()).map_err(xlsx_error)?;
+    file.commit()?;
+    Ok(path.to_owned())
 }
 
 fn save_workbook(mut workbook: Workbook, dir: &Path, index: usize) -> Result<PathBuf> {
@@ -300,7 +452,7 @@ impl DuplicateKeys {
         for r in records {
             let id = &r.values[0];
             // A number a spreadsheet rounded is no one's: in no group, as in `check`.
-            if r.perturbations.contains(&"id:spreadsheet") {
+            if r.perturbations.iter().any(|p| matches!(*p, "id:spreadsheet" | "file:excel_saved")) {
                 continue;
             }
             match normalize_id_number(&r.values[5]) {

@@ -24,6 +24,7 @@ const PURPOSE_DUPLICATE: u64 = 6;
 const PURPOSE_PROBLEM: u64 = 7;
 const PURPOSE_FAMILY: u64 = 8;
 const PURPOSE_RARE: u64 = 9;
+pub const PURPOSE_EXCEL_SAVED: u64 = 10;
 
 /// Rare characters (生僻字) of names, each with the common character schools type for it and
 /// its description by parts: how one child's name arrives from schools with and without them.
@@ -132,6 +133,7 @@ impl Role {
 }
 
 /// One generated registration: the sheet's cells and the truth about them.
+#[derive(Clone)]
 pub struct Record {
     pub values: [String; COLUMNS.len()],
     pub person: usize,
@@ -842,11 +844,13 @@ impl<'a> World<'a> {
     /// The record id, the student number from the number as written, and the expected
     /// cross-field problems.
     fn finish(&self, mut draft: Draft, person: &Person, k: usize) -> Record {
+        self.excel_saved(&mut draft);
         let v = &mut draft.values;
         let index = self.offset + person.index;
         v[col::RECORD_ID] = record_id(index, k);
         // The national system holds the real number, whatever a spreadsheet did to the sheet's.
-        let (written, _) = if draft.perturbations.contains(&"id:spreadsheet") {
+        let rounded = draft.perturbations.iter().any(|p| matches!(*p, "id:spreadsheet" | "file:excel_saved"));
+        let (written, _) = if rounded {
             (person.id.clone(), Default::default())
         } else {
             crate::normalize::id_number::normalize_id_number(&v[col::ID]).unwrap_or_default()
@@ -899,6 +903,47 @@ impl<'a> World<'a> {
             class: draft.class,
         }
     }
+}
+
+impl World<'_> {
+    /// A record of a school whose CSV Excel saved: an 18-digit number (one ending in X is text
+    /// to Excel, and so is one typed with spaces) comes out rounded, and is no one's number:
+    /// reported as such, never verified.
+    fn excel_saved(&self, draft: &mut Draft) {
+        let at = &self.provinces[draft.province];
+        let Some(scientific) = at.schools[at.classes[draft.class].school].style.excel_saved else { return };
+        let id = &draft.values[col::ID];
+        if id.len() != 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return;
+        }
+        // A General column shows six significant digits: `2.11381E+17`. A number that ends in
+        // 000 comes out whole, and its G-number says so.
+        let shown = if scientific { excel_general(id) } else { spreadsheet_text(id, false) };
+        if shown == *id {
+            return;
+        }
+        draft.values[col::ID] = shown;
+        draft.facts.id = None;
+        // Nothing the number would have told is told.
+        draft.expected.retain(|code| {
+            code.kind().field != "id_number"
+                && !matches!(
+                    code,
+                    Code::IdTypeMismatch | Code::StudentNoIdMismatch | Code::IdSexMismatch | Code::IdBirthMismatch
+                )
+        });
+        draft.expected.push(Code::CellNumberPrecisionLost);
+        draft.perturbations.push("file:excel_saved");
+    }
+}
+
+/// An 18-digit number as a General cell of default width shows it: six significant digits.
+fn excel_general(id: &str) -> String {
+    let value: f64 = id.parse().unwrap_or(0.0);
+    let text = format!("{value:.5E}");
+    let (mantissa, exponent) = text.split_once('E').unwrap_or((&text, "17"));
+    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    format!("{mantissa}E+{exponent}")
 }
 
 struct Draft {
@@ -1007,6 +1052,13 @@ mod tests {
     use crate::normalize::date::parse_date;
 
     #[test]
+    fn excel_shows_six_digits_in_a_general_cell() {
+        assert_eq!(excel_general("211381200908232000"), "2.11381E+17");
+        assert_eq!(excel_general("210000200908232000"), "2.1E+17");
+        assert_eq!(excel_general("211381700908232000"), "2.11382E+17", "rounded, not cut");
+    }
+
+    #[test]
     fn record_ids_are_unique() {
         let ids: HashSet<String> = (0..100_000).flat_map(|p| (0..3).map(move |k| record_id(p, k))).collect();
         assert_eq!(ids.len(), 300_000);
@@ -1027,6 +1079,7 @@ mod tests {
                     grade_as_number: as_number,
                     class_format,
                     document_type_as_code: false,
+                    excel_saved: None,
                 };
                 assert_eq!(normalize_grade(&grade_text(grade, style)), Some(grade));
             }

@@ -7,11 +7,12 @@
 //! A workbook's numeric cells are caught where they are read (`excel`, `columnar`); this finds the
 //! same damage in text, from any format, by the pattern a file shows.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::error::Result;
+use crate::gb11643::check_char;
 use crate::ingest::Table;
-use crate::normalize::id_number::check_char;
 use crate::problems::{Code, Problem};
 
 /// How a value of the ID number column looks after a spreadsheet held it as a number.
@@ -43,6 +44,51 @@ pub fn rounding(value: &str) -> Option<Rounding> {
     (scientific && exponent.parse::<u32>().is_ok_and(|e| e >= 10)).then_some(Rounding::Scientific)
 }
 
+/// A value in E+ form with too few digits to tell one child from another: `2.11381E+17`, what a
+/// General cell shows, is the region and no more, and a school's whole column reads so.
+pub fn tells_no_one_apart(value: &str) -> bool {
+    let significant = value.trim().split(['E', 'e']).next().unwrap_or("").bytes().filter(u8::is_ascii_digit).count();
+    rounding(value) == Some(Rounding::Scientific) && significant < 12
+}
+
+/// The significant digits of an 18-digit number that went through a spreadsheet as a number and
+/// came back as text: `2.11221200903152E+17`, or `211221200903152000` (a spreadsheet keeps 15
+/// significant digits and writes zeros for the rest). At least 12 digits, or `None`. Only
+/// meaningful for a number that fails verification: a valid number may end in `000`.
+pub fn spreadsheet_digits(id: &str) -> Option<Cow<'_, str>> {
+    let b = id.as_bytes();
+    if b.len() == 18 && b.iter().all(u8::is_ascii_digit) && id.ends_with("000") {
+        return Some(Cow::Borrowed(&id[..15]));
+    }
+    let (mantissa, exponent) = id.split_once(['E', 'e'])?;
+    if !matches!(exponent, "+17" | "17") {
+        return None;
+    }
+    let (lead, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{lead}{fraction}");
+    let ok = lead.len() == 1
+        && lead != "0"
+        && (12..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(Cow::Owned(digits))
+}
+
+/// Whether the 18-digit `full` number, kept to `digits.len()` significant digits by a
+/// spreadsheet (rounded, or cut), reads `digits`.
+pub fn spreadsheet_keeps(full: &str, digits: &str) -> bool {
+    let k = digits.len();
+    let b = full.as_bytes();
+    if b.len() != 18 || k >= 18 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    if &full[..k] == digits {
+        return true;
+    }
+    let Ok(head) = full[..k].parse::<u64>() else { return false };
+    let rounded = head + u64::from(b[k] >= b'5');
+    format!("{rounded:0k$}") == digits
+}
+
 /// Adds CELL_NUMBER_PRECISION_LOST to every record of `table` whose ID number a spreadsheet
 /// rounded: any value in scientific notation, and, where the file holds a scientific value or at
 /// least two zero-ended numbers that fail their check, every 18-digit number ending in `000`
@@ -51,13 +97,14 @@ pub fn mark_rounded_numbers(table: &mut Table) -> Result<()> {
     let Ok(column) = table.df.column("id_number") else { return Ok(()) };
     let numbers = column.str()?;
     let rows = table.df.column("source_row")?.u32()?;
-    // A 全国学籍号 is text (`G` + the number): where it carries the very digits, they are whole.
+    // A 全国学籍号 is text (`G` + the number), untouched by a spreadsheet: the very digits say a
+    // zero-ended number is whole; another number that rounds to them says it was rounded.
     let student_numbers = table.df.column("student_no").ok().map(|c| c.str()).transpose()?;
-    let confirmed = |i: usize, value: &str| {
+    let carried = |i: usize| {
         student_numbers
             .and_then(|s| s.get(i))
             .and_then(|no| no.trim().strip_prefix(['G', 'g']))
-            .is_some_and(|digits| digits == value.trim())
+            .filter(|n| n.len() == 18)
     };
     let already: HashSet<usize> =
         table.problems.iter().filter(|p| p.code == Code::CellNumberPrecisionLost).map(|p| p.record).collect();
@@ -66,14 +113,17 @@ pub fn mark_rounded_numbers(table: &mut Table) -> Result<()> {
         .enumerate()
         .filter(|(i, _)| !already.contains(i))
         .filter_map(|(i, value)| Some((i, rounding(value?)?, value?)))
-        .filter(|&(i, kind, value)| !(kind == Rounding::ZeroedPassing && confirmed(i, value)))
+        .filter(|&(i, kind, value)| !(kind == Rounding::ZeroedPassing && carried(i) == Some(value.trim())))
         .collect();
     let scientific = found.iter().any(|(_, r, _)| *r == Rounding::Scientific);
     let zeroed_failing = found.iter().filter(|(_, r, _)| *r == Rounding::ZeroedFailing).count();
     let pattern = scientific || zeroed_failing >= 2;
     let mut marked = Vec::new();
     for (i, kind, raw) in found {
-        if kind != Rounding::Scientific && !pattern {
+        let shown_by_student_number = carried(i).is_some_and(|full| {
+            full != raw.trim() && spreadsheet_digits(raw).is_some_and(|kept| spreadsheet_keeps(full, &kept))
+        });
+        if kind != Rounding::Scientific && !pattern && !shown_by_student_number {
             continue;
         }
         let row = rows.get(i).unwrap_or(0);
@@ -98,6 +148,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn spreadsheet_damage_keeps_the_significant_digits() {
+        assert_eq!(spreadsheet_digits("211221200903152000").as_deref(), Some("211221200903152"));
+        assert_eq!(spreadsheet_digits("2.11221200903152E+17").as_deref(), Some("211221200903152"));
+        assert_eq!(spreadsheet_digits("2.1122120090315E+17").as_deref(), Some("21122120090315"));
+        assert_eq!(spreadsheet_digits("2.11221E+17"), None, "six digits say too little");
+        assert_eq!(spreadsheet_digits("2.11221200903152E+16"), None, "not 18 digits long");
+        assert_eq!(spreadsheet_digits("21122120090315201X"), None);
+        assert_eq!(spreadsheet_digits("211221200903152"), None);
+        // 211221200903152 5xx rounds up; …1524 rounds down; both cut to …152.
+        assert!(spreadsheet_keeps("211221200903152514", "211221200903153"));
+        assert!(spreadsheet_keeps("211221200903152514", "211221200903152"));
+        assert!(spreadsheet_keeps("211221200903152414", "211221200903152"));
+        assert!(!spreadsheet_keeps("211221200903152414", "211221200903153"));
+        assert!(!spreadsheet_keeps("211221200903162414", "211221200903152"));
+        assert!(!spreadsheet_keeps("21122120090315241X", "211221200903152"), "an X number is text in a sheet");
+    }
+
+    #[test]
     fn what_a_spreadsheet_leaves_of_a_number() {
         assert_eq!(rounding("2.11381E+17"), Some(Rounding::Scientific));
         assert_eq!(rounding(" 2.11221200903152E+17 "), Some(Rounding::Scientific));
@@ -116,6 +184,9 @@ mod tests {
         assert_eq!(rounding("21110420101012500E"), None);
         assert_eq!(rounding("2111042010101250001"), None, "19 digits");
         assert_eq!(rounding("不详"), None);
+        assert!(tells_no_one_apart("2.11381E+17"));
+        assert!(!tells_no_one_apart("2.11221200903152E+17"), "fifteen digits tell a lot");
+        assert!(!tells_no_one_apart("211381200908232000"));
     }
 
     fn table(numbers: &[&str], student_numbers: &[&str]) -> Table {
@@ -148,5 +219,10 @@ mod tests {
         let numbers = ["2.11381E+17", passing, passing];
         let g = format!("G{passing}");
         assert_eq!(marked(&mut table(&numbers, &["", "", &g])), [0, 1]);
+        // Alone in a clean file, a zero-ended number is rounded where its G-number rounds to it.
+        let whole = "211104201010125123";
+        let numbers = ["211104201010125000", "11010519491231002X"];
+        assert_eq!(marked(&mut table(&numbers, &[&format!("G{whole}"), ""])), [0]);
+        assert_eq!(marked(&mut table(&numbers, &["G110105194912310021", ""])), Vec::<usize>::new());
     }
 }

@@ -1,22 +1,11 @@
 //! Identity-document numbers as typed: full-width digits, `x`, spaces and hyphens, 15-digit
-//! legacy numbers. The MOD 11-2 check character (ISO 7064, GB 11643-1999) lives here because the
-//! 15 → 18 upgrade needs it; the verdict on a number is `check::id_number`'s.
+//! legacy numbers. The verdict on a number is `check::id_number`'s.
 
 use std::borrow::Cow;
 
 use unicode_normalization::UnicodeNormalization;
 
-const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const CHECK_CHARS: [u8; 11] = *b"10X98765432";
-
-/// The MOD 11-2 check character for the first 17 characters of `body`, which must be ASCII digits.
-pub fn check_char(body: &[u8]) -> Option<u8> {
-    if body.len() < 17 || !body[..17].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let sum: u32 = body[..17].iter().zip(WEIGHTS).map(|(&b, w)| u32::from(b - b'0') * w).sum();
-    Some(CHECK_CHARS[(sum % 11) as usize])
-}
+pub use crate::gb11643::check_char;
 
 /// How a number was cleaned, for the `ID_REFORMATTED` and `ID_LEGACY_15` problems.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,44 +56,6 @@ pub fn upgrade_15(id: &str) -> Option<String> {
     upgraded.push_str(&id[6..]);
     upgraded.push(char::from(check_char(upgraded.as_bytes())?));
     Some(upgraded)
-}
-
-/// The significant digits of an 18-digit number that went through a spreadsheet as a number and
-/// came back as text: `2.11221200903152E+17`, or `211221200903152000` (a spreadsheet keeps 15
-/// significant digits and writes zeros for the rest). At least 12 digits, or `None`. Only
-/// meaningful for a number that fails verification: a valid number may end in `000`.
-pub fn spreadsheet_digits(id: &str) -> Option<Cow<'_, str>> {
-    let b = id.as_bytes();
-    if b.len() == 18 && b.iter().all(u8::is_ascii_digit) && id.ends_with("000") {
-        return Some(Cow::Borrowed(&id[..15]));
-    }
-    let (mantissa, exponent) = id.split_once(['E', 'e'])?;
-    if !matches!(exponent, "+17" | "17") {
-        return None;
-    }
-    let (lead, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = format!("{lead}{fraction}");
-    let ok = lead.len() == 1
-        && lead != "0"
-        && (12..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then_some(Cow::Owned(digits))
-}
-
-/// Whether the 18-digit `full` number, kept to `digits.len()` significant digits by a
-/// spreadsheet (rounded, or cut), reads `digits`.
-pub fn spreadsheet_keeps(full: &str, digits: &str) -> bool {
-    let k = digits.len();
-    let b = full.as_bytes();
-    if b.len() != 18 || k >= 18 || !b.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    if &full[..k] == digits {
-        return true;
-    }
-    let Ok(head) = full[..k].parse::<u64>() else { return false };
-    let rounded = head + u64::from(b[k] >= b'5');
-    format!("{rounded:0k$}") == digits
 }
 
 #[cfg(test)]
@@ -163,23 +114,5 @@ mod tests {
         assert_eq!(normalize_id_number("11010519491231002X").unwrap().1, IdCleaning::default());
         assert_eq!(normalize_id_number(" - "), None);
         assert_eq!(normalize_id_number("e12345678").unwrap().0, "E12345678");
-    }
-
-    #[test]
-    fn spreadsheet_damage_keeps_the_significant_digits() {
-        assert_eq!(spreadsheet_digits("211221200903152000").as_deref(), Some("211221200903152"));
-        assert_eq!(spreadsheet_digits("2.11221200903152E+17").as_deref(), Some("211221200903152"));
-        assert_eq!(spreadsheet_digits("2.1122120090315E+17").as_deref(), Some("21122120090315"));
-        assert_eq!(spreadsheet_digits("2.11221E+17"), None, "six digits say too little");
-        assert_eq!(spreadsheet_digits("2.11221200903152E+16"), None, "not 18 digits long");
-        assert_eq!(spreadsheet_digits("21122120090315201X"), None);
-        assert_eq!(spreadsheet_digits("211221200903152"), None);
-        // 211221200903152 5xx rounds up; …1524 rounds down; both cut to …152.
-        assert!(spreadsheet_keeps("211221200903152514", "211221200903153"));
-        assert!(spreadsheet_keeps("211221200903152514", "211221200903152"));
-        assert!(spreadsheet_keeps("211221200903152414", "211221200903152"));
-        assert!(!spreadsheet_keeps("211221200903152414", "211221200903153"));
-        assert!(!spreadsheet_keeps("211221200903162414", "211221200903152"));
-        assert!(!spreadsheet_keeps("21122120090315241X", "211221200903152"), "an X number is text in a sheet");
     }
 }

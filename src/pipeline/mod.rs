@@ -105,8 +105,8 @@ fn propose_from_student_numbers(records: &DataFrame, problems: &mut [Problem]) -
         let Ok(check::id_number::StudentNumber::Formal(full)) = id_number::parse_student_number(student_no) else {
             continue;
         };
-        let kept = numbers.get(i).and_then(crate::normalize::id_number::spreadsheet_digits);
-        let agrees = kept.is_some_and(|k| crate::normalize::id_number::spreadsheet_keeps(full, &k));
+        let kept = numbers.get(i).and_then(crate::ingest::rounded::spreadsheet_digits);
+        let agrees = kept.is_some_and(|k| crate::ingest::rounded::spreadsheet_keeps(full, &k));
         if agrees && id_number::ResidentNumber::parse(full).is_some_and(|n| full.ends_with(n.expected_check)) {
             problem.message.push_str(&crate::say!(
                 "；全国学籍号 {student_no} 含完整证件号{full}，与所剩位数一致，可能即为正确号码(未自动替换)",
