@@ -261,3 +261,107 @@ fn a_rare_character_matches_its_substitute_and_twins_stay_two() {
     assert!(found.contains(&("X5".into(), "NAME_PRIVATE_USE".into())));
     assert!(!found.contains(&("X1".into(), "NAME_SYMBOL".into())), "an Extension B character is a character");
 }
+
+/// The bad-input defects a new user met: each gets a message that names what went wrong where.
+#[test]
+fn damaged_and_foreign_inputs_are_named_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    // A NUL inside a character of line 8 of a UTF-8 file: the damage is on line 8, not line 1.
+    let mut text = String::from("姓名,性别,出生日期,身份证件号\n");
+    for k in 0..8 {
+        let [name, sex, birth, id] = student(k);
+        text.push_str(&format!("{name},{sex},{birth},{id}\n"));
+    }
+    let mut bytes = text.into_bytes();
+    let line_8 = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(6).unwrap().0 + 1;
+    bytes.insert(line_8 + 1, 0);
+    let damaged = dir.path().join("damaged.csv");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = xueji(&["check", damaged.to_str().unwrap(), "--out", dir.path().join("d").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("damaged.csv: line 8:"), "{stderr}");
+
+    // Empty text in Parquet is a blank cell, as in CSV: the same problems either way.
+    let csv = dir.path().join("blank.csv");
+    std::fs::write(&csv, "姓名,性别,出生日期,身份证件号,民族\n张三,男,2015-01-02,,\n李四,,,,汉族\n,,,,\n").unwrap();
+    let parquet = dir.path().join("blank.parquet");
+    let mut df = polars::df!(
+        "姓名" => ["张三", "李四", ""],
+        "性别" => ["男", "", " "],
+        "出生日期" => ["2015-01-02", "", ""],
+        "身份证件号" => ["", "", ""],
+        "民族" => ["", "汉族", ""],
+    )
+    .unwrap();
+    polars::prelude::ParquetWriter::new(std::fs::File::create(&parquet).unwrap()).finish(&mut df).unwrap();
+    let codes = |input: &Path, out: &str| {
+        let out = dir.path().join(out);
+        xueji_ok(&["check", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+        let problems = read_parquet(&out.join("problems.parquet"));
+        let rows: Vec<u32> = problems.column("source_row").unwrap().u32().unwrap().into_no_null_iter().collect();
+        let codes = strings(&problems, "code");
+        // CSV rows count the header; Parquet rows count records.
+        let offset = if input.extension().is_some_and(|e| e == "csv") { 1 } else { 0 };
+        rows.into_iter().map(|r| r - offset).zip(codes).collect::<Vec<_>>()
+    };
+    assert_eq!(codes(&parquet, "p"), codes(&csv, "c"));
+
+    // A registry whose records.parquet another writer stored with text as categories links all
+    // the same; one with a column of another type is refused naming the file.
+    let sheet = dir.path().join("sheet.csv");
+    let mut text = String::from("姓名,性别,出生日期,身份证件号,学校名称\n");
+    for k in 0..30 {
+        let [name, sex, birth, id] = student(k);
+        text.push_str(&format!("{name},{sex},{birth},{id},大凌河小学\n"));
+    }
+    std::fs::write(&sheet, &text).unwrap();
+    let campaign = dir.path().join("campaign");
+    xueji_ok(&["run", sheet.to_str().unwrap(), "--out", campaign.to_str().unwrap(), "--as-of", AS_OF]);
+    let records = campaign.join("records.parquet");
+    let original = std::fs::read(&records).unwrap();
+    let rewrite = |column: &str, dtype: polars::prelude::DataType| {
+        let mut df = read_parquet(&records);
+        let cast = df.column(column).unwrap().cast(&dtype).unwrap();
+        df.with_column(cast).unwrap();
+        polars::prelude::ParquetWriter::new(std::fs::File::create(&records).unwrap()).finish(&mut df).unwrap();
+    };
+    let intake = dir.path().join("intake.csv");
+    let [name, sex, birth, id] = student(3);
+    std::fs::write(&intake, format!("姓名,性别,出生日期,身份证件号,学校名称\n{name},{sex},{birth},{id},第二小学\n"))
+        .unwrap();
+    let link = |out: &str| {
+        let out = dir.path().join(out);
+        let args =
+            ["link", intake.to_str().unwrap(), "--against", campaign.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        xueji(&[&args[..], &["--as-of", AS_OF]].concat())
+    };
+    rewrite("name", polars::prelude::DataType::from_categories(polars::prelude::Categories::global()));
+    let linked = link("l1");
+    assert!(linked.status.success(), "{}", String::from_utf8_lossy(&linked.stderr));
+    std::fs::write(&records, &original).unwrap();
+    rewrite("source_row", polars::prelude::DataType::Int64);
+    let refused = link("l2");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("records.parquet") && stderr.contains("source_row"),
+        "{stderr}"
+    );
+
+    // --id-column 学籍号 is the 全国学籍号, whose repeats are what xueji finds: said so.
+    let repeated = dir.path().join("repeated.csv");
+    std::fs::write(&repeated, "姓名,性别,出生日期,身份证件号,学籍号\n张三,男,2015-01-02,,G1\n张三,男,2015-01-02,,G1\n")
+        .unwrap();
+    let out = xueji(&[
+        "check",
+        repeated.to_str().unwrap(),
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+        "--id-column",
+        "学籍号",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for said in ["全国学籍号", "序号", "repeated registrations are what xueji finds"] {
+        assert!(stderr.contains(said), "{said:?} not in {stderr}");
+    }
+}
