@@ -17,6 +17,19 @@ const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "
 const GIVEN: [&str; 12] =
     ["子轩", "欣怡", "浩宇", "梓涵", "一诺", "宇轩", "若汐", "沐宸", "思远", "佳琪", "俊杰", "雨桐"];
 
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// Student `k` of a class: a name, sex, birth date and valid number of their own.
 fn student(k: usize) -> [String; 4] {
     let name = format!("{}{}", SURNAMES[k % 10], GIVEN[(k / 10) % 12]);
@@ -142,6 +155,16 @@ fn every_class_sheet_is_read_and_the_others_are_listed() {
     let html = std::fs::read_to_string(campaign.join("report.html")).unwrap();
     let section = html.split(r#"<table id="not-read">"#).nth(1).expect("a table of what was not read");
     assert!(section.contains("下拉") && section.contains("填表说明"), "{section}");
+
+    // A school's return workbook says on which sheet each row is.
+    let returns: Vec<std::path::PathBuf> = walk(&campaign.join("returns"));
+    let workbook = returns.iter().find(|p| p.extension().is_some_and(|e| e == "xlsx")).expect("a return workbook");
+    let mut returned: calamine::Xlsx<_> = calamine::open_workbook(workbook).unwrap();
+    use calamine::Reader;
+    let range = returned.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(rows[0][0], "工作表", "{:?}", rows[0]);
+    assert!(rows.iter().any(|r| r[0] == "一班" && r[1] == "7"), "不详 on row 7 of 一班: {rows:?}");
 
     // Sheets named on the command line, and only those.
     let out2 = dir.path().join("out2");

@@ -248,9 +248,15 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
         }
         let recorded_birth = birth.get(i).map(Date::from_epoch_days);
         match recorded_birth {
-            None if missing(birth_raw.get(i)) => {
-                findings.push((Code::BirthDateMissing, crate::say!("出生日期为空", "no birth date")))
-            }
+            None if missing(birth_raw.get(i)) => findings.push((
+                Code::BirthDateMissing,
+                match birth_raw.get(i) {
+                    Some(word) => {
+                        crate::say!("出生日期填为“{word}”，未填写", "the birth date says {word:?}: not given")
+                    }
+                    None => crate::say!("出生日期为空", "no birth date"),
+                },
+            )),
             Some(b) if b > as_of => {
                 findings.push((Code::BirthDateFuture, crate::say!("出生日期{b}晚于{as_of}", "{b} is after {as_of}")))
             }

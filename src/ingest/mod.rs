@@ -218,6 +218,17 @@ pub fn read_file(path: &Path, options: &IngestOptions) -> Result<Table> {
     Ok(table)
 }
 
+/// The sheet a record's `source_file` names (`三年级.xlsx#二班` → `二班`): rows of a workbook
+/// read from several sheets carry it.
+pub fn sheet_of(source_file: &str) -> Option<&str> {
+    // The first `#` that ends a workbook's name: a sheet's own name may hold one too.
+    let at = source_file
+        .match_indices('#')
+        .map(|(at, _)| at)
+        .find(|&at| Format::of(Path::new(&source_file[..at])) == Some(Format::Excel))?;
+    Some(&source_file[at + 1..])
+}
+
 /// All records of all inputs, in input order.
 pub struct Records {
     /// `record_id`, `source_file`, `source_row`, then the canonical fields and other columns.
@@ -355,4 +366,18 @@ pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
         }
     };
     Ok(ids.with_name("record_id".into()).into_column())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sheet_of_a_source() {
+        assert_eq!(sheet_of("学校/三年级.xlsx#二班"), Some("二班"));
+        assert_eq!(sheet_of("三年级.XLS#1#班"), Some("1#班"), "a # in the sheet's own name");
+        assert_eq!(sheet_of("a#b.xlsx#一班"), Some("一班"), "a # in the file's name");
+        assert_eq!(sheet_of("三年级.xlsx"), None);
+        assert_eq!(sheet_of("名单#1.csv"), None);
+    }
 }

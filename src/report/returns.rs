@@ -111,6 +111,10 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     let text = |name: &str| Text::of(records, name);
     let (record_id, name, grade, class, row) =
         (text("record_id")?, text("name")?, text("grade")?, text("class")?, records.column("source_row")?.u32()?);
+    // A workbook of several class sheets: the row is on a sheet, which is said beside it.
+    let source = text("source_file")?;
+    let sheet_of = |i: usize| source.get(i).and_then(crate::ingest::sheet_of);
+    let sheets = school.records.keys().any(|&i| sheet_of(i).is_some());
     // A 更正后 column for every field with a problem at this school.
     let mut fields: Vec<&str> =
         school.records.values().flatten().map(|p| p.code.kind().field).filter(|f| *f != "row").collect();
@@ -123,6 +127,9 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     }
     .map(String::from)
     .to_vec();
+    if sheets {
+        headers.insert(0, crate::lang::pick("工作表", "sheet").to_owned());
+    }
     headers.extend(fields.iter().map(|f| corrected(f)));
     let separator = crate::lang::pick("；", "; ");
     let rows: Vec<Vec<String>> = school
@@ -142,6 +149,9 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
                 found.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(separator),
                 advice.join(separator),
             ];
+            if sheets {
+                cells.insert(0, sheet_of(i).unwrap_or("").to_owned());
+            }
             cells.extend(fields.iter().map(|_| String::new()));
             cells
         })
