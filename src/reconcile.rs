@@ -32,6 +32,10 @@ pub enum Verdict {
     NameMismatch,
     /// 查无此人: nobody of that name and number.
     PersonNotFound,
+    /// 已死亡 / 已注销: the number's holder is dead or the registration cancelled.
+    Deceased,
+    /// 重复: the holder has more than one household registration.
+    Duplicate,
 }
 
 impl Verdict {
@@ -43,6 +47,8 @@ impl Verdict {
             Verdict::IdNotFound => ("身份证号不存在", "number does not exist"),
             Verdict::NameMismatch => ("身份证号与姓名不匹配", "number belongs to another name"),
             Verdict::PersonNotFound => ("查无此人", "no such person"),
+            Verdict::Deceased => ("已死亡/已注销", "dead or cancelled"),
+            Verdict::Duplicate => ("户籍重复", "household registered twice"),
         };
         crate::lang::pick(zh, en)
     }
@@ -54,6 +60,8 @@ impl Verdict {
             Verdict::IdNotFound => "ID_NOT_FOUND",
             Verdict::NameMismatch => "NAME_MISMATCH",
             Verdict::PersonNotFound => "PERSON_NOT_FOUND",
+            Verdict::Deceased => "DECEASED",
+            Verdict::Duplicate => "DUPLICATE",
         }
     }
 }
@@ -80,6 +88,10 @@ pub fn parse_verdict(raw: &str) -> Option<Verdict> {
         | "姓名与号码不符"
         | "姓名不符" => Verdict::NameMismatch,
         "查无此人" | "无此人" | "查无此人员" | "人员不存在" => Verdict::PersonNotFound,
+        "已死亡" | "死亡" | "已注销" | "注销" | "已死亡/已注销" | "死亡注销" | "已死亡注销" => {
+            Verdict::Deceased
+        }
+        "重复" | "户籍重复" | "重复户口" | "户口重复" | "重复登记" => Verdict::Duplicate,
         _ => return None,
     })
 }
@@ -94,8 +106,12 @@ pub enum Action {
     /// A duplicate registration police did not check: proposed, to be confirmed.
     DeleteUnchecked,
     Evidence,
-    /// Police verdicts on the person contradict each other: nothing is decided.
-    Contradiction,
+    /// Police say the number is not this name's (or not a live person's), beside a number
+    /// confirmed for the group: only the school can tell one child from two. Never deleted.
+    SchoolCheck,
+    /// A verdict that is blank, unreadable or contradicted: nothing in the group is decided
+    /// until police answer again.
+    Held,
 }
 
 impl Action {
@@ -106,7 +122,8 @@ impl Action {
             Action::Delete => ("删除", "delete"),
             Action::DeleteUnchecked => ("拟删除（未核查）", "delete, unchecked"),
             Action::Evidence => ("佐证", "evidence needed"),
-            Action::Contradiction => ("核查结果矛盾", "contradicting verdicts"),
+            Action::SchoolCheck => ("学校核实", "school to check"),
+            Action::Held => ("待核查", "held: ask police again"),
         };
         crate::lang::pick(zh, en)
     }
@@ -126,6 +143,15 @@ struct SentRow {
     reasons: String,
     name: String,
     id_number: Option<String>,
+}
+
+/// What a reply said about a sent row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Answer {
+    Verdict(Verdict),
+    Blank,
+    /// Wording xueji does not know (`一至`): never guessed.
+    Unreadable(String),
 }
 
 /// One verdict as read from a reply.
@@ -260,8 +286,10 @@ pub struct ReconcileSummary {
     pub verdicts_unknown_wording: usize,
     pub verdicts_matching_no_sent_record: usize,
     pub sent_without_verdict: usize,
-    /// Sent rows given different verdicts (by several replies): decided by nobody.
-    pub rows_with_contradicting_verdicts: usize,
+    /// Replies matched to a sent row with an empty verdict.
+    pub verdicts_blank: usize,
+    /// Registrations of groups held (待核查): listed in held.csv, to ask police again.
+    pub held: usize,
     pub actions: BTreeMap<&'static str, usize>,
     pub unique_students: usize,
 }
@@ -292,10 +320,10 @@ pub fn reconcile(
             by_number.entry(n.as_str()).or_default().push(i);
         }
     }
-    // Every verdict given to a sent row: two different ones are a contradiction, never settled
-    // by which file came last.
-    let mut verdicts_of: HashMap<usize, Vec<Verdict>> = HashMap::new();
-    let mut unmatched: Vec<(&Reply, &'static str)> = Vec::new();
+    // Every answer given to a sent row: a verdict, or a blank or unreadable one. Two different
+    // verdicts are a contradiction, never settled by which file came last.
+    let mut answers: HashMap<usize, Vec<Answer>> = HashMap::new();
+    let mut unmatched: Vec<&Reply> = Vec::new();
     let mut summary =
         ReconcileSummary { verdicts_read: replies.len(), reply_problems: reply_problems.len(), ..Default::default() };
     for reply in &replies {
@@ -313,31 +341,37 @@ pub fn reconcile(
             }
             (None, None) => Vec::new(),
         };
-        match (targets.is_empty(), reply.verdict) {
-            (true, _) => unmatched.push((reply, "matches no sent record")),
-            (false, None) => unmatched.push((reply, "unknown verdict wording")),
-            (false, Some(verdict)) => {
-                summary.verdicts_matched += 1;
-                for i in targets {
-                    let given = verdicts_of.entry(i).or_default();
-                    if !given.contains(&verdict) {
-                        given.push(verdict);
-                    }
-                }
+        if targets.is_empty() {
+            unmatched.push(reply);
+            continue;
+        }
+        let answer = match reply.verdict {
+            Some(verdict) => Answer::Verdict(verdict),
+            None if reply.raw.trim().is_empty() => Answer::Blank,
+            None => Answer::Unreadable(reply.raw.trim().to_owned()),
+        };
+        match answer {
+            Answer::Verdict(_) => summary.verdicts_matched += 1,
+            Answer::Blank => summary.verdicts_blank += 1,
+            Answer::Unreadable(_) => summary.verdicts_unknown_wording += 1,
+        }
+        for i in targets {
+            let given = answers.entry(i).or_default();
+            if !given.contains(&answer) {
+                given.push(answer.clone());
             }
         }
     }
-    summary.verdicts_unknown_wording = unmatched.iter().filter(|u| u.1 == "unknown verdict wording").count();
-    summary.verdicts_matching_no_sent_record = unmatched.len() - summary.verdicts_unknown_wording;
+    summary.verdicts_matching_no_sent_record = unmatched.len();
     let unanswered: Vec<&SentRow> =
-        sent.iter().enumerate().filter(|(i, _)| !verdicts_of.contains_key(i)).map(|(_, s)| s).collect();
+        sent.iter().enumerate().filter(|(i, _)| !answers.contains_key(i)).map(|(_, s)| s).collect();
     summary.sent_without_verdict = unanswered.len();
-    summary.rows_with_contradicting_verdicts = verdicts_of.values().filter(|v| v.len() > 1).count();
 
-    let decisions = decide(&records, &sent, &verdicts_of)?;
+    let decisions = decide(&records, &sent, &answers)?;
     for d in &decisions {
         *summary.actions.entry(d.action.label()).or_default() += 1;
     }
+    summary.held = decisions.iter().filter(|d| d.action == Action::Held).count();
     crate::report::output_dir(out)?;
     let mut frame = decisions_frame(&decisions)?;
     report::write_parquet(&out.join("decisions.parquet"), &mut frame)?;
@@ -361,18 +395,30 @@ pub fn reconcile(
     let rows = |(zh, en): (&str, &str), v: Vec<u32>| {
         UInt32Chunked::from_iter_values(crate::lang::pick(zh, en).into(), v.into_iter()).into_column()
     };
+    let why = crate::lang::pick("未匹配到任何已送核查记录", "matches no sent record");
     let unmatched_frame = DataFrame::new(
         unmatched.len(),
         vec![
-            text(unmatched.iter().map(|u| Some(u.1.to_owned())).collect(), ("原因", "why")),
-            text(unmatched.iter().map(|u| Some(u.0.raw.clone())).collect(), ("核查结果", "verdict")),
-            text(unmatched.iter().map(|u| u.0.record_id.clone()).collect(), ("记录号", "record_id")),
-            text(unmatched.iter().map(|u| u.0.id_number.clone()).collect(), ("身份证件号", "id_number")),
-            text(unmatched.iter().map(|u| Some(u.0.file.clone())).collect(), ("文件", "file")),
-            rows(("行号", "row"), unmatched.iter().map(|u| u.0.row).collect()),
+            text(unmatched.iter().map(|_| Some(why.to_owned())).collect(), ("原因", "why")),
+            text(unmatched.iter().map(|u| Some(u.raw.clone())).collect(), ("核查结果", "verdict")),
+            text(unmatched.iter().map(|u| u.record_id.clone()).collect(), ("记录号", "record_id")),
+            text(unmatched.iter().map(|u| u.id_number.clone()).collect(), ("身份证件号", "id_number")),
+            text(unmatched.iter().map(|u| Some(u.file.clone())).collect(), ("文件", "file")),
+            rows(("行号", "row"), unmatched.iter().map(|u| u.row).collect()),
         ],
     )?;
     report::write_csv(&out.join("unmatched_verdicts.csv"), &unmatched_frame)?;
+    // What to ask police again: every registration of a held group, with why.
+    let held: Vec<&Decision> = decisions.iter().filter(|d| d.action == Action::Held).collect();
+    let held_frame = DataFrame::new(
+        held.len(),
+        vec![
+            text(held.iter().map(|d| Some(d.record_id.clone())).collect(), ("记录号", "record_id")),
+            text(held.iter().map(|d| Some(d.person.clone())).collect(), ("同一学生", "person_id")),
+            text(held.iter().map(|d| Some(d.reason.clone())).collect(), ("原因", "why")),
+        ],
+    )?;
+    report::write_csv(&out.join("held.csv"), &held_frame)?;
     let unanswered_frame = DataFrame::new(
         unanswered.len(),
         vec![
@@ -400,19 +446,26 @@ pub fn reconcile(
     Ok(summary)
 }
 
-/// The decision on every registration. A person is a cluster of registrations (or one alone).
-/// Its master is the registration whose number police confirmed, else the most complete, else
-/// the one in the highest grade (the most recent school), else the smallest record id; the
-/// others are deleted (删除) where police checked them, else proposed for deletion (拟删除（未核查）).
-/// A confirmed master whose recorded birth date or sex contradicts the confirmed number is
-/// corrected from it (变更); a master police found fault with needs evidence (佐证). A person
-/// whose verdicts contradict each other (two verdicts on one row, or on two registrations with
-/// one number) gets no decision but 核查结果矛盾, on every registration.
-fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Vec<Verdict>>) -> Result<Vec<Decision>> {
+/// The decision on every registration, by the decision table of the README ("Reconcile"). A
+/// person is a cluster of registrations (or one alone).
+///
+/// 1. A blank or unreadable verdict, two verdicts on one row, or verdicts on one number that
+///    cannot both be true (一致 beside 身份证号不存在, 查无此人, 已死亡/已注销 or 不一致; 一致 for two
+///    names), or two numbers both 一致: the whole group is held (待核查), nothing decided.
+/// 2. A number confirmed (一致): its best registration is the master (保留, or 变更 where the
+///    recorded birth date or sex contradicts the number). A registration police say carries a
+///    number that is not its own (姓名与身份证号码不匹配, 不一致, 已死亡/已注销, 户籍重复) goes to its
+///    school (学校核实): one child typed twice or two children, only the school can tell. One whose
+///    number does not exist (身份证号不存在, 查无此人) is deleted (删除); one not sent, or sent without
+///    an answer, is proposed for deletion (拟删除（未核查）).
+/// 3. No number confirmed: the most complete registration is kept for evidence (佐证); the
+///    others as in 2.
+fn decide(records: &DataFrame, sent: &[SentRow], answers: &HashMap<usize, Vec<Answer>>) -> Result<Vec<Decision>> {
     let ids = Text::of(records, "record_id")?;
     let (sexes, grade, births) =
         (Text::of(records, "sex_norm")?, Ints::of(records, "grade_norm")?, Ints::of(records, "birth_date_norm")?);
     let numbers = Text::of(records, "id_norm")?;
+    let names = Text::of(records, "name_norm")?;
     let complete_fields: Vec<Text> = [
         "name_norm",
         "sex_norm",
@@ -426,14 +479,14 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
     .map(|c| Text::of(records, c))
     .collect::<Result<_>>()?;
     let index: HashMap<&str, usize> = (0..records.height()).filter_map(|i| Some((ids.get(i)?, i))).collect();
-    let mut verdicts_by_record: HashMap<usize, &[Verdict]> = HashMap::new();
+    let mut answers_of: HashMap<usize, &[Answer]> = HashMap::new();
     let mut cluster_of: HashMap<usize, String> = HashMap::new();
     let mut is_sent = vec![false; records.height()];
     for (k, row) in sent.iter().enumerate() {
         if let Some(&i) = index.get(row.record_id.as_str()) {
             is_sent[i] = true;
-            if let Some(v) = verdicts_of.get(&k) {
-                verdicts_by_record.insert(i, v.as_slice());
+            if let Some(a) = answers.get(&k) {
+                answers_of.insert(i, a.as_slice());
             }
             if let Some(c) = &row.cluster {
                 cluster_of.insert(i, c.clone());
@@ -446,48 +499,27 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
         people.entry(person).or_default().push(i);
     }
     let completeness = |i: usize| complete_fields.iter().filter(|t| t.get(i).is_some()).count();
+    // The one clean verdict of a registration, if it has exactly one.
+    let verdict_of = |i: usize| match answers_of.get(&i) {
+        Some([Answer::Verdict(v)]) => Some(*v),
+        _ => None,
+    };
     let mut decisions = Vec::with_capacity(records.height());
-    let verdict_by_record: HashMap<usize, Verdict> =
-        verdicts_by_record.iter().filter(|(_, v)| v.len() == 1).map(|(&i, v)| (i, v[0])).collect();
     for (person, members) in people {
-        // Contradictions: a row given two verdicts, or one number judged two ways.
-        let mut by_number: HashMap<&str, Vec<Verdict>> = HashMap::new();
-        for &i in &members {
-            if let (Some(n), Some(v)) = (numbers.get(i), verdicts_by_record.get(&i)) {
-                by_number.entry(n).or_default().extend(v.iter().copied());
-            }
-        }
-        let contradicted = members.iter().any(|i| verdicts_by_record.get(i).is_some_and(|v| v.len() > 1))
-            || by_number.values().any(|v| v.iter().any(|x| *x != v[0]));
-        if contradicted {
-            let given: Vec<String> = members
-                .iter()
-                .filter_map(|i| {
-                    Some(format!(
-                        "{}: {}",
-                        ids.get(*i)?,
-                        verdicts_by_record.get(i)?.iter().map(|v| v.label()).collect::<Vec<_>>().join("/")
-                    ))
-                })
-                .collect();
-            for &i in &members {
-                decisions.push(Decision {
-                    record_id: ids.get(i).unwrap_or("").to_owned(),
-                    person: person.clone(),
-                    sent: is_sent[i],
-                    verdict: verdict_by_record.get(&i).copied(),
-                    action: Action::Contradiction,
-                    changes: Vec::new(),
-                    reason: crate::say!(
-                        "公安核查结果相互矛盾（{}）：请公安重新核查",
-                        "police verdicts contradict each other ({}): ask police again",
-                        given.join(crate::lang::pick("；", "; "))
-                    ),
-                });
-            }
+        let decision = |i: usize, action: Action, changes: Vec<(&'static str, String)>, reason: String| Decision {
+            record_id: ids.get(i).unwrap_or("").to_owned(),
+            person: person.clone(),
+            sent: is_sent[i],
+            verdict: verdict_of(i),
+            action,
+            changes,
+            reason,
+        };
+        if let Some(why) = held_because(&members, &answers_of, |i| numbers.get(i), |i| names.get(i), |i| ids.get(i)) {
+            decisions.extend(members.iter().map(|&i| decision(i, Action::Held, Vec::new(), why.clone())));
             continue;
         }
-        let confirmed = |i: &usize| verdict_by_record.get(i) == Some(&Verdict::Consistent);
+        let confirmed = |i: &usize| verdict_of(*i) == Some(Verdict::Consistent);
         let master = *members
             .iter()
             .max_by(|&&a, &&b| {
@@ -496,78 +528,169 @@ fn decide(records: &DataFrame, sent: &[SentRow], verdicts_of: &HashMap<usize, Ve
                     .then_with(|| ids.get(b).cmp(&ids.get(a)))
             })
             .expect("a person has a registration");
+        let master_id = ids.get(master).unwrap_or("");
         for &i in &members {
-            let verdict = verdict_by_record.get(&i).copied();
-            let mut changes = Vec::new();
-            let (action, reason) = if i != master {
-                let action = if verdict.is_some() { Action::Delete } else { Action::DeleteUnchecked };
-                (
-                    action,
-                    crate::say!(
-                        "与 {} 为同一学生的重复学籍",
-                        "duplicate registration of {}",
-                        ids.get(master).unwrap_or("")
-                    ),
-                )
-            } else {
-                match verdict {
-                    Some(Verdict::Consistent) => {
-                        // The confirmed number carries the birth date and the sex.
-                        if let Some(number) = numbers.get(i).and_then(ResidentNumber::parse) {
-                            if let Some(birth) = number.birth.filter(|b| births.get(i) != Some(b.to_epoch_days())) {
-                                changes.push((crate::lang::pick("出生日期", "birth_date"), birth.to_string()));
-                            }
-                            let sex = if number.male { "1" } else { "2" };
-                            if sexes.get(i) != Some(sex) {
-                                changes.push((
-                                    crate::lang::pick("性别", "sex"),
-                                    crate::check::sex_label(if number.male { "1" } else { "2" }).to_owned(),
-                                ));
-                            }
-                        }
-                        if changes.is_empty() {
-                            (
-                                Action::Keep,
-                                crate::say!("公安核查一致：姓名与证件号相符", "name and number confirmed by police"),
-                            )
-                        } else {
-                            (
-                                Action::Change,
-                                crate::say!(
-                                    "公安核查证件号一致，登记的出生日期或性别与证件号不符",
-                                    "number confirmed by police; recorded values contradict it"
-                                ),
-                            )
-                        }
-                    }
-                    Some(v) => (
-                        Action::Evidence,
+            let verdict = verdict_of(i);
+            if i != master {
+                let (action, reason) = match verdict {
+                    Some(Verdict::IdNotFound | Verdict::PersonNotFound) => (
+                        Action::Delete,
                         crate::say!(
-                            "公安核查结果为“{}”：需提供身份证明材料",
-                            "police verdict {}: evidence of identity needed",
+                            "与 {master_id} 为同一学生的重复学籍，公安核查：{}",
+                            "duplicate registration of {master_id}; police: {}",
+                            verdict.map_or("", Verdict::label)
+                        ),
+                    ),
+                    Some(Verdict::Consistent) => (
+                        Action::Delete,
+                        crate::say!(
+                            "与 {master_id} 为同一学生的重复学籍（同一证件号）",
+                            "duplicate registration of {master_id} (one number)"
+                        ),
+                    ),
+                    Some(v) => (
+                        Action::SchoolCheck,
+                        crate::say!(
+                            "公安核查：{}。学校核实：是否与 {master_id} 为同一学生；如非同一人，补报本人证件号",
+                            "police: {}. School to check: the same child as {master_id}? If not, send this child's own number",
                             v.label()
                         ),
                     ),
-                    None if is_sent[i] => (
-                        Action::Evidence,
-                        crate::say!("已送公安核查，尚无结果", "sent for verification, no verdict yet"),
+                    None => (
+                        Action::DeleteUnchecked,
+                        crate::say!("与 {master_id} 为同一学生的重复学籍", "duplicate registration of {master_id}"),
                     ),
-                    None => (Action::Keep, crate::say!("未送核查：身份无问题", "not sent: no problem with identity")),
+                };
+                decisions.push(decision(i, action, Vec::new(), reason));
+                continue;
+            }
+            let mut changes = Vec::new();
+            let (action, reason) = match verdict {
+                Some(Verdict::Consistent) => {
+                    // The confirmed number carries the birth date and the sex.
+                    if let Some(number) = numbers.get(i).and_then(ResidentNumber::parse) {
+                        if let Some(birth) = number.birth.filter(|b| births.get(i) != Some(b.to_epoch_days())) {
+                            changes.push((crate::lang::pick("出生日期", "birth_date"), birth.to_string()));
+                        }
+                        let sex = if number.male { "1" } else { "2" };
+                        if sexes.get(i) != Some(sex) {
+                            changes.push((crate::lang::pick("性别", "sex"), crate::check::sex_label(sex).to_owned()));
+                        }
+                    }
+                    if changes.is_empty() {
+                        (
+                            Action::Keep,
+                            crate::say!("公安核查一致：姓名与证件号相符", "name and number confirmed by police"),
+                        )
+                    } else {
+                        (
+                            Action::Change,
+                            crate::say!(
+                                "公安核查证件号一致，登记的出生日期或性别与证件号不符",
+                                "number confirmed by police; recorded values contradict it"
+                            ),
+                        )
+                    }
                 }
+                Some(v) => (
+                    Action::Evidence,
+                    crate::say!(
+                        "公安核查结果为“{}”：需提供身份证明材料",
+                        "police verdict {}: evidence of identity needed",
+                        v.label()
+                    ),
+                ),
+                None if is_sent[i] => {
+                    (Action::Evidence, crate::say!("已送公安核查，尚无结果", "sent for verification, no verdict yet"))
+                }
+                None => (Action::Keep, crate::say!("未送核查：身份无问题", "not sent: no problem with identity")),
             };
-            decisions.push(Decision {
-                record_id: ids.get(i).unwrap_or("").to_owned(),
-                person: person.clone(),
-                sent: is_sent[i],
-                verdict,
-                action,
-                changes,
-                reason,
-            });
+            decisions.push(decision(i, action, changes, reason));
         }
     }
     decisions.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     Ok(decisions)
+}
+
+/// Why a group's answers decide nothing (rule 1 of [`decide`]), if they do not.
+fn held_because<'a>(
+    members: &[usize],
+    answers_of: &HashMap<usize, &[Answer]>,
+    number: impl Fn(usize) -> Option<&'a str>,
+    name: impl Fn(usize) -> Option<&'a str>,
+    id: impl Fn(usize) -> Option<&'a str>,
+) -> Option<String> {
+    let record = |i: usize| id(i).unwrap_or("").to_owned();
+    for &i in members {
+        let Some(given) = answers_of.get(&i) else { continue };
+        for answer in given.iter() {
+            match answer {
+                Answer::Blank => {
+                    return Some(crate::say!(
+                        "{} 的核查结果为空：请公安补填",
+                        "{}: the verdict is blank: ask police to fill it",
+                        record(i)
+                    ))
+                }
+                Answer::Unreadable(raw) => {
+                    return Some(crate::say!(
+                        "{} 的核查结果“{raw}”无法识别：请公安按规范用语重新填写",
+                        "{}: verdict {raw:?} is no known wording: ask police to word it again",
+                        record(i)
+                    ))
+                }
+                Answer::Verdict(_) => {}
+            }
+        }
+        if given.len() > 1 {
+            let said: Vec<String> = given
+                .iter()
+                .filter_map(|a| if let Answer::Verdict(v) = a { Some(v.label().to_owned()) } else { None })
+                .collect();
+            return Some(crate::say!(
+                "{} 收到相互矛盾的核查结果（{}）：请公安重新核查",
+                "{}: contradicting verdicts ({}): ask police again",
+                record(i),
+                said.join("/")
+            ));
+        }
+    }
+    let verdict = |i: usize| match answers_of.get(&i) {
+        Some([Answer::Verdict(v)]) => Some(*v),
+        _ => None,
+    };
+    // Per number: 一致 (and for which names), and what else was said of it.
+    let mut by_number: BTreeMap<&str, (Vec<&str>, Vec<Verdict>)> = BTreeMap::new();
+    for &i in members {
+        let (Some(n), Some(v)) = (number(i), verdict(i)) else { continue };
+        let entry = by_number.entry(n).or_default();
+        if v == Verdict::Consistent {
+            entry.0.push(name(i).unwrap_or(""));
+        } else {
+            entry.1.push(v);
+        }
+    }
+    let confirmed: Vec<&str> = by_number.iter().filter(|(_, (c, _))| !c.is_empty()).map(|(n, _)| *n).collect();
+    for (n, (consistent_names, others)) in &by_number {
+        let mut names = consistent_names.clone();
+        names.sort_unstable();
+        names.dedup();
+        let denied = others.iter().any(|v| !matches!(v, Verdict::NameMismatch | Verdict::Duplicate));
+        if names.len() > 1 || (!names.is_empty() && denied) {
+            return Some(crate::say!(
+                "证件号 {n} 的核查结果相互矛盾：请公安重新核查",
+                "number {n}: the verdicts contradict each other: ask police again"
+            ));
+        }
+    }
+    if confirmed.len() > 1 {
+        return Some(crate::say!(
+            "两个证件号（{}）均核查一致：可能是两名学生，请学校核实后重新报送",
+            "two numbers ({}) both confirmed: maybe two children; the school to check",
+            confirmed.join("、")
+        ));
+    }
+    None
 }
 
 /// decisions.csv as people read it: Chinese headers and verdicts, the codes beside them.
@@ -629,11 +752,18 @@ fn unique_students(records: &DataFrame, decisions: &[Decision]) -> Result<DataFr
     for d in decisions {
         *registrations.entry(d.person.as_str()).or_default() += 1;
     }
-    // One row per person: a person whose verdicts contradict is listed once, by its first
-    // registration, with the action that says it is undecided.
+    // One row per person: its master; a held person once, by its first registration, with the
+    // action that says it is undecided. (A registration sent back to its school is not a
+    // person's master.)
+    let rank = |d: &Decision| match d.action {
+        Action::Keep | Action::Change | Action::Evidence => 0,
+        _ => 1,
+    };
+    let mut candidates: Vec<&Decision> = decisions.iter().filter(|d| !d.action.removes()).collect();
+    candidates.sort_by_key(|d| rank(d));
     let mut listed: HashSet<&str> = HashSet::new();
-    let kept: Vec<&Decision> =
-        decisions.iter().filter(|d| !d.action.removes() && listed.insert(d.person.as_str())).collect();
+    let mut kept: Vec<&Decision> = candidates.into_iter().filter(|d| listed.insert(d.person.as_str())).collect();
+    kept.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     let rows: Vec<usize> = kept.iter().map(|d| index[d.record_id.as_str()]).collect();
     let column = |name: &str| -> Result<Column> {
         let values = Text::of(records, name)?;
@@ -701,6 +831,128 @@ fn write_masters(path: &Path, decisions: &[Decision]) -> Result<()> {
 mod tests {
     use super::*;
 
+    const A: &str = "110105201501020012";
+    const B: &str = "110105201501030018";
+
+    /// A group of registrations `("F1", number, name)` sent in one cluster, each answered with
+    /// the replies given (a verdict's wording, `""` for a blank one), in order.
+    fn decide_group(rows: &[(&str, &str, &str, &[&str])]) -> Vec<(String, Action)> {
+        let df = df!(
+            "record_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "id_norm" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "name_norm" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "sex_norm" => rows.iter().map(|_| "1").collect::<Vec<_>>(),
+            // Each recorded birth date as its own number says (no 变更).
+            "birth_date_norm" => rows.iter().map(|r| {
+                let number = ResidentNumber::parse(r.1).unwrap();
+                number.birth.unwrap().to_epoch_days()
+            }).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let sent: Vec<SentRow> = rows
+            .iter()
+            .map(|r| SentRow {
+                batch: "B1".into(),
+                record_id: r.0.into(),
+                cluster: (rows.len() > 1).then(|| "C1".into()),
+                reasons: String::new(),
+                name: r.2.into(),
+                id_number: Some(r.1.into()),
+            })
+            .collect();
+        let mut answers: HashMap<usize, Vec<Answer>> = HashMap::new();
+        for (k, r) in rows.iter().enumerate() {
+            for raw in r.3 {
+                let answer = match parse_verdict(raw) {
+                    Some(v) => Answer::Verdict(v),
+                    None if raw.trim().is_empty() => Answer::Blank,
+                    None => Answer::Unreadable((*raw).into()),
+                };
+                let given = answers.entry(k).or_default();
+                if !given.contains(&answer) {
+                    given.push(answer);
+                }
+            }
+        }
+        decide(&df, &sent, &answers).unwrap().into_iter().map(|d| (d.record_id, d.action)).collect()
+    }
+
+    fn actions(rows: &[(&str, &str, &str, &[&str])]) -> Vec<Action> {
+        decide_group(rows).into_iter().map(|(_, a)| a).collect()
+    }
+
+    #[test]
+    fn the_decision_table() {
+        use Action::*;
+        // A confirmed number keeps its registration; a duplicate under a number that does not
+        // exist goes (陈梓涵 / 陈梓瀚).
+        assert_eq!(
+            actions(&[("F1", A, "陈梓涵", &["一致"]), ("F2", B, "陈梓瀚", &["身份证号不存在"])]),
+            [Keep, Delete]
+        );
+        assert_eq!(actions(&[("F1", A, "陈梓涵", &["一致"]), ("F2", B, "陈梓瀚", &["查无此人"])]), [Keep, Delete]);
+        // One number, 一致 for one name and 姓名与身份证号码不匹配 for the other: the number is the
+        // first's; the other goes back to its school, never deleted (黄鹤彬 / 黄鹤斌).
+        assert_eq!(
+            actions(&[("F1", A, "黄鹤彬", &["一致"]), ("F2", A, "黄鹤斌", &["姓名与身份证号码不匹配"])]),
+            [Keep, SchoolCheck]
+        );
+        for other in ["不一致", "已死亡", "已注销", "重复"] {
+            assert_eq!(
+                actions(&[("F1", A, "张三", &["一致"]), ("F2", B, "张叁", &[other])]),
+                [Keep, SchoolCheck],
+                "{other}"
+            );
+        }
+        // Not answered: only proposed for deletion.
+        assert_eq!(actions(&[("F1", A, "张三", &["一致"]), ("F2", B, "张三", &[])]), [Keep, DeleteUnchecked]);
+        // Nothing confirmed: the most complete kept for evidence.
+        assert_eq!(
+            actions(&[("F1", A, "张三", &["查无此人"]), ("F2", B, "张三", &["身份证号不存在"])]),
+            [Evidence, Delete]
+        );
+        // Alone.
+        assert_eq!(actions(&[("F1", A, "张三", &["一致"])]), [Keep]);
+        assert_eq!(actions(&[("F1", A, "张三", &["身份证号不存在"])]), [Evidence]);
+        assert_eq!(actions(&[("F1", A, "张三", &[])]), [Evidence], "sent, not answered");
+
+        // Held: a blank verdict, two verdicts on one row, one number judged two ways, two
+        // numbers both confirmed.
+        assert_eq!(actions(&[("F1", A, "陈梓涵", &[""]), ("F2", B, "陈梓瀚", &["身份证号不存在"])]), [Held, Held]);
+        assert_eq!(actions(&[("F1", A, "张三", &["一致", "不一致"])]), [Held]);
+        assert_eq!(actions(&[("F1", A, "张三", &["一致"]), ("F2", A, "张三", &["身份证号不存在"])]), [Held, Held]);
+        assert_eq!(actions(&[("F1", A, "张三", &["一致"]), ("F2", A, "李四", &["一致"])]), [Held, Held]);
+        assert_eq!(actions(&[("F1", A, "张茜", &["一致"]), ("F2", B, "张苒", &["一致"])]), [Held, Held]);
+    }
+
+    /// A typo next to every verdict is no verdict: the group is held, never decided by it.
+    #[test]
+    fn a_typo_holds_the_group() {
+        for typo in
+            ["一至", "一玫", "壹致", "身份证号不存", "姓名与身份证号码不配", "查无次人", "已死往", "重附", "待定"]
+        {
+            assert_eq!(parse_verdict(typo), None, "{typo}");
+            assert_eq!(
+                actions(&[("F1", A, "陈梓涵", &[typo]), ("F2", B, "陈梓瀚", &["身份证号不存在"])]),
+                [Action::Held, Action::Held],
+                "{typo}"
+            );
+        }
+    }
+
+    /// Replies read in either order decide alike.
+    #[test]
+    fn reply_order_changes_nothing() {
+        for pair in [["一致", "不一致"], ["一致", "一至"], ["", "一致"]] {
+            let forward = actions(&[("F1", A, "张三", &pair)]);
+            let backward = actions(&[("F1", A, "张三", &[pair[1], pair[0]])]);
+            assert_eq!((forward.clone(), backward), (vec![Action::Held], vec![Action::Held]), "{pair:?}");
+        }
+        let one = actions(&[("F1", A, "黄鹤彬", &["一致"]), ("F2", A, "黄鹤斌", &["姓名与身份证号码不匹配"])]);
+        let other = actions(&[("F2", A, "黄鹤斌", &["姓名与身份证号码不匹配"]), ("F1", A, "黄鹤彬", &["一致"])]);
+        assert_eq!(one, other);
+    }
+
     #[test]
     fn verdict_wordings() {
         for (raw, verdict) in [
@@ -713,6 +965,10 @@ mod tests {
             ("身份证号与姓名不匹配", Verdict::NameMismatch),
             ("姓名与身份证号码不匹配", Verdict::NameMismatch),
             ("查无此人", Verdict::PersonNotFound),
+            ("已死亡", Verdict::Deceased),
+            ("已注销", Verdict::Deceased),
+            ("重复", Verdict::Duplicate),
+            ("核查结果：户籍重复 ", Verdict::Duplicate),
         ] {
             assert_eq!(parse_verdict(raw), Some(verdict), "{raw}");
         }

@@ -92,7 +92,7 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     std::fs::write(&csv, text).unwrap();
 
     let out = dir.path().join("decided");
-    let stdout = xueji_ok(&[
+    let run = common::xueji(&[
         "reconcile",
         "--campaign",
         campaign.to_str().unwrap(),
@@ -102,9 +102,13 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(stdout.contains("1 match no sent record, 1 in unknown wording"), "{stdout}");
-    assert!(stdout.contains(&format!("{} sent records without a verdict", unanswered.len())), "{stdout}");
-    assert!(stdout.contains("(1 rows with a problem"), "{stdout}");
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    // Groups with an unreadable or contradicted verdict are held: the run says so and exits 3.
+    assert_eq!(run.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("待核查") && stderr.contains("held.csv"), "{stderr}");
+    assert!(stdout.contains("1条用语无法识别") && stdout.contains("1条未匹配到已送记录"), "{stdout}");
+    assert!(stdout.contains(&format!("已送核查而无结果{}条", unanswered.len())), "{stdout}");
+    assert!(stdout.contains("（1行有问题"), "{stdout}");
     let reply_problems = std::fs::read_to_string(out.join("reply_problems.csv")).unwrap();
     assert!(reply_problems.contains("reply_2.csv") && reply_problems.contains("ROW_FIELD_COUNT"), "{reply_problems}");
     // Lists people read speak Chinese first, with the codes beside.
@@ -114,7 +118,9 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     );
     assert!(reply_problems.contains("行字段数与表头不符"), "{reply_problems}");
     let unmatched = std::fs::read_to_string(out.join("unmatched_verdicts.csv")).unwrap();
-    assert!(unmatched.contains("F9999999999") && unmatched.contains("待定"), "{unmatched}");
+    assert!(unmatched.contains("F9999999999") && !unmatched.contains("待定"), "{unmatched}");
+    let held = std::fs::read_to_string(out.join("held.csv")).unwrap();
+    assert!(held.contains(&replies[0][0]) && held.contains("“待定”无法识别"), "{held}");
     assert!(unmatched.trim_start_matches('\u{feff}').starts_with("原因,核查结果,记录号"), "{unmatched}");
     let not_answered = std::fs::read_to_string(out.join("unanswered.csv")).unwrap();
     assert!(unanswered.iter().all(|r| not_answered.contains(r.as_str())));
@@ -159,12 +165,12 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     assert!(actions.iter().any(|a| a == "删除") && actions.iter().any(|a| a == "保留"));
 
     // Contradicting verdicts decide nothing, whichever file came last.
-    assert!(stdout.contains("1 sent rows with contradicting verdicts"), "{stdout}");
     let person = strings(&decisions, "person_id");
     let at = ids.iter().position(|r| *r == contested).unwrap();
     for (k, action) in actions.iter().enumerate().filter(|(k, _)| person[*k] == person[at]) {
-        assert_eq!(action, "核查结果矛盾", "{}", ids[k]);
+        assert_eq!(action, "待核查", "{}", ids[k]);
     }
+    assert!(held.contains(&contested), "{held}");
     // A duplicate registration police never checked is only proposed for deletion.
     for (k, record) in ids.iter().enumerate() {
         if unanswered.contains(record) && actions[k].contains("删除") {

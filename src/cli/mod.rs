@@ -76,6 +76,10 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<reconcile::Held>() => {
+            eprintln!("xueji: {e:#}");
+            ExitCode::from(reconcile::Held::EXIT_CODE)
+        }
         Err(e) => {
             eprintln!("xueji: {e:#}");
             ExitCode::FAILURE

@@ -14,7 +14,8 @@ use xueji::reconcile::reconcile;
 /// more than once, and those to delete), unique_students.parquet/.csv (唯一学籍: one row per
 /// person), unmatched_verdicts.csv (verdicts that match no sent record, or in unknown wording)
 /// unanswered.csv (sent records without a verdict) and reply_problems.csv (reply rows read with
-/// a problem, such as a ragged row).
+/// a problem, such as a ragged row), held.csv (待核查: registrations whose group has a blank,
+/// unreadable or contradicting verdict — nothing decided for them; xueji then exits with code 3).
 #[derive(clap::Args)]
 pub struct Args {
     /// A folder written by `xueji run`.
@@ -36,21 +37,52 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.campaign.join("reconcile"));
     let summary = reconcile(&args.campaign, &args.verdicts, &args.maps, &out)?;
     println!(
-        "{} verdicts read ({} rows with a problem, see reply_problems.csv): {} matched, {} match no sent record, {} in unknown wording; {} sent records without a verdict",
-        summary.verdicts_read,
-        summary.reply_problems,
-        summary.verdicts_matched,
-        summary.verdicts_matching_no_sent_record,
-        summary.verdicts_unknown_wording,
-        summary.sent_without_verdict
+        "{}",
+        xueji::say!(
+            "读取核查结果{}条（{}行有问题，见reply_problems.csv）：匹配{}条，其中{}条为空、{}条用语无法识别；{}条未匹配到已送记录；已送核查而无结果{}条",
+            "{} verdicts read ({} rows with a problem, see reply_problems.csv): {} matched, {} of them blank and {} in unknown wording; {} match no sent record; {} sent records without a verdict",
+            summary.verdicts_read,
+            summary.reply_problems,
+            summary.verdicts_matched + summary.verdicts_blank + summary.verdicts_unknown_wording,
+            summary.verdicts_blank,
+            summary.verdicts_unknown_wording,
+            summary.verdicts_matching_no_sent_record,
+            summary.sent_without_verdict
+        )
     );
-    if summary.rows_with_contradicting_verdicts > 0 {
-        println!(
-            "{} sent rows with contradicting verdicts: their people are marked 核查结果矛盾, not decided",
-            summary.rows_with_contradicting_verdicts
-        );
+    let actions = summary.actions.iter().map(|(a, n)| format!("{a} {n}")).collect::<Vec<_>>().join(", ");
+    println!("{}", xueji::say!("处理：{actions}", "actions: {actions}"));
+    println!(
+        "{}",
+        xueji::say!("唯一学籍{}人；已写入{}", "{} unique students; wrote {}", summary.unique_students, out.display())
+    );
+    if summary.held > 0 {
+        return Err(Held { registrations: summary.held, list: out.join("held.csv") }.into());
     }
-    println!("actions: {}", summary.actions.iter().map(|(a, n)| format!("{a} {n}")).collect::<Vec<_>>().join(", "));
-    println!("{} unique students; wrote {}", summary.unique_students, out.display());
     Ok(())
 }
+
+/// Registrations whose group nothing could decide: `xueji` exits with [`Held::EXIT_CODE`].
+#[derive(Debug)]
+pub struct Held {
+    registrations: usize,
+    list: PathBuf,
+}
+
+impl Held {
+    /// Distinct from 1 (an error): the run finished, and some of it waits for police.
+    pub const EXIT_CODE: u8 = 3;
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (n, list) = (self.registrations, self.list.display());
+        let text = xueji::say!(
+            "{n}条学籍所在的组待核查（核查结果为空、无法识别或相互矛盾），未作任何处理：请公安重新核查{list}所列记录",
+            "{n} registrations held (blank, unreadable or contradicting verdicts in their group), nothing decided for them: ask police again about those in {list}"
+        );
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for Held {}
