@@ -294,6 +294,19 @@ pub struct ReconcileSummary {
     pub unique_students: usize,
 }
 
+/// The files [`reconcile`] writes into its folder.
+pub const RECONCILE_OUTPUTS: [&str; 9] = [
+    "decisions.parquet",
+    "decisions.csv",
+    "masters.csv",
+    "unique_students.parquet",
+    "unique_students.csv",
+    "held.csv",
+    "unmatched_verdicts.csv",
+    "unanswered.csv",
+    "reply_problems.csv",
+];
+
 /// Reconciles a campaign folder with police replies and writes the decisions into `out`:
 /// `decisions.parquet`/`.csv` (every registration), `masters.csv` (per person with several
 /// registrations: the survivor and the deleted), `unique_students.parquet`/`.csv` (one row

@@ -211,3 +211,81 @@ fn campaign_folder_is_complete_and_reproducible() {
     assert_eq!(files(&masked.join("police")), by_city);
     assert!(std::fs::read_to_string(masked.join("manifest.json")).unwrap().contains("\"complete\": true"));
 }
+
+/// A rerun into an existing campaign, interrupted at several points (SIGINT and SIGKILL), leaves
+/// either a whole campaign (every file its manifest lists is there) or a folder whose manifest
+/// and report.html say it is incomplete; the next run says so and repairs it, and what
+/// `reconcile` derived from the earlier campaign goes with it.
+#[test]
+fn an_interrupted_rerun_never_leaves_a_folder_that_claims_to_be_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("g1"), dir.path().join("g2"));
+    generate(&first, 3000, 21, &["--format", "csv"]);
+    generate(&second, 40000, 22, &["--format", "csv"]);
+    let campaign = dir.path().join("campaign");
+    on_generated("run", &first.join("sheets"), &campaign, &[]);
+    let manifest = |campaign: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(campaign.join("manifest.json")).unwrap()).unwrap()
+    };
+    let whole = |campaign: &Path| {
+        let m = manifest(campaign);
+        if m["complete"] == serde_json::Value::Bool(true) {
+            for file in m["police_files"].as_array().unwrap() {
+                assert!(Path::new(file["path"].as_str().unwrap()).exists(), "{file}");
+            }
+            for file in m["returns"].as_array().unwrap() {
+                assert!(campaign.join("returns").join(file.as_str().unwrap()).exists(), "{file}");
+            }
+            // Stopped between the manifest and the report, the report may still say
+            // incomplete: the safe side.
+            true
+        } else {
+            let report = std::fs::read_to_string(campaign.join("report.html")).unwrap();
+            assert!(report.contains(r#"id="incomplete""#), "an incomplete folder says so in report.html");
+            false
+        }
+    };
+    assert!(whole(&campaign));
+    let mut interrupted = 0;
+    for (k, millis) in [100u64, 300, 500, 800, 1200, 1700].into_iter().enumerate() {
+        // What reconcile derived from the campaign before.
+        std::fs::create_dir_all(campaign.join("reconcile")).unwrap();
+        std::fs::write(campaign.join("reconcile/decisions.csv"), "记录号\n").unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xueji"))
+            .args(["run", second.join("sheets").to_str().unwrap(), "--out", campaign.to_str().unwrap()])
+            .args(["--id-column", "学籍辅号", "--as-of", common::AS_OF])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(millis));
+        if k % 2 == 0 {
+            let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        } else {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        if !whole(&campaign) {
+            interrupted += 1;
+            assert!(!campaign.join("reconcile/decisions.csv").exists(), "decisions on the earlier campaign");
+        }
+    }
+    assert!(interrupted >= 2, "the runs were stopped mid-write {interrupted} times");
+    // The next run says the last was interrupted, and repairs the folder.
+    let was_interrupted = !whole(&campaign);
+    let out = common::xueji(&[
+        "run",
+        second.join("sheets").to_str().unwrap(),
+        "--out",
+        campaign.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        common::AS_OF,
+    ]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(said.contains("上次运行未完成"), was_interrupted, "{said}");
+    assert!(whole(&campaign));
+    assert_eq!(manifest(&campaign)["counts"]["records"], read_parquet(&campaign.join("records.parquet")).height());
+}

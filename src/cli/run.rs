@@ -51,6 +51,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: args.rows_per_file },
         photos: args.photos,
     };
+    if xueji::pipeline::campaign::interrupted(&args.out) {
+        eprintln!(
+            "{}",
+            xueji::say!(
+                "{}：上次运行未完成（或被中断），本次重建整个文件夹",
+                "{}: the last run here did not finish (or was interrupted); this run rebuilds the folder",
+                args.out.display()
+            )
+        );
+    }
     let manifest = run_campaign(&args.input.inputs, campaign, &args.out)?;
     for (what, n) in &manifest.counts {
         println!("{what:<34} {n}");

@@ -113,9 +113,12 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         Some(summary)
     };
 
+    // A workbook read sheet by sheet is one input.
+    let mut hashed = std::collections::HashSet::new();
     let inputs = preflight
         .files
         .iter()
+        .filter(|FileRead { path, .. }| hashed.insert(path))
         .map(|FileRead { path, .. }| {
             report::sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 })
         })
@@ -125,9 +128,6 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     timings.push(("total".into(), started.elapsed().as_secs_f64()));
     let title = crate::say!("学籍查重 campaign {}", "Duplicate registration campaign {}", campaign.check.as_of);
     let html = crate::report::html::campaign_report(&run, &counts, &police_files, photos.as_ref(), &timings, &title)?;
-    crate::report::write_atomic(&out.join("report.html"), |w| {
-        std::io::Write::write_all(w, html.as_bytes()).map_err(|e| Error::io(out, e))
-    })?;
     let manifest = Manifest {
         xueji_version: env!("CARGO_PKG_VERSION"),
         complete: true,
@@ -149,18 +149,55 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         photo_retakes: photos.map(|p| p.retake_lists).unwrap_or_default(),
         timings,
     };
+    // The manifest says complete first, the report last: stopped between the two, the report
+    // still says incomplete (the safe side), never the other way round.
     crate::report::write_atomic(&out.join("manifest.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &manifest).map_err(|e| Error::input(out, e.to_string()))?;
         std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
     })?;
+    crate::report::write_atomic(&out.join("report.html"), |w| {
+        std::io::Write::write_all(w, html.as_bytes()).map_err(|e| Error::io(out, e))
+    })?;
     Ok(manifest)
 }
 
-/// Clears what an earlier campaign wrote into `out` (its outputs, and the police lists its
-/// `SHA256SUMS` names: a rerun with other groups would leave stale lists beside new ones) and
-/// marks the folder as a run in progress.
+/// Whether `out` holds a campaign whose run was interrupted (its manifest says it is not
+/// complete): the next run there rebuilds it, and says so.
+pub fn interrupted(out: &Path) -> bool {
+    std::fs::read_to_string(out.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|m| m["complete"] == serde_json::Value::Bool(false))
+}
+
+/// Marks `out` as a run in progress — report.html, then manifest.json, say so — before
+/// anything of an earlier campaign is removed, then clears what that campaign wrote (its
+/// outputs, the police lists its `SHA256SUMS` names, its return workbooks, and what
+/// `reconcile` derived from it): a folder is never half old, half new without saying so.
 fn start_writing(out: &Path) -> Result<()> {
     report::output_dir(out)?;
+    // What the earlier run wrote, read before its manifest is replaced by the marker.
+    let earlier: serde_json::Value = std::fs::read_to_string(out.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    // An interrupted run's marker keeps the list of the campaign before it.
+    let earlier =
+        if earlier["complete"] == serde_json::Value::Bool(false) { earlier["earlier"].clone() } else { earlier };
+    // The report first, then the manifest: at no moment does a manifest say incomplete beside
+    // a report of a finished campaign.
+    report::write_atomic(&out.join("report.html"), |w| {
+        std::io::Write::write_all(w, INCOMPLETE_REPORT.as_bytes()).map_err(|e| Error::io(out, e))
+    })?;
+    report::write_atomic(&out.join("manifest.json"), |w| {
+        let note = serde_json::json!({
+            "xueji_version": env!("CARGO_PKG_VERSION"),
+            "complete": false,
+            "note": "a run started writing here and has not finished (or was interrupted): rerun it",
+            "earlier": { "returns": earlier["returns"], "photo_retakes": earlier["photo_retakes"] },
+        });
+        serde_json::to_writer_pretty(&mut *w, &note).map_err(|e| Error::input(out, e.to_string()))
+    })?;
     let remove = |path: &Path| match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
         _ => Ok(()),
@@ -176,10 +213,6 @@ fn start_writing(out: &Path) -> Result<()> {
         remove(&police.join("SHA256SUMS"))?;
     }
     // The earlier run's return workbooks, as its manifest lists them (relative paths only).
-    let earlier: serde_json::Value = std::fs::read_to_string(out.join("manifest.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
     for (key, folder) in [("returns", "returns"), ("photo_retakes", "photo_retakes")] {
         let folder = out.join(folder);
         for file in earlier[key].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
@@ -196,17 +229,18 @@ fn start_writing(out: &Path) -> Result<()> {
     let owned = super::CHECK_OUTPUTS
         .iter()
         .chain(super::dedupe::DEDUPE_OUTPUTS.iter())
-        .chain(crate::photos::audit::PHOTO_OUTPUTS.iter())
-        .chain(&["report.html"]);
+        .chain(crate::photos::audit::PHOTO_OUTPUTS.iter());
     for name in owned {
         remove(&out.join(name))?;
     }
-    report::write_atomic(&out.join("manifest.json"), |w| {
-        let note = serde_json::json!({
-            "xueji_version": env!("CARGO_PKG_VERSION"),
-            "complete": false,
-            "note": "a run started writing here and has not finished (or was interrupted): rerun it",
-        });
-        serde_json::to_writer_pretty(&mut *w, &note).map_err(|e| Error::input(out, e.to_string()))
-    })
+    // Decisions on the earlier campaign's groups are not this one's.
+    let derived = out.join("reconcile");
+    for name in crate::reconcile::RECONCILE_OUTPUTS {
+        remove(&derived.join(name))?;
+    }
+    let _ = std::fs::remove_dir(&derived);
+    Ok(())
 }
+
+/// report.html while a run writes the folder: what is here is not a campaign yet.
+const INCOMPLETE_REPORT: &str = "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>未完成 incomplete</title></head><body><h1 id=\"incomplete\">本文件夹的查重运行尚未完成（或已中断）</h1><p>此处的文件不构成完整的查重结果，请重新运行 <code>xueji run</code>。</p><p>A run is writing this folder, or was interrupted: what is here is not a campaign. Run <code>xueji run</code> again.</p></body></html>\n";
