@@ -115,6 +115,7 @@ catalogue! {
     IdDuplicate "ID_DUPLICATE" Error "id_number" "身份证件号重复(同一人多籍)" "Same number on several records of one person (一人多籍)";
     IdConflict "ID_CONFLICT" Error "id_number" "身份证件号重复(不同人共用)" "Same number on records of different people";
     NoIdDuplicate "NO_ID_DUPLICATE" Warning "name" "无证件号且姓名性别出生日期重复" "No document number; same name, sex and birth date as another record";
+    DuplicateSuspected "DUPLICATE_SUSPECTED" Warning "row" "疑似同一学生多处学籍(待公安核查)" "Probably the same student as records elsewhere (a duplicate group found by matching; police to verify)";
     StudentNoInvalid "STUDENT_NO_INVALID" Warning "student_no" "全国学籍号格式错误" "National student number is not a G/J/L number";
     StudentNoIdMismatch "STUDENT_NO_ID_MISMATCH" Warning "student_no" "学籍号与身份证件号不符" "G-number does not carry the record's ID number";
     SchoolCodeMissing "SCHOOL_CODE_MISSING" Warning "school_code" "学校标识码为空" "School code is empty";

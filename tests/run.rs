@@ -78,6 +78,19 @@ fn campaign_folder_is_complete_and_reproducible() {
     let clusters = read_parquet(&a.join("clusters.parquet"));
     let clustered: HashSet<String> =
         clusters.column("record_id").unwrap().str().unwrap().iter().flatten().map(str::to_owned).collect();
+    // Schools see every duplicate group they are in: each member has a duplicate code.
+    let problems = read_parquet(&a.join("problems.parquet"));
+    let codes = common::strings(&problems, "code");
+    let with_code: HashSet<String> = common::strings(&problems, "record_id")
+        .into_iter()
+        .zip(&codes)
+        .filter(|(_, c)| {
+            matches!(c.as_str(), "ID_DUPLICATE" | "ID_CONFLICT" | "NO_ID_DUPLICATE" | "DUPLICATE_SUSPECTED")
+        })
+        .map(|(r, _)| r)
+        .collect();
+    assert!(clustered.iter().all(|r| with_code.contains(r)), "a clustered record without a duplicate code");
+    assert!(codes.iter().any(|c| c == "DUPLICATE_SUSPECTED"));
     let mut sent: HashSet<String> = HashSet::new();
     let mut cluster_file: HashMap<String, String> = HashMap::new();
     let mut all_batches: HashSet<String> = HashSet::new();

@@ -61,11 +61,17 @@ pub struct Campaign<'a> {
 /// Runs check, dedupe and the police export into `out`, and writes `manifest.json`.
 pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Result<Manifest> {
     let started = Instant::now();
-    let mut check = check_inputs(inputs, campaign.ingest, &campaign.check)?;
+    let check = check_inputs(inputs, campaign.ingest, &campaign.check)?;
     // The inputs are read: from here on the folder is this run's (an input error above leaves
     // an earlier campaign as it was).
     start_writing(out)?;
-    write_check_outputs(&mut check, out)?;
+    let mut run = dedupe_records(check, &campaign.dedupe, campaign.model)?;
+    // Schools see every duplicate group they are part of, in problems.csv and their returns.
+    let found = run.duplicate_problems()?;
+    run.check.problems.extend(found);
+    run.check.problems.sort_by_key(|p| (p.record, p.code));
+    let check = &mut run.check;
+    write_check_outputs(check, out)?;
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     counts.insert("records", check.records.height() as u64);
     counts.insert("blank_rows_skipped", check.preflight.blank_rows() as u64);
@@ -77,8 +83,6 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         counts.insert(key, records.len() as u64);
     }
     let preflight = check.preflight.clone();
-
-    let mut run = dedupe_records(check, &campaign.dedupe, campaign.model)?;
     run.write(out)?;
     counts.insert("candidate_pairs", run.candidates.pairs.len() as u64);
     counts.insert("duplicate_pairs", run.pairs.iter().filter(|p| p.kind == PairKind::Match).count() as u64);

@@ -14,6 +14,7 @@ use crate::columns::{par_row_chunks, Text};
 use crate::compare::{Features, Levels, FIELDS, LEVELS};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
+use crate::problems::{Code, Problem};
 use crate::progress::Stopwatch;
 use crate::report;
 use crate::score::{self, Frequencies, Model, Patterns, SavedFrequencies, Score, Terms};
@@ -110,6 +111,86 @@ pub struct DedupeRun {
     pub histogram: WeightHistogram,
     pub clustering: Clustering,
     pub settings: DedupeSettings,
+}
+
+/// How many of the other members a DUPLICATE_SUSPECTED message names.
+const NAMED_MEMBERS: usize = 3;
+
+impl DedupeRun {
+    /// DUPLICATE_SUSPECTED on every member of a duplicate group, naming the others by school,
+    /// grade and name, so that a school sees every group it is part of — also where the number
+    /// differs or is missing and no exact-duplicate code says it. A member whose group is all
+    /// of its own number has ID_DUPLICATE already.
+    pub fn duplicate_problems(&self) -> Result<Vec<Problem>> {
+        let records = &self.check.records;
+        let text = |name: &str| crate::columns::Text::of(records, name);
+        let (names, schools, ids) = (text("name")?, text("school_name")?, text("id_norm")?);
+        let grades = crate::columns::Ints::of(records, "grade_norm")?;
+        let mut problems = Vec::new();
+        for members in &self.clustering.clusters {
+            let one_number = members
+                .iter()
+                .all(|&m| ids.get(m as usize).is_some() && ids.get(m as usize) == ids.get(members[0] as usize));
+            if one_number {
+                continue;
+            }
+            for &m in members {
+                let others: Vec<String> = members
+                    .iter()
+                    .filter(|&&o| o != m)
+                    .take(NAMED_MEMBERS)
+                    .map(|&o| {
+                        let o = o as usize;
+                        format!(
+                            "{}{}{}",
+                            schools.get(o).unwrap_or(""),
+                            grades.get(o).map(|g| format!(" {} ", grade_name(g))).unwrap_or_else(|| " ".into()),
+                            names.get(o).unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                let more = members.len() - 1 - others.len();
+                let others = others.join(crate::lang::pick("、", ", "));
+                let message = if more > 0 {
+                    crate::say!(
+                        "与{others}等{}条学籍疑似同一学生（另{}条未列出），待公安核查",
+                        "probably the same student as {others} ({} registrations, {} not named); police to verify",
+                        members.len() - 1,
+                        more
+                    )
+                } else {
+                    crate::say!(
+                        "与{others}疑似同一学生，待公安核查",
+                        "probably the same student as {others}; police to verify"
+                    )
+                };
+                problems.push(Problem::new(m as usize, Code::DuplicateSuspected, None, message));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// A grade as schools say it: 一年级 … 九年级, 高一 … 高三.
+fn grade_name(grade: i32) -> String {
+    const NAMES: [&str; 12] = [
+        "一年级",
+        "二年级",
+        "三年级",
+        "四年级",
+        "五年级",
+        "六年级",
+        "七年级",
+        "八年级",
+        "九年级",
+        "高一",
+        "高二",
+        "高三",
+    ];
+    match usize::try_from(grade - 1).ok().and_then(|g| NAMES.get(g)) {
+        Some(name) if !crate::lang::english() => (*name).to_owned(),
+        _ => format!("grade {grade}"),
+    }
 }
 
 /// The weight histogram's lowest bin and how many bins it has.

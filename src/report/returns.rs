@@ -89,6 +89,10 @@ fn advice(code: Code) -> String {
             "同一学生多处学籍：核实后保留一处，其余报县区注销",
             "one student registered several times: keep one registration, report the others to the county"
         ),
+        (Code::DuplicateSuspected, _, _) => crate::say!(
+            "等待公安核查；核查后如为同一学生，只保留一处学籍",
+            "wait for police; if it is one student, keep one registration"
+        ),
         (Code::IdConflict, _, _) => crate::say!(
             "多名学生共用一个证件号：核对各人证件，在“更正后身份证件号”列更正错填者",
             "several students share one number: check their documents and correct the wrong one under corrected id_number"
