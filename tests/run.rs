@@ -146,6 +146,8 @@ fn campaign_folder_is_complete_and_reproducible() {
         xml.contains(r#"state="frozen""#) && xml.contains("<autoFilter") && xml.contains("customWidth"),
         "{workbook}"
     );
+    // Police fill 核查结果 from a list of the wordings reconcile reads, and 备注 freely.
+    assert!(xml.contains(r#"<dataValidation type="list""#) && xml.contains("姓名与身份证号码不匹配"), "{workbook}");
     assert!(sums.lines().any(|l| l.ends_with(".xlsx")));
 
     // Long lists are split into parts, each its own batch.
@@ -196,17 +198,29 @@ fn campaign_folder_is_complete_and_reproducible() {
     let returned = files(&a.join("returns"));
     assert!(returned.iter().any(|f| f.contains("汇总_")), "{returned:?}");
     let mut rows_returned = HashSet::new();
+    let mut filled_in = 0;
     for file in returned.iter().filter(|f| !f.contains("汇总_")) {
         let mut zip = zip::ZipArchive::new(std::fs::File::open(a.join("returns").join(file)).unwrap()).unwrap();
         let mut xml = String::new();
         std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
         assert!(xml.contains("学校核对人") && xml.contains("县区审核人") && xml.contains("市级确认人"), "{file}");
         assert!(xml.contains("更正后"), "{file}");
+        // Built to be filled in: the sheet protected but for the 更正后 columns (text, checked
+        // where Excel can) and the signatures, each original value beside its correction.
+        assert!(xml.contains("<sheetProtection"), "{file}");
+        if xml.contains(">原身份证件号<") || xml.contains(">原出生日期<") {
+            filled_in += 1;
+            assert!(xml.contains("<dataValidation"), "{file}");
+        }
+        let mut styles = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/styles.xml").unwrap(), &mut styles).unwrap();
+        assert!(styles.contains(r#"formatCode="@""#) && styles.contains(r#"locked="0""#), "{file}");
         for id in to_fix.iter().filter(|id| xml.contains(&format!(">{id}<"))) {
             assert!(rows_returned.insert(id.clone()), "{id} in two workbooks");
         }
     }
     assert_eq!(rows_returned, to_fix, "every record with an error or warning goes back to its school");
+    assert!(filled_in > 0, "numbers and birth dates to correct, each beside its original");
 
     // Rerun by city into the folder of the by-county run: no county list of the earlier run
     // is left beside the new ones.

@@ -52,7 +52,7 @@ impl Reason {
 }
 
 /// The exported columns, as police verification sheets name them.
-pub const HEADERS: [&str; 17] = [
+pub const HEADERS: [&str; 19] = [
     "批次号",
     "记录号",
     "聚类号",
@@ -70,10 +70,16 @@ pub const HEADERS: [&str; 17] = [
     "学校标识码",
     "年级",
     "班级",
+    "核查结果",
+    "备注",
 ];
 
+/// The wordings the 核查结果 column offers police (an Excel list): those `reconcile` reads.
+pub const VERDICTS: [&str; 7] =
+    ["一致", "不一致", "身份证号不存在", "姓名与身份证号码不匹配", "查无此人", "已死亡/已注销", "重复"];
+
 /// [`HEADERS`] in English (`--lang en`), column by column.
-pub const HEADERS_EN: [&str; 17] = [
+pub const HEADERS_EN: [&str; 19] = [
     "batch",
     "record_no",
     "cluster",
@@ -91,10 +97,12 @@ pub const HEADERS_EN: [&str; 17] = [
     "school_code",
     "grade",
     "class",
+    "verdict",
+    "remarks",
 ];
 
 /// The headers in the language people read.
-pub fn headers() -> [&'static str; 17] {
+pub fn headers() -> [&'static str; 19] {
     if crate::lang::english() {
         HEADERS_EN
     } else {
@@ -378,6 +386,9 @@ pub fn export(
                         get(&school_code),
                         grade.get(i).map(|g| g.to_string()).unwrap_or_default(),
                         get(&class),
+                        // For police to fill: the verdict, and anything else in their words.
+                        String::new(),
+                        String::new(),
                     ]
                 })
                 .collect();
@@ -407,6 +418,16 @@ fn write_xlsx(path: &Path, rows: &[[String; HEADERS.len()]], day: Date) -> Resul
     let mut workbook = crate::report::new_workbook(day)?;
     let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
     crate::report::table_sheet(sheet, &headers(), rows).map_err(xlsx)?;
+    // 核查结果 takes one of the wordings reconcile reads; anything else goes under 备注.
+    let verdict = HEADERS.len() as u16 - 2;
+    let choices = rust_xlsxwriter::DataValidation::new()
+        .allow_list_strings(&VERDICTS)
+        .and_then(|v| v.set_error_title("核查结果"))
+        .and_then(|v| v.set_error_message("请从下拉列表中选择核查结果；其他说明请写在“备注”列"))
+        .map_err(xlsx)?;
+    sheet.set_column_width(verdict, 24).map_err(xlsx)?;
+    sheet.set_column_width(verdict + 1, 30).map_err(xlsx)?;
+    sheet.add_data_validation(1, verdict, rows.len().max(1) as u32, verdict, &choices).map_err(xlsx)?;
     for (r, row) in rows.iter().enumerate() {
         for (c, value) in row.iter().enumerate() {
             if !value.is_empty() {

@@ -134,7 +134,12 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     if sheets {
         headers.insert(0, crate::lang::pick("工作表", "sheet").to_owned());
     }
-    headers.extend(fields.iter().map(|f| corrected(f)));
+    // Each field to correct: its value as the sheet had it, and an empty column beside it.
+    for f in &fields {
+        headers.push(crate::say!("原{}", "original {}", crate::lang::pick(schema::label(f), f)));
+        headers.push(corrected(f));
+    }
+    let originals: Vec<Text> = fields.iter().map(|f| text(f)).collect::<Result<_>>()?;
     let separator = crate::lang::pick("；", "; ");
     let rows: Vec<Vec<String>> = school
         .records
@@ -156,7 +161,10 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
             if sheets {
                 cells.insert(0, sheet_of(i).unwrap_or("").to_owned());
             }
-            cells.extend(fields.iter().map(|_| String::new()));
+            for original in &originals {
+                cells.push(get(original));
+                cells.push(String::new());
+            }
             cells
         })
         .collect();
@@ -165,6 +173,18 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     sheet.set_name(crate::lang::pick("问题学籍", "records to correct")).map_err(xlsx)?;
     let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     table_sheet(sheet, &header_refs, &rows).map_err(xlsx)?;
+    // The 更正后 columns are text (an 18-digit number typed there stays whole, never
+    // 2.11381E+17), the only cells a school can change, and checked where Excel can.
+    let first_correction = headers.len() - 2 * fields.len() + 1;
+    let fillable = rust_xlsxwriter::Format::new().set_num_format("@").set_unlocked();
+    let last_row = rows.len().max(1) as u32;
+    for (k, field) in fields.iter().enumerate() {
+        let col = (first_correction + 2 * k) as u16;
+        sheet.set_column_format(col, &fillable).map_err(xlsx)?;
+        if let Some(check) = correction_check(field).map_err(xlsx)? {
+            sheet.add_data_validation(1, col, last_row, col, &check).map_err(xlsx)?;
+        }
+    }
     for (r, cells) in rows.iter().enumerate() {
         for (c, value) in cells.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
             sheet.write_string(r as u32 + 1, c as u16, inert(value).as_ref()).map_err(xlsx)?;
@@ -179,11 +199,24 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     } else {
         ["学校核对人：", "县区审核人：", "市级确认人："]
     };
+    let signature = rust_xlsxwriter::Format::new().set_unlocked();
     for (k, who) in signers.iter().enumerate() {
         let r = below + 1 + k as u32;
         sheet.write_string(r, 0, *who).map_err(xlsx)?;
+        sheet.write_blank(r, 1, &signature).map_err(xlsx)?;
         sheet.write_string(r, 3, crate::lang::pick("日期：", "date:")).map_err(xlsx)?;
+        sheet.write_blank(r, 4, &signature).map_err(xlsx)?;
     }
+    // What the sheet says of a record stays as xueji wrote it; filtering, sorting and widening
+    // columns stay possible.
+    let options = rust_xlsxwriter::ProtectionOptions {
+        use_autofilter: true,
+        sort: true,
+        format_columns: true,
+        format_rows: true,
+        ..Default::default()
+    };
+    sheet.protect_with_options(&options);
     save(workbook, path)
 }
 
@@ -224,6 +257,44 @@ fn county_summary(schools: &[&School], path: &Path, day: Date) -> Result<()> {
         }
     }
     save(workbook, path)
+}
+
+/// What Excel can check of a correction typed under 更正后: the length of a number or a date,
+/// a code from its list.
+fn correction_check(
+    field: &str,
+) -> std::result::Result<Option<rust_xlsxwriter::DataValidation>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{DataValidation, DataValidationRule};
+    let (validation, hint) = match field {
+        "id_number" => (
+            DataValidation::new().allow_text_length(DataValidationRule::Between(15, 18)),
+            crate::lang::pick("18位身份证件号（15位旧号亦可）", "an 18-character number (or a 15-digit old one)"),
+        ),
+        "birth_date" => (
+            DataValidation::new().allow_text_length(DataValidationRule::Between(8, 10)),
+            crate::lang::pick("如2014-03-05", "such as 2014-03-05"),
+        ),
+        "sex" => (DataValidation::new().allow_list_strings(&["男", "女"])?, crate::lang::pick("男或女", "男 or 女")),
+        "grade" => (
+            DataValidation::new().allow_list_strings(&[
+                "一年级",
+                "二年级",
+                "三年级",
+                "四年级",
+                "五年级",
+                "六年级",
+                "七年级",
+                "八年级",
+                "九年级",
+                "高一",
+                "高二",
+                "高三",
+            ])?,
+            crate::lang::pick("从列表中选择年级", "a grade from the list"),
+        ),
+        _ => return Ok(None),
+    };
+    Ok(Some(validation.set_input_message(hint)?.set_error_message(hint)?))
 }
 
 fn save(mut workbook: rust_xlsxwriter::Workbook, path: &Path) -> Result<()> {
