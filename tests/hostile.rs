@@ -296,7 +296,8 @@ fn city_names_from_the_data_become_safe_file_names() {
             let number = row.split(',').nth(3).unwrap().to_owned();
             let valid = with_check(&format!("99{}", &number[2..17]));
             let wrong = format!("{}{}", &valid[..17], if valid.ends_with('0') { '1' } else { '0' });
-            row.replace(&number, &wrong).replace("沈阳市", city)
+            // A school each: a school is one place, its return workbook under its city.
+            row.replace(&number, &wrong).replace("沈阳市", city).replace("第一小学", &format!("第{}小学", n + 1))
         })
         .collect();
     let path = csv(dir.path(), "cities.csv", &rows);

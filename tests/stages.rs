@@ -485,7 +485,9 @@ fn check_stages_in_random_parts_find_the_problems_of_one_machine() {
         let prepared = in_random_parts(&shuffled(&numbered, &mut rng), &prepare, &mut rng);
         assert_eq!(prepared.height(), one.records.height());
         let by_record = prepared.sort(["record"], SortMultipleOptions::default()).unwrap();
-        for column in one.records.get_column_names() {
+        // Every column a record has by itself; a school's place is the whole school's, and the
+        // national job writes nothing by place.
+        for column in one.records.get_column_names().into_iter().filter(|c| !c.starts_with("place_")) {
             assert_eq!(texts(&by_record, column), texts(&one.records, column), "seed {seed}: {column}");
         }
 

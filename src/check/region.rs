@@ -50,6 +50,46 @@ fn code_number(code: &str) -> Option<u32> {
     (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())).then(|| code.parse().ok()).flatten()
 }
 
+/// Today's counties and cities of each province, by name (and by the name without its 县/区/市/旗,
+/// where two characters are left: 建昌 for 建昌县), for reading places out of folder names,
+/// school names and addresses.
+static PLACES: LazyLock<HashMap<u32, Vec<(&'static str, u32, bool)>>> = LazyLock::new(|| {
+    let mut places: HashMap<u32, Vec<(&'static str, u32, bool)>> = HashMap::new();
+    for (&code, region) in REGIONS.iter() {
+        let Some(name) = region.current_name else { continue };
+        if code % 10_000 == 0 || matches!(name, "市辖区" | "县" | "省直辖县级行政区划" | "自治区直辖县级行政区划")
+        {
+            continue;
+        }
+        let names = places.entry(code / 10_000).or_default();
+        names.push((name, code, false));
+        let short = name.trim_end_matches(['县', '区', '市', '旗']);
+        if short.chars().count() >= 2 && short != name {
+            names.push((short, code, true));
+        }
+    }
+    for names in places.values_mut() {
+        names.sort_by_key(|&(name, code, _)| (std::cmp::Reverse(name.chars().count()), code));
+    }
+    places
+});
+
+/// The county (else city) of `province` (two digits) that `text` names, if any: `…/朝阳市/北票市`,
+/// `建昌县第一初级中学`, `辽宁省抚顺市新宾满族自治县`. The longest name found wins.
+pub fn place_named(text: &str, province: &str) -> Option<String> {
+    let province: u32 = province.parse().ok()?;
+    let names = PLACES.get(&province)?;
+    // Full names before short forms (朝阳市 is the city, not 朝阳县 by its short form), counties
+    // before cities, the longest name first.
+    let found = |short: bool, county: bool| {
+        names.iter().find(|(name, code, s)| *s == short && (code % 100 != 0) == county && text.contains(name))
+    };
+    [(false, true), (false, false), (true, true), (true, false)]
+        .into_iter()
+        .find_map(|(short, county)| found(short, county))
+        .map(|(_, code, _)| format!("{code:06}"))
+}
+
 /// The region's name (`440113` → 番禺区), from its most recent entry.
 pub fn region_name(code: &str) -> Option<&'static str> {
     REGIONS.get(&code_number(code)?).map(|r| r.name)
@@ -111,6 +151,17 @@ pub fn city_code(county: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn places_named_in_text() {
+        assert_eq!(place_named("建昌县第一初级中学", "21").as_deref(), Some("211422"));
+        assert_eq!(place_named("辽宁省抚顺市新宾满族自治县", "21").as_deref(), Some("210422"));
+        assert_eq!(place_named("朝阳市/北票市", "21").as_deref(), Some("211381"), "the county, not its city");
+        assert_eq!(place_named("朝阳市", "21").as_deref(), Some("211300"));
+        assert_eq!(place_named("建昌一中", "21").as_deref(), Some("211422"), "a short form");
+        assert_eq!(place_named("第一小学", "21"), None);
+        assert_eq!(place_named("建昌县第一初级中学", "44"), None, "another province's");
+    }
 
     #[test]
     fn table_is_complete() {

@@ -134,7 +134,7 @@ impl<'a> Roster<'a> {
 }
 
 /// The columns of a records table an audit reads (all of `xueji check`'s records.parquet).
-const RECORD_COLUMNS: [&str; 13] = [
+const RECORD_COLUMNS: [&str; 11] = [
     "record_id",
     "name",
     "grade",
@@ -146,8 +146,6 @@ const RECORD_COLUMNS: [&str; 13] = [
     "school_code_norm",
     "grade_norm",
     "class_norm",
-    "locality_city",
-    "locality_county",
 ];
 
 /// The records photos are matched against: the `records.parquet` of a `check` or `run` output
@@ -173,6 +171,10 @@ pub fn load_records(
                 }
             }
             df.rechunk_mut_par();
+            // A records.parquet of an earlier version: its schools placed as today.
+            if df.column("place_city").is_err() {
+                crate::report::places::add_school_places(&mut df)?;
+            }
             return Ok(df);
         }
     }
@@ -610,17 +612,9 @@ impl PhotoAudit {
     /// One row per photo × problem, then one per student without a photo.
     pub fn problems_frame(&self, records: &DataFrame) -> Result<DataFrame> {
         let text = |name: &str| Text::of(records, name);
-        let columns = [
-            "record_id",
-            "name",
-            "school_code_norm",
-            "school_name",
-            "grade",
-            "class",
-            "locality_city",
-            "locality_county",
-        ]
-        .map(text);
+        let columns =
+            ["record_id", "name", "school_code_norm", "school_name", "grade", "class", "place_city", "place_county"]
+                .map(text);
         let columns = columns.into_iter().collect::<Result<Vec<_>>>()?;
         let mut rows: Vec<(Option<&Photo>, Option<usize>, Code, &str)> = Vec::new();
         for photo in &self.photos {
@@ -711,7 +705,7 @@ impl PhotoAudit {
     pub fn school_summary(&self, records: &DataFrame) -> Result<DataFrame> {
         let text = |name: &str| Text::of(records, name);
         let (city, county, code, school) =
-            (text("locality_city")?, text("locality_county")?, text("school_code_norm")?, text("school_name")?);
+            (text("place_city")?, text("place_county")?, text("school_code_norm")?, text("school_name")?);
         let key = |i: usize| {
             (
                 city.get(i).unwrap_or(""),
@@ -788,7 +782,7 @@ impl PhotoAudit {
     fn write_retake_lists(&self, records: &DataFrame, dir: &Path, day: Date) -> Result<Vec<PathBuf>> {
         let text = |name: &str| Text::of(records, name);
         let (city, county, code, school) =
-            (text("locality_city")?, text("locality_county")?, text("school_code_norm")?, text("school_name")?);
+            (text("place_city")?, text("place_county")?, text("school_code_norm")?, text("school_name")?);
         let (record_id, name, grade, class) = (text("record_id")?, text("name")?, text("grade")?, text("class")?);
         type School<'a> = (&'a str, &'a str, &'a str, &'a str);
         // A student to photograph: record, why, the photo they have (if any).

@@ -76,6 +76,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     counts.insert("records", check.records.height() as u64);
     counts.insert("blank_rows_skipped", check.preflight.blank_rows() as u64);
     counts.insert("problems", check.problems.len() as u64);
+    counts.insert("schools_without_place", crate::report::places::unplaced_schools(&check.records)? as u64);
     for (severity, key) in [(Severity::Error, "records_with_errors"), (Severity::Warning, "records_with_warnings")] {
         let mut records: Vec<usize> =
             check.problems.iter().filter(|p| p.code.kind().severity == severity).map(|p| p.record).collect();

@@ -22,7 +22,8 @@ use crate::report;
 
 /// The outcome of `check`: every record with its normalized columns, and every problem.
 pub struct CheckRun {
-    /// Original columns, then the normalized ones, `id_valid`, `locality_city`, `locality_county`.
+    /// Original columns, then the normalized ones, `id_valid`, `locality_city`, `locality_county`
+    /// (the record's own place), `place_city`, `place_county` (its school's: [`report::places`]).
     pub records: DataFrame,
     /// Ordered by record, then code.
     pub problems: Vec<Problem>,
@@ -49,6 +50,7 @@ pub fn check_inputs(
     let lost_ids = check_records(&mut records, &mut problems, check_options)?;
     problems.extend(check::duplicates::exact_duplicates(&records, &lost_ids)?);
     problems.sort_by_key(|p| (p.record, p.code));
+    report::places::add_school_places(&mut records)?;
     watch.finish(&mut timings);
 
     Ok(CheckRun { records, problems, timings, preflight })

@@ -145,6 +145,7 @@ fn count_label(key: &str) -> &'static str {
     match key {
         "records" => "学籍记录 records",
         "blank_rows_skipped" => "跳过的空行 blank rows skipped",
+        "schools_without_place" => "无法确定地区的学校 schools without a place",
         "problems" => "问题 problems",
         "records_with_errors" => "有错误的学籍 records with errors",
         "records_with_warnings" => "有警告的学籍 records with warnings",
@@ -253,7 +254,7 @@ pub fn campaign_report(
     code_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 
     let (city, county, school) =
-        (Text::of(records, "locality_city")?, Text::of(records, "locality_county")?, Text::of(records, "school_name")?);
+        (Text::of(records, "place_city")?, Text::of(records, "place_county")?, Text::of(records, "school_name")?);
     let mut by_place: HashMap<(String, String), u64> = HashMap::new();
     let mut by_school: HashMap<String, u64> = HashMap::new();
     for p in problems.iter().filter(|p| p.code.kind().severity == Severity::Error) {

@@ -2,6 +2,7 @@
 //! file beside it, then a rename), and text cells of exported CSV are made inert for spreadsheets.
 
 pub mod html;
+pub mod places;
 pub mod police;
 pub mod returns;
 
@@ -379,7 +380,7 @@ pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<[Colu
 /// Counts of problems by code × city × county × school, most frequent first.
 pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFrame> {
     let text = |name: &str| Text::of(records, name);
-    let (cities, counties) = (text("locality_city")?, text("locality_county")?);
+    let (cities, counties) = (text("place_city")?, text("place_county")?);
     let (school_codes, school_names) = (text("school_code_norm")?, text("school_name")?);
     let mut counts: BTreeMap<(&str, String, String, String, String), u64> = BTreeMap::new();
     for p in problems {

@@ -31,7 +31,7 @@ struct School<'a> {
 pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -> Result<Vec<PathBuf>> {
     let text = |name: &str| Text::of(records, name);
     let (city, county, code, school) =
-        (text("locality_city")?, text("locality_county")?, text("school_code_norm")?, text("school_name")?);
+        (text("place_city")?, text("place_county")?, text("school_code_norm")?, text("school_name")?);
     let mut schools: BTreeMap<(&str, &str, &str, &str), School> = BTreeMap::new();
     for p in problems.iter().filter(|p| p.code.kind().severity != Severity::Info) {
         let i = p.record;

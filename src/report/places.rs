@@ -1,0 +1,202 @@
+//! Where a school is: the city and county its return workbook goes under and its problems are
+//! counted in. A school is one place — never split by its students' birthplaces — told, in
+//! order, by the sheet's 所属地市/所属区县 columns, the folder the sheet came from
+//! (`…/朝阳市/北票市/x.xlsx`), the county its name carries (`建昌县第一…`), or the household
+//! (户口所在地) most of its students have; a school none of these place is left unplaced, not
+//! guessed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::check::region;
+use crate::columns::Text;
+use crate::error::Result;
+
+/// How a school's place was told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Sheet,
+    Folder,
+    SchoolName,
+    Households,
+}
+
+/// Adds `place_city` and `place_county` (the place of each record's school; null where it cannot
+/// be told) and returns how many schools could not be placed.
+pub fn add_school_places(records: &mut DataFrame) -> Result<usize> {
+    let text = |name: &str| Text::of(records, name);
+    let (codes, names, files) = (text("school_code_norm")?, text("school_name")?, text("source_file")?);
+    let (cities, counties, households, ids) =
+        (text("city")?, text("county")?, text("household_address")?, text("id_norm")?);
+    let mut schools: HashMap<&str, Vec<usize>> = HashMap::new();
+    for i in 0..records.height() {
+        if let Some(key) = codes.get(i).or_else(|| names.get(i)) {
+            schools.entry(key).or_default().push(i);
+        }
+    }
+    // The campaign's province: the schools' (学校标识码 digits 3–4), else the students' numbers'.
+    let province_of_code =
+        |code: &str| (code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit())).then(|| code[2..4].to_owned());
+    let campaign =
+        most_common((0..records.height()).filter_map(|i| codes.get(i).and_then(province_of_code))).or_else(|| {
+            most_common(
+                (0..records.height()).filter_map(|i| {
+                    ids.get(i).filter(|id| id.len() == 18 && id.is_ascii()).map(|id| id[..2].to_owned())
+                }),
+            )
+        });
+    let label = |code: &str| {
+        let city = region::city_code(code).unwrap_or_default();
+        let name = |code: &str| format!("{code} {}", region::region_name(code).unwrap_or(""));
+        (name(&city), name(code))
+    };
+    let mut place: Vec<Option<(String, String)>> = vec![None; records.height()];
+    let mut unplaced = 0;
+    for (key, members) in &schools {
+        let province = codes.get(members[0]).and_then(province_of_code).or_else(|| campaign.clone());
+        let told = place_of(key, members, province.as_deref(), &cities, &counties, &files, &names, &households);
+        let labels = match told {
+            Some((Source::Sheet, sheet)) => Some(sheet),
+            Some((_, code)) => Some(label(&code.0)),
+            None => {
+                unplaced += 1;
+                None
+            }
+        };
+        for &i in members {
+            place[i] = labels.clone();
+        }
+    }
+    // A record with no school at all keeps its sheet's own columns.
+    for (i, p) in place.iter_mut().enumerate().filter(|(_, p)| p.is_none()) {
+        if let (Some(city), Some(county)) = (cities.get(i), counties.get(i)) {
+            *p = Some((city.to_owned(), county.to_owned()));
+        }
+    }
+    let city =
+        StringChunked::from_iter_options("place_city".into(), place.iter().map(|p| p.as_ref().map(|p| p.0.as_str())));
+    let county =
+        StringChunked::from_iter_options("place_county".into(), place.iter().map(|p| p.as_ref().map(|p| p.1.as_str())));
+    records.with_column(city.into_column())?;
+    records.with_column(county.into_column())?;
+    crate::columns::repeated(records)?;
+    Ok(unplaced)
+}
+
+/// The place of one school (its records `members`): the sheet's (city, county) as typed, or a
+/// county (else city) code, with how it was told.
+#[allow(clippy::too_many_arguments)]
+fn place_of(
+    key: &str,
+    members: &[usize],
+    province: Option<&str>,
+    cities: &Text,
+    counties: &Text,
+    files: &Text,
+    names: &Text,
+    households: &Text,
+) -> Option<(Source, (String, String))> {
+    let typed = most_common(members.iter().filter_map(|&i| {
+        let (city, county) = (cities.get(i), counties.get(i));
+        (city.is_some() || county.is_some())
+            .then(|| (city.unwrap_or("").to_owned(), county.or(city).unwrap_or("").to_owned()))
+    }));
+    if let Some(sheet) = typed {
+        return Some((Source::Sheet, sheet));
+    }
+    let province = province?;
+    let code = |found: Option<String>| found.map(|code| (code, String::new()));
+    let folder = most_common(members.iter().filter_map(|&i| {
+        let file = files.get(i)?;
+        let parent = Path::new(file).parent()?;
+        // The nearest folder that names a place.
+        parent.ancestors().filter_map(|a| a.file_name()?.to_str()).find_map(|f| region::place_named(f, province))
+    }));
+    if let Some(found) = code(folder) {
+        return Some((Source::Folder, found));
+    }
+    let name = names.get(members[0]).unwrap_or(key);
+    if let Some(found) = code(region::place_named(name, province)) {
+        return Some((Source::SchoolName, found));
+    }
+    let homes = most_common(members.iter().filter_map(|&i| region::place_named(households.get(i)?, province)));
+    code(homes).map(|found| (Source::Households, found))
+}
+
+/// How many schools of `records` (with [`add_school_places`]'s columns) have no place: their
+/// return workbooks go under 未知, listed rather than guessed.
+pub fn unplaced_schools(records: &DataFrame) -> Result<usize> {
+    let text = |name: &str| Text::of(records, name);
+    let (codes, names, county) = (text("school_code_norm")?, text("school_name")?, text("place_county")?);
+    let unplaced: std::collections::HashSet<&str> = (0..records.height())
+        .filter(|&i| county.get(i).is_none())
+        .filter_map(|i| codes.get(i).or_else(|| names.get(i)))
+        .collect();
+    Ok(unplaced.len())
+}
+
+/// The value met most often (the first met on a tie), if any.
+fn most_common<T: Eq + std::hash::Hash + Clone>(values: impl Iterator<Item = T>) -> Option<T> {
+    let mut counts: HashMap<T, (usize, usize)> = HashMap::new();
+    for (k, value) in values.enumerate() {
+        let entry = counts.entry(value).or_insert((0, k));
+        entry.0 += 1;
+    }
+    counts.into_iter().max_by_key(|(_, (n, first))| (*n, std::cmp::Reverse(*first))).map(|(v, _)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn places(df: DataFrame) -> (Vec<(Option<String>, Option<String>)>, usize) {
+        let mut df = df;
+        let unplaced = add_school_places(&mut df).unwrap();
+        let text = |name: &str| {
+            let c = df.column(name).unwrap().cast(&DataType::String).unwrap();
+            c.str().unwrap().iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>()
+        };
+        (text("place_city").into_iter().zip(text("place_county")).collect(), unplaced)
+    }
+
+    #[test]
+    fn a_school_is_one_place_however_its_students_were_born() {
+        // No city or county columns; a school of 建昌县 whose students' numbers and households
+        // are of other places: all its rows go to 建昌县.
+        let df = df!(
+            "school_code_norm" => [Some("2121000001"), Some("2121000001"), Some("2121000002"), Some("2121000003"), None],
+            "school_name" => [Some("建昌县第一小学"), Some("建昌县第一小学"), Some("第二小学"), Some("第三小学"), None],
+            "source_file" => ["sheets/a.csv", "sheets/a.csv", "sheets/朝阳市/北票市/b.xlsx", "sheets/c.csv", "sheets/d.csv"],
+            "household_address" => [Some("河北省石家庄市长安区"), Some("辽宁省抚顺市新宾满族自治县"), None, Some("辽宁省抚顺市新宾满族自治县"), None],
+            "id_norm" => [Some("130102201501020012"), None, None, None, None],
+        )
+        .unwrap();
+        let (found, unplaced) = places(df);
+        let at = |i: usize| (found[i].0.as_deref().unwrap_or(""), found[i].1.as_deref().unwrap_or(""));
+        assert_eq!(at(0), ("211400 葫芦岛市", "211422 建昌县"), "by the school's name");
+        assert_eq!(at(1), at(0), "one place for the school");
+        assert_eq!(at(2), ("211300 朝阳市", "211381 北票市"), "by the folder");
+        assert_eq!(at(3), ("210400 抚顺市", "210422 新宾满族自治县"), "by its students' households");
+        assert_eq!(found[4], (None, None), "no school: no place");
+        assert_eq!(unplaced, 0);
+    }
+
+    #[test]
+    fn the_sheet_says_first_and_an_unplaced_school_is_not_guessed() {
+        let df = df!(
+            "school_code_norm" => ["2121000001", "2121000001", "2121000002"],
+            "school_name" => ["建昌县第一小学", "建昌县第一小学", "第二小学"],
+            "source_file" => ["a.csv", "a.csv", "b.csv"],
+            "city" => [Some("朝阳市"), Some("朝阳市"), None],
+            "county" => [Some("北票市"), None, None],
+        )
+        .unwrap();
+        let (found, unplaced) = places(df);
+        assert_eq!(found[0], (Some("朝阳市".into()), Some("北票市".into())), "the sheet's own columns");
+        assert_eq!(found[1], found[0]);
+        assert_eq!(found[2], (None, None));
+        assert_eq!(unplaced, 1);
+    }
+}
