@@ -400,7 +400,7 @@ pub fn reconcile(
         .str()?
         .apply_values(|c| crate::check::sex_label(c).to_owned().into());
     for_people.with_column(sex.into_column())?;
-    report::write_csv(&out.join("unique_students.csv"), &for_people)?;
+    report::write_csv(&out.join("unique_students.csv"), &report::chinese_headers(&for_people)?)?;
     // These lists are read by people: Chinese headers first (English with --lang en).
     let text = |v: Vec<Option<String>>, (zh, en): (&str, &str)| {
         StringChunked::from_iter_options(crate::lang::pick(zh, en).into(), v.into_iter()).into_column()

@@ -99,8 +99,8 @@ fn mixed_formats_get_the_right_problem_rows() {
     let out = dir.path().join("out");
 
     let stdout = xueji_ok(&["check", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
-    assert!(stdout.contains("read 12 records from 3 files (1 blank rows skipped)"), "{stdout}");
-    assert!(stdout.contains("not a sheet, not read: ") && stdout.contains("notes.docx"), "{stdout}");
+    assert!(stdout.contains("读取12条记录，来自3个文件（跳过空行1行）"), "{stdout}");
+    assert!(stdout.contains("不是表格文件，未读取：") && stdout.contains("notes.docx"), "{stdout}");
     for file in ["problems.parquet", "problems.csv", "problems_summary.csv", "records.parquet"] {
         assert!(out.join(file).is_file(), "{file}");
     }
@@ -310,11 +310,11 @@ fn preflight_tells_what_is_read_and_a_file_sent_twice_is_read_once() {
     let out = dir.path().join("o");
     let args = ["check", sheets.to_str().unwrap(), "--out", out.to_str().unwrap(), "--map", "证件号码=id_number"];
     let printed = xueji_ok(&args);
-    let before_work = printed.split("read 1 records").next().unwrap();
-    assert!(before_work.contains("a.csv: header row 2, 1 records"), "{printed}");
-    assert!(before_work.contains("证件号码→id_number") && before_work.contains("备注 (kept as is)"), "{printed}");
-    assert!(before_work.contains("not read again: ") && before_work.contains("a_copy.csv"), "{printed}");
-    assert!(before_work.contains("not a sheet, not read: ") && before_work.contains("说明.txt"), "{printed}");
+    let before_work = printed.split("读取1条记录").next().unwrap();
+    assert!(before_work.contains("a.csv：表头在第2行，1条记录"), "{printed}");
+    assert!(before_work.contains("证件号码→id_number") && before_work.contains("备注（原样保留）"), "{printed}");
+    assert!(before_work.contains("不再读取：") && before_work.contains("a_copy.csv"), "{printed}");
+    assert!(before_work.contains("不是表格文件，未读取：") && before_work.contains("说明.txt"), "{printed}");
     assert_eq!(read_parquet(&out.join("records.parquet")).height(), 1, "the copy is not read");
 }
 

@@ -97,9 +97,9 @@ fn settings_files_choose_the_rules() {
         &out,
         &["--settings", settings.to_str().unwrap(), "--explain-blocking"],
     );
-    assert!(stdout.contains("threshold 0.95"), "{stdout}");
+    assert!(stdout.contains("阈值0.95"), "{stdout}");
     assert!(stdout.contains("same_id"), "{stdout}");
-    let rules = stdout.split("blocking rule").nth(1).unwrap();
+    let rules = stdout.split("分块规则").nth(1).unwrap();
     assert!(!rules.contains("guardian_phone"), "only the settings' rules: {stdout}");
 
     // The help names every default rule, so that --settings can be written from it.

@@ -156,7 +156,7 @@ fn excel_output_has_a_title_row_and_reads_back() {
     let checked = dir.path().join("c");
     let stdout = on_generated("check", &out.join("sheets"), &checked, &[]);
     let truth = read_parquet(&out.join("truth/records.parquet"));
-    assert!(stdout.contains(&format!("read {} records from 1 files", truth.height())), "{stdout}");
+    assert!(stdout.contains(&format!("读取{}条记录，来自1个文件", truth.height())), "{stdout}");
     let records = read_parquet(&checked.join("records.parquet"));
     let rows: Vec<u32> = records.column("source_row").unwrap().u32().unwrap().into_no_null_iter().collect();
     assert_eq!(rows[0], 3, "title on row 1, header on row 2");
@@ -250,8 +250,8 @@ fn schools_send_their_files_as_schools_make_them() {
         }
         let expected = |code: &str| problems.get(code).map_or(0, |s| s["expected"].as_u64().unwrap());
         if format == "xlsx" {
-            assert!(stdout.contains("sheet \"下拉\" not read") && stdout.contains("hidden"), "{stdout}");
-            assert!(stdout.contains("sheet \"填表说明\" not read"), "{stdout}");
+            assert!(stdout.contains("工作表“下拉”未读取") && stdout.contains("隐藏"), "{stdout}");
+            assert!(stdout.contains("工作表“填表说明”未读取"), "{stdout}");
             assert!(expected("CELL_MERGED") > 20, "a report per merged class sheet");
         } else {
             assert!(expected("CELL_NUMBER_PRECISION_LOST") > 200, "schools whose CSV Excel saved");

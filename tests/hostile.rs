@@ -106,7 +106,7 @@ fn a_cell_at_the_last_column_of_the_last_row_is_no_crash() {
     xlsx(&path, &rows, &[]);
     let out = dir.path().join("o2");
     let printed = check(&path, &out, &[]);
-    assert!(printed.contains("read 2 records"), "{printed}");
+    assert!(printed.contains("读取2条记录"), "{printed}");
     let problems = problem_set(&out);
     assert!(codes_at(&problems, "far.xlsx", 1048576).contains(&"ROW_FIELD_COUNT".to_owned()), "{problems:?}");
 }
@@ -189,7 +189,7 @@ fn an_unclosed_quote_accounts_for_every_line() {
     let path = csv(dir.path(), "quote.csv", &rows);
     let out = dir.path().join("o");
     let printed = check(&path, &out, &[]);
-    assert!(printed.contains("read 51 records"), "{printed}");
+    assert!(printed.contains("读取51条记录"), "{printed}");
     let problems = read_parquet(&out.join("problems.parquet"));
     let messages = strings(&problems, "message");
     let joined: Vec<&String> = messages.iter().filter(|m| m.contains("被读成一条记录")).collect();
@@ -265,8 +265,8 @@ fn link_loops_end_and_every_file_is_read_once() {
     std::fs::write(sheets.join("说明.txt"), "本文件夹为各校学生基本信息表，请勿改动。\n").unwrap();
     let out = dir.path().join("o");
     let printed = check(&sheets, &out, &[]);
-    assert!(printed.contains("read 3 records from 2 files"), "{printed}");
-    assert!(printed.contains("not a sheet, not read:") && printed.contains("说明.txt"), "{printed}");
+    assert!(printed.contains("读取3条记录，来自2个文件"), "{printed}");
+    assert!(printed.contains("不是表格文件，未读取：") && printed.contains("说明.txt"), "{printed}");
 
     // A file named twice, or reached through a link, is an error naming both paths.
     std::os::unix::fs::symlink(sheets.join("a.csv"), dir.path().join("again.csv")).unwrap();

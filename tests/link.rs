@@ -36,7 +36,7 @@ fn intake_links_to_the_registry() {
         "--as-of",
         AS_OF,
     ]);
-    assert!(stdout.contains(&format!("{} new records against {} registry records", rows.len() - cut, cut)), "{stdout}");
+    assert!(stdout.contains(&format!("新增{}条记录对照学籍库{}条记录", rows.len() - cut, cut)), "{stdout}");
 
     let truth = read_parquet(&data.join("truth/records.parquet"));
     let person: HashMap<String, String> =

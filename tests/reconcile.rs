@@ -187,6 +187,6 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
         "Chinese reasons and verdicts"
     );
     let unique_csv = std::fs::read_to_string(out.join("unique_students.csv")).unwrap();
-    let sex_at = unique_csv.lines().next().unwrap().split(',').position(|h| h == "sex_norm").unwrap();
+    let sex_at = unique_csv.lines().next().unwrap().split(',').position(|h| h == "性别").unwrap();
     assert!(unique_csv.lines().skip(1).all(|l| matches!(l.split(',').nth(sex_at), Some("男" | "女" | ""))));
 }

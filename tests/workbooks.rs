@@ -108,10 +108,10 @@ fn every_class_sheet_is_read_and_the_others_are_listed() {
     let out = dir.path().join("out");
     let printed = xueji_ok(&["check", book.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
     for class in ["一班", "二班", "三班"] {
-        assert!(printed.contains(&format!("sheet {class:?}, header row 2, 40 records")), "{printed}");
+        assert!(printed.contains(&format!("工作表“{class}”，表头在第2行，40条记录")), "{printed}");
     }
-    assert!(printed.contains("sheet \"下拉\" not read (4 rows, hidden)"), "{printed}");
-    assert!(printed.contains("sheet \"填表说明\" not read (3 rows)"), "{printed}");
+    assert!(printed.contains("工作表“下拉”未读取（4行，隐藏）"), "{printed}");
+    assert!(printed.contains("工作表“填表说明”未读取（3行）"), "{printed}");
 
     let records = read_parquet(&out.join("records.parquet"));
     assert_eq!(records.height(), 120, "no class lost");

@@ -38,23 +38,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         records.len()
     };
     println!(
-        "read {} records from {} files ({} blank rows skipped), as of {}",
-        run.records.height(),
-        run.preflight.files.len(),
-        run.preflight.blank_rows(),
-        options.as_of
+        "{}",
+        xueji::say!(
+            "读取{}条记录，来自{}个文件（跳过空行{}行），核查日期{}",
+            "read {} records from {} files ({} blank rows skipped), as of {}",
+            run.records.height(),
+            run.preflight.files.len(),
+            run.preflight.blank_rows(),
+            options.as_of
+        )
     );
     println!(
-        "records with errors: {}, with warnings: {}",
-        records_with(Severity::Error),
-        records_with(Severity::Warning)
+        "{}",
+        xueji::say!(
+            "有错误的记录{}条，有警告的记录{}条",
+            "records with errors: {}, with warnings: {}",
+            records_with(Severity::Error),
+            records_with(Severity::Warning)
+        )
     );
     for ((severity, code), count) in &by_code {
-        println!("  {:<8} {code:<28} {count}", severity.as_str());
+        let kind = xueji::problems::Code::parse(code).map(|c| c.kind().label()).unwrap_or("");
+        println!("  {:<8} {code:<28} {count:>8}  {kind}", severity.label());
     }
-    let timings: Vec<String> =
-        run.timings.iter().map(|(stage, t)| format!("{stage} {:.2}s", t.as_secs_f64())).collect();
-    println!("time: {}", timings.join(", "));
-    println!("wrote {} in {}", CHECK_OUTPUTS.join(", "), args.out.display());
+    println!("{}", super::time_line(run.timings.iter().map(|(stage, t)| (*stage, t.as_secs_f64()))));
+    println!("{}", xueji::say!("已写入{}：{}", "wrote {} in {}", args.out.display(), CHECK_OUTPUTS.join(", ")));
     Ok(())
 }

@@ -54,36 +54,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     run.write(&args.out)?;
     let summary = run.summary();
 
+    use xueji::say;
     println!(
-        "{} records, {} candidate pairs, threshold {}",
-        summary.records, summary.candidate_pairs, summary.threshold
+        "{}",
+        say!(
+            "{}条记录，候选对{}个，阈值{}",
+            "{} records, {} candidate pairs, threshold {}",
+            summary.records,
+            summary.candidate_pairs,
+            summary.threshold
+        )
     );
+    let bands = summary.matches_by_probability.iter().map(|(b, n)| format!("{b}: {n}")).collect::<Vec<_>>().join(", ");
+    println!("{}", say!("匹配对按概率：{bands}", "matches by probability: {bands}"));
+    let sizes = summary.clusters_by_size.iter().map(|(s, n)| format!("{s}: {n}")).collect::<Vec<_>>().join(", ");
+    println!("{}", say!("聚类按学籍数：{sizes}", "clusters by size: {sizes}"));
     println!(
-        "matches by probability: {}",
-        summary.matches_by_probability.iter().map(|(b, n)| format!("{b}: {n}")).collect::<Vec<_>>().join(", ")
-    );
-    println!(
-        "clusters by size: {}",
-        summary.clusters_by_size.iter().map(|(s, n)| format!("{s}: {n}")).collect::<Vec<_>>().join(", ")
-    );
-    println!(
-        "一人多籍: {} people registered more than once, {} registrations to resolve; {} ID conflicts; {} chained components split",
-        summary.people_with_several,
-        summary.duplicate_registrations,
-        summary.id_conflicts,
-        summary.split_components.len()
+        "{}",
+        say!(
+            "一人多籍：{}人有多条学籍，待处理学籍{}条；证件号冲突{}个；拆分的连锁聚类{}个",
+            "一人多籍: {} people registered more than once, {} registrations to resolve; {} ID conflicts; {} chained components split",
+            summary.people_with_several,
+            summary.duplicate_registrations,
+            summary.id_conflicts,
+            summary.split_components.len()
+        )
     );
     if args.explain_blocking {
-        println!("blocking rule                     pairs      new pairs  blocks     skipped blocks (records)");
+        println!(
+            "{}",
+            xueji::lang::pick(
+                "分块规则                          候选对      新增对     块数       跳过的块（记录）",
+                "blocking rule                     pairs      new pairs  blocks     skipped blocks (records)"
+            )
+        );
         for s in &summary.blocking {
             println!(
                 "{:<32} {:>10} {:>10} {:>10} {:>6} ({})",
                 s.rule, s.pairs, s.new_pairs, s.blocks, s.skipped_blocks, s.skipped_records
             );
         }
-        println!("largest blocks:");
+        println!("{}", xueji::lang::pick("最大的块：", "largest blocks:"));
         for b in &summary.largest_blocks {
-            println!("  {:<28} {:>7} records  {}", b.rule, b.records, b.key);
+            println!("  {:<28} {:>7} {}  {}", b.rule, b.records, xueji::lang::pick("条记录", "records"), b.key);
         }
         let candidates = args.out.join("candidate_pairs.parquet");
         run.write_candidates(&candidates)?;
@@ -92,13 +105,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let pairs = xueji::eval::read_pairs(&candidates, &truth)?;
             let blocking = score_blocking(&truth, &pairs);
             println!(
-                "pair completeness {:.4}, reduction ratio {:.6}",
-                blocking.pair_completeness, blocking.reduction_ratio
+                "{}",
+                say!(
+                    "真实对覆盖率 pair completeness {:.4}，压缩比 reduction ratio {:.6}",
+                    "pair completeness {:.4}, reduction ratio {:.6}",
+                    blocking.pair_completeness,
+                    blocking.reduction_ratio
+                )
             );
         }
     }
-    let timings: Vec<String> = summary.timings.iter().map(|(stage, t)| format!("{stage} {t:.2}s")).collect();
-    println!("time: {}", timings.join(", "));
-    println!("wrote {} in {}", DEDUPE_OUTPUTS.join(", "), args.out.display());
+    println!("{}", super::time_line(summary.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
+    println!("{}", say!("已写入{}：{}", "wrote {} in {}", args.out.display(), DEDUPE_OUTPUTS.join(", ")));
     Ok(())
 }

@@ -36,15 +36,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     linked.run.write(&args.out)?;
     let summary = linked.run.summary();
     println!(
-        "{} new records against {} registry records ({} share a key with the intake): {} candidate pairs",
-        linked.new_records, linked.registry_rows, linked.registry_candidates, summary.candidate_pairs
+        "{}",
+        xueji::say!(
+            "新增{}条记录对照学籍库{}条记录（其中{}条与新增记录有相同分块键）：候选对{}个",
+            "{} new records against {} registry records ({} share a key with the intake): {} candidate pairs",
+            linked.new_records,
+            linked.registry_rows,
+            linked.registry_candidates,
+            summary.candidate_pairs
+        )
     );
     println!(
-        "{} people with several registrations among them, {} registrations to resolve, {} ID conflicts",
-        summary.people_with_several, summary.duplicate_registrations, summary.id_conflicts
+        "{}",
+        xueji::say!(
+            "其中{}人有多条学籍，待处理学籍{}条，证件号冲突{}个",
+            "{} people with several registrations among them, {} registrations to resolve, {} ID conflicts",
+            summary.people_with_several,
+            summary.duplicate_registrations,
+            summary.id_conflicts
+        )
     );
-    let timings: Vec<String> = summary.timings.iter().map(|(stage, t)| format!("{stage} {t:.2}s")).collect();
-    println!("time: {}", timings.join(", "));
-    println!("wrote {} in {}", DEDUPE_OUTPUTS.join(", "), args.out.display());
+    println!("{}", super::time_line(summary.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
+    println!("{}", xueji::say!("已写入{}：{}", "wrote {} in {}", args.out.display(), DEDUPE_OUTPUTS.join(", ")));
     Ok(())
 }

@@ -119,7 +119,7 @@ fn show_progress() {
                     ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_message(stage);
+                bar.set_message(stage_name(stage).to_owned());
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 *current = Some(bar);
             }
@@ -128,7 +128,7 @@ fn show_progress() {
                     bar.set_style(
                         ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
-                    bar.finish_with_message(format!("{stage} {:.2}s", took.as_secs_f64()));
+                    bar.finish_with_message(format!("{} {:.2}s", stage_name(stage), took.as_secs_f64()));
                 }
             }
         }
@@ -139,20 +139,27 @@ fn show_progress() {
 /// twenty; manifest.json of `run` has them all), its columns where they differ from the file
 /// before, and the files not read.
 fn print_preflight(preflight: &xueji::ingest::Preflight) {
+    use xueji::say;
     const SHOWN: usize = 20;
     let mut previous: Option<&Vec<(String, Option<&str>)>> = None;
     for file in preflight.files.iter().take(SHOWN) {
         let layout = &file.layout;
-        let mut line = format!("{}:", file.path.display());
+        let mut parts: Vec<String> = Vec::new();
         if let Some(sheet) = &layout.sheet {
-            line.push_str(&format!(" sheet {sheet:?},"));
+            parts.push(say!("工作表“{sheet}”", "sheet {sheet:?}"));
         }
         if let Some(row) = layout.header_row {
-            line.push_str(&format!(" header row {row},"));
+            parts.push(say!("表头在第{row}行", "header row {row}"));
         }
-        line.push_str(&format!(" {} records", file.records));
+        parts.push(say!("{}条记录", "{} records", file.records));
+        let mut line = format!(
+            "{}{}{}",
+            file.path.display(),
+            xueji::lang::pick("：", ": "),
+            parts.join(xueji::lang::pick("，", ", "))
+        );
         if file.blank_rows > 0 {
-            line.push_str(&format!(" ({} blank rows)", file.blank_rows));
+            line.push_str(&say!("（空行{}行）", " ({} blank rows)", file.blank_rows));
         }
         println!("{line}");
         if previous != Some(&layout.columns) {
@@ -162,32 +169,71 @@ fn print_preflight(preflight: &xueji::ingest::Preflight) {
                 .map(|(header, field)| match field {
                     Some(field) if header == field => header.clone(),
                     Some(field) => format!("{header}→{field}"),
-                    None => format!("{header} (kept as is)"),
+                    None => say!("{header}（原样保留）", "{header} (kept as is)"),
                 })
                 .collect();
-            println!("  columns: {}", columns.join(", "));
+            println!("  {}{}", xueji::lang::pick("列：", "columns: "), columns.join(", "));
             previous = Some(&layout.columns);
         }
     }
     if preflight.files.len() > SHOWN {
-        println!("… and {} more files", preflight.files.len() - SHOWN);
+        println!("{}", say!("……另有{}个文件", "… and {} more files", preflight.files.len() - SHOWN));
     }
     for (file, first) in &preflight.identical {
-        println!("same bytes as {}, not read again: {}", first.display(), file.display());
-    }
-    for skipped in &preflight.skipped {
-        println!("not a sheet, not read: {}", skipped.display());
-    }
-    for sheet in &preflight.sheets_not_read {
-        let hidden = if sheet.hidden { ", hidden" } else { "" };
         println!(
-            "{}: sheet {:?} not read ({} rows{hidden}): {}",
-            sheet.path.display(),
-            sheet.sheet,
-            sheet.rows,
-            sheet.reason
+            "{}",
+            say!("与{}内容相同，不再读取：{}", "same bytes as {}, not read again: {}", first.display(), file.display())
         );
     }
+    for skipped in &preflight.skipped {
+        println!("{}", say!("不是表格文件，未读取：{}", "not a sheet, not read: {}", skipped.display()));
+    }
+    for sheet in &preflight.sheets_not_read {
+        let hidden = if sheet.hidden { xueji::lang::pick("，隐藏", ", hidden") } else { "" };
+        println!(
+            "{}",
+            say!(
+                "{}：工作表“{}”未读取（{}行{hidden}）：{}",
+                "{}: sheet {:?} not read ({} rows{hidden}): {}",
+                sheet.path.display(),
+                sheet.sheet,
+                sheet.rows,
+                sheet.reason
+            )
+        );
+    }
+}
+
+/// A stage's name on screen (the manifest and JSON keep the English one).
+pub fn stage_name(stage: &str) -> &str {
+    if xueji::lang::english() {
+        return stage;
+    }
+    match stage {
+        "ingest" => "读取",
+        "normalize" => "规范化",
+        "check" => "核查",
+        "write problems" => "写出问题学籍",
+        "block" => "分块",
+        "compare" => "比对",
+        "frequencies" => "统计频次",
+        "fit" => "拟合模型",
+        "score" => "打分",
+        "cluster" => "聚类",
+        "write duplicates" => "写出重复学籍",
+        "police export" => "导出公安核查名单",
+        "school returns" => "写出学校回执",
+        "photos" => "照片",
+        "read registry" => "读取学籍库",
+        "total" => "合计",
+        other => other,
+    }
+}
+
+/// `用时：读取 0.01s，…` / `time: ingest 0.01s, …`.
+pub fn time_line<'a>(timings: impl Iterator<Item = (&'a str, f64)>) -> String {
+    let parts: Vec<String> = timings.map(|(stage, t)| format!("{} {t:.2}s", stage_name(stage))).collect();
+    format!("{}{}", xueji::lang::pick("用时：", "time: "), parts.join(xueji::lang::pick("，", ", ")))
 }
 
 /// School sheets to read, and how.

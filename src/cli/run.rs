@@ -62,11 +62,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let manifest = run_campaign(&args.input.inputs, campaign, &args.out)?;
-    for (what, n) in &manifest.counts {
-        println!("{what:<34} {n}");
+    // In the campaign's order: records, problems, duplicates, police, photos.
+    let mut counts: Vec<(&&str, &u64)> = manifest.counts.iter().collect();
+    counts.sort_by_key(|(what, _)| xueji::report::html::COUNTS.iter().position(|c| c == *what));
+    for (what, n) in counts {
+        let label = if xueji::lang::english() { what } else { xueji::report::html::count_label(what) };
+        println!("{label:<40} {n}");
     }
-    let timings: Vec<String> = manifest.timings.iter().map(|(stage, t)| format!("{stage} {t:.2}s")).collect();
-    println!("time: {}", timings.join(", "));
-    println!("wrote the campaign to {} ({} police files)", args.out.display(), manifest.police_files.len());
+    println!("{}", super::time_line(manifest.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
+    println!(
+        "{}",
+        xueji::say!(
+            "已写入查重结果：{}（公安核查名单{}个文件）",
+            "wrote the campaign to {} ({} police files)",
+            args.out.display(),
+            manifest.police_files.len()
+        )
+    );
     Ok(())
 }

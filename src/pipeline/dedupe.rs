@@ -485,11 +485,13 @@ impl DedupeOutputs<'_> {
         crate::report::output_dir(out)?;
         let mut pairs = self.pair_frame(PairKind::Match)?;
         report::write_parquet(&out.join("duplicate_pairs.parquet"), &mut pairs)?;
-        report::write_csv(&out.join("duplicate_pairs.csv"), &pairs)?;
+        // The CSV copies are for people: Chinese headers (the Parquet keeps English names).
+        report::write_csv(&out.join("duplicate_pairs.csv"), &report::chinese_headers(&pairs)?)?;
         let mut clusters = self.cluster_frame()?;
         report::write_parquet(&out.join("clusters.parquet"), &mut clusters)?;
-        report::write_csv(&out.join("clusters.csv"), &clusters)?;
-        report::write_csv(&out.join("id_conflicts.csv"), &self.pair_frame(PairKind::IdConflict)?)?;
+        report::write_csv(&out.join("clusters.csv"), &report::chinese_headers(&clusters)?)?;
+        let conflicts = report::chinese_headers(&self.pair_frame(PairKind::IdConflict)?)?;
+        report::write_csv(&out.join("id_conflicts.csv"), &conflicts)?;
         write_json(&out.join("model.json"), self.model)?;
         write_json(&out.join("dedupe_summary.json"), &self.summary)
     }

@@ -140,8 +140,29 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     html
 }
 
+/// The campaign's counts in the order it goes: records, problems, duplicates, police, photos.
+pub const COUNTS: [&str; 17] = [
+    "records",
+    "blank_rows_skipped",
+    "problems",
+    "records_with_errors",
+    "records_with_warnings",
+    "schools_without_place",
+    "candidate_pairs",
+    "duplicate_pairs",
+    "people_registered_more_than_once",
+    "duplicate_registrations",
+    "id_conflict_pairs",
+    "records_sent_to_police",
+    "photos",
+    "photos_passed",
+    "photos_to_fix",
+    "photos_to_retake",
+    "students_without_photo",
+];
+
 /// What a count in the totals means, Chinese first.
-fn count_label(key: &str) -> &'static str {
+pub fn count_label(key: &str) -> &'static str {
     match key {
         "records" => "学籍记录 records",
         "blank_rows_skipped" => "跳过的空行 blank rows skipped",
@@ -284,8 +305,11 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
         lang = crate::lang::pick("zh-CN", "en")
     );
     let _ = write!(html, "<h2>{}</h2>", bi("总览 Totals"));
-    let totals: Vec<Vec<String>> =
-        counts.iter().map(|(k, v)| vec![bi(count_label(k)).to_owned(), (*k).to_owned(), v.to_string()]).collect();
+    let totals: Vec<Vec<String>> = {
+        let mut ordered: Vec<(&&str, &u64)> = counts.iter().collect();
+        ordered.sort_by_key(|(k, _)| COUNTS.iter().position(|c| c == *k));
+        ordered.into_iter().map(|(k, v)| vec![bi(count_label(k)).to_owned(), (*k).to_owned(), v.to_string()]).collect()
+    };
     html.push_str(
         &table(&["项目 item", "代码 code", "数量 count"], &totals)
             .replace("<table>", r#"<table class="totals" id="totals">"#),

@@ -319,6 +319,59 @@ pub fn problems_for_people(problems: &DataFrame) -> Result<DataFrame> {
     for_people(problems, &COLUMNS, vec![severity_labels(problems)?, field.into_column()])
 }
 
+/// `df` with the headers people read: a Chinese label for every column xueji names (`name_l` →
+/// 姓名1, `id_number_level` → 身份证件号比对级别), English ones as they are under `--lang en`. For
+/// the CSV copies of tables whose Parquet keeps the English names.
+pub fn chinese_headers(df: &DataFrame) -> Result<DataFrame> {
+    if crate::lang::english() {
+        return Ok(df.clone());
+    }
+    let base = |name: &str| -> Option<String> {
+        Some(
+            match name {
+                "record_id" => "记录号",
+                "person_id" => "同一学生",
+                "cluster_id" => "聚类号",
+                "size" => "学籍数",
+                "registrations" => "学籍数",
+                "probability" => "同一人概率",
+                "weight" => "匹配权重",
+                "action" => "处理",
+                "school" => "学校",
+                "guardian" => "监护人",
+                "household" => "户口所在地",
+                "name_norm" => "姓名",
+                "sex_norm" => "性别",
+                "id_norm" => "身份证件号",
+                "school_code_norm" => "学校标识码",
+                "source_file" => "来源文件",
+                field => {
+                    return crate::schema::FIELDS
+                        .iter()
+                        .any(|f| f.name == field)
+                        .then(|| crate::schema::label(field).to_owned())
+                }
+            }
+            .to_owned(),
+        )
+    };
+    let label = |name: &str| -> String {
+        let (stem, suffix) = match name.rsplit_once('_') {
+            Some((stem, "l")) => (stem, "1"),
+            Some((stem, "r")) => (stem, "2"),
+            Some((stem, "level")) => (stem, "比对级别"),
+            Some((stem, "weight")) if stem != "match" => (stem, "权重"),
+            _ => (name, ""),
+        };
+        match base(stem) {
+            Some(label) => format!("{label}{suffix}"),
+            None => base(name).unwrap_or_else(|| name.to_owned()),
+        }
+    };
+    let columns: Vec<Column> = df.columns().iter().map(|c| c.clone().with_name(label(c.name()).into())).collect();
+    Ok(DataFrame::new(df.height(), columns)?)
+}
+
 /// A `severity` column (`error`, `warning`, `info`) as people read it: 错误, 警告, 提示.
 pub fn severity_labels(df: &DataFrame) -> Result<Column> {
     let labels = df.column("severity")?.str()?.apply_values(|s| {
