@@ -290,8 +290,106 @@ pub struct ReconcileSummary {
     pub verdicts_blank: usize,
     /// Registrations of groups held (待核查): listed in held.csv, to ask police again.
     pub held: usize,
+    /// Corrections from the schools' return workbooks proposed on registrations kept.
+    pub corrections_applied: usize,
     pub actions: BTreeMap<&'static str, usize>,
     pub unique_students: usize,
+}
+
+/// A correction a school wrote under a 更正后 column of its return workbook.
+#[derive(Clone, Debug)]
+pub struct Correction {
+    pub record_id: String,
+    pub field: &'static str,
+    /// Normalized as records are (`１１０…` and trailing spaces folded, 男 → its code).
+    pub value: String,
+}
+
+/// Reads the return workbooks schools filled in (`returns/…/*.xlsx` of a campaign): every
+/// non-empty 更正后 cell, keyed by 记录号. What Excel does to a typed value is undone where it can
+/// be (full-width digits, spaces, a number typed as a number); a number a spreadsheet rounded,
+/// or a date or code that cannot be read, is listed in the problems, never applied.
+pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProblem>)> {
+    // The corrected number is read as a number column is, so that one typed as a number (Excel
+    // kept 15 digits of it) is known for what it is.
+    let maps = [("更正后身份证件号", "id_number"), ("corrected id_number", "id_number")];
+    let maps: Vec<(String, String)> = maps.iter().map(|(h, f)| (h.to_string(), f.to_string())).collect();
+    let headers = HeaderMap::new(&maps).map_err(Error::Usage)?.requiring(&["record_no"]);
+    let options = IngestOptions { headers, ..IngestOptions::default() };
+    let (mut corrections, mut problems) = (Vec::new(), Vec::new());
+    for path in files {
+        let table = ingest::read_file(path, &options)?;
+        let df = &table.df;
+        let ids = Text::of(df, "record_no")?;
+        let rows = df.column("source_row")?.u32()?;
+        let rounded: HashSet<usize> = table
+            .problems
+            .iter()
+            .filter(|p| p.code == crate::problems::Code::CellNumberPrecisionLost)
+            .map(|p| p.record)
+            .collect();
+        // `更正后出生日期` / `corrected birth_date`: the field each correction column is for.
+        let mut columns: Vec<(&'static str, Text)> = df
+            .get_column_names()
+            .iter()
+            .filter_map(|name| {
+                let label = name.strip_prefix("更正后").or_else(|| name.strip_prefix("corrected "))?;
+                let field = crate::schema::FIELDS.iter().find(|f| f.zh == label || f.name == label)?;
+                Some((field.name, Text::of(df, name).ok()?))
+            })
+            .collect();
+        if df.column("id_number").is_ok() {
+            columns.push(("id_number", Text::of(df, "id_number")?));
+        }
+        for i in 0..df.height() {
+            let Some(record_id) = ids.get(i).map(|v| report::uninert(v).trim().to_owned()) else { continue };
+            for (field, column) in &columns {
+                let Some(typed) = column.get(i).map(str::trim).filter(|v| !v.is_empty()) else { continue };
+                let problem = |message: String| ReplyProblem {
+                    file: path.display().to_string(),
+                    row: rows.get(i).unwrap_or(0),
+                    code: "CORRECTION_UNREADABLE",
+                    message,
+                };
+                let lost = *field == "id_number" && rounded.contains(&i);
+                match correction_value(field, typed).and_then(|v| if lost { Err(lost_digits()) } else { Ok(v) }) {
+                    Ok(value) => corrections.push(Correction { record_id: record_id.clone(), field, value }),
+                    Err(why) => problems.push(problem(crate::say!(
+                        "{record_id}的更正后{}“{typed}”{why}：未采用",
+                        "{record_id}: corrected {} {typed:?} {why}: not applied",
+                        crate::lang::pick(crate::schema::label(field), field)
+                    ))),
+                }
+            }
+        }
+    }
+    Ok((corrections, problems))
+}
+
+fn lost_digits() -> String {
+    crate::lang::pick("被Excel存为数值，已丢失位数", "was stored as an Excel number and lost digits").into()
+}
+
+/// A typed correction as records keep the field, or why it cannot be taken.
+fn correction_value(field: &str, typed: &str) -> std::result::Result<String, String> {
+    match field {
+        "id_number" => {
+            if ingest::rounded::rounding(typed).is_some_and(|r| r != ingest::rounded::Rounding::ZeroedPassing)
+                || ingest::rounded::tells_no_one_apart(typed)
+            {
+                return Err(lost_digits());
+            }
+            normalize_id_number(typed).map(|(id, _)| id).ok_or_else(|| crate::lang::pick("为空", "is empty").into())
+        }
+        "birth_date" => crate::normalize::date::parse_date(typed)
+            .map(|d| d.to_string())
+            .ok_or_else(|| crate::lang::pick("不是可识别的日期", "is no date xueji reads").into()),
+        "sex" => crate::normalize::codes::normalize_sex(typed)
+            .map(|code| crate::check::sex_label(code).to_owned())
+            .ok_or_else(|| crate::lang::pick("不是男/女", "is not 男/女").into()),
+        "name" => Ok(normalize_name(typed).0),
+        _ => Ok(typed.to_owned()),
+    }
 }
 
 /// The files [`reconcile`] writes into its folder.
@@ -315,6 +413,7 @@ pub const RECONCILE_OUTPUTS: [&str; 9] = [
 pub fn reconcile(
     campaign: &Path,
     verdict_files: &[PathBuf],
+    return_files: &[PathBuf],
     maps: &[(String, String)],
     out: &Path,
 ) -> Result<ReconcileSummary> {
@@ -323,7 +422,9 @@ pub fn reconcile(
     let mut records = ParquetReader::new(file).finish()?;
     records.rechunk_mut_par();
     let sent = read_sent(campaign)?;
-    let (replies, reply_problems) = read_replies(verdict_files, maps)?;
+    let (replies, mut reply_problems) = read_replies(verdict_files, maps)?;
+    let (corrections, correction_problems) = read_returns(return_files)?;
+    reply_problems.extend(correction_problems);
 
     // Match replies to sent rows: by record id, else by number and name, else by number alone.
     let by_record: HashMap<&str, usize> = sent.iter().enumerate().map(|(i, s)| (s.record_id.as_str(), i)).collect();
@@ -380,7 +481,8 @@ pub fn reconcile(
         sent.iter().enumerate().filter(|(i, _)| !answers.contains_key(i)).map(|(_, s)| s).collect();
     summary.sent_without_verdict = unanswered.len();
 
-    let decisions = decide(&records, &sent, &answers)?;
+    let mut decisions = decide(&records, &sent, &answers)?;
+    summary.corrections_applied = apply_corrections(&mut decisions, &corrections, &mut reply_problems);
     for d in &decisions {
         *summary.actions.entry(d.action.label()).or_default() += 1;
     }
@@ -495,9 +597,15 @@ fn decide(records: &DataFrame, sent: &[SentRow], answers: &HashMap<usize, Vec<An
     let mut answers_of: HashMap<usize, &[Answer]> = HashMap::new();
     let mut cluster_of: HashMap<usize, String> = HashMap::new();
     let mut is_sent = vec![false; records.height()];
+    // The number police were asked about: the record's own, or for one without (or with one a
+    // spreadsheet rounded) its group's, inferred.
+    let mut sent_number: HashMap<usize, &str> = HashMap::new();
     for (k, row) in sent.iter().enumerate() {
         if let Some(&i) = index.get(row.record_id.as_str()) {
             is_sent[i] = true;
+            if let Some(n) = &row.id_number {
+                sent_number.insert(i, n.as_str());
+            }
             if let Some(a) = answers.get(&k) {
                 answers_of.insert(i, a.as_slice());
             }
@@ -528,7 +636,8 @@ fn decide(records: &DataFrame, sent: &[SentRow], answers: &HashMap<usize, Vec<An
             changes,
             reason,
         };
-        if let Some(why) = held_because(&members, &answers_of, |i| numbers.get(i), |i| names.get(i), |i| ids.get(i)) {
+        let number = |i: usize| sent_number.get(&i).copied().or_else(|| numbers.get(i));
+        if let Some(why) = held_because(&members, &answers_of, number, |i| names.get(i), |i| ids.get(i)) {
             decisions.extend(members.iter().map(|&i| decision(i, Action::Held, Vec::new(), why.clone())));
             continue;
         }
@@ -623,6 +732,49 @@ fn decide(records: &DataFrame, sent: &[SentRow], answers: &HashMap<usize, Vec<An
     }
     decisions.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     Ok(decisions)
+}
+
+/// Proposes the schools' corrections on the registrations kept (保留 becomes 变更); one on a
+/// registration deleted or sent back to its school is listed, not applied. Returns how many
+/// were proposed.
+fn apply_corrections(
+    decisions: &mut [Decision],
+    corrections: &[Correction],
+    problems: &mut Vec<ReplyProblem>,
+) -> usize {
+    let index: HashMap<String, usize> = decisions.iter().enumerate().map(|(k, d)| (d.record_id.clone(), k)).collect();
+    let mut applied = 0;
+    for c in corrections {
+        let label = crate::lang::pick(crate::schema::label(c.field), c.field);
+        let skip =
+            |why: String| ReplyProblem { file: String::new(), row: 0, code: "CORRECTION_NOT_APPLIED", message: why };
+        let Some(&k) = index.get(&c.record_id) else {
+            problems.push(skip(crate::say!(
+                "{}的更正未采用：本次查重无此记录",
+                "{}: correction not applied: no such record in this campaign",
+                c.record_id
+            )));
+            continue;
+        };
+        let d = &mut decisions[k];
+        if !matches!(d.action, Action::Keep | Action::Change | Action::Evidence) {
+            problems.push(skip(crate::say!(
+                "{}的更正未采用：该学籍的处理为“{}”",
+                "{}: correction not applied: the registration is to {}",
+                c.record_id,
+                d.action.label()
+            )));
+            continue;
+        }
+        d.changes.retain(|(field, _)| *field != label);
+        d.changes.push((label, c.value.clone()));
+        if d.action == Action::Keep {
+            d.action = Action::Change;
+        }
+        d.reason.push_str(&crate::say!("；学校更正{label}", "; corrected by the school: {label}"));
+        applied += 1;
+    }
+    applied
 }
 
 /// Why a group's answers decide nothing (rule 1 of [`decide`]), if they do not.

@@ -101,7 +101,7 @@ pub fn parse_student_number(no: &str) -> Result<StudentNumber<'_>, (&'static str
     let rest = &no[first.len_utf8()..];
     match first {
         'G' | 'g' if rest.len() == 18 => Ok(StudentNumber::Formal(rest)),
-        'J' | 'j' if rest.len() == 18 && digits(&rest[..17]) => Ok(StudentNumber::WithoutId),
+        'J' | 'j' if rest.len() == 18 && rest.is_ascii() && digits(&rest[..17]) => Ok(StudentNumber::WithoutId),
         'L' | 'l'
             if rest.len() == 18
                 && digits(rest)
@@ -144,6 +144,13 @@ mod tests {
         assert_eq!(n.birth, Date::new(2014, 10, 5));
         assert!(n.male);
         assert!(!ResidentNumber::parse("11010519491231002X").unwrap().male);
+    }
+
+    #[test]
+    fn a_student_number_is_read_by_characters() {
+        // 18 bytes after the J, not 18 characters: no slice inside the last one.
+        assert!(parse_student_number("J20140305・2999－").is_err());
+        assert!(parse_student_number("J21010220150103001X").is_ok());
     }
 
     #[test]

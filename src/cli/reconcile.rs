@@ -24,6 +24,10 @@ pub struct Args {
     /// Police reply files.
     #[arg(long, required = true, num_args = 1..)]
     verdicts: Vec<PathBuf>,
+    /// School return workbooks filled in (returns/…/*.xlsx of the campaign): their 更正后 values
+    /// become 变更 on the registrations kept.
+    #[arg(long, num_args = 1..)]
+    returns: Vec<PathBuf>,
     /// Names a reply column for a field: --map 核查意见=verdict, --map 学籍号=record_no
     /// (repeatable; `xueji codes --fields` lists the fields).
     #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = super::parse_mapping)]
@@ -35,7 +39,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.campaign.join("reconcile"));
-    let summary = reconcile(&args.campaign, &args.verdicts, &args.maps, &out)?;
+    let summary = reconcile(&args.campaign, &args.verdicts, &args.returns, &args.maps, &out)?;
     println!(
         "{}",
         xueji::say!(

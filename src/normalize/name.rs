@@ -113,7 +113,9 @@ fn bracketed_len(chars: &[char]) -> Option<usize> {
 pub fn normalize_name(raw: &str) -> (String, NameFlags) {
     let mut flags = NameFlags::default();
     let mut name = String::with_capacity(raw.len());
-    for piece in pieces(raw) {
+    let (pieces, whitespace) = pieces(raw);
+    flags.whitespace = whitespace;
+    for piece in pieces {
         let c = match piece {
             Piece::Described(_) => {
                 flags.described = true;
@@ -127,9 +129,7 @@ pub fn normalize_name(raw: &str) -> (String, NameFlags) {
             }
             Piece::Char(c) => c,
         };
-        if c.is_whitespace() {
-            flags.whitespace = true;
-        } else if is_dot_variant(c) {
+        if is_dot_variant(c) {
             flags.dot_variant = true;
             name.push(MIDDLE_DOT);
         } else if let Some(&simplified) = TRADITIONAL_TO_SIMPLIFIED.get(&c) {
@@ -161,8 +161,13 @@ enum Piece {
     PrivateUse(char),
 }
 
-fn pieces(raw: &str) -> Vec<Piece> {
-    let chars: Vec<char> = raw.nfkc().collect();
+/// The pieces of a name, and whether whitespace was typed in it (dropped first, so that `⿰女 吉`
+/// is the description `⿰女吉` it reads as once the space is gone).
+fn pieces(raw: &str) -> (Vec<Piece>, bool) {
+    let mut chars: Vec<char> = raw.nfkc().collect();
+    let before = chars.len();
+    chars.retain(|c| !c.is_whitespace());
+    let whitespace = chars.len() != before;
     let mut pieces = Vec::with_capacity(chars.len());
     let mut at = 0;
     while let Some(&c) = chars.get(at) {
@@ -174,13 +179,14 @@ fn pieces(raw: &str) -> Vec<Piece> {
         pieces.push(if is_private_use(c) { Piece::PrivateUse(c) } else { Piece::Char(c) });
         at += 1;
     }
-    pieces
+    (pieces, whitespace)
 }
 
 /// What stands behind each [`UNKNOWN_CHAR`] of the name typed as `raw`, in order: a described
 /// character's parts (`女吉`), or the Private Use Area character itself.
 pub fn unknown_chars(raw: &str) -> Vec<String> {
     pieces(raw)
+        .0
         .into_iter()
         .filter_map(|piece| match piece {
             Piece::Described(parts) => Some(parts),
@@ -355,6 +361,7 @@ mod tests {
         assert_eq!(norm("⿰女"), "⿰女", "an unfinished description is left as typed");
         assert!(normalize_name("⿰女").1.symbol);
         assert!(normalize_name("王〓").1.symbol, "the placeholder typed by hand");
+        assert_eq!(norm("⿰单 張"), UNKNOWN_CHAR.to_string(), "a space inside a description: a fixed point");
     }
 
     #[test]
