@@ -41,9 +41,17 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
                 (flags.private_use, Code::NamePrivateUse),
                 (flags.described, Code::NameDescribedChar),
             ];
+            // Said as a person reads it: the name in quotes, an ideographic space as 全角空格, and
+            // what it is compared as only where that differs.
+            let shown = |text: &str| text.replace('\u{3000}', "[全角空格]").replace('\t', "[制表符]");
+            let message = if norm == raw {
+                crate::say!("姓名“{}”", "name {:?}", shown(raw))
+            } else {
+                crate::say!("姓名“{}”按“{}”比对", "name {:?}, compared as {:?}", shown(raw), shown(&norm))
+            };
             for (flag, code) in pairs {
                 if flag {
-                    findings.push((code, format!("{raw:?} → {norm:?}")));
+                    findings.push((code, message.clone()));
                 }
             }
             let pinyin = name::name_pinyin(&norm);
@@ -138,7 +146,10 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
     let (ids, found) = map_text(df, "id_number", |raw, findings| {
         let (id, cleaning) = id_number::normalize_id_number(raw)?;
         if cleaning.reformatted {
-            findings.push((Code::IdReformatted, format!("{raw:?} → {id}")));
+            findings.push((
+                Code::IdReformatted,
+                crate::say!("证件号“{}”已规范为{id}", "{:?} cleaned to {id}", raw.replace('\u{3000}', "[全角空格]")),
+            ));
         }
         if cleaning.upgraded_from_15 {
             findings.push((
@@ -311,6 +322,15 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    #[test]
+    fn name_messages_read_as_people_read_them() {
+        let mut df = df!("name" => ["李可\u{3000}馨", "龙子轩4"]).unwrap();
+        let problems = normalize(&mut df).unwrap();
+        let message = |code: Code| problems.iter().find(|p| p.code == code).map(|p| p.message.clone()).unwrap();
+        assert_eq!(message(Code::NameWhitespace), "姓名“李可[全角空格]馨”按“李可馨”比对");
+        assert_eq!(message(Code::NameDigit), "姓名“龙子轩4”", "no change to show");
+    }
 
     #[test]
     fn a_repeated_column_is_normalized_once_per_value_and_reported_on_every_row() {
