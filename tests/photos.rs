@@ -275,6 +275,9 @@ fn bad_files_and_odd_folders_never_stop_an_audit() {
     std::fs::File::create(class.join("11010519491231002X.jpeg")).unwrap().set_len(100 << 20).unwrap();
     std::fs::write(class.join("2121000123_3_李娜.jpg"), b"GIF89a not really").unwrap();
     std::fs::write(photos.join("说明.txt"), "照片说明").unwrap();
+    // A photo of nobody in the school's no-ID folder: on that school's list all the same.
+    std::fs::create_dir_all(photos.join("2121000123")).unwrap();
+    std::fs::write(photos.join("2121000123").join("2121000123_3_张三.jpg"), b"not a picture").unwrap();
     // A link back up the tree is walked once.
     #[cfg(unix)]
     std::os::unix::fs::symlink(&photos, class.join("loop")).unwrap();
@@ -290,7 +293,7 @@ fn bad_files_and_odd_folders_never_stop_an_audit() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(said.contains("3 photos of 2 students"), "{said}");
+    assert!(said.contains("4 photos of 2 students"), "{said}");
     assert!(said.contains("1 files skipped"), "{said}");
     // The file that is not a photo is named, not only counted.
     let json: serde_json::Value =
@@ -308,6 +311,17 @@ fn bad_files_and_odd_folders_never_stop_an_audit() {
     // The GIF is not a JPEG, and a no-ID photo among numbered ones is in the wrong folder.
     assert_eq!(codes("三年级/3班/2121000123_3_李娜.jpg"), ["PHOTO_NOT_JPEG", "PHOTO_UNREADABLE", "PHOTO_WRONG_FOLDER"]);
     assert!(missing.is_empty(), "both students have a photo: {missing:?}");
+    // The school's list: every row says why, the photo of nobody included.
+    use calamine::Reader;
+    let lists = json["retake_lists"].as_array().unwrap();
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    let list = out.join("photo_retakes").join(lists[0].as_str().unwrap());
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&list).unwrap();
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    let why = rows[0].iter().position(|h| h == "原因").unwrap();
+    assert!(rows.len() > 2 && rows[1..].iter().all(|r| !r[why].is_empty()), "{rows:?}");
+    assert!(rows.iter().any(|r| r.iter().any(|c| c.ends_with("2121000123_3_张三.jpg"))), "{rows:?}");
 }
 
 #[test]

@@ -44,12 +44,18 @@ impl Photo {
     /// Whether something no program can correct is wrong with the picture itself (its name
     /// and record aside).
     pub fn picture_unfixable(&self) -> bool {
-        self.inspection.findings.iter().any(|(code, _)| match code {
+        self.inspection.findings.iter().any(|(code, _)| self.unfixable(*code))
+    }
+
+    /// Whether `code`, found on this photo, is something no program can correct: a text file or
+    /// a HEIC is no JPEG xueji can convert.
+    fn unfixable(&self, code: Code) -> bool {
+        match code {
             Code::PhotoNotJpeg => !self.inspection.format.is_some_and(Format::convertible),
             // A misnamed photo is renamed by --fix; a photo of nobody is a question of its name.
             Code::PhotoNameInvalid | Code::PhotoNoRecord => false,
-            code => !super::fixable(*code) && code.kind().severity != Severity::Info,
-        })
+            code => !super::fixable(code) && code.kind().severity != Severity::Info,
+        }
     }
 
     /// Whether a student's photo must be taken again.
@@ -784,9 +790,10 @@ impl PhotoAudit {
         let (city, county, code, school) =
             (text("place_city")?, text("place_county")?, text("school_code_norm")?, text("school_name")?);
         let (record_id, name, grade, class) = (text("record_id")?, text("name")?, text("grade")?, text("class")?);
+        let (grade_norm, class_norm) = (Ints::of(records, "grade_norm")?, text("class_norm")?);
         type School<'a> = (&'a str, &'a str, &'a str, &'a str);
-        // A student to photograph: record, why, the photo they have (if any).
-        type ToPhotograph<'a> = (usize, String, &'a str);
+        // A student to photograph: record (none for a photo of nobody), why, the photo there is.
+        type ToPhotograph<'a> = (Option<usize>, String, &'a str);
         let mut schools: BTreeMap<School, Vec<ToPhotograph>> = BTreeMap::new();
         let key = |i: usize| {
             (
@@ -797,7 +804,7 @@ impl PhotoAudit {
             )
         };
         for &i in &self.missing {
-            schools.entry(key(i)).or_default().push((i, Code::PhotoMissing.kind().label().to_owned(), ""));
+            schools.entry(key(i)).or_default().push((Some(i), Code::PhotoMissing.kind().label().to_owned(), ""));
         }
         for p in self.photos.iter().filter(|p| p.needs_retake()) {
             let Some(i) = p.record else { continue };
@@ -805,10 +812,31 @@ impl PhotoAudit {
                 .inspection
                 .findings
                 .iter()
-                .filter(|(c, _)| !super::fixable(*c) && c.kind().severity != Severity::Info)
+                .filter(|(c, _)| p.unfixable(*c))
                 .map(|(c, m)| format!("{}：{m}", c.kind().label()))
                 .collect();
-            schools.entry(key(i)).or_default().push((i, why.join("；"), p.path.as_str()));
+            schools.entry(key(i)).or_default().push((Some(i), why.join("；"), p.path.as_str()));
+        }
+        // A photo of nobody goes on the list of the school whose code a folder above it, or its
+        // own no-ID name, carries: the school names whose photo it is.
+        let school_of: HashMap<&str, usize> =
+            (0..records.height()).rev().filter_map(|i| Some((code.get(i)?, i))).collect();
+        for p in self.photos.iter().filter(|p| p.record.is_none()) {
+            let named = match &p.name {
+                PhotoName::NoId { school, .. } => Some(school.as_str()),
+                _ => None,
+            };
+            let Some(&i) = named.into_iter().chain(p.path.split('/')).find_map(|part| school_of.get(part)) else {
+                continue;
+            };
+            let why: Vec<String> = p
+                .inspection
+                .findings
+                .iter()
+                .filter(|(c, _)| c.kind().severity != Severity::Info)
+                .map(|(c, m)| format!("{}：{m}", c.kind().label()))
+                .collect();
+            schools.entry(key(i)).or_default().push((None, why.join("；"), p.path.as_str()));
         }
         let schools: Vec<(School, Vec<ToPhotograph>)> = schools.into_iter().collect();
         let places =
@@ -825,20 +853,28 @@ impl PhotoAudit {
                 .map(|((_, students), (folder, path))| {
                     std::fs::create_dir_all(dir.join(folder)).map_err(|e| Error::io(dir, e))?;
                     let mut students = students.clone();
-                    students.sort_by_key(|(i, _, _)| (grade.get(*i), class.get(*i), *i));
+                    // 七年级 before 八年级 before 九年级: by the grade's number, then the class's;
+                    // photos of nobody last.
+                    students.sort_by_key(|(i, _, photo)| match i {
+                        Some(i) => {
+                            (false, grade_norm.get(*i), class_norm.get(*i).and_then(|c| c.parse::<u32>().ok()), *i, "")
+                        }
+                        None => (true, None, None, 0, *photo),
+                    });
                     let rows: Vec<[String; 7]> = students
                         .iter()
                         .map(|(i, why, photo)| {
+                            let get = |t: &Text<'_>| -> Option<String> { i.and_then(|i| t.get(i)).map(str::to_owned) };
                             [
-                                record_id.get(*i),
-                                name.get(*i),
-                                grade.get(*i),
-                                class.get(*i),
-                                Some(why.as_str()),
-                                Some(*photo),
-                                Some(""),
+                                get(&record_id),
+                                get(&name),
+                                get(&grade),
+                                get(&class),
+                                Some(why.clone()),
+                                Some(photo.to_string()),
+                                None,
                             ]
-                            .map(|v| inert(v.unwrap_or("")).into_owned())
+                            .map(|v| inert(v.as_deref().unwrap_or("")).into_owned())
                         })
                         .collect();
                     let target = dir.join(path);
