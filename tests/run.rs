@@ -316,3 +316,51 @@ fn an_interrupted_rerun_never_leaves_a_folder_that_claims_to_be_complete() {
     assert!(whole(&campaign));
     assert_eq!(manifest(&campaign)["counts"]["records"], read_parquet(&campaign.join("records.parquet")).height());
 }
+
+/// Police lists go to the police who hold the household: a group goes to the city of the
+/// 户口所在地 one of its records names in the campaign's province, else of the number's region
+/// there; all elsewhere to 省外户籍, nothing usable to 户籍地不明; a group stays whole.
+#[test]
+fn police_lists_go_to_the_police_of_the_household() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = |body: &str| {
+        let valid = common::with_check(body);
+        format!("{}{}", &valid[..17], if valid.ends_with('0') { '1' } else { '0' })
+    };
+    let both = common::with_check("21138120150102001");
+    let rows = [
+        // A number first issued in 七台河, a household in 新宾: 新宾's police hold it.
+        ("王新宾", wrong("23090220150101001"), "辽宁省抚顺市新宾满族自治县"),
+        ("李北票", wrong("21138120150101003"), ""),
+        ("张河北", wrong("13010220150101005"), "河北省石家庄市长安区"),
+        ("赵无名", "12345".to_owned(), ""),
+        ("孙大连", wrong("13010220150101007"), "辽宁省大连市中山区"),
+        // One number on two children: the shared-number group goes whole to one list.
+        ("刘两籍", both.clone(), ""),
+        ("陈冒名", both.clone(), "辽宁省抚顺市新宾满族自治县"),
+    ];
+    let mut csv = String::from("姓名,性别,出生日期,身份证件号,户口所在地,学校名称,学校标识码\n");
+    for (k, (name, id, home)) in rows.iter().enumerate() {
+        let born = if *id == both { "2015-01-02" } else { "2015-01-01" };
+        csv.push_str(&format!("{name},男,{born},{id},{home},第{}小学,21210000{:02}\n", k + 1, k + 1));
+    }
+    let sheet = dir.path().join("migrants.csv");
+    std::fs::write(&sheet, csv).unwrap();
+    let out = dir.path().join("campaign");
+    common::xueji_ok(&["run", sheet.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", common::AS_OF]);
+    let lists: Vec<String> = files(&out.join("police")).into_iter().filter(|f| f.ends_with(".csv")).collect();
+    assert_eq!(lists, ["大连市.csv", "户籍地不明.csv", "抚顺市.csv", "朝阳市.csv", "省外户籍.csv"], "{lists:?}");
+    let on = |list: &str| std::fs::read_to_string(out.join("police").join(list)).unwrap();
+    assert!(on("抚顺市.csv").contains("王新宾"), "the 新宾 household, whatever the number");
+    assert!(on("抚顺市.csv").contains("刘两籍") && on("抚顺市.csv").contains("陈冒名"), "a group stays whole");
+    assert!(on("朝阳市.csv").contains("李北票") && on("大连市.csv").contains("孙大连"));
+    assert!(on("省外户籍.csv").contains("张河北") && on("户籍地不明.csv").contains("赵无名"));
+    assert!(on("抚顺市.csv").contains("户口所在地：辽宁省抚顺市新宾满族自治县"), "why it is on the list");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["settings"]["police"]["province"], "21");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(out.join("police/抚顺市.xlsx")).unwrap()).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
+    assert!(xml.contains("致：抚顺市公安局"), "the list says who it is for");
+}

@@ -90,6 +90,26 @@ pub fn place_named(text: &str, province: &str) -> Option<String> {
         .map(|(_, code, _)| format!("{code:06}"))
 }
 
+/// The province (two digits) whose name, or its short form (河北 for 河北省, 内蒙古 for 内蒙古自治区),
+/// `text` holds, if any.
+pub fn province_named(text: &str) -> Option<String> {
+    static NAMES: LazyLock<Vec<(&'static str, u32)>> = LazyLock::new(|| {
+        let mut names: Vec<(&'static str, u32)> = Vec::new();
+        for (&code, region) in REGIONS.iter().filter(|(code, _)| *code % 10_000 == 0) {
+            let Some(name) = region.current_name else { continue };
+            names.push((name, code / 10_000));
+            let short = ["壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "特别行政区", "省", "市"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|s| s.chars().count() >= 2);
+            names.extend(short.map(|s| (s, code / 10_000)));
+        }
+        names.sort_by_key(|&(name, code)| (std::cmp::Reverse(name.chars().count()), code));
+        names
+    });
+    NAMES.iter().find(|(name, _)| text.contains(name)).map(|(_, code)| format!("{code:02}"))
+}
+
 /// The region's name (`440113` → 番禺区), from its most recent entry.
 pub fn region_name(code: &str) -> Option<&'static str> {
     REGIONS.get(&code_number(code)?).map(|r| r.name)
@@ -151,6 +171,14 @@ pub fn city_code(county: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provinces_named_in_text() {
+        assert_eq!(province_named("河北省石家庄市长安区").as_deref(), Some("13"));
+        assert_eq!(province_named("内蒙古呼和浩特市").as_deref(), Some("15"));
+        assert_eq!(province_named("北京市朝阳区").as_deref(), Some("11"));
+        assert_eq!(province_named("新宾满族自治县"), None);
+    }
 
     #[test]
     fn places_named_in_text() {

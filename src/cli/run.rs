@@ -24,6 +24,10 @@ pub struct Args {
     out: PathBuf,
     #[command(flatten)]
     scoring: ScoringArgs,
+    /// The campaign's province (two digits, 21 for 辽宁): its police receive the lists (default:
+    /// the province most of the schools' codes give).
+    #[arg(long, value_name = "CODE", value_parser = parse_province)]
+    province: Option<String>,
     /// Split police lists by county as well as by city.
     #[arg(long)]
     by_county: bool,
@@ -40,6 +44,11 @@ pub struct Args {
     photos: Vec<PathBuf>,
 }
 
+fn parse_province(code: &str) -> Result<String, String> {
+    let name = xueji::check::region::region_name(&format!("{code}0000")).filter(|_| code.len() == 2);
+    name.map(|_| code.to_owned()).ok_or_else(|| format!("{code:?} is no province code (two digits, 21 for 辽宁)"))
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let dedupe = args.scoring.settings()?;
     let ingest = args.input.options()?;
@@ -48,7 +57,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         check: args.input.check_options(),
         dedupe,
         model: args.scoring.model()?,
-        export: ExportOptions { by_county: args.by_county, mask: args.mask, max_rows: args.rows_per_file },
+        export: ExportOptions {
+            by_county: args.by_county,
+            mask: args.mask,
+            max_rows: args.rows_per_file,
+            province: args.province,
+        },
         photos: args.photos,
     };
     if xueji::pipeline::campaign::interrupted(&args.out) {

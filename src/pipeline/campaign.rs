@@ -91,6 +91,11 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     counts.insert("people_registered_more_than_once", run.clustering.clusters.len() as u64);
     counts.insert("duplicate_registrations", run.clustering.clusters.iter().map(|c| c.len() as u64 - 1).sum());
 
+    // The police the lists go to: the campaign's province, said in the manifest.
+    let province = match &campaign.export.province {
+        Some(p) => Some(p.clone()),
+        None => crate::report::places::campaign_province(&run.check.records)?,
+    };
     let watch = Stopwatch::start("police export");
     let sent = police::select(&run, &campaign.export)?;
     let police_files = police::export(&run, &sent, &out.join("police"), campaign.check.as_of, &campaign.export)?;
@@ -144,7 +149,11 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
             "sheets": campaign.ingest.sheets,
             "id_column": campaign.ingest.id_column,
             "dedupe": campaign.dedupe,
-            "police": { "by_county": campaign.export.by_county, "mask": campaign.export.mask },
+            "police": {
+                "by_county": campaign.export.by_county,
+                "mask": campaign.export.mask,
+                "province": province,
+            },
             "photos": campaign.photos,
             "photo_rules": photos.as_ref().map(|p| &p.rules),
         }),

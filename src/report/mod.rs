@@ -139,15 +139,26 @@ pub fn table_sheet<S: AsRef<str>>(
     headers: &[&str],
     rows: &[impl AsRef<[S]>],
 ) -> std::result::Result<(), rust_xlsxwriter::XlsxError> {
+    table_sheet_at(sheet, 0, headers, rows)
+}
+
+/// [`table_sheet`] with the header on row `header_row` (0-based), below lines that say what the
+/// sheet is; the rows go below the header.
+pub fn table_sheet_at<S: AsRef<str>>(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    header_row: u32,
+    headers: &[&str],
+    rows: &[impl AsRef<[S]>],
+) -> std::result::Result<(), rust_xlsxwriter::XlsxError> {
     let width = |text: &str| text.chars().map(|c| if c.is_ascii() { 1.0 } else { 2.0 }).sum::<f64>();
     for (c, header) in headers.iter().enumerate() {
         let widest =
             rows.iter().filter_map(|r| r.as_ref().get(c)).map(|v| width(v.as_ref())).fold(width(header), f64::max);
         sheet.set_column_width(c as u16, (widest + 2.0).min(50.0))?;
-        sheet.write_string(0, c as u16, *header)?;
+        sheet.write_string(header_row, c as u16, *header)?;
     }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofilter(0, 0, rows.len() as u32, headers.len().saturating_sub(1) as u16)?;
+    sheet.set_freeze_panes(header_row + 1, 0)?;
+    sheet.autofilter(header_row, 0, header_row + rows.len() as u32, headers.len().saturating_sub(1) as u16)?;
     Ok(())
 }
 

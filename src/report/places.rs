@@ -23,30 +23,37 @@ enum Source {
     Households,
 }
 
+/// The campaign's province (two digits): the one most of its schools' codes give (digits 3–4),
+/// else most of its students' numbers.
+pub fn campaign_province(records: &DataFrame) -> Result<Option<String>> {
+    let (codes, ids) = (Text::of(records, "school_code_norm")?, Text::of(records, "id_norm")?);
+    let by_schools = most_common((0..records.height()).filter_map(|i| codes.get(i).and_then(province_of_code)));
+    Ok(by_schools.or_else(|| {
+        most_common(
+            (0..records.height())
+                .filter_map(|i| ids.get(i).filter(|id| id.len() == 18 && id.is_ascii()).map(|id| id[..2].to_owned())),
+        )
+    }))
+}
+
+/// The province of a 学校标识码 (digits 3–4).
+fn province_of_code(code: &str) -> Option<String> {
+    (code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit())).then(|| code[2..4].to_owned())
+}
+
 /// Adds `place_city` and `place_county` (the place of each record's school; null where it cannot
 /// be told) and returns how many schools could not be placed.
 pub fn add_school_places(records: &mut DataFrame) -> Result<usize> {
     let text = |name: &str| Text::of(records, name);
     let (codes, names, files) = (text("school_code_norm")?, text("school_name")?, text("source_file")?);
-    let (cities, counties, households, ids) =
-        (text("city")?, text("county")?, text("household_address")?, text("id_norm")?);
+    let (cities, counties, households) = (text("city")?, text("county")?, text("household_address")?);
     let mut schools: HashMap<&str, Vec<usize>> = HashMap::new();
     for i in 0..records.height() {
         if let Some(key) = codes.get(i).or_else(|| names.get(i)) {
             schools.entry(key).or_default().push(i);
         }
     }
-    // The campaign's province: the schools' (学校标识码 digits 3–4), else the students' numbers'.
-    let province_of_code =
-        |code: &str| (code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit())).then(|| code[2..4].to_owned());
-    let campaign =
-        most_common((0..records.height()).filter_map(|i| codes.get(i).and_then(province_of_code))).or_else(|| {
-            most_common(
-                (0..records.height()).filter_map(|i| {
-                    ids.get(i).filter(|id| id.len() == 18 && id.is_ascii()).map(|id| id[..2].to_owned())
-                }),
-            )
-        });
+    let campaign = campaign_province(records)?;
     let label = |code: &str| {
         let city = region::city_code(code).unwrap_or_default();
         let name = |code: &str| format!("{code} {}", region::region_name(code).unwrap_or(""));

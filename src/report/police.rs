@@ -52,7 +52,7 @@ impl Reason {
 }
 
 /// The exported columns, as police verification sheets name them.
-pub const HEADERS: [&str; 19] = [
+pub const HEADERS: [&str; 20] = [
     "批次号",
     "记录号",
     "聚类号",
@@ -72,6 +72,7 @@ pub const HEADERS: [&str; 19] = [
     "班级",
     "核查结果",
     "备注",
+    "分派依据",
 ];
 
 /// The wordings the 核查结果 column offers police (an Excel list): those `reconcile` reads.
@@ -79,7 +80,7 @@ pub const VERDICTS: [&str; 7] =
     ["一致", "不一致", "身份证号不存在", "姓名与身份证号码不匹配", "查无此人", "已死亡/已注销", "重复"];
 
 /// [`HEADERS`] in English (`--lang en`), column by column.
-pub const HEADERS_EN: [&str; 19] = [
+pub const HEADERS_EN: [&str; 20] = [
     "batch",
     "record_no",
     "cluster",
@@ -99,10 +100,11 @@ pub const HEADERS_EN: [&str; 19] = [
     "class",
     "verdict",
     "remarks",
+    "routed_by",
 ];
 
 /// The headers in the language people read.
-pub fn headers() -> [&'static str; 19] {
+pub fn headers() -> [&'static str; 20] {
     if crate::lang::english() {
         HEADERS_EN
     } else {
@@ -121,6 +123,20 @@ pub struct ExportOptions {
     pub mask: bool,
     /// Data rows per file; at most (and by default) what an Excel sheet holds under its header.
     pub max_rows: Option<usize>,
+    /// The campaign's province (two digits), whose police the lists go to; default: the one
+    /// its schools' codes give ([`crate::report::places::campaign_province`]).
+    pub province: Option<String>,
+}
+
+/// The list for groups whose households are all outside the campaign's province: the provincial
+/// 公安厅 queries the national population system for them.
+pub fn outside_province() -> &'static str {
+    crate::lang::pick("省外户籍", "household outside the province")
+}
+
+/// The list for groups with no usable place: no 户口所在地 and no number that names a region.
+pub fn place_unknown() -> &'static str {
+    crate::lang::pick("户籍地不明", "household unknown")
 }
 
 /// One record as sent.
@@ -134,6 +150,8 @@ pub struct Sent {
     /// The number sent: the record's own, or for ID_MISSING_LIKELY its cluster's valid one.
     pub id_number: Option<String>,
     pub group: String,
+    /// Why the record is on its group's list: the household or number that placed its group.
+    pub routed_by: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -151,7 +169,6 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
     let records = &run.check.records;
     let ids = Text::of(records, "id_norm")?;
     let valid: Vec<bool> = records.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
-    let (city, county) = (Text::of(records, "locality_city")?, Text::of(records, "locality_county")?);
     // A number a spreadsheet rounded is no number to verify: it is sent by its cluster's, if any.
     let lost: std::collections::HashSet<usize> = run
         .check
@@ -206,22 +223,58 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
         }
     }
 
-    // Police verify where a person is registered (户籍地): a record goes to the list of the
-    // city its number's region names, else of its school. A person's registrations, and the
-    // records of one contested number, go whole to one list: the first one's with a region.
+    // Police verify a person where the household is registered (户籍地), and the campaign's
+    // lists go to its own province's police: a group goes to the city of the 户口所在地 one of
+    // its records gives in the province, else of the number's region when that is in the
+    // province; a group whose households are all elsewhere goes to the provincial 公安厅's
+    // 省外户籍 list, one with no usable place to 户籍地不明. A person's registrations, and the
+    // records of one contested number, go whole to one list.
+    let province = match &options.province {
+        Some(p) => Some(p.clone()),
+        None => crate::report::places::campaign_province(records)?,
+    };
+    let households = Text::of(records, "household_address")?;
     let number_of = |i: usize| own(i).or_else(|| likely.get(&(i as u32)).map(String::as_str));
-    let group_of = |i: usize| -> String {
-        let registered = number_of(i).filter(|n| n.len() >= 6 && n.is_char_boundary(6)).and_then(|n| {
-            let county = &n[..6];
-            let city = region::city_code(county)?;
-            Some((region::region_name(&city)?, region::region_name(county).unwrap_or("")))
+    let region_of = |n: &str| {
+        let county = n.get(..6).filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?;
+        region::region_name(county).map(|_| county.to_owned())
+    };
+    // Where one record places its group, and why: (county code, said) in the province, or a
+    // household elsewhere.
+    enum Placed {
+        Here(String, String),
+        Elsewhere(String),
+    }
+    let place_of = |i: usize| -> (Option<Placed>, Option<Placed>) {
+        let province = province.as_deref().unwrap_or("");
+        let household = households.get(i).map(str::trim).filter(|h| !h.is_empty());
+        let by_household = household.and_then(|h| match region::place_named(h, province) {
+            Some(county) => Some(Placed::Here(county, crate::say!("户口所在地：{h}", "household: {h}"))),
+            None => {
+                region::province_named(h).map(|_| Placed::Elsewhere(crate::say!("户口所在地：{h}", "household: {h}")))
+            }
         });
-        match (registered, city.get(i), options.by_county) {
-            (Some((c, k)), _, true) => format!("{c} {k}"),
-            (Some((c, _)), _, false) => c.to_owned(),
-            (None, Some(c), true) => format!("{c} {}", county.get(i).unwrap_or("")),
-            (None, Some(c), false) => c.to_owned(),
-            (None, None, _) => crate::lang::pick("未知地区", "unknown region").to_owned(),
+        let by_number = number_of(i).and_then(region_of).map(|county| {
+            let said = crate::say!(
+                "身份证号地区：{county} {}",
+                "number's region: {county} {}",
+                region::region_name(&county).unwrap_or("")
+            );
+            if county.starts_with(province) && !province.is_empty() {
+                Placed::Here(county, said)
+            } else {
+                Placed::Elsewhere(said)
+            }
+        });
+        (by_household, by_number)
+    };
+    let list_of = |county: &str| -> String {
+        let city = region::city_code(county).unwrap_or_default();
+        let city_name = region::region_name(&city).unwrap_or("");
+        if options.by_county {
+            format!("{city_name} {}", region::region_name(county).unwrap_or(""))
+        } else {
+            city_name.to_owned()
         }
     };
     let mut routes = crate::cluster::Components::new(records.height());
@@ -230,10 +283,33 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
             routes.union(pair[0], pair[1]);
         }
     }
-    let mut route_group: HashMap<u32, String> = HashMap::new();
-    let (numbered, unnumbered): (Vec<u32>, Vec<u32>) = reasons.keys().partition(|&&r| number_of(r as usize).is_some());
-    for record in numbered.into_iter().chain(unnumbered) {
-        route_group.entry(routes.find(record)).or_insert_with(|| group_of(record as usize));
+    let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for &record in reasons.keys() {
+        groups.entry(routes.find(record)).or_default().push(record);
+    }
+    let mut route_group: HashMap<u32, (String, String)> = HashMap::new();
+    for (root, members) in &groups {
+        let placed: Vec<(Option<Placed>, Option<Placed>)> = members.iter().map(|&m| place_of(m as usize)).collect();
+        let here = |pick: &dyn Fn(&(Option<Placed>, Option<Placed>)) -> &Option<Placed>| {
+            placed.iter().find_map(|p| match pick(p) {
+                Some(Placed::Here(county, said)) => Some((list_of(county), said.clone())),
+                _ => None,
+            })
+        };
+        let elsewhere = placed.iter().find_map(|(h, n)| match (h, n) {
+            (Some(Placed::Elsewhere(said)), _) | (_, Some(Placed::Elsewhere(said))) => Some(said.clone()),
+            _ => None,
+        });
+        let route = here(&|p| &p.0)
+            .or_else(|| here(&|p| &p.1))
+            .or_else(|| elsewhere.map(|said| (outside_province().to_owned(), said)))
+            .unwrap_or_else(|| {
+                (
+                    place_unknown().to_owned(),
+                    crate::lang::pick("无户口所在地，证件号无地区", "no household, no region in the number").to_owned(),
+                )
+            });
+        route_group.insert(*root, route);
     }
     let mut sent: Vec<Sent> = reasons
         .into_iter()
@@ -241,7 +317,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
             reasons.sort_unstable();
             reasons.dedup();
             let i = record as usize;
-            let group = route_group.get(&routes.find(record)).cloned().unwrap_or_else(|| group_of(i));
+            let (group, routed_by) = route_group[&routes.find(record)].clone();
             let id_number = own(i).map(str::to_owned).or_else(|| likely.get(&record).cloned());
             Sent {
                 record,
@@ -250,6 +326,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
                 reasons,
                 id_number,
                 group,
+                routed_by,
             }
         })
         .collect();
@@ -389,12 +466,13 @@ pub fn export(
                         // For police to fill: the verdict, and anything else in their words.
                         String::new(),
                         String::new(),
+                        s.routed_by.clone(),
                     ]
                 })
                 .collect();
             for path in [dir.join(format!("{stem}.xlsx")), dir.join(format!("{stem}.csv"))] {
                 let sha256 = if path.extension().is_some_and(|e| e == "xlsx") {
-                    write_xlsx(&path, &rows, day)?
+                    write_xlsx(&path, group, &rows, day)?
                 } else {
                     write_csv(&path, &rows)?
                 };
@@ -413,13 +491,43 @@ pub fn export(
     Ok(files)
 }
 
-fn write_xlsx(path: &Path, rows: &[[String; HEADERS.len()]], day: Date) -> Result<String> {
+/// Who a list is for, said above its table.
+fn addressee(group: &str) -> String {
+    if group == outside_province() {
+        crate::say!(
+            "致：省公安厅（省外户籍：请经全国人口信息系统核查）",
+            "To: the provincial public security department (households outside the province: please query the national population system)"
+        )
+    } else if group == place_unknown() {
+        crate::say!(
+            "致：省公安厅（户籍地不明：请协助查找户籍）",
+            "To: the provincial public security department (household unknown: please help find it)"
+        )
+    } else {
+        match group.split_once(' ') {
+            Some((city, county)) => {
+                crate::say!("致：{city}公安局（{county}）", "To: the {city} public security bureau ({county})")
+            }
+            None => crate::say!("致：{group}公安局", "To: the {group} public security bureau"),
+        }
+    }
+}
+
+fn write_xlsx(path: &Path, group: &str, rows: &[[String; HEADERS.len()]], day: Date) -> Result<String> {
     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(path, format!("writing xlsx: {e}"));
     let mut workbook = crate::report::new_workbook(day)?;
     let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
-    crate::report::table_sheet(sheet, &headers(), rows).map_err(xlsx)?;
+    // Who the list is for and what to do, above the table.
+    sheet.write_string(0, 0, addressee(group).as_str()).map_err(xlsx)?;
+    let guide = crate::say!(
+        "共{}人。核查原因见“核查原因”列，分到本名单的依据见“分派依据”列；请在“核查结果”列选择结果，其他说明写在“备注”列。",
+        "{} people. Why each is checked: 核查原因; why on this list: 分派依据. Choose a verdict under 核查结果; anything else under 备注.",
+        rows.len()
+    );
+    sheet.write_string(1, 0, guide.as_str()).map_err(xlsx)?;
+    crate::report::table_sheet_at(sheet, 2, &headers(), rows).map_err(xlsx)?;
     // 核查结果 takes one of the wordings reconcile reads; anything else goes under 备注.
-    let verdict = HEADERS.len() as u16 - 2;
+    let verdict = HEADERS.len() as u16 - 3;
     let choices = rust_xlsxwriter::DataValidation::new()
         .allow_list_strings(&VERDICTS)
         .and_then(|v| v.set_error_title("核查结果"))
@@ -427,11 +535,11 @@ fn write_xlsx(path: &Path, rows: &[[String; HEADERS.len()]], day: Date) -> Resul
         .map_err(xlsx)?;
     sheet.set_column_width(verdict, 24).map_err(xlsx)?;
     sheet.set_column_width(verdict + 1, 30).map_err(xlsx)?;
-    sheet.add_data_validation(1, verdict, rows.len().max(1) as u32, verdict, &choices).map_err(xlsx)?;
+    sheet.add_data_validation(3, verdict, rows.len().max(1) as u32 + 2, verdict, &choices).map_err(xlsx)?;
     for (r, row) in rows.iter().enumerate() {
         for (c, value) in row.iter().enumerate() {
             if !value.is_empty() {
-                sheet.write_string(r as u32 + 1, c as u16, inert(value).as_ref()).map_err(xlsx)?;
+                sheet.write_string(r as u32 + 3, c as u16, inert(value).as_ref()).map_err(xlsx)?;
             }
         }
     }
