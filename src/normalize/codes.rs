@@ -16,7 +16,17 @@ fn fold(raw: &str) -> String {
 /// typed where a school did not know, it is no value, neither a date nor a name nor a number.
 /// (性别 and 身份证件类型 have codes of their own for these: 0 未知, Z 无.)
 pub fn is_unknown_word(raw: &str) -> bool {
-    let folded = fold(raw);
+    // Every such word is short and starts with one of these (or their full-width forms): a name,
+    // a date or a number is told apart without folding it (this runs on every cell).
+    let text = raw.trim();
+    let starts = text.starts_with([
+        '不', '待', '未', '无', '暂', '空', '没', '-', '—', '–', '?', '？', '/', '／', '\\', '＼', 'N', 'n', 'Ｎ',
+        'ｎ', '#', '＃', '－',
+    ]);
+    if !starts || text.chars().nth(4).is_some() {
+        return false;
+    }
+    let folded = fold(text);
     matches!(
         folded.as_str(),
         "不详"

@@ -107,11 +107,10 @@ fn place_of(
 ) -> Option<(Source, (String, String))> {
     let typed = most_common(members.iter().filter_map(|&i| {
         let (city, county) = (cities.get(i), counties.get(i));
-        (city.is_some() || county.is_some())
-            .then(|| (city.unwrap_or("").to_owned(), county.or(city).unwrap_or("").to_owned()))
+        (city.is_some() || county.is_some()).then(|| (city.unwrap_or(""), county.or(city).unwrap_or("")))
     }));
-    if let Some(sheet) = typed {
-        return Some((Source::Sheet, sheet));
+    if let Some((city, county)) = typed {
+        return Some((Source::Sheet, (city.to_owned(), county.to_owned())));
     }
     let province = province?;
     let code = |found: Option<String>| found.map(|code| (code, String::new()));
