@@ -13,6 +13,8 @@ pub enum Event<'a> {
     Read(&'a crate::ingest::Preflight),
     /// Of the current stage's rows (or pairs), so many are done.
     Advanced(u64, u64),
+    /// Something a person should know before the work goes on (said in their language).
+    Said(&'a str),
 }
 
 type Observer = Box<dyn Fn(Event) + Send + Sync>;
@@ -41,6 +43,11 @@ pub fn advance(done: u64, total: u64) {
 /// Tells the observer what was found and how it was read.
 pub fn preflight(summary: &crate::ingest::Preflight) {
     notify(Event::Read(summary));
+}
+
+/// Tells the observer something a person should know before the work goes on.
+pub fn say(text: &str) {
+    notify(Event::Said(text));
 }
 
 /// Times one stage after another.

@@ -335,6 +335,8 @@ fn police_lists_go_to_the_police_of_the_household() {
         ("张河北", wrong("13010220150101005"), "河北省石家庄市长安区"),
         ("赵无名", "12345".to_owned(), ""),
         ("孙大连", wrong("13010220150101007"), "辽宁省大连市中山区"),
+        // And the other way round: a household elsewhere, a number of the province.
+        ("周回辽", wrong("21130220150101009"), "河北省保定市莲池区"),
         // One number on two children: the shared-number group goes whole to one list.
         ("刘两籍", both.clone(), ""),
         ("陈冒名", both.clone(), "辽宁省抚顺市新宾满族自治县"),
@@ -347,13 +349,16 @@ fn police_lists_go_to_the_police_of_the_household() {
     let sheet = dir.path().join("migrants.csv");
     std::fs::write(&sheet, csv).unwrap();
     let out = dir.path().join("campaign");
-    common::xueji_ok(&["run", sheet.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", common::AS_OF]);
+    let said =
+        common::xueji_ok(&["run", sheet.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", common::AS_OF]);
+    assert!(said.contains("本次查重的省份：21 辽宁省"), "{said}");
     let lists: Vec<String> = files(&out.join("police")).into_iter().filter(|f| f.ends_with(".csv")).collect();
     assert_eq!(lists, ["大连市.csv", "户籍地不明.csv", "抚顺市.csv", "朝阳市.csv", "省外户籍.csv"], "{lists:?}");
     let on = |list: &str| std::fs::read_to_string(out.join("police").join(list)).unwrap();
     assert!(on("抚顺市.csv").contains("王新宾"), "the 新宾 household, whatever the number");
     assert!(on("抚顺市.csv").contains("刘两籍") && on("抚顺市.csv").contains("陈冒名"), "a group stays whole");
     assert!(on("朝阳市.csv").contains("李北票") && on("大连市.csv").contains("孙大连"));
+    assert!(on("朝阳市.csv").contains("周回辽"), "the number's region, where the household is elsewhere");
     assert!(on("省外户籍.csv").contains("张河北") && on("户籍地不明.csv").contains("赵无名"));
     assert!(on("抚顺市.csv").contains("户口所在地：辽宁省抚顺市新宾满族自治县"), "why it is on the list");
     let manifest: serde_json::Value =

@@ -99,6 +99,7 @@ fn show_progress() {
         let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             Event::Read(preflight) => print_preflight(preflight),
+            Event::Said(text) => println!("{text}"),
             Event::Advanced(done, total) => {
                 if let Some(bar) = current.as_ref() {
                     if bar.length() != Some(total) {

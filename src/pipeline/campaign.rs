@@ -62,6 +62,24 @@ pub struct Campaign<'a> {
 pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Result<Manifest> {
     let started = Instant::now();
     let check = check_inputs(inputs, campaign.ingest, &campaign.check)?;
+    // The police the lists go to: the campaign's province, said before the work goes on and in
+    // the manifest.
+    let province = match &campaign.export.province {
+        Some(p) => Some(p.clone()),
+        None => crate::report::places::campaign_province(&check.records)?,
+    };
+    let named = |p: &str| crate::check::region::region_name(&format!("{p}0000")).unwrap_or("").to_owned();
+    crate::progress::say(&match &province {
+        Some(p) => crate::say!(
+            "本次查重的省份：{p} {}，公安核查名单发往该省公安机关",
+            "the campaign's province: {p} {}; police lists go to its public security",
+            named(p)
+        ),
+        None => crate::say!(
+            "无法确定本次查重的省份（学校标识码、文件夹、证件号均未给出）：公安核查名单按户籍地不明处理，可用--province指定",
+            "the campaign's province cannot be told (no school codes, folders or numbers give it): give --province"
+        ),
+    });
     // The inputs are read: from here on the folder is this run's (an input error above leaves
     // an earlier campaign as it was).
     start_writing(out)?;
@@ -91,14 +109,10 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     counts.insert("people_registered_more_than_once", run.clustering.clusters.len() as u64);
     counts.insert("duplicate_registrations", run.clustering.clusters.iter().map(|c| c.len() as u64 - 1).sum());
 
-    // The police the lists go to: the campaign's province, said in the manifest.
-    let province = match &campaign.export.province {
-        Some(p) => Some(p.clone()),
-        None => crate::report::places::campaign_province(&run.check.records)?,
-    };
     let watch = Stopwatch::start("police export");
-    let sent = police::select(&run, &campaign.export)?;
-    let police_files = police::export(&run, &sent, &out.join("police"), campaign.check.as_of, &campaign.export)?;
+    let export = ExportOptions { province: province.clone(), ..campaign.export.clone() };
+    let sent = police::select(&run, &export)?;
+    let police_files = police::export(&run, &sent, &out.join("police"), campaign.check.as_of, &export)?;
     counts.insert("records_sent_to_police", sent.len() as u64);
     watch.finish(&mut run.check.timings);
     let watch = Stopwatch::start("school returns");

@@ -24,16 +24,25 @@ enum Source {
 }
 
 /// The campaign's province (two digits): the one most of its schools' codes give (digits 3–4),
-/// else most of its students' numbers.
+/// else the folders its sheets came from (`辽宁省/朝阳市/…`), else most of its students' numbers.
 pub fn campaign_province(records: &DataFrame) -> Result<Option<String>> {
-    let (codes, ids) = (Text::of(records, "school_code_norm")?, Text::of(records, "id_norm")?);
-    let by_schools = most_common((0..records.height()).filter_map(|i| codes.get(i).and_then(province_of_code)));
-    Ok(by_schools.or_else(|| {
+    let text = |name: &str| Text::of(records, name);
+    let (codes, files, ids) = (text("school_code_norm")?, text("source_file")?, text("id_norm")?);
+    let rows = || 0..records.height();
+    let by_schools = most_common(rows().filter_map(|i| codes.get(i).and_then(province_of_code)));
+    let by_folders = || {
+        // One look per file, not per record.
+        let files: std::collections::BTreeSet<&str> = rows().filter_map(|i| files.get(i)).collect();
+        most_common(files.into_iter().filter_map(|f| {
+            Path::new(f).parent()?.ancestors().filter_map(|a| a.file_name()?.to_str()).find_map(region::province_named)
+        }))
+    };
+    let by_numbers = || {
         most_common(
-            (0..records.height())
-                .filter_map(|i| ids.get(i).filter(|id| id.len() == 18 && id.is_ascii()).map(|id| id[..2].to_owned())),
+            rows().filter_map(|i| ids.get(i).filter(|id| id.len() == 18 && id.is_ascii()).map(|id| id[..2].to_owned())),
         )
-    }))
+    };
+    Ok(by_schools.or_else(by_folders).or_else(by_numbers))
 }
 
 /// The province of a 学校标识码 (digits 3–4).
