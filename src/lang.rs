@@ -24,6 +24,16 @@ pub fn pick<'a>(zh: &'a str, en: &'a str) -> &'a str {
     }
 }
 
+/// An error as people read it: Chinese first with the English beside (`--lang en`: English
+/// alone), so that a message quoted to a developer or a search engine still says the same.
+pub fn both(zh: &str, en: &str) -> String {
+    if english() {
+        en.to_owned()
+    } else {
+        format!("{zh}（{en}）")
+    }
+}
+
 /// `format!` of the Chinese or the English text, as the language is set.
 #[macro_export]
 macro_rules! say {

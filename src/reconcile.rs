@@ -183,10 +183,15 @@ fn read_sent(campaign: &Path) -> Result<Vec<SentRow>> {
         // Lists written in either language (`--lang en`).
         let position = |name: &str| {
             let english = police::HEADERS.iter().position(|h| *h == name).map(|k| police::HEADERS_EN[k]);
-            header
-                .iter()
-                .position(|h| h == name || Some(h) == english)
-                .ok_or_else(|| Error::input(&path, format!("not a police list: no column {name}")))
+            header.iter().position(|h| h == name || Some(h) == english).ok_or_else(|| {
+                Error::input(
+                    &path,
+                    crate::lang::both(
+                        &format!("不是公安核查名单：没有“{name}”列"),
+                        &format!("not a police list: no column {name}"),
+                    ),
+                )
+            })
         };
         let columns = [
             position("批次号")?,
@@ -236,7 +241,10 @@ pub fn read_replies(files: &[PathBuf], maps: &[(String, String)]) -> Result<(Vec
         if df.column("record_no").is_err() && df.column("id_number").is_err() {
             return Err(Error::input(
                 path,
-                "no 记录号 (record_no) or 身份证件号 (id_number) column to match verdicts with",
+                crate::lang::both(
+                    "没有可用于匹配核查结果的“记录号”或“身份证件号”列",
+                    "no 记录号 (record_no) or 身份证件号 (id_number) column to match verdicts with",
+                ),
             ));
         }
         let (ids, numbers, names, verdicts) =

@@ -186,7 +186,9 @@ fn map_and_id_column_name_unusual_headers() {
     let failed = xueji(&["check", csv.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success());
-    assert!(stderr.contains("a.csv: row 1: required column 身份证件号 (id_number) not found"), "{stderr}");
+    // Chinese first, the English beside.
+    assert!(stderr.contains("a.csv: 表头中缺少必需的列身份证件号 (id_number)"), "{stderr}");
+    assert!(stderr.contains("row 1: required column 身份证件号 (id_number) not found"), "{stderr}");
     assert!(!out.exists(), "nothing written on failure");
 
     xueji_ok(&[
@@ -218,19 +220,25 @@ fn bad_inputs_are_named() {
     std::fs::write(&not_excel, "this is not a workbook").unwrap();
     let failed = xueji(&["check", not_excel.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("broken.xlsx: cannot open workbook"), "{stderr}");
+    assert!(stderr.contains("broken.xlsx: 无法打开工作簿") && stderr.contains("cannot open workbook"), "{stderr}");
 
     let headerless = dir.path().join("numbers.csv");
     std::fs::write(&headerless, "1,2,3\n4,5,6\n").unwrap();
     let failed = xueji(&["check", headerless.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("numbers.csv: no header row in the first 30 rows"), "{stderr}");
+    assert!(
+        stderr.contains("numbers.csv: 前30行中没有模板表头") && stderr.contains("no header row in the first 30 rows"),
+        "{stderr}"
+    );
 
     let bad_utf8 = dir.path().join("bad.csv");
     std::fs::write(&bad_utf8, b"\xE5\xA7\x93\xE5\x90\x8D,x\n\xFF\xFE\n").unwrap();
     let failed = xueji(&["check", bad_utf8.to_str().unwrap(), "--out", out.to_str().unwrap(), "--encoding", "utf8"]);
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("bad.csv: line 2: not valid UTF-8"), "{stderr}");
+    assert!(
+        stderr.contains("bad.csv: 第2行不是有效的UTF-8文本") && stderr.contains("line 2: not valid UTF-8"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 }
 

@@ -120,12 +120,15 @@ fn settings_files_choose_the_rules() {
     let settings_file = settings.to_str().unwrap();
     std::fs::write(&settings, r#"{"blocking": {"rules": [{"name": "x", "keys": ["nmae"]}]}}"#).unwrap();
     let stderr = refused("dedupe", "--settings", settings_file);
-    assert!(stderr.contains("settings.json: invalid settings: unknown variant `nmae`"), "{stderr}");
+    assert!(stderr.contains("settings.json: 设置文件无效（invalid settings: unknown variant `nmae`"), "{stderr}");
     for subcommand in ["dedupe", "run"] {
         let stderr = refused(subcommand, "--threshold", "1.5");
         assert!(stderr.contains("threshold must be between 0 and 1"), "{stderr}");
     }
     std::fs::write(&settings, r#"{"cohesion": -1}"#).unwrap();
     let stderr = refused("dedupe", "--settings", settings_file);
-    assert!(stderr.contains("settings.json: invalid settings: cohesion must be between 0 and 1"), "{stderr}");
+    assert!(
+        stderr.contains("settings.json: 设置文件无效（invalid settings: cohesion must be between 0 and 1"),
+        "{stderr}"
+    );
 }

@@ -86,7 +86,7 @@ fn every_defect_is_found_on_its_photo_and_clean_photos_pass() {
     generate(&data, 900, 11, &["--format", "csv", "--photos", "--photo-defect-rate", "0.5"]);
     let out = dir.path().join("audit");
     let said = audit(&data.join("photos"), &data.join("sheets"), &out, &[]);
-    assert!(said.contains("photos of 9"), "{said}");
+    assert!(said.contains("张照片，9") && said.contains("名学生"), "{said}");
 
     let truth = truth(&data);
     let defects: BTreeSet<&str> = truth.iter().map(|t| t.2.as_str()).collect();
@@ -293,8 +293,8 @@ fn bad_files_and_odd_folders_never_stop_an_audit() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(said.contains("4 photos of 2 students"), "{said}");
-    assert!(said.contains("1 files skipped"), "{said}");
+    assert!(said.contains("4张照片，2名学生"), "{said}");
+    assert!(said.contains("跳过1个文件"), "{said}");
     // The file that is not a photo is named, not only counted.
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("photo_audit.json")).unwrap()).unwrap();

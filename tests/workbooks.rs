@@ -302,7 +302,7 @@ fn damaged_and_foreign_inputs_are_named_where_they_are() {
     std::fs::write(&damaged, &bytes).unwrap();
     let out = xueji(&["check", damaged.to_str().unwrap(), "--out", dir.path().join("d").to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("damaged.csv: line 8:"), "{stderr}");
+    assert!(!out.status.success() && stderr.contains("damaged.csv: 第8行") && stderr.contains("line 8:"), "{stderr}");
 
     // Empty text in Parquet is a blank cell, as in CSV: the same problems either way.
     let csv = dir.path().join("blank.csv");

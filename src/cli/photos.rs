@@ -64,8 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let audited = audit(&args.photo_dirs, &records, &rules, check.as_of)?;
     let summary = audited.write(&records, &rules, &args.out, check.as_of)?;
     println!(
-        "{} photos of {} students in {:.1}s ({:.0} photos/s): {} pass, {} can be corrected, {} need a new photo; {} students have none; {} files skipped",
-        summary.photos,
+        "{}",
+        xueji::say!(
+            "{}张照片，{}名学生，用时{:.1}s（每秒{:.0}张）：合格{}张，可自动修正{}张，需重拍{}张；{}名学生无照片；跳过{}个文件",
+            "{} photos of {} students in {:.1}s ({:.0} photos/s): {} pass, {} can be corrected, {} need a new photo; {} students have none; {} files skipped",
+            summary.photos,
         summary.students,
         summary.seconds,
         summary.photos_per_second,
@@ -74,21 +77,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.photos_to_retake,
         summary.students_without_photo,
         summary.skipped_files.len()
+        )
     );
     for (code, count) in &summary.by_code {
-        println!("  {code:<24} {count}");
+        let label = xueji::problems::Code::parse(code).map(|c| c.kind().label()).unwrap_or("");
+        println!("  {code:<24} {count:>8}  {label}");
     }
     println!(
-        "wrote {} and {} retake lists in {}",
-        PHOTO_OUTPUTS.join(", "),
-        summary.retake_lists.len(),
-        args.out.display()
+        "{}",
+        xueji::say!(
+            "已写入{}：{}，重拍名单{}份",
+            "wrote {} and {} retake lists in {}",
+            args.out.display(),
+            PHOTO_OUTPUTS.join(", "),
+            summary.retake_lists.len()
+        )
     );
     if let Some(out) = &args.fix {
         let fixed = fix::fix(&audited, &records, &rules, out)?;
         let written = fixed.iter().filter(|f| f.written.is_some()).count();
         xueji::report::write_csv(&args.out.join("photo_fixes.csv"), &fix::fixes_frame(&audited, &fixed)?)?;
-        println!("wrote {written} corrected copies into {} (photo_fixes.csv says what was done)", out.display());
+        println!(
+            "{}",
+            xueji::say!(
+                "已将{written}张修正后的照片写入{}（photo_fixes.csv说明做了什么）",
+                "wrote {written} corrected copies into {} (photo_fixes.csv says what was done)",
+                out.display()
+            )
+        );
     }
     Ok(())
 }

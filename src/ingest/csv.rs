@@ -26,7 +26,10 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
         head.push(record.iter().map(str::to_owned).collect());
     }
     let Some(header_index) = find_header_row(&head, &options.headers) else {
-        return Err(Error::input(path, format!("no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号")));
+        return Err(Error::input(path, crate::lang::both(
+            &format!("前{HEADER_SEARCH_ROWS}行中没有模板表头(姓名、性别、出生日期、身份证件号…)"),
+            &format!("no header row in the first {HEADER_SEARCH_ROWS} rows: expected template headers such as 姓名, 性别, 出生日期, 身份证件号"),
+        )));
     };
     // The reader places a record where the previous one ended: blank lines and the LF of a
     // CRLF before it would put it a line (or many) too early.
@@ -76,7 +79,10 @@ fn decode<'b>(path: &Path, bytes: &'b [u8], encoding: Encoding) -> Result<Cow<'b
             let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
             return Err(Error::input(
                 path,
-                format!("line {line}: not valid UTF-8 (byte {}); try --encoding gb18030", e.valid_up_to()),
+                crate::lang::both(
+                    &format!("第{line}行不是有效的UTF-8文本(第{}字节)；可试 --encoding gb18030", e.valid_up_to()),
+                    &format!("line {line}: not valid UTF-8 (byte {}); try --encoding gb18030", e.valid_up_to()),
+                ),
             ));
         }
         _ => {}
@@ -94,7 +100,10 @@ fn decode<'b>(path: &Path, bytes: &'b [u8], encoding: Encoding) -> Result<Cow<'b
             let likely = if utf8_line >= gb_line { "UTF-8" } else { "GB18030" };
             Err(Error::input(
                 path,
-                format!("line {line}: neither UTF-8 nor GB18030 text (read as {likely}, the bytes stop making sense on this line: a damaged or cut file?)"),
+                crate::lang::both(
+                    &format!("第{line}行起既不是UTF-8也不是GB18030文本：文件可能已损坏或不完整"),
+                    &format!("line {line}: neither UTF-8 nor GB18030 text (read as {likely}, the bytes stop making sense on this line: a damaged or cut file?)"),
+                ),
             ))
         }
     }
@@ -134,7 +143,7 @@ mod tests {
         assert_eq!(decode(path, &gbk, Encoding::Auto).unwrap(), "姓名,性别\n張三·䶮,男\n");
         assert_eq!(decode(path, "\u{FEFF}姓名".as_bytes(), Encoding::Auto).unwrap(), "姓名");
         let err = decode(path, &gbk, Encoding::Utf8).unwrap_err().to_string();
-        assert!(err.starts_with("t.csv: line 1: not valid UTF-8"), "{err}");
+        assert!(err.starts_with("t.csv: 第1行不是有效的UTF-8文本") && err.contains("line 1: not valid UTF-8"), "{err}");
         assert_eq!(
             decode(path, "姓名".as_bytes(), Encoding::Gb18030).unwrap(),
             "濮撳悕",

@@ -27,13 +27,19 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     if zipped {
         check_parts(path, &options.limits)?;
     }
-    let mut workbook =
-        open_workbook_auto(path).map_err(|e| Error::input(path, format!("cannot open workbook: {e}")))?;
+    let mut workbook = open_workbook_auto(path)
+        .map_err(|e| Error::input(path, crate::lang::both("无法打开工作簿", &format!("cannot open workbook: {e}"))))?;
     let sheets: Vec<Sheet> = workbook.sheets_metadata().to_vec();
     let names: Vec<String> = sheets.iter().map(|s| s.name.clone()).collect();
     for wanted in &options.sheets {
         if !names.contains(wanted) {
-            return Err(Error::input(path, format!("no sheet {wanted:?}; sheets: {}", names.join(", "))));
+            return Err(Error::input(
+                path,
+                crate::lang::both(
+                    &format!("没有工作表“{wanted}”；现有工作表：{}", names.join("、")),
+                    &format!("no sheet {wanted:?}; sheets: {}", names.join(", ")),
+                ),
+            ));
         }
     }
     let (mut tables, mut not_read) = (Vec::new(), Vec::new());
@@ -68,9 +74,12 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
             not_read.iter().map(|s| format!("{:?} ({} rows): {}", s.sheet, s.rows, s.reason)).collect();
         return Err(Error::input(
             path,
-            format!(
-                "no sheet holds a student table: {}",
-                if why.is_empty() { "the workbook has no sheets".to_owned() } else { why.join("; ") }
+            crate::lang::both(
+                "工作簿中没有学生信息表",
+                &format!(
+                    "no sheet holds a student table: {}",
+                    if why.is_empty() { "the workbook has no sheets".to_owned() } else { why.join("; ") }
+                ),
             ),
         ));
     }
@@ -154,7 +163,10 @@ fn check_parts(path: &Path, limits: &Limits) -> Result<()> {
             };
             Err(Error::input(
                 path,
-                format!("part {name} unpacks to more than {why} (a damaged workbook or a zip bomb?); if it is real, raise {option}"),
+                crate::lang::both(
+                    "工作簿解压后过大：可能已损坏或为恶意文件；确属真实数据时可调高限制",
+                    &format!("part {name} unpacks to more than {why} (a damaged workbook or a zip bomb?); if it is real, raise {option}"),
+                ),
             ))
         };
         if part.size() > limit {

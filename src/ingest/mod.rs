@@ -130,14 +130,23 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
             walk.folder(input, 0, &mut found)?;
             found.files[before..].sort();
             if found.files.len() == before {
-                return Err(Error::input(input, "folder holds no .csv, .xlsx, .xls, .parquet or .arrow file"));
+                return Err(Error::input(
+                    input,
+                    crate::lang::both(
+                        "文件夹中没有表格文件",
+                        "folder holds no .csv, .xlsx, .xls, .parquet or .arrow file",
+                    ),
+                ));
             }
         } else if Format::of(input).is_some() {
             walk.file(input, &mut found)?;
         } else {
             return Err(Error::input(
                 input,
-                "unsupported file type (expected .csv, .tsv, .txt, .xlsx, .xlsm, .xlsb, .xls, .parquet, .arrow, .ipc)",
+                crate::lang::both(
+                    "不支持的文件类型",
+                    "unsupported file type (expected .csv, .tsv, .txt, .xlsx, .xlsm, .xlsb, .xls, .parquet, .arrow, .ipc)",
+                ),
             ));
         }
     }
@@ -191,7 +200,10 @@ impl Walk {
         if let Some(first) = self.files.insert(real, path.to_owned()) {
             return Err(Error::input(
                 path,
-                format!("the same file as {} (named twice, or through a link): give it once", first.display()),
+                crate::lang::both(
+                    &format!("与{}是同一个文件：请只给一次", first.display()),
+                    &format!("the same file as {} (named twice, or through a link): give it once", first.display()),
+                ),
             ));
         }
         found.files.push(path.to_owned());

@@ -147,9 +147,12 @@ pub fn name_columns<S: AsRef<str>>(
     if header.len() > MAX_COLUMNS {
         return Err(Error::input(
             path,
-            format!(
-                "{place}: {} columns; a sheet has at most {MAX_COLUMNS} (Excel's limit): is this a student sheet?",
-                header.len()
+            crate::lang::both(
+                &format!("共{}列，超过Excel的上限{MAX_COLUMNS}列：这不像学生信息表", header.len()),
+                &format!(
+                    "{place}: {} columns; a sheet has at most {MAX_COLUMNS} (Excel's limit): is this a student sheet?",
+                    header.len()
+                ),
             ),
         ));
     }
@@ -165,12 +168,21 @@ pub fn name_columns<S: AsRef<str>>(
             if let Some(first) = field_at.insert(field, i) {
                 return Err(Error::input(
                     path,
-                    format!(
-                        "{place}: columns {} ({}) and {} ({typed}) both hold {} ({field}); remove or rename one of them",
-                        first + 1,
-                        header[first].as_ref().trim(),
-                        i + 1,
-                        schema::label(field)
+                    crate::lang::both(
+                        &format!(
+                            "第{}列“{}”和第{}列“{typed}”都是{}：请删除或改名其中一列",
+                            first + 1,
+                            header[first].as_ref().trim(),
+                            i + 1,
+                            schema::label(field)
+                        ),
+                        &format!(
+                            "{place}: columns {} ({}) and {} ({typed}) both hold {} ({field}); remove or rename one of them",
+                            first + 1,
+                            header[first].as_ref().trim(),
+                            i + 1,
+                            schema::label(field)
+                        ),
                     ),
                 ));
             }
@@ -198,10 +210,13 @@ pub fn name_columns<S: AsRef<str>>(
         let seen: Vec<&str> = header.iter().map(|h| h.as_ref().trim()).filter(|h| !h.is_empty()).collect();
         return Err(Error::input(
             path,
-            format!(
-                "{place}: required column {} not found in the header (headers: {}); name it with --map HEADER=FIELD",
-                missing.join(", "),
-                seen.join(", ")
+            crate::lang::both(
+                &format!("表头中缺少必需的列{}；可用 --map 表头=字段 指定", missing.join("、")),
+                &format!(
+                    "{place}: required column {} not found in the header (headers: {}); name it with --map HEADER=FIELD",
+                    missing.join(", "),
+                    seen.join(", ")
+                ),
             ),
         ));
     }

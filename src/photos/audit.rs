@@ -172,7 +172,10 @@ pub fn load_records(
                 if df.column(column).is_err() {
                     return Err(Error::input(
                         &parquet,
-                        format!("has no column {column}: not the records.parquet of `xueji check` or `xueji run`"),
+                        crate::lang::both(
+                            &format!("没有{column}列：不是xueji check或run写出的records.parquet"),
+                            &format!("has no column {column}: not the records.parquet of `xueji check` or `xueji run`"),
+                        ),
                     ));
                 }
             }
@@ -198,7 +201,7 @@ pub fn audit(dirs: &[PathBuf], records: &DataFrame, rules: &Rules, as_of: Date) 
     let started = Instant::now();
     for dir in dirs {
         if !dir.is_dir() {
-            return Err(Error::input(dir, "not a folder of photos"));
+            return Err(Error::input(dir, crate::lang::both("不是照片文件夹", "not a folder of photos")));
         }
     }
     let roster = Roster::new(records)?;

@@ -55,9 +55,11 @@ impl DedupeSettings {
     pub fn load(path: Option<&Path>) -> Result<DedupeSettings> {
         let Some(path) = path else { return Ok(DedupeSettings::default()) };
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let settings: DedupeSettings =
-            serde_json::from_str(&text).map_err(|e| Error::input(path, format!("invalid settings: {e}")))?;
-        settings.validate().map_err(|e| Error::input(path, format!("invalid settings: {e}")))?;
+        let settings: DedupeSettings = serde_json::from_str(&text)
+            .map_err(|e| Error::input(path, crate::lang::both("设置文件无效", &format!("invalid settings: {e}"))))?;
+        settings
+            .validate()
+            .map_err(|e| Error::input(path, crate::lang::both("设置文件无效", &format!("invalid settings: {e}"))))?;
         Ok(settings)
     }
 

@@ -139,7 +139,9 @@ pub fn link(
 
     let path = registry.join("records.parquet");
     let open = || std::fs::File::open(&path).map_err(|e| Error::io(&path, e));
-    let cannot = |e: PolarsError| Error::input(&path, format!("cannot read the registry: {e}"));
+    let cannot = |e: PolarsError| {
+        Error::input(&path, crate::lang::both("无法读取学籍库", &format!("cannot read the registry: {e}")))
+    };
     let present = ParquetReader::new(open()?).schema().map_err(cannot)?;
     for (name, field) in present.iter() {
         let expected = match name.as_str() {
@@ -155,7 +157,10 @@ pub fn link(
         if found != expected && !text {
             return Err(Error::input(
                 &path,
-                format!("column {name} is {found}, a registry written by xueji check or run has {expected} there"),
+                crate::lang::both(
+                    &format!("列{name}的类型为{found}，xueji写出的学籍库中应为{expected}"),
+                    &format!("column {name} is {found}, a registry written by xueji check or run has {expected} there"),
+                ),
             ));
         }
     }

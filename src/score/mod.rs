@@ -57,9 +57,14 @@ impl Model {
     pub fn load(path: &std::path::Path) -> crate::error::Result<Model> {
         use crate::error::Error;
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let model: Model =
-            serde_json::from_str(&text).map_err(|e| Error::input(path, format!("not a model.json: {e}")))?;
-        model.validate().map_err(|e| Error::input(path, format!("a model.json of another xueji: {e}")))?;
+        let model: Model = serde_json::from_str(&text)
+            .map_err(|e| Error::input(path, crate::lang::both("不是model.json", &format!("not a model.json: {e}"))))?;
+        model.validate().map_err(|e| {
+            Error::input(
+                path,
+                crate::lang::both("另一版本xueji的model.json", &format!("a model.json of another xueji: {e}")),
+            )
+        })?;
         Ok(model)
     }
 
