@@ -58,6 +58,10 @@ pub fn is_unknown_word(raw: &str) -> bool {
     )
 }
 
+/// Grades 1–12 as schools say them.
+pub const GRADE_NAMES: [&str; 12] =
+    ["一年级", "二年级", "三年级", "四年级", "五年级", "六年级", "七年级", "八年级", "九年级", "高一", "高二", "高三"];
+
 /// 性别 as a GB/T 2261.1 code: `1` 男, `2` 女, `0` 未知, `9` 未说明.
 pub fn normalize_sex(raw: &str) -> Option<&'static str> {
     match fold(raw).to_ascii_lowercase().as_str() {

@@ -175,21 +175,7 @@ impl DedupeRun {
 
 /// A grade as schools say it: 一年级 … 九年级, 高一 … 高三.
 fn grade_name(grade: i32) -> String {
-    const NAMES: [&str; 12] = [
-        "一年级",
-        "二年级",
-        "三年级",
-        "四年级",
-        "五年级",
-        "六年级",
-        "七年级",
-        "八年级",
-        "九年级",
-        "高一",
-        "高二",
-        "高三",
-    ];
-    match usize::try_from(grade - 1).ok().and_then(|g| NAMES.get(g)) {
+    match usize::try_from(grade - 1).ok().and_then(|g| crate::normalize::codes::GRADE_NAMES.get(g)) {
         Some(name) if !crate::lang::english() => (*name).to_owned(),
         _ => format!("grade {grade}"),
     }
