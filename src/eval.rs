@@ -305,8 +305,11 @@ pub fn score_blocking(truth: &Truth, candidates: &HashSet<(u32, u32)>) -> Blocki
 pub fn score_problems(truth: &Truth, path: &Path) -> Result<BTreeMap<String, CodeReport>> {
     let df = read_table(path)?;
     let mut reported: HashSet<(u32, String)> = HashSet::new();
+    // A duplicate group's member is matching's finding, scored by the pairs, not a problem the
+    // record has by itself.
+    let matched = crate::problems::Code::DuplicateSuspected.as_str();
     for (id, code) in strings(&df, path, "record_id")?.into_iter().zip(strings(&df, path, "code")?) {
-        if let (Some(id), Some(code)) = (id, code) {
+        if let (Some(id), Some(code)) = (id, code.filter(|c| c != matched)) {
             reported.insert((truth.lookup(&id, path)?, code));
         }
     }
