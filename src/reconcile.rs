@@ -1,8 +1,9 @@
 //! Reconcile: the verdicts public security returns on the match lists become a decision per
-//! registration — keep (保留), correct a field (变更), delete the duplicate (删除), or attach
-//! evidence (佐证) — a surviving master per person, and the unique-student list (唯一学籍).
-//! Nothing is lost: verdicts that match no sent record, verdicts in unknown wording, and sent
-//! records without a verdict are all listed.
+//! registration by the decision table of [`decide`] — keep (保留), correct a field (变更), delete
+//! the duplicate (删除), attach evidence (佐证), send back to the school (学校核实), or hold the
+//! group (待核查) — a surviving master per person, and the unique-student list (唯一学籍).
+//! Nothing is lost: verdicts that match no sent record, blank or unreadable verdicts (which hold
+//! their group), and sent records without a verdict are all listed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

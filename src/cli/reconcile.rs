@@ -8,12 +8,12 @@ use xueji::reconcile::reconcile;
 ///
 /// Reads the police replies to a campaign's match lists (xlsx/csv with a 核查结果/比对结果 column,
 /// keyed by 记录号 or 身份证件号; verdicts such as 一致, 不一致, 身份证号不存在,
-/// 身份证号与姓名不匹配, 查无此人 in their usual wordings) and writes into --out (default
-/// CAMPAIGN/reconcile): decisions.parquet/.csv (every registration: 保留, 变更 with the proposed
-/// value, 删除, 佐证, and why), masters.csv (the surviving registration of each person registered
-/// more than once, and those to delete), unique_students.parquet/.csv (唯一学籍: one row per
-/// person), unmatched_verdicts.csv (verdicts that match no sent record, or in unknown wording)
-/// unanswered.csv (sent records without a verdict) and reply_problems.csv (reply rows read with
+/// 姓名与身份证号码不匹配, 查无此人, 已死亡/已注销, 重复 in their usual wordings) and writes into --out
+/// (default CAMPAIGN/reconcile): decisions.parquet/.csv (every registration: 保留, 变更 with the
+/// proposed value, 删除, 拟删除（未核查）, 佐证, 学校核实, 待核查, and why), masters.csv (the surviving
+/// registration of each person registered more than once, and those to delete),
+/// unique_students.parquet/.csv (唯一学籍: one row per person), unmatched_verdicts.csv (verdicts
+/// that match no sent record), unanswered.csv (sent records without a verdict) and reply_problems.csv (reply rows read with
 /// a problem, such as a ragged row), held.csv (待核查: registrations whose group has a blank,
 /// unreadable or contradicting verdict — nothing decided for them; xueji then exits with code 3).
 #[derive(clap::Args)]
