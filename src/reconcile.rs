@@ -308,6 +308,9 @@ pub struct ReconcileSummary {
 /// A correction a school wrote under a 更正后 column of its return workbook.
 #[derive(Clone, Debug)]
 pub struct Correction {
+    /// Where the school typed it: the workbook and its row, for a correction that is not applied.
+    pub file: String,
+    pub row: u32,
     pub record_id: String,
     pub field: &'static str,
     /// Normalized as records are (`１１０…` and trailing spaces folded, 男 → its code).
@@ -350,19 +353,45 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
         if df.column("id_number").is_ok() {
             columns.push(("id_number", Text::of(df, "id_number")?));
         }
+        let file = path.display().to_string();
+        // What reading the workbook found (a ragged row, an error cell) is listed as for replies;
+        // a number typed as a number is said below, with the correction it spoils.
+        problems.extend(
+            table.problems.iter().filter(|p| p.code != crate::problems::Code::CellNumberPrecisionLost).map(|p| {
+                ReplyProblem {
+                    file: file.clone(),
+                    row: rows.get(p.record).unwrap_or(0),
+                    code: p.code.as_str(),
+                    message: p.message.clone(),
+                }
+            }),
+        );
         for i in 0..df.height() {
-            let Some(record_id) = ids.get(i).map(|v| report::uninert(v).trim().to_owned()) else { continue };
+            let row = rows.get(i).unwrap_or(0);
+            let problem =
+                |message: String| ReplyProblem { file: file.clone(), row, code: CORRECTION_NOT_APPLIED, message };
+            let typed_any = columns.iter().any(|(_, c)| c.get(i).is_some_and(|v| !v.trim().is_empty()));
+            let Some(record_id) = ids.get(i).map(|v| report::uninert(v).trim().to_owned()) else {
+                // A correction on a row whose 记录号 was cleared cannot be placed: said, not lost.
+                if typed_any {
+                    problems.push(problem(crate::say!(
+                        "该行有更正但没有记录号：未采用",
+                        "a correction on a row without 记录号: not applied"
+                    )));
+                }
+                continue;
+            };
             for (field, column) in &columns {
                 let Some(typed) = column.get(i).map(str::trim).filter(|v| !v.is_empty()) else { continue };
-                let problem = |message: String| ReplyProblem {
-                    file: path.display().to_string(),
-                    row: rows.get(i).unwrap_or(0),
-                    code: "CORRECTION_UNREADABLE",
-                    message,
-                };
                 let lost = *field == "id_number" && rounded.contains(&i);
                 match correction_value(field, typed).and_then(|v| if lost { Err(lost_digits()) } else { Ok(v) }) {
-                    Ok(value) => corrections.push(Correction { record_id: record_id.clone(), field, value }),
+                    Ok(value) => corrections.push(Correction {
+                        file: file.clone(),
+                        row,
+                        record_id: record_id.clone(),
+                        field,
+                        value,
+                    }),
                     Err(why) => problems.push(problem(crate::say!(
                         "{record_id}的更正后{}“{typed}”{why}：未采用",
                         "{record_id}: corrected {} {typed:?} {why}: not applied",
@@ -378,6 +407,9 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
 fn lost_digits() -> String {
     crate::lang::pick("被Excel存为数值，已丢失位数", "was stored as an Excel number and lost digits").into()
 }
+
+/// The code of a school's correction `reconcile` could not take (listed in reply_problems.csv).
+const CORRECTION_NOT_APPLIED: &str = "CORRECTION_NOT_APPLIED";
 
 /// A typed correction as records keep the field, or why it cannot be taken.
 fn correction_value(field: &str, typed: &str) -> std::result::Result<String, String> {
@@ -553,8 +585,13 @@ pub fn reconcile(
         ],
     )?;
     report::write_csv(&out.join("unanswered.csv"), &unanswered_frame)?;
-    let label =
-        |code: &str| crate::problems::Code::parse(code).map_or(code.to_owned(), |c| c.kind().label().to_owned());
+    let label = |code: &str| match crate::problems::Code::parse(code) {
+        Some(c) => c.kind().label().to_owned(),
+        None if code == CORRECTION_NOT_APPLIED => {
+            crate::lang::pick("学校更正未采用", "correction not applied").to_owned()
+        }
+        None => code.to_owned(),
+    };
     let problems_frame = DataFrame::new(
         reply_problems.len(),
         vec![
@@ -756,7 +793,7 @@ fn apply_corrections(
     for c in corrections {
         let label = crate::lang::pick(crate::schema::label(c.field), c.field);
         let skip =
-            |why: String| ReplyProblem { file: String::new(), row: 0, code: "CORRECTION_NOT_APPLIED", message: why };
+            |why: String| ReplyProblem { file: c.file.clone(), row: c.row, code: CORRECTION_NOT_APPLIED, message: why };
         let Some(&k) = index.get(&c.record_id) else {
             problems.push(skip(crate::say!(
                 "{}的更正未采用：本次查重无此记录",

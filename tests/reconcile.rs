@@ -388,4 +388,7 @@ fn the_whole_loop_decides_clean_groups_and_holds_the_others() {
     assert!(proposed > 0);
     let problems = std::fs::read_to_string(out.join("reply_problems.csv")).unwrap();
     assert!(as_number.iter().any(|id| problems.contains(id.as_str()) && problems.contains("丢失位数")), "{problems}");
+    // Each one names the workbook and row the school typed it in, in words the county reads.
+    let lost: Vec<&str> = problems.lines().filter(|l| l.contains("丢失位数")).collect();
+    assert!(lost.iter().all(|l| l.starts_with("学校更正未采用,") && l.contains("return_")), "{lost:?}");
 }
