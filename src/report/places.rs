@@ -50,9 +50,9 @@ fn province_of_code(code: &str) -> Option<String> {
     (code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit())).then(|| code[2..4].to_owned())
 }
 
-/// Adds `place_city` and `place_county` (the place of each record's school; null where it cannot
-/// be told) and returns how many schools could not be placed.
-pub fn add_school_places(records: &mut DataFrame) -> Result<usize> {
+/// Adds `place_city` and `place_county`: the place of each record's school, null where it cannot
+/// be told ([`unplaced_schools`] counts those schools).
+pub fn add_school_places(records: &mut DataFrame) -> Result<()> {
     let text = |name: &str| Text::of(records, name);
     let (codes, names, files) = (text("school_code_norm")?, text("school_name")?, text("source_file")?);
     let (cities, counties, households) = (text("city")?, text("county")?, text("household_address")?);
@@ -69,17 +69,13 @@ pub fn add_school_places(records: &mut DataFrame) -> Result<usize> {
         (name(&city), name(code))
     };
     let mut place: Vec<Option<(String, String)>> = vec![None; records.height()];
-    let mut unplaced = 0;
     for (key, members) in &schools {
         let province = codes.get(members[0]).and_then(province_of_code).or_else(|| campaign.clone());
         let told = place_of(key, members, province.as_deref(), &cities, &counties, &files, &names, &households);
         let labels = match told {
             Some((Source::Sheet, sheet)) => Some(sheet),
             Some((_, code)) => Some(label(&code.0)),
-            None => {
-                unplaced += 1;
-                None
-            }
+            None => None,
         };
         for &i in members {
             place[i] = labels.clone();
@@ -98,7 +94,7 @@ pub fn add_school_places(records: &mut DataFrame) -> Result<usize> {
     records.with_column(city.into_column())?;
     records.with_column(county.into_column())?;
     crate::columns::repeated(records)?;
-    Ok(unplaced)
+    Ok(())
 }
 
 /// The place of one school (its records `members`): the sheet's (city, county) as typed, or a
@@ -168,7 +164,8 @@ mod tests {
 
     fn places(df: DataFrame) -> (Vec<(Option<String>, Option<String>)>, usize) {
         let mut df = df;
-        let unplaced = add_school_places(&mut df).unwrap();
+        add_school_places(&mut df).unwrap();
+        let unplaced = unplaced_schools(&df).unwrap();
         let text = |name: &str| {
             let c = df.column(name).unwrap().cast(&DataType::String).unwrap();
             c.str().unwrap().iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>()
