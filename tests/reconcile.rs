@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{generate, on_generated, read_parquet, strings};
+use common::{generate, on_generated, read_parquet, strings, walk};
 use rust_xlsxwriter::Workbook;
 
 #[test]
@@ -189,21 +189,6 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
     let unique_csv = std::fs::read_to_string(out.join("unique_students.csv")).unwrap();
     let sex_at = unique_csv.lines().next().unwrap().split(',').position(|h| h == "性别").unwrap();
     assert!(unique_csv.lines().skip(1).all(|l| matches!(l.split(',').nth(sex_at), Some("男" | "女" | ""))));
-}
-
-/// Every file of a folder, below it.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
 }
 
 /// The loop as people run it: `run`; police fill 核查结果 from the truth, one row in fifty typed

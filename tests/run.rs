@@ -5,7 +5,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use common::{generate, on_generated, read_parquet};
+use common::{generate, on_generated, read_parquet, walk};
 use sha2::{Digest, Sha256};
 
 fn files(dir: &Path) -> Vec<String> {
@@ -15,20 +15,6 @@ fn files(dir: &Path) -> Vec<String> {
     }
     found.sort();
     found
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flat_map(|e| {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
 }
 
 #[test]

@@ -17,19 +17,6 @@ const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "
 const GIVEN: [&str; 12] =
     ["子轩", "欣怡", "浩宇", "梓涵", "一诺", "宇轩", "若汐", "沐宸", "思远", "佳琪", "俊杰", "雨桐"];
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
 /// Student `k` of a class: a name, sex, birth date and valid number of their own.
 fn student(k: usize) -> [String; 4] {
     let name = format!("{}{}", SURNAMES[k % 10], GIVEN[(k / 10) % 12]);

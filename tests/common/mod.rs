@@ -82,3 +82,18 @@ pub fn strings(df: &DataFrame, name: &str) -> Vec<String> {
 pub fn with_check(body: &str) -> String {
     format!("{body}{}", char::from(check_char(body.as_bytes()).unwrap()))
 }
+
+/// Every file below `dir`, sorted.
+pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
