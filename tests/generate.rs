@@ -13,6 +13,15 @@ fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
     df.column(name).unwrap().str().unwrap().iter().map(|v| v.map(str::to_owned)).collect()
 }
 
+/// `xueji eval`'s scores per problem code of `check`'s output in `checked` against the truth of
+/// the population in `truth`.
+fn problem_scores(truth: &std::path::Path, checked: &std::path::Path) -> serde_json::Value {
+    let problems = checked.join("problems.parquet");
+    let json = xueji_ok(&["eval", "--truth", truth.to_str().unwrap(), "--problems", problems.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    report["problems"].clone()
+}
+
 #[test]
 fn same_seed_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,15 +129,8 @@ fn check_finds_every_injected_problem() {
     generate(&out, 20_000, 5, &["--format", "csv", "--problem-rate", "0.05"]);
     let checked = dir.path().join("c");
     on_generated("check", &out.join("sheets"), &checked, &[]);
-    let json = xueji_ok(&[
-        "eval",
-        "--truth",
-        out.to_str().unwrap(),
-        "--problems",
-        checked.join("problems.parquet").to_str().unwrap(),
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let problems = report["problems"].as_object().unwrap();
+    let report = problem_scores(&out, &checked);
+    let problems = report.as_object().unwrap();
     let truth = read_parquet(&out.join("truth/records.parquet"));
     let injected: HashSet<String> = column(&truth, "injected").into_iter().flatten().collect();
     assert!(injected.len() >= 18, "{injected:?}");
@@ -231,15 +233,8 @@ fn schools_send_their_files_as_schools_make_them() {
         assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == format)), "{files:?}");
         let checked = dir.path().join(format!("c_{format}"));
         let stdout = on_generated("check", &out.join("sheets"), &checked, &[]);
-        let json = xueji_ok(&[
-            "eval",
-            "--truth",
-            out.to_str().unwrap(),
-            "--problems",
-            checked.join("problems.parquet").to_str().unwrap(),
-        ]);
-        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-        let problems = report["problems"].as_object().unwrap();
+        let report = problem_scores(&out, &checked);
+        let problems = report.as_object().unwrap();
         for (code, scores) in problems {
             let (expected, reported, found) = (
                 scores["expected"].as_u64().unwrap(),
