@@ -12,6 +12,7 @@ pub mod columns;
 pub mod compare;
 pub mod datasets;
 pub mod error;
+pub mod files;
 pub mod eval;
 pub mod gb11643;
 pub mod generate;

@@ -205,7 +205,7 @@ fn read_sent(campaign: &Path) -> Result<Vec<SentRow>> {
         for record in reader.records() {
             let record = record.map_err(|e| Error::input(&path, e.to_string()))?;
             let field =
-                |k: usize| record.get(columns[k]).map(|v| report::uninert(v).to_owned()).filter(|v| !v.is_empty());
+                |k: usize| record.get(columns[k]).map(|v| crate::files::uninert(v).to_owned()).filter(|v| !v.is_empty());
             rows.push(SentRow {
                 batch: field(0).unwrap_or_default(),
                 record_id: field(1).unwrap_or_default(),
@@ -262,7 +262,7 @@ pub fn read_replies(files: &[PathBuf], maps: &[(String, String)]) -> Result<(Vec
             replies.push(Reply {
                 file: path.display().to_string(),
                 row: rows.get(i).unwrap_or(0),
-                record_id: ids.get(i).map(|v| report::uninert(v).to_owned()),
+                record_id: ids.get(i).map(|v| crate::files::uninert(v).to_owned()),
                 id_number: numbers.get(i).and_then(normalize_id_number).map(|(n, _)| n),
                 name: names.get(i).map(|n| normalize_name(n).0),
                 verdict: parse_verdict(&raw),
@@ -371,7 +371,7 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
             let problem =
                 |message: String| ReplyProblem { file: file.clone(), row, code: CORRECTION_NOT_APPLIED, message };
             let typed_any = columns.iter().any(|(_, c)| c.get(i).is_some_and(|v| !v.trim().is_empty()));
-            let Some(record_id) = ids.get(i).map(|v| report::uninert(v).trim().to_owned()) else {
+            let Some(record_id) = ids.get(i).map(|v| crate::files::uninert(v).trim().to_owned()) else {
                 // A correction on a row whose 记录号 was cleared cannot be placed: said, not lost.
                 if typed_any {
                     problems.push(problem(crate::say!(
@@ -528,13 +528,13 @@ pub fn reconcile(
         *summary.actions.entry(d.action.label()).or_default() += 1;
     }
     summary.held = decisions.iter().filter(|d| d.action == Action::Held).count();
-    crate::report::output_dir(out)?;
+    crate::files::output_dir(out)?;
     let mut frame = decisions_frame(&decisions)?;
-    report::write_parquet(&out.join("decisions.parquet"), &mut frame)?;
-    report::write_csv(&out.join("decisions.csv"), &decisions_for_people(&decisions)?)?;
+    crate::files::write_parquet(&out.join("decisions.parquet"), &mut frame)?;
+    crate::files::write_csv(&out.join("decisions.csv"), &decisions_for_people(&decisions)?)?;
     let mut unique = unique_students(&records, &decisions)?;
     summary.unique_students = unique.height();
-    report::write_parquet(&out.join("unique_students.parquet"), &mut unique)?;
+    crate::files::write_parquet(&out.join("unique_students.parquet"), &mut unique)?;
     // People read 男/女, programs the GB/T 2261.1 codes.
     let mut for_people = unique.clone();
     let sex = unique
@@ -543,7 +543,7 @@ pub fn reconcile(
         .str()?
         .apply_values(|c| crate::check::sex_label(c).to_owned().into());
     for_people.with_column(sex.into_column())?;
-    report::write_csv(&out.join("unique_students.csv"), &report::chinese_headers(&for_people)?)?;
+    crate::files::write_csv(&out.join("unique_students.csv"), &report::chinese_headers(&for_people)?)?;
     // These lists are read by people: Chinese headers first (English with --lang en).
     let text = |v: Vec<Option<String>>, (zh, en): (&str, &str)| {
         StringChunked::from_iter_options(crate::lang::pick(zh, en).into(), v.into_iter()).into_column()
@@ -563,7 +563,7 @@ pub fn reconcile(
             rows(("行号", "row"), unmatched.iter().map(|u| u.row).collect()),
         ],
     )?;
-    report::write_csv(&out.join("unmatched_verdicts.csv"), &unmatched_frame)?;
+    crate::files::write_csv(&out.join("unmatched_verdicts.csv"), &unmatched_frame)?;
     // What to ask police again: every registration of a held group, with why.
     let held: Vec<&Decision> = decisions.iter().filter(|d| d.action == Action::Held).collect();
     let held_frame = DataFrame::new(
@@ -574,7 +574,7 @@ pub fn reconcile(
             text(held.iter().map(|d| Some(d.reason.clone())).collect(), ("原因", "why")),
         ],
     )?;
-    report::write_csv(&out.join("held.csv"), &held_frame)?;
+    crate::files::write_csv(&out.join("held.csv"), &held_frame)?;
     let unanswered_frame = DataFrame::new(
         unanswered.len(),
         vec![
@@ -584,7 +584,7 @@ pub fn reconcile(
             text(unanswered.iter().map(|s| Some(s.batch.clone())).collect(), ("批次号", "batch")),
         ],
     )?;
-    report::write_csv(&out.join("unanswered.csv"), &unanswered_frame)?;
+    crate::files::write_csv(&out.join("unanswered.csv"), &unanswered_frame)?;
     let label = |code: &str| match crate::problems::Code::parse(code) {
         Some(c) => c.kind().label().to_owned(),
         None if code == CORRECTION_NOT_APPLIED => {
@@ -602,7 +602,7 @@ pub fn reconcile(
             text(reply_problems.iter().map(|p| Some(p.code.to_owned())).collect(), ("问题代码", "code")),
         ],
     )?;
-    report::write_csv(&out.join("reply_problems.csv"), &problems_frame)?;
+    crate::files::write_csv(&out.join("reply_problems.csv"), &problems_frame)?;
     write_masters(&out.join("masters.csv"), &decisions)?;
     Ok(summary)
 }
@@ -1035,7 +1035,7 @@ fn write_masters(path: &Path, decisions: &[Decision]) -> Result<()> {
             .into_column(),
         ],
     )?;
-    report::write_csv(path, &df)
+    crate::files::write_csv(path, &df)
 }
 
 #[cfg(test)]

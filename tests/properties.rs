@@ -23,7 +23,7 @@ use xueji::normalize::name::{has_heteronym, name_pinyin, name_pinyin_variants, n
 use xueji::photos::naming::{folder_grade_class, PhotoName};
 use xueji::reconcile::parse_verdict;
 use xueji::report::police::mask;
-use xueji::report::{inert, uninert};
+use xueji::files::{inert, uninert};
 
 /// Cases per function and strategy.
 const CASES: u32 = 5000;

@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(out) = &args.fix {
         let fixed = fix::fix(&audited, &records, &rules, out)?;
         let written = fixed.iter().filter(|f| f.written.is_some()).count();
-        xueji::report::write_csv(&args.out.join("photo_fixes.csv"), &fix::fixes_frame(&audited, &fixed)?)?;
+        xueji::files::write_csv(&args.out.join("photo_fixes.csv"), &fix::fixes_frame(&audited, &fixed)?)?;
         println!(
             "{}",
             xueji::say!(

@@ -373,7 +373,7 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
     truth.finish(&expected)?;
     summary.seconds = started.elapsed().as_secs_f64();
     let manifest = serde_json::json!({ "options": options, "summary": summary });
-    crate::report::write_atomic(&out.join("generate.json"), |w| {
+    crate::files::write_atomic(&out.join("generate.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &manifest).map_err(|e| Error::input(out, e.to_string()))?;
         std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
     })?;

@@ -17,7 +17,7 @@ use crate::normalize::date::parse_date;
 use crate::normalize::id_number::normalize_id_number;
 use crate::normalize::name::normalize_name;
 use crate::problems::Code;
-use crate::report::{csv_rows, AtomicFile};
+use crate::files::{csv_rows, AtomicFile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -265,7 +265,7 @@ fn school_csv(path: &Path, records: &[Record], encoding: TextEncoding) -> Result
     text.push(b'\n');
     csv_rows(&mut text, &sheet_frame(&refs)?, false).map_err(|e| Error::input(path, e.to_string()))?;
     let text = String::from_utf8(text).map_err(|e| Error::input(path, e.to_string()))?;
-    crate::report::write_atomic(path, |w| w.write_all(&encode(&text, encoding)).map_err(|e| Error::io(path, e)))?;
+    crate::files::write_atomic(path, |w| w.write_all(&encode(&text, encoding)).map_err(|e| Error::io(path, e)))?;
     Ok(path.to_owned())
 }
 
@@ -408,7 +408,7 @@ impl TruthWriter {
         }
         self.file.commit()?;
         if self.csv.len() < 64 << 20 {
-            crate::report::write_atomic(&self.dir.join("records.csv"), |w| {
+            crate::files::write_atomic(&self.dir.join("records.csv"), |w| {
                 w.write_all(&self.csv).map_err(|e| Error::io(&self.dir, e))
             })?;
         }
@@ -416,8 +416,8 @@ impl TruthWriter {
             "record_id" => exact.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
             "code" => exact.iter().map(|(_, code)| code.as_str()).collect::<Vec<_>>(),
         )?;
-        crate::report::write_parquet(&self.dir.join("exact_duplicates.parquet"), &mut df)?;
-        crate::report::write_csv(&self.dir.join("exact_duplicates.csv"), &df)
+        crate::files::write_parquet(&self.dir.join("exact_duplicates.parquet"), &mut df)?;
+        crate::files::write_csv(&self.dir.join("exact_duplicates.csv"), &df)
     }
 }
 

@@ -362,7 +362,7 @@ fn student_photos(
     if (id.is_some() && !id_valid) || (id.is_none() && name.is_empty()) {
         return Ok(Vec::new());
     }
-    let school_folder = PathBuf::from(crate::report::police::file_stem(&format!("{}_{}", school.code, school.name)));
+    let school_folder = PathBuf::from(crate::files::file_stem(&format!("{}_{}", school.code, school.name)));
     // Folders by grade and class as the record has them (a record typed with another grade than
     // the child's is the record's problem, not the photo's).
     let grade = crate::normalize::codes::normalize_grade(value(col::GRADE)).unwrap_or(class.grade);
@@ -421,7 +421,7 @@ fn student_photos(
             } else {
                 school_folder.join(NO_ID_FOLDER)
             };
-            (folder, crate::report::police::file_stem(&format!("{}_{}_{name}", school.code, class.number)) + ".jpg")
+            (folder, crate::files::file_stem(&format!("{}_{}_{name}", school.code, class.number)) + ".jpg")
         }
     };
     std::fs::create_dir_all(dir.join(&folder)).map_err(|e| Error::io(dir, e))?;
@@ -449,7 +449,7 @@ fn student_photos(
 
 /// Writes `truth/photos.csv`.
 pub fn write_truth(truth: &[PhotoTruth], path: &Path) -> Result<()> {
-    crate::report::write_atomic(path, |out| {
+    crate::files::write_atomic(path, |out| {
         let mut csv = csv::Writer::from_writer(out);
         let fail = |e: csv::Error| Error::input(path, e.to_string());
         csv.write_record(["path", "record_id", "defect", "codes"]).map_err(fail)?;

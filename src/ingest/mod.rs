@@ -330,7 +330,7 @@ fn drop_identical(files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<(PathBuf, Pa
     let (mut kept, mut identical) = (Vec::new(), Vec::new());
     for (file, size) in files.into_iter().zip(sizes) {
         if by_size[&size] > 1 {
-            let (_, hash) = crate::report::sha256_file(&file)?;
+            let (_, hash) = crate::files::sha256_file(&file)?;
             if let Some(first) = first_with.get(&(size, hash.clone())) {
                 identical.push((file, first.clone()));
                 continue;

@@ -19,7 +19,8 @@ use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
 use crate::problems::{Code, Severity};
-use crate::report::{inert, table_sheet, AtomicFile};
+use crate::files::{inert, AtomicFile};
+use crate::report::table_sheet;
 
 /// Extensions walked as photos (compared without case); anything else is listed as skipped.
 pub const PHOTO_EXTENSIONS: [&str; 13] =
@@ -771,15 +772,15 @@ impl PhotoAudit {
     /// Writes the audit into `out` (created if needed) and returns its summary; the retake lists
     /// go under `out/photo_retakes/<city>/<county>/`.
     pub fn write(&self, records: &DataFrame, rules: &Rules, out: &Path, day: Date) -> Result<AuditSummary> {
-        crate::report::output_dir(out)?;
+        crate::files::output_dir(out)?;
         let mut problems = self.problems_frame(records)?;
-        crate::report::write_parquet(&out.join("photo_problems.parquet"), &mut problems)?;
-        crate::report::write_csv(&out.join("photo_problems.csv"), &problems_for_people(&problems)?)?;
-        crate::report::write_parquet(&out.join("photos.parquet"), &mut self.photos_frame(records)?)?;
-        crate::report::write_csv(&out.join("photo_summary.csv"), &self.school_summary(records)?)?;
+        crate::files::write_parquet(&out.join("photo_problems.parquet"), &mut problems)?;
+        crate::files::write_csv(&out.join("photo_problems.csv"), &problems_for_people(&problems)?)?;
+        crate::files::write_parquet(&out.join("photos.parquet"), &mut self.photos_frame(records)?)?;
+        crate::files::write_csv(&out.join("photo_summary.csv"), &self.school_summary(records)?)?;
         let mut summary = self.summary(records.height(), rules);
         summary.retake_lists = self.write_retake_lists(records, &out.join("photo_retakes"), day)?;
-        crate::report::write_atomic(&out.join("photo_audit.json"), |w| {
+        crate::files::write_atomic(&out.join("photo_audit.json"), |w| {
             serde_json::to_writer_pretty(&mut *w, &summary).map_err(|e| Error::input(out, e.to_string()))?;
             std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
         })?;
@@ -843,7 +844,7 @@ impl PhotoAudit {
         }
         let schools: Vec<(School, Vec<ToPhotograph>)> = schools.into_iter().collect();
         let places =
-            crate::report::school_paths(&schools.iter().map(|(s, _)| [s.0, s.1, s.2, s.3]).collect::<Vec<_>>());
+            crate::files::school_paths(&schools.iter().map(|(s, _)| [s.0, s.1, s.2, s.3]).collect::<Vec<_>>());
         let headers: [&str; 7] = if crate::lang::english() {
             ["record_id", "name", "grade", "class", "why", "photo", "photo taken (✓)"]
         } else {

@@ -22,8 +22,8 @@ use super::{decode, inspect, naming, Rules, MM_PER_INCH, WIDTH_MM};
 use crate::columns::Text;
 use crate::error::{Error, Result};
 use crate::problems::{Code, Severity};
-use crate::report::police::file_stem;
-use crate::report::AtomicFile;
+use crate::files::file_stem;
+use crate::files::AtomicFile;
 
 /// Copies are scaled down to this width (350 dpi at 26 mm): more pixels only cost bytes.
 pub const MAX_WIDTH: u32 = 358;
@@ -81,7 +81,7 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
             };
             if !photo.picture_unfixable() && !taken.insert(target.clone()) {
                 let stem = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                let hash = crate::report::police::short_hash(&format!("{}/{}", photo.dir, photo.path));
+                let hash = crate::files::short_hash(&format!("{}/{}", photo.dir, photo.path));
                 target = target.with_file_name(format!("{stem}~{hash}.jpg"));
                 taken.insert(target.clone());
             }

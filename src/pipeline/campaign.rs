@@ -144,7 +144,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         .iter()
         .filter(|FileRead { path, .. }| hashed.insert(path))
         .map(|FileRead { path, .. }| {
-            report::sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 })
+            crate::files::sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 })
         })
         .collect::<Result<Vec<_>>>()?;
     let mut timings: Vec<(String, f64)> =
@@ -179,11 +179,11 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     };
     // The manifest says complete first, the report last: stopped between the two, the report
     // still says incomplete (the safe side), never the other way round.
-    crate::report::write_atomic(&out.join("manifest.json"), |w| {
+    crate::files::write_atomic(&out.join("manifest.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &manifest).map_err(|e| Error::input(out, e.to_string()))?;
         std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
     })?;
-    crate::report::write_atomic(&out.join("report.html"), |w| {
+    crate::files::write_atomic(&out.join("report.html"), |w| {
         std::io::Write::write_all(w, html.as_bytes()).map_err(|e| Error::io(out, e))
     })?;
     Ok(manifest)
@@ -203,7 +203,7 @@ pub fn interrupted(out: &Path) -> bool {
 /// outputs, the police lists its `SHA256SUMS` names, its return workbooks, and what
 /// `reconcile` derived from it): a folder is never half old, half new without saying so.
 fn start_writing(out: &Path) -> Result<()> {
-    report::output_dir(out)?;
+    crate::files::output_dir(out)?;
     // What the earlier run wrote, read before its manifest is replaced by the marker.
     let earlier: serde_json::Value = std::fs::read_to_string(out.join("manifest.json"))
         .ok()
@@ -214,10 +214,10 @@ fn start_writing(out: &Path) -> Result<()> {
         if earlier["complete"] == serde_json::Value::Bool(false) { earlier["earlier"].clone() } else { earlier };
     // The report first, then the manifest: at no moment does a manifest say incomplete beside
     // a report of a finished campaign.
-    report::write_atomic(&out.join("report.html"), |w| {
+    crate::files::write_atomic(&out.join("report.html"), |w| {
         std::io::Write::write_all(w, INCOMPLETE_REPORT.as_bytes()).map_err(|e| Error::io(out, e))
     })?;
-    report::write_atomic(&out.join("manifest.json"), |w| {
+    crate::files::write_atomic(&out.join("manifest.json"), |w| {
         let note = serde_json::json!({
             "xueji_version": env!("CARGO_PKG_VERSION"),
             "complete": false,

@@ -470,18 +470,18 @@ impl DedupeOutputs<'_> {
 
     /// Writes the pairs, clusters, conflicts, model and summary into `out`.
     pub fn write(&self, out: &Path) -> Result<()> {
-        crate::report::output_dir(out)?;
+        crate::files::output_dir(out)?;
         let mut pairs = self.pair_frame(PairKind::Match)?;
-        report::write_parquet(&out.join("duplicate_pairs.parquet"), &mut pairs)?;
+        crate::files::write_parquet(&out.join("duplicate_pairs.parquet"), &mut pairs)?;
         // The CSV copies are for people: Chinese headers (the Parquet keeps English names).
-        report::write_csv(&out.join("duplicate_pairs.csv"), &report::chinese_headers(&pairs)?)?;
+        crate::files::write_csv(&out.join("duplicate_pairs.csv"), &report::chinese_headers(&pairs)?)?;
         let mut clusters = self.cluster_frame()?;
-        report::write_parquet(&out.join("clusters.parquet"), &mut clusters)?;
-        report::write_csv(&out.join("clusters.csv"), &report::chinese_headers(&clusters)?)?;
+        crate::files::write_parquet(&out.join("clusters.parquet"), &mut clusters)?;
+        crate::files::write_csv(&out.join("clusters.csv"), &report::chinese_headers(&clusters)?)?;
         let conflicts = report::chinese_headers(&self.pair_frame(PairKind::IdConflict)?)?;
-        report::write_csv(&out.join("id_conflicts.csv"), &conflicts)?;
-        write_json(&out.join("model.json"), self.model)?;
-        write_json(&out.join("dedupe_summary.json"), &self.summary)
+        crate::files::write_csv(&out.join("id_conflicts.csv"), &conflicts)?;
+        crate::files::write_json(&out.join("model.json"), self.model)?;
+        crate::files::write_json(&out.join("dedupe_summary.json"), &self.summary)
     }
 }
 
@@ -549,7 +549,7 @@ impl DedupeRun {
                     .into_column(),
             ],
         )?;
-        report::write_parquet(path, &mut df)
+        crate::files::write_parquet(path, &mut df)
     }
 }
 
@@ -621,11 +621,4 @@ impl DedupeSummary {
             timings: Vec::new(),
         }
     }
-}
-
-fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    report::write_atomic(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value).map_err(|e| Error::input(path, e.to_string()))?;
-        std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(path, e))
-    })
 }

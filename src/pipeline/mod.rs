@@ -126,13 +126,13 @@ pub const CHECK_OUTPUTS: [&str; 4] = ["problems.parquet", "problems.csv", "probl
 /// needed); each file appears whole or not at all.
 pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
     let watch = Stopwatch::start("write problems");
-    crate::report::output_dir(out)?;
+    crate::files::output_dir(out)?;
     let mut problems = report::problems_frame(&run.records, &run.problems)?;
-    report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
-    report::write_csv(&out.join("problems.csv"), &report::problems_for_people(&problems)?)?;
+    crate::files::write_parquet(&out.join("problems.parquet"), &mut problems)?;
+    crate::files::write_csv(&out.join("problems.csv"), &report::problems_for_people(&problems)?)?;
     let summary = report::summary_frame(&run.records, &run.problems)?;
-    report::write_csv(&out.join("problems_summary.csv"), &summary)?;
-    report::write_parquet(&out.join("records.parquet"), &mut run.records)?;
+    crate::files::write_csv(&out.join("problems_summary.csv"), &summary)?;
+    crate::files::write_parquet(&out.join("records.parquet"), &mut run.records)?;
     watch.finish(&mut run.timings);
     Ok(())
 }

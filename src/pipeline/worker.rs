@@ -618,6 +618,6 @@ pub fn write_problems(out: &std::path::Path, rows: &DataFrame) -> Result<()> {
     require(rows, ["record", "order", "source_row"])?;
     let mut problems = rows.sort(["record", "order"], SortMultipleOptions::default())?.drop_many(["record", "order"]);
     problems.with_column(problems.column("source_row")?.cast(&DataType::UInt32)?)?;
-    crate::report::write_parquet(&out.join("problems.parquet"), &mut problems)?;
-    crate::report::write_csv(&out.join("problems.csv"), &crate::report::problems_for_people(&problems)?)
+    crate::files::write_parquet(&out.join("problems.parquet"), &mut problems)?;
+    crate::files::write_csv(&out.join("problems.csv"), &crate::report::problems_for_people(&problems)?)
 }

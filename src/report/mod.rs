@@ -1,5 +1,6 @@
-//! Report: the problem-record files and summaries. Every file is written atomically (a temporary
-//! file beside it, then a rename), and text cells of exported CSV are made inert for spreadsheets.
+//! Report: the problem-record files and summaries, the police lists, the schools' return
+//! workbooks and report.html, in the words people read. Every file is written through
+//! [`crate::files`] (atomic, inert cells).
 
 pub mod html;
 pub mod places;
@@ -7,11 +8,6 @@ pub mod police;
 pub mod returns;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
-
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -19,75 +15,6 @@ use crate::check::region;
 use crate::columns::{concat, par_row_chunks, Text};
 use crate::error::{Error, Result};
 use crate::problems::{Problem, Severity};
-
-/// A file that appears at its path whole or not at all: written to a hidden temporary file in
-/// the same folder and renamed over the path by [`AtomicFile::commit`]. Dropped uncommitted (an
-/// error, a panic), the temporary file is removed.
-pub struct AtomicFile {
-    path: PathBuf,
-    tmp: PathBuf,
-    out: Option<BufWriter<File>>,
-}
-
-impl AtomicFile {
-    pub fn create(path: &Path) -> Result<AtomicFile> {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-        let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(AtomicFile { path: path.to_owned(), tmp, out: Some(BufWriter::with_capacity(1 << 20, file)) })
-    }
-
-    pub fn writer(&mut self) -> &mut BufWriter<File> {
-        self.out.as_mut().expect("not committed")
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Flushes, syncs and renames the file into place.
-    pub fn commit(mut self) -> Result<()> {
-        let out = self.out.take().expect("committed once");
-        let file = out.into_inner().map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.out.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-/// Creates an output folder (and its parents) and removes what an interrupted xueji left in
-/// it: temporary files of [`AtomicFile`]'s pattern (`.NAME.PID.tmp`) whose process is gone.
-pub fn output_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(stale_temp_pid) else { continue };
-        if !process_alive(pid) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    Ok(())
-}
-
-/// The process id in a temporary file name of xueji's (`.clusters.csv.4242.tmp`).
-fn stale_temp_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (_, pid) = rest.rsplit_once('.')?;
-    pid.parse().ok()
-}
-
-/// Whether process `pid` runs (this one always does); where that cannot be asked, only this one
-/// counts as running.
-fn process_alive(pid: u32) -> bool {
-    pid == std::process::id() || (cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists())
-}
 
 /// A workbook with one constant-memory sheet, stamped as created on `day` (not now): the same
 /// data gives the same bytes.
@@ -99,36 +26,6 @@ pub fn new_workbook(day: crate::normalize::date::Date) -> Result<rust_xlsxwriter
     workbook.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
     workbook.add_worksheet_with_constant_memory().map_err(xlsx)?;
     Ok(workbook)
-}
-
-/// Where each school's workbook goes in a folder of workbooks: `<地市>/<区县>/<学校标识码>_<学校名称>.xlsx`,
-/// every name made safe for a file system ([`police::file_stem`]). Names that differ only in the
-/// characters made safe (`a/b` and `a:b`) keep their own folder and file, with a short hash of
-/// the whole name added: two schools must never write one file. `schools` are (city, county,
-/// school code, school name), each once; the result is (folder, file) for each, in order.
-pub fn school_paths(schools: &[[&str; 4]]) -> Vec<(PathBuf, PathBuf)> {
-    let name =
-        |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { police::file_stem(t) };
-    let mut folders: HashMap<PathBuf, (&str, &str)> = HashMap::new();
-    let mut files: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
-    schools
-        .iter()
-        .map(|&[city, county, code, school]| {
-            let mut folder = PathBuf::from(name(city)).join(name(county));
-            if *folders.entry(folder.clone()).or_insert((city, county)) != (city, county) {
-                let hash = police::short_hash(&format!("{city}/{county}"));
-                folder = PathBuf::from(name(city)).join(format!("{}~{hash}", name(county)));
-            }
-            let stem = police::file_stem(&format!("{code}_{school}"));
-            let mut file = folder.join(format!("{stem}.xlsx"));
-            if !files.insert(file.clone()) {
-                let hash = police::short_hash(&format!("{city}/{county}/{code}_{school}"));
-                file = folder.join(format!("{stem}~{hash}.xlsx"));
-                files.insert(file.clone());
-            }
-            (folder, file)
-        })
-        .collect()
 }
 
 /// Lays out a sheet people work in: the header on row 1, frozen, with an autofilter over the
@@ -159,105 +56,6 @@ pub fn table_sheet_at<S: AsRef<str>>(
     }
     sheet.set_freeze_panes(header_row + 1, 0)?;
     sheet.autofilter(header_row, 0, header_row + rows.len() as u32, headers.len().saturating_sub(1) as u16)?;
-    Ok(())
-}
-
-/// The size and SHA-256 (hex) of a file, read in a stream.
-pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buffer).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        bytes += n as u64;
-        hasher.update(&buffer[..n]);
-    }
-    Ok((bytes, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
-}
-
-/// Writes `path` through `write` as an [`AtomicFile`].
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    write(file.writer())?;
-    file.commit()
-}
-
-pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    write_atomic(path, |out| {
-        ParquetWriter::new(out).with_compression(ParquetCompression::Zstd(None)).finish(df)?;
-        Ok(())
-    })
-}
-
-/// A spreadsheet runs a cell as a formula when it starts with `=`, `+`, `-` or `@`, also behind
-/// blanks or line breaks, and some control characters trigger it too; a leading `'` makes it text.
-pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
-    if needs_quote(cell) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
-
-fn is_active(cell: &str) -> bool {
-    cell.starts_with(char::is_control)
-        || cell.trim_start().starts_with(|c: char| matches!(c, '=' | '+' | '-' | '@') || c.is_control())
-}
-
-/// Active, or quoted already (`'=x` as typed): the quote [`uninert`] takes off must be ours, so
-/// that every cell reads back as it was written.
-fn needs_quote(cell: &str) -> bool {
-    is_active(cell.trim_start_matches('\''))
-}
-
-/// The value [`inert`] was given: the quote it added taken off again.
-pub fn uninert(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if needs_quote(rest) => rest,
-        _ => cell,
-    }
-}
-
-/// Writes `df` as UTF-8 CSV with a BOM (so Excel opens Chinese text correctly), every value as
-/// text and made [`inert`].
-pub fn write_csv(path: &Path, df: &DataFrame) -> Result<()> {
-    write_atomic(path, |out| {
-        out.write_all(b"\xEF\xBB\xBF").map_err(|e| Error::io(path, e))?;
-        csv_rows(out, df, true).map_err(|e| Error::input(path, format!("cannot write: {e}")))
-    })
-}
-
-/// Writes the rows of `df` (after its header, when `header`) as CSV into `out`, every value as
-/// text and made [`inert`].
-pub fn csv_rows(
-    out: &mut impl Write,
-    df: &DataFrame,
-    header: bool,
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    // Numbers are written as numbers: only text can be a formula.
-    let columns: Vec<(StringChunked, bool)> = df
-        .columns()
-        .iter()
-        .map(|c| Ok((c.cast(&DataType::String)?.str()?.rechunk().into_owned(), c.dtype() == &DataType::String)))
-        .collect::<PolarsResult<_>>()?;
-    let mut csv = csv::Writer::from_writer(out);
-    if header {
-        csv.write_record(df.get_column_names().iter().map(|n| inert(n.as_str()).into_owned()))?;
-    }
-    let mut row: Vec<std::borrow::Cow<str>> = Vec::with_capacity(columns.len());
-    for i in 0..df.height() {
-        row.clear();
-        row.extend(columns.iter().map(|(c, text)| match c.get(i) {
-            Some(v) if *text => inert(v),
-            v => v.unwrap_or("").into(),
-        }));
-        csv.write_record(row.iter().map(|c| c.as_ref()))?;
-    }
-    csv.flush()?;
     Ok(())
 }
 
@@ -473,83 +271,4 @@ pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFr
         col(&name("问题代码", "code"), &|r| r.0 .0.to_owned()),
     ];
     Ok(DataFrame::new(rows.len(), columns)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn two_schools_never_share_a_workbook() {
-        let places = school_paths(&[
-            ["210100 沈阳市", "210102 和平区", "2121000123", "第一小学"],
-            ["a/b", "和平区", "", "第一小学"],
-            ["a:b", "和平区", "", "第一小学"],
-            ["a:b", "和平区", "", "第一/小学"],
-            ["a:b", "和平区", "", "第一:小学"],
-        ]);
-        let path = |k: usize| places[k].1.to_string_lossy().into_owned();
-        assert_eq!(path(0), "210100_沈阳市/210102_和平区/2121000123_第一小学.xlsx");
-        assert_eq!(path(1), "a_b/和平区/_第一小学.xlsx");
-        // Another city whose name is made the same keeps its own county folder.
-        assert!(path(2).starts_with("a_b/和平区~") && path(2).ends_with("/_第一小学.xlsx"), "{}", path(2));
-        assert_ne!(places[1].0, places[2].0);
-        // Two schools whose names are made the same keep their own files.
-        assert_eq!(places[3].0, places[4].0);
-        assert_ne!(path(3), path(4));
-        let unique: std::collections::HashSet<_> = places.iter().map(|p| &p.1).collect();
-        assert_eq!(unique.len(), places.len());
-    }
-
-    #[test]
-    fn atomic_files_appear_whole_or_not_at_all() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.csv");
-        std::fs::write(&path, "previous run").unwrap();
-        let failed = write_atomic(&path, |w| {
-            w.write_all(b"half a file").map_err(|e| Error::io(&path, e))?;
-            Err(Error::Usage("interrupted".into()))
-        });
-        assert!(failed.is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "previous run", "the old file is untouched");
-        let mut file = AtomicFile::create(&path).unwrap();
-        file.writer().write_all(b"new").unwrap();
-        drop(file);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "previous run", "dropped without commit");
-        write_atomic(&path, |w| w.write_all(b"new run").map_err(|e| Error::io(&path, e))).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new run");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
-    }
-
-    #[test]
-    fn stale_temporary_files_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let stale = dir.path().join(".clusters.csv.4000000000.tmp");
-        let own = dir.path().join(format!(".problems.csv.{}.tmp", std::process::id()));
-        let other = dir.path().join(".notes.tmp");
-        for path in [&stale, &own, &other] {
-            std::fs::write(path, "half").unwrap();
-        }
-        output_dir(dir.path()).unwrap();
-        assert!(!stale.exists(), "a dead process's temporary file goes");
-        assert!(own.exists() && other.exists(), "this run's and other people's files stay");
-        assert_eq!(stale_temp_pid(".a.b.csv.42.tmp"), Some(42));
-        assert_eq!(stale_temp_pid("a.42.tmp"), None);
-    }
-
-    #[test]
-    fn formula_cells_are_inert() {
-        for cell in
-            ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tx", "\n=1+1", "\r\n@A1", "  =HYPERLINK(1)", "\0x", "\u{1b}x"]
-        {
-            assert!(inert(cell).starts_with('\''), "{cell:?}");
-        }
-        for cell in ["张伟", "11010519491231002X", "", "1+1", " 张伟", "王 伟"] {
-            assert_eq!(inert(cell), cell);
-        }
-        for cell in ["=1+1", "-2", "'quoted", "张伟", " =1", "\n-1"] {
-            assert_eq!(uninert(&inert(cell)), cell);
-        }
-    }
 }

@@ -14,7 +14,7 @@ use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
 use crate::pipeline::dedupe::{DedupeRun, PairKind};
-use crate::report::{inert, AtomicFile};
+use crate::files::{file_stem, inert, short_hash, AtomicFile};
 
 /// Why a record is sent. Stable codes; a record sent for several reasons lists them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -352,44 +352,6 @@ pub fn mask(id: &str) -> String {
     chars.iter().enumerate().map(|(i, &c)| if i < 4 || i >= chars.len() - 4 { c } else { '*' }).collect()
 }
 
-/// A file name for a group that is safe on every system yet stays readable in Chinese
-/// (`210100 沈阳市` → `210100_沈阳市`). Group names come from the data: separators, control and
-/// bidirectional characters become `_`, a leading `.` or `-` and Windows device names (`CON`,
-/// `com1`) are defused, and a long name is cut to [`STEM_CHARS`] characters with a hash of the
-/// whole so that two long names stay apart.
-pub(crate) fn file_stem(group: &str) -> String {
-    let unsafe_char = |c: char| {
-        c.is_whitespace()
-            || c.is_control()
-            || "/\\:*?\"<>|".contains(c)
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-    };
-    let mut stem: String = group.chars().map(|c| if unsafe_char(c) { '_' } else { c }).collect();
-    if stem.starts_with(['.', '-']) || stem.ends_with('.') || stem.is_empty() {
-        stem = format!("_{stem}_");
-    }
-    let device = stem.split('.').next().unwrap_or("").to_ascii_uppercase();
-    let numbered =
-        |prefix: &str| device.strip_prefix(prefix).is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit());
-    if ["CON", "PRN", "AUX", "NUL"].contains(&device.as_str()) || numbered("COM") || numbered("LPT") {
-        stem.insert(0, '_');
-    }
-    if stem.chars().count() > STEM_CHARS {
-        let cut: String = stem.chars().take(STEM_CHARS - 9).collect();
-        stem = format!("{cut}~{}", short_hash(group));
-    }
-    stem
-}
-
-/// Eight hex digits of a text's SHA-256.
-pub(crate) fn short_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The longest file name stem written (in characters; 3 bytes each in Chinese, far below the
-/// 255 bytes file systems allow, with room for `_2.xlsx`).
-const STEM_CHARS: usize = 60;
-
 /// Writes the lists into `dir` (one .xlsx and one .csv per group and part, `SHA256SUMS`).
 /// The batch ids carry the campaign day (`20261129-大连市-1`), which also dates the workbooks.
 pub fn export(
@@ -400,7 +362,7 @@ pub fn export(
     options: &ExportOptions,
 ) -> Result<Vec<ExportedFile>> {
     let campaign = day.compact();
-    crate::report::output_dir(dir)?;
+    crate::files::output_dir(dir)?;
     let records = &run.check.records;
     let text = |name: &str| Text::of(records, name);
     let (record_id, name, sex, doc_type) =
@@ -485,7 +447,7 @@ pub fn export(
         .iter()
         .map(|f| format!("{}  {}\n", f.sha256, f.path.file_name().and_then(|n| n.to_str()).unwrap_or("")))
         .collect();
-    crate::report::write_atomic(&dir.join("SHA256SUMS"), |w| {
+    crate::files::write_atomic(&dir.join("SHA256SUMS"), |w| {
         w.write_all(sums.as_bytes()).map_err(|e| Error::io(dir, e))
     })?;
     Ok(files)
@@ -548,7 +510,7 @@ fn write_xlsx(path: &Path, group: &str, rows: &[[String; HEADERS.len()]], day: D
     let mut file = AtomicFile::create(path)?;
     workbook.save_to_writer(file.writer()).map_err(xlsx)?;
     file.commit()?;
-    Ok(crate::report::sha256_file(path)?.1)
+    Ok(crate::files::sha256_file(path)?.1)
 }
 
 fn write_csv(path: &Path, rows: &[[String; HEADERS.len()]]) -> Result<String> {
@@ -584,30 +546,4 @@ mod tests {
         assert_eq!(mask(""), "");
     }
 
-    #[test]
-    fn file_stems_are_safe() {
-        assert_eq!(file_stem("210100 沈阳市"), "210100_沈阳市");
-        assert_eq!(file_stem("a/b:c"), "a_b_c");
-        assert_eq!(file_stem("210100 沈阳市 和平区"), "210100_沈阳市_和平区");
-        for (group, stem) in [
-            ("CON", "_CON"),
-            ("aux", "_aux"),
-            ("COM1", "_COM1"),
-            ("NUL.txt", "_NUL.txt"),
-            ("COM10", "COM10"),
-            (".hidden", "_.hidden_"),
-            ("-rf", "_-rf_"),
-            ("..", "_.._"),
-            ("", "__"),
-            ("a\u{202E}txt.exe", "a_txt.exe"),
-            ("a\nb\0c", "a_b_c"),
-        ] {
-            assert_eq!(file_stem(group), stem, "{group:?}");
-        }
-        let long = "大".repeat(200);
-        let stem = file_stem(&long);
-        assert_eq!(stem.chars().count(), STEM_CHARS);
-        assert!(stem.starts_with("大大大") && stem.len() < 200, "{stem}");
-        assert_ne!(stem, file_stem(&format!("{long}县")), "long names stay apart");
-    }
 }

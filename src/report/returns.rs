@@ -13,8 +13,9 @@ use crate::columns::Text;
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
 use crate::problems::{Code, Problem, Severity};
-use crate::report::police::file_stem;
-use crate::report::{inert, table_sheet, AtomicFile};
+use crate::files::file_stem;
+use crate::files::{inert, AtomicFile};
+use crate::report::table_sheet;
 use crate::schema;
 
 /// One school's records with something to correct.
@@ -52,7 +53,7 @@ pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -
     }
     let schools: Vec<School> = schools.into_values().collect();
     let places =
-        crate::report::school_paths(&schools.iter().map(|s| [s.city, s.county, s.code, s.name]).collect::<Vec<_>>());
+        crate::files::school_paths(&schools.iter().map(|s| [s.city, s.county, s.code, s.name]).collect::<Vec<_>>());
     let written: Vec<PathBuf> = polars_core::runtime::THREAD_POOL.install(|| {
         schools
             .par_iter()
