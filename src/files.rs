@@ -88,8 +88,7 @@ fn process_alive(pid: u32) -> bool {
 /// the whole name added: two schools must never write one file. `schools` are (city, county,
 /// school code, school name), each once; the result is (folder, file) for each, in order.
 pub fn school_paths(schools: &[[&str; 4]]) -> Vec<(PathBuf, PathBuf)> {
-    let name =
-        |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { file_stem(t) };
+    let name = |t: &str| if t.is_empty() { crate::lang::pick("未知", "unknown").to_owned() } else { file_stem(t) };
     let mut folders: HashMap<PathBuf, (&str, &str)> = HashMap::new();
     let mut files: HashSet<PathBuf> = HashSet::new();
     schools

@@ -4,13 +4,12 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A stage started, or finished after so long; or the inputs were read, before any work on
-/// their records.
+/// A stage started, or finished after so long; or something to tell (what the inputs hold,
+/// before any work on their records).
 #[derive(Clone, Copy, Debug)]
 pub enum Event<'a> {
     Started(&'static str),
     Finished(&'static str, Duration),
-    Read(&'a crate::ingest::Preflight),
     /// Of the current stage's rows (or pairs), so many are done.
     Advanced(u64, u64),
     /// Something a person should know before the work goes on (said in their language).
@@ -38,11 +37,6 @@ pub fn advance(done: u64, total: u64) {
     if total >= 1 << 17 {
         notify(Event::Advanced(done, total));
     }
-}
-
-/// Tells the observer what was found and how it was read.
-pub fn preflight(summary: &crate::ingest::Preflight) {
-    notify(Event::Read(summary));
 }
 
 /// Tells the observer something a person should know before the work goes on.

@@ -204,8 +204,9 @@ fn read_sent(campaign: &Path) -> Result<Vec<SentRow>> {
         ];
         for record in reader.records() {
             let record = record.map_err(|e| Error::input(&path, e.to_string()))?;
-            let field =
-                |k: usize| record.get(columns[k]).map(|v| crate::files::uninert(v).to_owned()).filter(|v| !v.is_empty());
+            let field = |k: usize| {
+                record.get(columns[k]).map(|v| crate::files::uninert(v).to_owned()).filter(|v| !v.is_empty())
+            };
             rows.push(SentRow {
                 batch: field(0).unwrap_or_default(),
                 record_id: field(1).unwrap_or_default(),

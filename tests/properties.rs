@@ -12,6 +12,7 @@ use xueji::check::id_number::{is_valid, parse_student_number, shape, ResidentNum
 use xueji::check::region::{city_code, region_name, region_status};
 use xueji::check::verify_document;
 use xueji::compare::{compare, han_close, has_name, pinyin_letters, Side};
+use xueji::files::{inert, uninert};
 use xueji::ingest::rounded::{rounding, spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
 use xueji::normalize::codes::{
     is_unknown_word, normalize_class, normalize_document_type, normalize_ethnicity, normalize_grade, normalize_phone,
@@ -23,7 +24,6 @@ use xueji::normalize::name::{has_heteronym, name_pinyin, name_pinyin_variants, n
 use xueji::photos::naming::{folder_grade_class, PhotoName};
 use xueji::reconcile::parse_verdict;
 use xueji::report::police::mask;
-use xueji::files::{inert, uninert};
 
 /// Cases per function and strategy.
 const CASES: u32 = 5000;

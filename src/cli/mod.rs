@@ -98,7 +98,6 @@ fn show_progress() {
     observe(move |event| {
         let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
         match event {
-            Event::Read(preflight) => print_preflight(preflight),
             Event::Said(text) => println!("{text}"),
             Event::Advanced(done, total) => {
                 if let Some(bar) = current.as_ref() {
@@ -134,75 +133,6 @@ fn show_progress() {
             }
         }
     });
-}
-
-/// What was found and how it is read, before the work starts: a line per file (the first
-/// twenty; manifest.json of `run` has them all), its columns where they differ from the file
-/// before, and the files not read.
-fn print_preflight(preflight: &xueji::ingest::Preflight) {
-    use xueji::say;
-    const SHOWN: usize = 20;
-    let mut previous: Option<&Vec<(String, Option<&str>)>> = None;
-    for file in preflight.files.iter().take(SHOWN) {
-        let layout = &file.layout;
-        let mut parts: Vec<String> = Vec::new();
-        if let Some(sheet) = &layout.sheet {
-            parts.push(say!("工作表“{sheet}”", "sheet {sheet:?}"));
-        }
-        if let Some(row) = layout.header_row {
-            parts.push(say!("表头在第{row}行", "header row {row}"));
-        }
-        parts.push(say!("{}条记录", "{} records", file.records));
-        let mut line = format!(
-            "{}{}{}",
-            file.path.display(),
-            xueji::lang::pick("：", ": "),
-            parts.join(xueji::lang::pick("，", ", "))
-        );
-        if file.blank_rows > 0 {
-            line.push_str(&say!("（空行{}行）", " ({} blank rows)", file.blank_rows));
-        }
-        println!("{line}");
-        if previous != Some(&layout.columns) {
-            let columns: Vec<String> = layout
-                .columns
-                .iter()
-                .map(|(header, field)| match field {
-                    Some(field) if header == field => header.clone(),
-                    Some(field) => format!("{header}→{field}"),
-                    None => say!("{header}（原样保留）", "{header} (kept as is)"),
-                })
-                .collect();
-            println!("  {}{}", xueji::lang::pick("列：", "columns: "), columns.join(", "));
-            previous = Some(&layout.columns);
-        }
-    }
-    if preflight.files.len() > SHOWN {
-        println!("{}", say!("……另有{}个文件", "… and {} more files", preflight.files.len() - SHOWN));
-    }
-    for (file, first) in &preflight.identical {
-        println!(
-            "{}",
-            say!("与{}内容相同，不再读取：{}", "same bytes as {}, not read again: {}", first.display(), file.display())
-        );
-    }
-    for skipped in &preflight.skipped {
-        println!("{}", say!("不是表格文件，未读取：{}", "not a sheet, not read: {}", skipped.display()));
-    }
-    for sheet in &preflight.sheets_not_read {
-        let hidden = if sheet.hidden { xueji::lang::pick("，隐藏", ", hidden") } else { "" };
-        println!(
-            "{}",
-            say!(
-                "{}：工作表“{}”未读取（{}行{hidden}）：{}",
-                "{}: sheet {:?} not read ({} rows{hidden}): {}",
-                sheet.path.display(),
-                sheet.sheet,
-                sheet.rows,
-                sheet.reason
-            )
-        );
-    }
 }
 
 /// A stage's name on screen (the manifest and JSON keep the English one).

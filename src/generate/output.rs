@@ -12,12 +12,12 @@ use rust_xlsxwriter::{Workbook, XlsxError};
 use super::person::{Record, COLUMNS};
 use super::Province;
 use crate::error::{Error, Result};
+use crate::files::{csv_rows, AtomicFile};
 use crate::normalize::codes::{normalize_document_type, normalize_sex};
 use crate::normalize::date::parse_date;
 use crate::normalize::id_number::normalize_id_number;
 use crate::normalize::name::normalize_name;
 use crate::problems::Code;
-use crate::files::{csv_rows, AtomicFile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

@@ -265,6 +265,76 @@ pub struct Preflight {
 }
 
 impl Preflight {
+    /// What was found and how it is read, before the work starts: a line per file (the first
+    /// twenty; manifest.json of `run` has them all), its columns where they differ from the file
+    /// before, and the files not read.
+    pub fn describe(&self) -> String {
+        use crate::say;
+        const SHOWN: usize = 20;
+        let mut lines: Vec<String> = Vec::new();
+        let mut previous: Option<&Vec<(String, Option<&str>)>> = None;
+        for file in self.files.iter().take(SHOWN) {
+            let layout = &file.layout;
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(sheet) = &layout.sheet {
+                parts.push(say!("工作表“{sheet}”", "sheet {sheet:?}"));
+            }
+            if let Some(row) = layout.header_row {
+                parts.push(say!("表头在第{row}行", "header row {row}"));
+            }
+            parts.push(say!("{}条记录", "{} records", file.records));
+            let mut line = format!(
+                "{}{}{}",
+                file.path.display(),
+                crate::lang::pick("：", ": "),
+                parts.join(crate::lang::pick("，", ", "))
+            );
+            if file.blank_rows > 0 {
+                line.push_str(&say!("（空行{}行）", " ({} blank rows)", file.blank_rows));
+            }
+            lines.push(line);
+            if previous != Some(&layout.columns) {
+                let columns: Vec<String> = layout
+                    .columns
+                    .iter()
+                    .map(|(header, field)| match field {
+                        Some(field) if header == field => header.clone(),
+                        Some(field) => format!("{header}→{field}"),
+                        None => say!("{header}（原样保留）", "{header} (kept as is)"),
+                    })
+                    .collect();
+                lines.push(format!("  {}{}", crate::lang::pick("列：", "columns: "), columns.join(", ")));
+                previous = Some(&layout.columns);
+            }
+        }
+        if self.files.len() > SHOWN {
+            lines.push(say!("……另有{}个文件", "… and {} more files", self.files.len() - SHOWN));
+        }
+        for (file, first) in &self.identical {
+            lines.push(say!(
+                "与{}内容相同，不再读取：{}",
+                "same bytes as {}, not read again: {}",
+                first.display(),
+                file.display()
+            ));
+        }
+        for skipped in &self.skipped {
+            lines.push(say!("不是表格文件，未读取：{}", "not a sheet, not read: {}", skipped.display()));
+        }
+        for sheet in &self.sheets_not_read {
+            let hidden = if sheet.hidden { crate::lang::pick("，隐藏", ", hidden") } else { "" };
+            lines.push(say!(
+                "{}：工作表“{}”未读取（{}行{hidden}）：{}",
+                "{}: sheet {:?} not read ({} rows{hidden}): {}",
+                sheet.path.display(),
+                sheet.sheet,
+                sheet.rows,
+                sheet.reason
+            ));
+        }
+        lines.join("\n")
+    }
+
     /// Rows with no value at all, skipped, over every file read.
     pub fn blank_rows(&self) -> usize {
         self.files.iter().map(|f| f.blank_rows).sum()
@@ -297,7 +367,10 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
         }));
         preflight.sheets_not_read.extend(table.sheets_not_read.iter().cloned());
     }
-    crate::progress::preflight(&preflight);
+    let described = preflight.describe();
+    if !described.is_empty() {
+        crate::progress::say(&described);
+    }
 
     let Table { mut df, problems, .. } = Table::stack(tables)?;
     df.rechunk_mut_par();

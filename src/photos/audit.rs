@@ -17,9 +17,9 @@ use super::naming::{folder_grade_class, PhotoName};
 use super::{inspect, Rules};
 use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
+use crate::files::{inert, AtomicFile};
 use crate::normalize::date::Date;
 use crate::problems::{Code, Severity};
-use crate::files::{inert, AtomicFile};
 use crate::report::table_sheet;
 
 /// Extensions walked as photos (compared without case); anything else is listed as skipped.
@@ -843,8 +843,7 @@ impl PhotoAudit {
             schools.entry(key(i)).or_default().push((None, why.join("；"), p.path.as_str()));
         }
         let schools: Vec<(School, Vec<ToPhotograph>)> = schools.into_iter().collect();
-        let places =
-            crate::files::school_paths(&schools.iter().map(|(s, _)| [s.0, s.1, s.2, s.3]).collect::<Vec<_>>());
+        let places = crate::files::school_paths(&schools.iter().map(|(s, _)| [s.0, s.1, s.2, s.3]).collect::<Vec<_>>());
         let headers: [&str; 7] = if crate::lang::english() {
             ["record_id", "name", "grade", "class", "why", "photo", "photo taken (✓)"]
         } else {

@@ -21,9 +21,9 @@ use super::audit::{Photo, PhotoAudit};
 use super::{decode, inspect, naming, Rules, MM_PER_INCH, WIDTH_MM};
 use crate::columns::Text;
 use crate::error::{Error, Result};
-use crate::problems::{Code, Severity};
 use crate::files::file_stem;
 use crate::files::AtomicFile;
+use crate::problems::{Code, Severity};
 
 /// Copies are scaled down to this width (350 dpi at 26 mm): more pixels only cost bytes.
 pub const MAX_WIDTH: u32 = 358;

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::check::region;
 use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
+use crate::files::{file_stem, inert, short_hash, AtomicFile};
 use crate::normalize::date::Date;
 use crate::pipeline::dedupe::{DedupeRun, PairKind};
-use crate::files::{file_stem, inert, short_hash, AtomicFile};
 
 /// Why a record is sent. Stable codes; a record sent for several reasons lists them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -545,5 +545,4 @@ mod tests {
         assert_eq!(mask("E1234567"), "********");
         assert_eq!(mask(""), "");
     }
-
 }

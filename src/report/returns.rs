@@ -11,10 +11,10 @@ use rayon::prelude::*;
 
 use crate::columns::Text;
 use crate::error::{Error, Result};
-use crate::normalize::date::Date;
-use crate::problems::{Code, Problem, Severity};
 use crate::files::file_stem;
 use crate::files::{inert, AtomicFile};
+use crate::normalize::date::Date;
+use crate::problems::{Code, Problem, Severity};
 use crate::report::table_sheet;
 use crate::schema;
 
