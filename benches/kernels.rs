@@ -3,8 +3,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
-use xueji::check::id_number::is_valid;
 use xueji::normalize::date::{parse_date, Date};
+use xueji::normalize::id_number::is_valid;
 use xueji::normalize::id_number::normalize_id_number;
 use xueji::normalize::name::{name_pinyin, name_pinyin_variants, normalize_name};
 

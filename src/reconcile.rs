@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::check::id_number::ResidentNumber;
 use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
 use crate::normalize::id_number::normalize_id_number;
+use crate::normalize::id_number::ResidentNumber;
 use crate::normalize::name::normalize_name;
 use crate::report::{self, police};
 use crate::schema::HeaderMap;

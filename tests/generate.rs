@@ -6,8 +6,8 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use common::{generate, on_generated, read_parquet, xueji_ok};
-use xueji::check::id_number::is_valid;
 use xueji::normalize::date::Date;
+use xueji::normalize::id_number::is_valid;
 
 fn column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
     df.column(name).unwrap().str().unwrap().iter().map(|v| v.map(str::to_owned)).collect()

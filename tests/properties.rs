@@ -8,10 +8,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
-use xueji::check::id_number::{is_valid, parse_student_number, shape, ResidentNumber};
-use xueji::check::region::{city_code, region_name, region_status};
 use xueji::check::verify_document;
-use xueji::compare::{compare, han_close, has_name, pinyin_letters, Side};
+use xueji::compare::{compare, han_close, Side};
 use xueji::files::{inert, uninert};
 use xueji::ingest::rounded::{rounding, spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
 use xueji::normalize::codes::{
@@ -19,8 +17,11 @@ use xueji::normalize::codes::{
     normalize_school_code, normalize_sex,
 };
 use xueji::normalize::date::{parse_date, parse_year_month, Date};
+use xueji::normalize::id_number::{is_valid, parse_student_number, shape, ResidentNumber};
 use xueji::normalize::id_number::{normalize_id_number, upgrade_15};
 use xueji::normalize::name::{has_heteronym, name_pinyin, name_pinyin_variants, normalize_name, surname};
+use xueji::normalize::name::{has_name, pinyin_letters};
+use xueji::normalize::region::{city_code, region_name, region_status};
 use xueji::photos::naming::{folder_grade_class, PhotoName};
 use xueji::reconcile::parse_verdict;
 use xueji::report::police::mask;

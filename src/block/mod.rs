@@ -16,13 +16,13 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::check::region::{region_status, RegionStatus};
 use crate::columns::{par_row_chunks, Ints, Text};
-use crate::compare::pinyin_letters;
 use crate::error::{Error, Result};
 use crate::ingest::rounded::{spreadsheet_digits, tells_no_one_apart};
 use crate::normalize::date::Date;
+use crate::normalize::name::pinyin_letters;
 use crate::normalize::name::surname;
+use crate::normalize::region::{region_status, RegionStatus};
 
 /// What a blocking key is built from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1114,7 +1114,7 @@ mod tests {
         let as_of = Date::new(2026, 11, 29).unwrap();
         let valid: Vec<bool> = [twin_a, twin_b, "", "44011319750305001X"]
             .iter()
-            .map(|id| crate::check::id_number::is_valid(id, as_of))
+            .map(|id| crate::normalize::id_number::is_valid(id, as_of))
             .collect();
         assert_eq!(valid, [true, true, false, true]);
         df.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column()).unwrap();

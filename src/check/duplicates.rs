@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use polars::prelude::*;
 
 use crate::columns::Text;
-use crate::compare::has_name;
 use crate::error::Result;
+use crate::normalize::name::has_name;
 use crate::problems::{Code, Problem};
 
 /// How many of the other records a duplicate's message names.

@@ -3,8 +3,6 @@
 //! the exact duplicates (`duplicates`).
 
 pub mod duplicates;
-pub mod id_number;
-pub mod region;
 
 use std::collections::HashSet;
 
@@ -14,9 +12,9 @@ use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::normalize::codes::{PROVINCE_CODES, SCHOOL_TYPES};
 use crate::normalize::date::Date;
+use crate::normalize::id_number::{self, NumberShape, ResidentNumber, StudentNumber};
+use crate::normalize::region::{self, RegionStatus};
 use crate::problems::{Code, Problem};
-use id_number::{NumberShape, ResidentNumber, StudentNumber};
-use region::RegionStatus;
 
 #[derive(Clone, Copy, Debug)]
 pub struct CheckOptions {

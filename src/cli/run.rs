@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 fn parse_province(code: &str) -> Result<String, String> {
-    let name = xueji::check::region::region_name(&format!("{code}0000")).filter(|_| code.len() == 2);
+    let name = xueji::normalize::region::region_name(&format!("{code}0000")).filter(|_| code.len() == 2);
     name.map(|_| code.to_owned()).ok_or_else(|| format!("{code:?} is no province code (two digits, 21 for 辽宁)"))
 }
 

@@ -14,7 +14,9 @@ use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::ingest::rounded::{spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
 use crate::normalize::date::Date;
-use crate::normalize::name::{is_han, unknown_chars, LONGEST_NAME, UNKNOWN_CHAR};
+use crate::normalize::name::{
+    has_name, is_han, is_name_char, pinyin_letters, unknown_chars, LONGEST_NAME, UNKNOWN_CHAR,
+};
 
 /// Declares the levels of one compared field, each with its label and EM's starting m (the
 /// share of one person's pairs expected at that level). `missing` — a value absent on either
@@ -299,23 +301,6 @@ fn equality_level(a: Option<&str>, b: Option<&str>) -> EqualityLevel {
         (Some(_), Some(_)) => EqualityLevel::Different,
         _ => EqualityLevel::Missing,
     }
-}
-
-/// What of a normalized name is a name: Han characters, Latin letters and the middle dot.
-/// Digits and symbols typed into a name (`李娜2`, `王□`) are not.
-fn is_name_char(c: char) -> bool {
-    is_han(c) || c.is_ascii_alphabetic() || c == '·'
-}
-
-/// Whether a normalized name holds any of a name at all (not only digits or symbols).
-pub fn has_name(name: &str) -> bool {
-    name.chars().any(is_name_char)
-}
-
-/// The letters of a pinyin reading, without spaces, digits or symbols: `wang xin yi` and the
-/// typed `WangXinyi` both read `wangxinyi`.
-pub fn pinyin_letters(pinyin: &str) -> impl Iterator<Item = u8> + '_ {
-    pinyin.bytes().filter(u8::is_ascii_alphabetic).map(|b| b.to_ascii_lowercase())
 }
 
 fn same_letters(x: &str, y: &str) -> bool {
@@ -707,7 +692,7 @@ mod tests {
     }
 
     fn numbered(id: &'static str) -> Side<'static> {
-        let id_valid = crate::check::id_number::is_valid(id, Date::new(2026, 11, 29).unwrap());
+        let id_valid = crate::normalize::id_number::is_valid(id, Date::new(2026, 11, 29).unwrap());
         Side { id: Some(id), id_valid, id_own: id_valid && spreadsheet_digits(id).is_none(), ..Side::default() }
     }
 

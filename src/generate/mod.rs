@@ -18,9 +18,9 @@ use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::check::region;
 use crate::error::{Error, Result};
 use crate::normalize::date::Date;
+use crate::normalize::region;
 use crate::rng::{Rng, Weighted};
 pub use output::{Format, Layout, TextEncoding};
 use person::{Person, Record};

@@ -101,7 +101,7 @@ pub enum SheetWriter {
 impl SheetWriter {
     pub fn create(out: &Path, options: &super::GenerateOptions, province: &Province) -> Result<SheetWriter> {
         let (format, encoding) = (options.format, options.encoding);
-        let province_name = crate::check::region::region_name(&format!("{}0000", province.code)).unwrap_or("");
+        let province_name = crate::normalize::region::region_name(&format!("{}0000", province.code)).unwrap_or("");
         if options.layout == Layout::Schools && format != Format::Parquet {
             return Ok(SheetWriter::Schools {
                 dir: out.to_owned(),

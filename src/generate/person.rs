@@ -8,10 +8,10 @@ use rayon::prelude::*;
 
 use super::names::{self, POOLS};
 use super::{GenerateOptions, Province, Style};
-use crate::check::id_number::{shape, NumberShape};
 use crate::check::{school_year_start, AGE_SLACK};
 use crate::normalize::date::Date;
 use crate::normalize::id_number::check_char;
+use crate::normalize::id_number::{shape, NumberShape};
 use crate::problems::Code;
 use crate::rng::{Rng, Weighted};
 
@@ -984,8 +984,8 @@ fn spreadsheet_text(id: &str, scientific: bool) -> String {
 /// What `check` finds in a typed resident number, and the birth date and sex it carries when
 /// it passes: for numbers whose damage may or may not leave them valid.
 fn typed_id_findings(typed: &str, as_of: Date) -> (Vec<Code>, Option<(Date, bool)>) {
-    use crate::check::id_number::ResidentNumber;
-    use crate::check::region::{region_status, RegionStatus};
+    use crate::normalize::id_number::ResidentNumber;
+    use crate::normalize::region::{region_status, RegionStatus};
     let Some(n) = ResidentNumber::parse(typed).filter(|_| shape(typed) == NumberShape::Resident) else {
         return (vec![Code::IdFormat], None);
     };

@@ -17,8 +17,8 @@ use rayon::prelude::*;
 
 use super::person::{col, Record, Role};
 use super::{GenerateOptions, Province};
-use crate::check::id_number;
 use crate::error::{Error, Result};
+use crate::normalize::id_number;
 use crate::normalize::id_number::normalize_id_number;
 use crate::photos::file::{exif_orientation_block, with_app1};
 use crate::photos::fix::NO_ID_FOLDER;

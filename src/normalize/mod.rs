@@ -6,6 +6,7 @@ pub mod codes;
 pub mod date;
 pub mod id_number;
 pub mod name;
+pub mod region;
 
 use std::collections::HashMap;
 
@@ -224,7 +225,7 @@ fn complete_partial_births(df: &mut DataFrame, problems: &mut [Problem]) -> Resu
     for problem in problems.iter_mut().filter(|p| p.code == Code::BirthDatePartial) {
         let i = problem.record;
         let (Some(raw), Some(id)) = (raws.get(i), ids.get(i)) else { continue };
-        let number = crate::check::id_number::ResidentNumber::parse(id);
+        let number = crate::normalize::id_number::ResidentNumber::parse(id);
         let own = number.filter(|n| id.ends_with(n.expected_check)).and_then(|n| n.birth);
         if let (Some((year, month)), Some(birth)) = (date::parse_year_month(raw), own) {
             if (birth.year, birth.month) == (year, month) {

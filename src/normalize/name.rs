@@ -202,6 +202,23 @@ pub fn is_han(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x323AF)
 }
 
+/// What of a normalized name is a name: Han characters, Latin letters and the middle dot.
+/// Digits and symbols typed into a name (`李娜2`, `王□`) are not.
+pub fn is_name_char(c: char) -> bool {
+    is_han(c) || c.is_ascii_alphabetic() || c == '·'
+}
+
+/// Whether a normalized name holds any of a name at all (not only digits or symbols).
+pub fn has_name(name: &str) -> bool {
+    name.chars().any(is_name_char)
+}
+
+/// The letters of a pinyin reading, without spaces, digits or symbols: `wang xin yi` and the
+/// typed `WangXinyi` both read `wangxinyi`.
+pub fn pinyin_letters(pinyin: &str) -> impl Iterator<Item = u8> + '_ {
+    pinyin.bytes().filter(u8::is_ascii_alphabetic).map(|b| b.to_ascii_lowercase())
+}
+
 /// The surname of a normalized Han name: a known compound surname (欧阳, 上官 …) or the first
 /// character.
 pub fn surname(name: &str) -> &str {

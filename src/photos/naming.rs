@@ -2,9 +2,9 @@
 //! by 年级 and 班级, or `<学校标识码>_<班号>_<姓名>.jpg` for students without a number, all in one
 //! separate folder per school.
 
-use crate::check::id_number;
 use crate::normalize::codes::{normalize_class, normalize_grade, normalize_school_code};
 use crate::normalize::date::Date;
+use crate::normalize::id_number;
 use crate::normalize::id_number::normalize_id_number;
 use crate::normalize::name::normalize_name;
 

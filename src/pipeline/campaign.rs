@@ -68,7 +68,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         Some(p) => Some(p.clone()),
         None => crate::report::places::campaign_province(&check.records)?,
     };
-    let named = |p: &str| crate::check::region::region_name(&format!("{p}0000")).unwrap_or("").to_owned();
+    let named = |p: &str| crate::normalize::region::region_name(&format!("{p}0000")).unwrap_or("").to_owned();
     crate::progress::say(&match &province {
         Some(p) => crate::say!(
             "本次查重的省份：{p} {}，公安核查名单发往该省公安机关",

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use polars::prelude::*;
 
-use crate::check::{self, id_number, CheckOptions};
+use crate::check::{self, CheckOptions};
 use crate::error::Result;
 use crate::ingest::{self, IngestOptions};
 use crate::normalize;
+use crate::normalize::id_number;
 use crate::problems::{Code, Problem};
 use crate::progress::Stopwatch;
 use crate::report;
@@ -104,7 +105,7 @@ fn propose_from_student_numbers(records: &DataFrame, problems: &mut [Problem]) -
     for problem in problems.iter_mut().filter(|p| p.code == Code::CellNumberPrecisionLost) {
         let i = problem.record;
         let Some(student_no) = student_numbers.get(i) else { continue };
-        let Ok(check::id_number::StudentNumber::Formal(full)) = id_number::parse_student_number(student_no) else {
+        let Ok(normalize::id_number::StudentNumber::Formal(full)) = id_number::parse_student_number(student_no) else {
             continue;
         };
         let kept = numbers.get(i).and_then(crate::ingest::rounded::spreadsheet_digits);

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
-use crate::check::region;
 use crate::columns::{concat, par_row_chunks, Text};
 use crate::error::{Error, Result};
+use crate::normalize::region;
 use crate::problems::{Problem, Severity};
 
 /// A workbook with one constant-memory sheet, stamped as created on `day` (not now): the same

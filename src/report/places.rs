@@ -10,9 +10,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::check::region;
 use crate::columns::Text;
 use crate::error::Result;
+use crate::normalize::region;
 
 /// How a school's place was told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::check::region;
 use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
 use crate::files::{file_stem, inert, short_hash, AtomicFile};
 use crate::normalize::date::Date;
+use crate::normalize::region;
 use crate::pipeline::dedupe::{DedupeRun, PairKind};
 
 /// Why a record is sent. Stable codes; a record sent for several reasons lists them all.

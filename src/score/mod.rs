@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
 use crate::compare::{
-    compare, pinyin_letters, Features, GuardianLevel, IdLevel, Levels, NameLevel, Side, BIRTH, FIELDS, GUARDIAN, ID,
-    LEVELS, M_PRIORS, NAME,
+    compare, Features, GuardianLevel, IdLevel, Levels, NameLevel, Side, BIRTH, FIELDS, GUARDIAN, ID, LEVELS, M_PRIORS,
+    NAME,
 };
+use crate::normalize::name::pinyin_letters;
 use crate::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
