@@ -19,6 +19,7 @@ pub mod generate;
 pub mod ingest;
 pub mod lang;
 pub mod normalize;
+pub mod outcome;
 pub mod photos;
 pub mod pipeline;
 pub mod problems;

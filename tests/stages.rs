@@ -10,20 +10,20 @@ use xueji::check::CheckOptions;
 use xueji::compare::Features;
 use xueji::ingest::IngestOptions;
 use xueji::normalize::date::parse_date;
-use xueji::pipeline::dedupe::DedupeSettings;
+use xueji::outcome::DedupeSettings;
 use xueji::pipeline::worker;
 use xueji::rng::Rng;
 use xueji::score;
 
 /// A generated population of `students` (seed `seed`), read and checked as `xueji dedupe`
 /// reads it; the folder lives as long as the returned guard.
-fn checked(students: usize, seed: u64) -> (tempfile::TempDir, xueji::pipeline::CheckRun) {
+fn checked(students: usize, seed: u64) -> (tempfile::TempDir, xueji::check::run::CheckRun) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("g");
     common::generate(&data, students, seed, &[]);
     let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
     let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
-    let run = xueji::pipeline::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
+    let run = xueji::check::run::check_inputs(&[data.join("sheets")], &ingest, &check).unwrap();
     (dir, run)
 }
 
@@ -376,7 +376,7 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
         .pairs
         .iter()
         .map(|p| {
-            let kind = if p.kind == xueji::pipeline::dedupe::PairKind::Match { "match" } else { "id_conflict" };
+            let kind = if p.kind == xueji::outcome::PairKind::Match { "match" } else { "id_conflict" };
             (p.a, p.b, kind.to_owned(), p.score.probability.to_bits())
         })
         .collect();
@@ -444,7 +444,7 @@ fn check_stages_in_random_parts_find_the_problems_of_one_machine() {
     let inputs = [data.join("sheets")];
     let ingest = IngestOptions { id_column: Some("aux_no".into()), ..IngestOptions::default() };
     let check = CheckOptions { as_of: parse_date(common::AS_OF).unwrap() };
-    let one = xueji::pipeline::check_inputs(&inputs, &ingest, &check).unwrap();
+    let one = xueji::check::run::check_inputs(&inputs, &ingest, &check).unwrap();
     let expected = xueji::report::problems_frame(&one.records, &one.problems).unwrap();
     assert!(one.problems.iter().any(|p| p.code == xueji::problems::Code::IdDuplicate), "exact duplicates to find");
 

@@ -3,6 +3,7 @@
 //! the exact duplicates (`duplicates`).
 
 pub mod duplicates;
+pub mod run;
 
 use std::collections::HashSet;
 

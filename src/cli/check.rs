@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use xueji::pipeline::{check_inputs, write_check_outputs, CHECK_OUTPUTS};
+use xueji::check::run::check_inputs;
+use xueji::pipeline::{write_check_outputs, CHECK_OUTPUTS};
 use xueji::problems::Severity;
 
 use super::InputArgs;

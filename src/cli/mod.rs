@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use xueji::check::CheckOptions;
 use xueji::ingest::{Encoding, IngestOptions, Limits};
 use xueji::normalize::date::{parse_date, Date};
-use xueji::pipeline::dedupe::DedupeSettings;
+use xueji::outcome::DedupeSettings;
 use xueji::schema::HeaderMap;
 use xueji::score::Model;
 

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use xueji::pipeline::dedupe::DedupeSettings;
+use xueji::outcome::DedupeSettings;
 use xueji::pipeline::worker::{self, Stage};
 use xueji::score::{self, Model};
 
@@ -202,7 +202,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "keys": blocked,
                 "compare": xueji::compare::COMPARED,
                 "largest_blocks": xueji::block::LARGEST_REPORTED,
-                "histogram_bins": xueji::pipeline::dedupe::HISTOGRAM_BINS,
+                "histogram_bins": xueji::outcome::HISTOGRAM_BINS,
             });
             println!("{columns}");
             return Ok(());

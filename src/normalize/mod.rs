@@ -6,6 +6,7 @@ pub mod codes;
 pub mod date;
 pub mod id_number;
 pub mod name;
+pub mod places;
 pub mod region;
 
 use std::collections::HashMap;

@@ -183,12 +183,12 @@ pub fn load_records(
             df.rechunk_mut_par();
             // A records.parquet of an earlier version: its schools placed as today.
             if df.column("place_city").is_err() {
-                crate::report::places::add_school_places(&mut df)?;
+                crate::normalize::places::add_school_places(&mut df)?;
             }
             return Ok(df);
         }
     }
-    Ok(crate::pipeline::check_inputs(inputs, ingest, check)?.records)
+    Ok(crate::check::run::check_inputs(inputs, ingest, check)?.records)
 }
 
 /// School code, class number and name as one lookup key.

@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::dedupe::{dedupe_records, DedupeSettings, PairKind};
-use super::{check_inputs, write_check_outputs};
+use super::dedupe::dedupe_records;
+use super::write_check_outputs;
+use crate::check::run::check_inputs;
 use crate::check::CheckOptions;
 use crate::error::{Error, Result};
 use crate::ingest::{FileRead, IngestOptions};
+use crate::outcome::{DedupeSettings, PairKind};
 use crate::problems::Severity;
 use crate::progress::Stopwatch;
 use crate::report;
@@ -66,7 +68,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     // the manifest.
     let province = match &campaign.export.province {
         Some(p) => Some(p.clone()),
-        None => crate::report::places::campaign_province(&check.records)?,
+        None => crate::normalize::places::campaign_province(&check.records)?,
     };
     let named = |p: &str| crate::normalize::region::region_name(&format!("{p}0000")).unwrap_or("").to_owned();
     crate::progress::say(&match &province {
@@ -94,7 +96,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     counts.insert("records", check.records.height() as u64);
     counts.insert("blank_rows_skipped", check.preflight.blank_rows() as u64);
     counts.insert("problems", check.problems.len() as u64);
-    counts.insert("schools_without_place", crate::report::places::unplaced_schools(&check.records)? as u64);
+    counts.insert("schools_without_place", crate::normalize::places::unplaced_schools(&check.records)? as u64);
     for (severity, key) in [(Severity::Error, "records_with_errors"), (Severity::Warning, "records_with_warnings")] {
         let mut records: Vec<usize> =
             check.problems.iter().filter(|p| p.code.kind().severity == severity).map(|p| p.record).collect();
@@ -151,7 +153,13 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         run.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
     timings.push(("total".into(), started.elapsed().as_secs_f64()));
     let title = crate::say!("学籍查重 campaign {}", "Duplicate registration campaign {}", campaign.check.as_of);
-    let html = crate::report::html::campaign_report(&run, &counts, &police_files, photos.as_ref(), &timings, &title)?;
+    let photo_figures = photos.as_ref().map(|p| crate::report::html::PhotoFigures {
+        photos: p.photos,
+        per_second: p.photos_per_second,
+        by_code: &p.by_code,
+    });
+    let html =
+        crate::report::html::campaign_report(&run, &counts, &police_files, photo_figures.as_ref(), &timings, &title)?;
     let manifest = Manifest {
         xueji_version: env!("CARGO_PKG_VERSION"),
         complete: true,

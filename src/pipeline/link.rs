@@ -10,14 +10,15 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::check_inputs;
-use super::dedupe::{dedupe_records_from, DedupeRun, DedupeSettings};
-use super::CheckRun;
+use super::dedupe::dedupe_records_from;
+use crate::check::run::check_inputs;
+use crate::check::run::CheckRun;
 use crate::check::CheckOptions;
 use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::normalize::date::Date;
+use crate::outcome::{DedupeRun, DedupeSettings};
 use crate::progress::Stopwatch;
 use crate::score::Model;
 

@@ -16,8 +16,8 @@ use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing, Prob
 use crate::columns::{par_row_chunks, Text};
 use crate::compare::{self, own_numbers, Features, Levels, COMPARED, FIELDS};
 use crate::error::{Error, Result};
-use crate::pipeline::dedupe::{fit_model, DedupeSettings};
-use crate::pipeline::dedupe::{judge, member_probability, weight_bin, PairKind};
+use crate::outcome::{weight_bin, DedupeSettings, PairKind};
+use crate::pipeline::dedupe::{fit_model, judge, member_probability};
 use crate::score::{self, Frequencies, Model, Terms, ValueCount};
 
 pub use check::{duplicates, prepare, problems, read};
@@ -558,7 +558,8 @@ pub fn write_outputs(
     records: usize,
     settings: &DedupeSettings,
 ) -> Result<()> {
-    use crate::pipeline::dedupe::{DedupeOutputs, DedupeSummary, ScoredPair, Shown, WeightHistogram};
+    use crate::outcome::{ScoredPair, WeightHistogram};
+    use crate::pipeline::dedupe::{DedupeOutputs, DedupeSummary, Shown};
     let mut reported = reported.sort(["a", "b"], SortMultipleOptions::default())?;
     reported.rechunk_mut_par();
     let (a, b) = (indices(&reported, "a")?, indices(&reported, "b")?);
@@ -596,10 +597,10 @@ pub fn write_outputs(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    if found.histogram.len() != crate::pipeline::dedupe::HISTOGRAM_BINS {
+    if found.histogram.len() != crate::outcome::HISTOGRAM_BINS {
         return Err(Error::Usage(format!("worker outputs: a histogram of {} bins", found.histogram.len())));
     }
-    let histogram = WeightHistogram { low: crate::pipeline::dedupe::HISTOGRAM_LOW, counts: found.histogram.clone() };
+    let histogram = WeightHistogram { low: crate::outcome::HISTOGRAM_LOW, counts: found.histogram.clone() };
     let summary = DedupeSummary::new(
         records,
         (found.candidate_pairs, &found.blocking, &found.largest_blocks),

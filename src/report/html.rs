@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::columns::Text;
 use crate::error::Result;
-use crate::pipeline::dedupe::DedupeRun;
+use crate::outcome::DedupeRun;
 use crate::problems::{Code, Severity};
 
 /// A bilingual label ("总览 Totals") as the language asks: whole in Chinese, its English part
@@ -189,7 +189,7 @@ const FIELD_LABELS: [&str; 8] = ["姓名", "出生日期", "身份证件号", "�
 
 /// Why two records were matched, as Splink draws it: the prior, then each field's weight added
 /// in turn (green for, red against), ending at the pair's match weight and probability.
-fn waterfall(run: &DedupeRun, pair: &crate::pipeline::dedupe::ScoredPair, names: &Text, ids: &Text) -> String {
+fn waterfall(run: &DedupeRun, pair: &crate::outcome::ScoredPair, names: &Text, ids: &Text) -> String {
     let lambda = run.model.lambda;
     let prior = (lambda / (1.0 - lambda)).log2();
     let mut steps: Vec<(String, f64)> = vec![(bi("先验 prior").into(), prior)];
@@ -256,12 +256,20 @@ fn waterfall(run: &DedupeRun, pair: &crate::pipeline::dedupe::ScoredPair, names:
     format!("<p>{} ↔ {}</p>{svg}", esc(&who(pair.a)), esc(&who(pair.b)))
 }
 
+/// What report.html shows of the campaign's photo audit.
+pub struct PhotoFigures<'a> {
+    pub photos: usize,
+    pub per_second: f64,
+    /// Photos by problem code.
+    pub by_code: &'a BTreeMap<&'static str, usize>,
+}
+
 /// The report of a finished campaign.
 pub fn campaign_report(
     run: &DedupeRun,
     counts: &BTreeMap<&'static str, u64>,
     police: &[crate::report::police::ExportedFile],
-    photos: Option<&crate::photos::audit::AuditSummary>,
+    photos: Option<&PhotoFigures>,
     timings: &[(String, f64)],
     title: &str,
 ) -> Result<String> {
@@ -392,7 +400,7 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
                 "{}张照片，{:.0}张/秒；各校待拍照名单在 photo_retakes/，逐张问题见 photo_problems.csv。",
                 "{} photos, {:.0} a second; each school's list of students to photograph is under photo_retakes/, every problem in photo_problems.csv.",
                 photos.photos,
-                photos.photos_per_second
+                photos.per_second
             ))
         );
     }
@@ -413,8 +421,8 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
         bi("每个字段的匹配权重（比特）依次相加 Each field's match weight, in bits, added to the prior.")
     );
     let (names, record_ids) = (Text::of(records, "name")?, Text::of(records, "record_id")?);
-    let mut examples: Vec<&crate::pipeline::dedupe::ScoredPair> =
-        run.pairs.iter().filter(|p| p.kind == crate::pipeline::dedupe::PairKind::Match).collect();
+    let mut examples: Vec<&crate::outcome::ScoredPair> =
+        run.pairs.iter().filter(|p| p.kind == crate::outcome::PairKind::Match).collect();
     // The least certain matches first: they are where a reader wants to see why.
     examples.sort_by(|a, b| a.score.weight.total_cmp(&b.score.weight).then((a.a, a.b).cmp(&(b.a, b.b))));
     for pair in examples.iter().take(3) {

@@ -3,17 +3,15 @@
 //! [`crate::files`] (atomic, inert cells).
 
 pub mod html;
-pub mod places;
 pub mod police;
 pub mod returns;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use crate::columns::{concat, par_row_chunks, Text};
+use crate::columns::Text;
 use crate::error::{Error, Result};
-use crate::normalize::region;
 use crate::problems::{Problem, Severity};
 
 /// A workbook with one constant-memory sheet, stamped as created on `day` (not now): the same
@@ -210,33 +208,6 @@ pub fn for_people(df: &DataFrame, columns: &[(&str, &str)], relabelled: Vec<Colu
         })
         .collect::<Result<Vec<Column>>>()?;
     Ok(DataFrame::new(df.height(), columns)?)
-}
-
-/// Where a record belongs for the summary, as `locality_city` and `locality_county` columns:
-/// the city and county columns of the sheet when it has them (the school's location), otherwise
-/// the household region of a valid ID number (`440113 番禺区`).
-pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<[Column; 2]> {
-    let (city, county, ids) = (Text::of(records, "city")?, Text::of(records, "county")?, Text::of(records, "id_norm")?);
-    let region_of = |i: usize| ids.get(i).filter(|_| valid_ids[i]).map(|id| &id[..6]);
-    let mut labels: HashMap<&str, [String; 2]> = HashMap::new();
-    for i in 0..records.height() {
-        if let Some(code) = region_of(i) {
-            labels.entry(code).or_insert_with(|| {
-                let city = region::city_code(code).unwrap_or_default();
-                let name = |code: &str| format!("{code} {}", region::region_name(code).unwrap_or(""));
-                [name(&city), name(code)]
-            });
-        }
-    }
-    let pieces = par_row_chunks(records.height(), |rows| {
-        let label = |i: usize, k: usize| region_of(i).map(|code| labels[code][k].as_str());
-        let cities =
-            StringChunked::from_iter_options("".into(), rows.clone().map(|i| city.get(i).or_else(|| label(i, 0))));
-        let counties = StringChunked::from_iter_options("".into(), rows.map(|i| county.get(i).or_else(|| label(i, 1))));
-        (cities, counties)
-    });
-    let (cities, counties): (Vec<_>, Vec<_>) = pieces.into_iter().unzip();
-    Ok([concat("locality_city", cities)?, concat("locality_county", counties)?])
 }
 
 /// Counts of problems by code × city × county × school, most frequent first.

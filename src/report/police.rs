@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::files::{file_stem, inert, short_hash, AtomicFile};
 use crate::normalize::date::Date;
 use crate::normalize::region;
-use crate::pipeline::dedupe::{DedupeRun, PairKind};
+use crate::outcome::{DedupeRun, PairKind};
 
 /// Why a record is sent. Stable codes; a record sent for several reasons lists them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -124,7 +124,7 @@ pub struct ExportOptions {
     /// Data rows per file; at most (and by default) what an Excel sheet holds under its header.
     pub max_rows: Option<usize>,
     /// The campaign's province (two digits), whose police the lists go to; default: the one
-    /// its schools' codes give ([`crate::report::places::campaign_province`]).
+    /// its schools' codes give ([`crate::normalize::places::campaign_province`]).
     pub province: Option<String>,
 }
 
@@ -231,7 +231,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
     // records of one contested number, go whole to one list.
     let province = match &options.province {
         Some(p) => Some(p.clone()),
-        None => crate::report::places::campaign_province(records)?,
+        None => crate::normalize::places::campaign_province(records)?,
     };
     let households = Text::of(records, "household_address")?;
     let number_of = |i: usize| own(i).or_else(|| likely.get(&(i as u32)).map(String::as_str));

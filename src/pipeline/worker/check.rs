@@ -91,7 +91,7 @@ pub fn prepare(read: &DataFrame, fields: &[String], options: &CheckOptions) -> R
     }
     let mut records = DataFrame::new(n, columns)?;
     let mut problems = problems_of(&read, "problems")?;
-    let lost = crate::pipeline::prepare(&mut records, &mut problems, options)?;
+    let lost = crate::check::run::prepare(&mut records, &mut problems, options)?;
     problems.sort_by_key(|p| (p.record, p.code));
     records.with_column(read.column("record")?.cast(&DataType::Int64)?)?;
     records.with_column(Column::new("id_digits_lost".into(), (0..n).map(|i| lost.contains(&i)).collect::<Vec<_>>()))?;

@@ -1,4 +1,5 @@
-//! Where a school is: the city and county its return workbook goes under and its problems are
+//! Where a record belongs (`locality_*`: its sheet's place, else its number's region) and where
+//! its school is (`place_*`). Where a school is: the city and county its return workbook goes under and its problems are
 //! counted in. A school is one place — never split by its students' birthplaces — told, in
 //! order, by the sheet's 所属地市/所属区县 columns, the folder the sheet came from
 //! (`…/朝阳市/北票市/x.xlsx`), the county its name carries (`建昌县第一…`), or the household
@@ -10,9 +11,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::columns::Text;
+use super::region;
+use crate::columns::{concat, par_row_chunks, Text};
 use crate::error::Result;
-use crate::normalize::region;
 
 /// How a school's place was told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +157,33 @@ fn most_common<T: Eq + std::hash::Hash + Clone>(values: impl Iterator<Item = T>)
         entry.0 += 1;
     }
     counts.into_iter().max_by_key(|(_, (n, first))| (*n, std::cmp::Reverse(*first))).map(|(v, _)| v)
+}
+
+/// Where a record belongs for the summary, as `locality_city` and `locality_county` columns:
+/// the city and county columns of the sheet when it has them (the school's location), otherwise
+/// the household region of a valid ID number (`440113 番禺区`).
+pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<[Column; 2]> {
+    let (city, county, ids) = (Text::of(records, "city")?, Text::of(records, "county")?, Text::of(records, "id_norm")?);
+    let region_of = |i: usize| ids.get(i).filter(|_| valid_ids[i]).map(|id| &id[..6]);
+    let mut labels: HashMap<&str, [String; 2]> = HashMap::new();
+    for i in 0..records.height() {
+        if let Some(code) = region_of(i) {
+            labels.entry(code).or_insert_with(|| {
+                let city = region::city_code(code).unwrap_or_default();
+                let name = |code: &str| format!("{code} {}", region::region_name(code).unwrap_or(""));
+                [name(&city), name(code)]
+            });
+        }
+    }
+    let pieces = par_row_chunks(records.height(), |rows| {
+        let label = |i: usize, k: usize| region_of(i).map(|code| labels[code][k].as_str());
+        let cities =
+            StringChunked::from_iter_options("".into(), rows.clone().map(|i| city.get(i).or_else(|| label(i, 0))));
+        let counties = StringChunked::from_iter_options("".into(), rows.map(|i| county.get(i).or_else(|| label(i, 1))));
+        (cities, counties)
+    });
+    let (cities, counties): (Vec<_>, Vec<_>) = pieces.into_iter().unzip();
+    Ok([concat("locality_city", cities)?, concat("locality_county", counties)?])
 }
 
 #[cfg(test)]
