@@ -31,3 +31,7 @@ pub mod schema;
 pub mod score;
 
 pub use error::{Error, Result};
+
+/// The order of the layers, kept by a test.
+#[cfg(test)]
+mod layers;
