@@ -18,13 +18,12 @@ type CodeArray = <UInt32Type as PolarsDataType>::Array;
 
 fn single<'a, A>(name: &str, mut arrays: impl Iterator<Item = &'a A>, chunks: usize) -> Result<Option<&'a A>> {
     if chunks > 1 {
-        return Err(Error::Usage(format!("internal: column {name} has {chunks} chunks; rechunk the table first")));
+        return Err(Error::Internal(format!("column {name} has {chunks} chunks; rechunk the table first")));
     }
     Ok(arrays.next())
 }
 
-/// A text column of a rechunked table, plain or [`repeated`]; all null when the table has no
-/// such column.
+/// A text column of a rechunked table, plain or [`repeated`].
 #[derive(Clone, Copy)]
 pub struct Text<'a>(Option<TextRepr<'a>>);
 
@@ -35,8 +34,26 @@ enum TextRepr<'a> {
 }
 
 impl<'a> Text<'a> {
+    /// A column the table must have. Its absence is xueji's own failure (a stage run before the
+    /// one that adds the column, a name mistyped), never read as "no data".
     pub fn of(df: &'a DataFrame, name: &str) -> Result<Text<'a>> {
-        let Ok(column) = df.column(name) else { return Ok(Text(None)) };
+        Text::read(df.column(name).map_err(|_| missing(df, name))?, name)
+    }
+
+    /// A field of a file read (a [`crate::schema`] field) that the file may lack — a sheet
+    /// without 监护人 or 班级, a police reply without 姓名: all null then. Only such fields are
+    /// read so: a column a stage adds is never optional.
+    pub fn optional(df: &'a DataFrame, name: &str) -> Result<Text<'a>> {
+        if !crate::schema::FIELDS.iter().any(|f| f.name == name) {
+            return Err(Error::Internal(format!("{name} is no field of a file read: read it with Text::of")));
+        }
+        match df.column(name) {
+            Ok(column) => Text::read(column, name),
+            Err(_) => Ok(Text(None)),
+        }
+    }
+
+    fn read(column: &'a Column, name: &str) -> Result<Text<'a>> {
         if let DataType::Categorical(..) = column.dtype() {
             let ca = column.cat32()?;
             let codes = single(name, ca.physical().downcast_iter(), ca.physical().chunks().len())?;
@@ -107,8 +124,9 @@ pub fn repeated(df: &mut DataFrame) -> Result<()> {
 pub struct Ints<'a>(Option<&'a IntArray>);
 
 impl<'a> Ints<'a> {
+    /// A column the table must have, as [`Text::of`].
     pub fn of(df: &'a DataFrame, name: &str) -> Result<Ints<'a>> {
-        let Ok(column) = df.column(name) else { return Ok(Ints(None)) };
+        let column = df.column(name).map_err(|_| missing(df, name))?;
         let ca: &Int32Chunked = match column.dtype() {
             DataType::Date => column.date()?.physical(),
             _ => column.i32()?,
@@ -119,6 +137,12 @@ impl<'a> Ints<'a> {
     pub fn get(&self, i: usize) -> Option<i32> {
         self.0.and_then(|a| a.get(i))
     }
+}
+
+/// A column a stage needs is not in its table.
+fn missing(df: &DataFrame, name: &str) -> Error {
+    let present: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+    Error::Internal(format!("the table has no column {name} (it has {})", present.join(", ")))
 }
 
 /// Runs `f` on every chunk of `0..height` in parallel; results in row order. An empty table is
@@ -146,7 +170,7 @@ pub fn par_row_chunks<R: Send>(height: usize, f: impl Fn(Range<usize>) -> R + Sy
 pub fn concat<C: IntoSeries>(name: &str, pieces: Vec<C>) -> Result<Column> {
     let mut pieces = pieces.into_iter().map(IntoSeries::into_series);
     let Some(mut out) = pieces.next() else {
-        return Err(Error::Usage(format!("internal: column {name} has no pieces")));
+        return Err(Error::Internal(format!("column {name} has no pieces")));
     };
     for piece in pieces {
         out.append_owned(piece)?;
@@ -174,12 +198,16 @@ mod tests {
         assert!(coded.column("school_name").unwrap().dtype().is_categorical());
         assert_eq!(coded.column("name").unwrap().dtype(), &DataType::String, "names are not repeated text");
         for name in ["school_name", "name", "class"] {
-            let (a, b) = (Text::of(&plain, name).unwrap(), Text::of(&coded, name).unwrap());
+            let (a, b) = (Text::optional(&plain, name).unwrap(), Text::optional(&coded, name).unwrap());
             let values: Vec<_> = (0..4).map(|i| b.get(i)).collect();
             assert_eq!((0..4).map(|i| a.get(i)).collect::<Vec<_>>(), values, "{name}");
         }
         assert_eq!(Text::of(&coded, "school_name").unwrap().get(1), None, "a null stays null");
-        assert_eq!(Text::of(&coded, "class").unwrap().get(0), None, "an absent column reads as null");
+        assert_eq!(Text::optional(&coded, "class").unwrap().get(0), None, "an absent optional field reads as null");
+        let absent = Text::of(&coded, "class_norm").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(absent.contains("no column class_norm (it has school_name, name)"), "{absent}");
+        assert!(Ints::of(&coded, "grade_norm").is_err(), "a column a stage needs is never read as no data");
+        assert!(Text::optional(&coded, "class_norm").is_err() && Text::optional(&coded, "class_nrom").is_err());
     }
 
     #[test]

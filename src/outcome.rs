@@ -121,7 +121,8 @@ impl DedupeRun {
     pub fn duplicate_problems(&self) -> Result<Vec<Problem>> {
         let records = &self.check.records;
         let text = |name: &str| crate::columns::Text::of(records, name);
-        let (names, schools, ids) = (text("name")?, text("school_name")?, text("id_norm")?);
+        let (names, schools, ids) =
+            (text("name")?, crate::columns::Text::optional(records, "school_name")?, text("id_norm")?);
         let grades = crate::columns::Ints::of(records, "grade_norm")?;
         let mut problems = Vec::new();
         for members in &self.clustering.clusters {

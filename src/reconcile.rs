@@ -249,8 +249,12 @@ pub fn read_replies(files: &[PathBuf], maps: &[(String, String)]) -> Result<(Vec
                 ),
             ));
         }
-        let (ids, numbers, names, verdicts) =
-            (Text::of(df, "record_no")?, Text::of(df, "id_number")?, Text::of(df, "name")?, Text::of(df, "verdict")?);
+        let (ids, numbers, names, verdicts) = (
+            Text::optional(df, "record_no")?,
+            Text::optional(df, "id_number")?,
+            Text::optional(df, "name")?,
+            Text::optional(df, "verdict")?,
+        );
         let rows = df.column("source_row")?.u32()?;
         problems.extend(table.problems.iter().map(|p| ReplyProblem {
             file: path.display().to_string(),
@@ -333,7 +337,7 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
     for path in files {
         let table = ingest::read_file(path, &options)?;
         let df = &table.df;
-        let ids = Text::of(df, "record_no")?;
+        let ids = Text::optional(df, "record_no")?;
         let rows = df.column("source_row")?.u32()?;
         let rounded: HashSet<usize> = table
             .problems
@@ -635,10 +639,10 @@ fn decide(records: &DataFrame, sent: &[SentRow], answers: &HashMap<usize, Vec<An
         "ethnicity_norm",
         "school_code_norm",
         "guardian_phone_norm",
-        "household_address",
     ]
     .iter()
     .map(|c| Text::of(records, c))
+    .chain([Text::optional(records, "household_address")])
     .collect::<Result<_>>()?;
     let index: HashMap<&str, usize> = (0..records.height()).filter_map(|i| Some((ids.get(i)?, i))).collect();
     let mut answers_of: HashMap<usize, &[Answer]> = HashMap::new();
@@ -977,10 +981,10 @@ fn unique_students(records: &DataFrame, decisions: &[Decision]) -> Result<DataFr
     let mut kept: Vec<&Decision> = candidates.into_iter().filter(|d| listed.insert(d.person.as_str())).collect();
     kept.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     let rows: Vec<usize> = kept.iter().map(|d| index[d.record_id.as_str()]).collect();
-    let column = |name: &str| -> Result<Column> {
-        let values = Text::of(records, name)?;
-        Ok(StringChunked::from_iter_options(name.into(), rows.iter().map(|&i| values.get(i))).into_column())
+    let text = |name: &str, values: Text| {
+        StringChunked::from_iter_options(name.into(), rows.iter().map(|&i| values.get(i))).into_column()
     };
+    let column = |name: &str| Ok::<_, Error>(text(name, Text::of(records, name)?));
     let (births, grade) = (Ints::of(records, "birth_date_norm")?, Ints::of(records, "grade_norm")?);
     Ok(DataFrame::new(
         kept.len(),
@@ -994,7 +998,7 @@ fn unique_students(records: &DataFrame, decisions: &[Decision]) -> Result<DataFr
                 .into_column(),
             column("id_norm")?,
             column("school_code_norm")?,
-            column("school_name")?,
+            text("school_name", Text::optional(records, "school_name")?),
             Int32Chunked::from_iter_options("grade".into(), rows.iter().map(|&i| grade.get(i))).into_column(),
             StringChunked::from_iter_values("action".into(), kept.iter().map(|d| d.action.label())).into_column(),
             UInt32Chunked::from_iter_values(
@@ -1059,6 +1063,10 @@ mod tests {
                 let number = ResidentNumber::parse(r.1).unwrap();
                 number.birth.unwrap().to_epoch_days()
             }).collect::<Vec<_>>(),
+            "grade_norm" => rows.iter().map(|_| None::<i32>).collect::<Vec<_>>(),
+            "ethnicity_norm" => rows.iter().map(|_| None::<&str>).collect::<Vec<_>>(),
+            "school_code_norm" => rows.iter().map(|_| None::<&str>).collect::<Vec<_>>(),
+            "guardian_phone_norm" => rows.iter().map(|_| None::<&str>).collect::<Vec<_>>(),
         )
         .unwrap();
         let sent: Vec<SentRow> = rows

@@ -428,3 +428,39 @@ fn list_columns_in_parquet_are_named_errors() {
         &["lists.parquet", "column 标签 is list[str]"],
     );
 }
+
+#[test]
+fn the_exit_code_says_whose_the_failure_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let code = |args: &[&str], stdin: &[u8]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xueji"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let done = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        (done.status.code(), stderr)
+    };
+    let out = out.to_str().unwrap();
+    // A file that is not there: the input (1).
+    let missing = dir.path().join("no such sheet.csv");
+    assert_eq!(code(&["check", missing.to_str().unwrap(), "--out", out], b"").0, Some(1));
+    // A mistake in the command: usage (2), as clap says of arguments it cannot parse.
+    assert_eq!(code(&["generate", "--students", "0", "--out", out], b"").0, Some(2));
+    assert_eq!(code(&["check", "--no-such-option"], b"").0, Some(2));
+    let settings = dir.path().join("settings.json");
+    std::fs::write(&settings, r#"{"threshold": 2}"#).unwrap();
+    let sheet = csv(dir.path(), "a.csv", &[student(1)]);
+    let (got, stderr) = code(&["dedupe", sheet.to_str().unwrap(), "--out", out, "--settings", settings.to_str().unwrap()], b"");
+    assert_eq!(got, Some(1), "a settings file the user gave is an input: {stderr}");
+    // What a Spark job hands a worker stage, malformed: the worker's input (4).
+    let (got, stderr) = code(&["worker", "compare"], b"not arrow");
+    assert_eq!(got, Some(4), "{stderr}");
+    assert!(stderr.contains("worker input"), "{stderr}");
+}

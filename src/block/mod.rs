@@ -344,7 +344,7 @@ impl<'a> Parts<'a> {
             city: Text::of(records, "locality_city")?,
             county: Text::of(records, "locality_county")?,
             school: Text::of(records, "school_code_norm")?,
-            household: Text::of(records, "household_address")?,
+            household: Text::optional(records, "household_address")?,
         })
     }
 
@@ -497,7 +497,7 @@ pub fn describe_blocks(
     blocks
         .iter()
         .map(|&(rule, pass, row)| {
-            let rule = settings.rules.get(rule).ok_or_else(|| Error::Usage(format!("no blocking rule {rule}")))?;
+            let rule = settings.rules.get(rule).ok_or_else(|| Error::Internal(format!("no blocking rule {rule}")))?;
             Ok(parts.describe(rule, row, pass))
         })
         .collect()
@@ -974,6 +974,9 @@ mod tests {
                 births,
                 col("guardian_phone_norm", phones),
                 col("sex_norm", vec![Some("1"); rows.len()]),
+                col("locality_city", vec![None; rows.len()]),
+                col("locality_county", vec![None; rows.len()]),
+                col("school_code_norm", vec![None; rows.len()]),
             ],
         )
         .unwrap()

@@ -225,8 +225,8 @@ pub fn check(df: &DataFrame, lost_ids: &HashSet<usize>, options: &CheckOptions) 
     let name = Text::of(df, "name")?;
     let sex = Text::of(df, "sex")?;
     let birth_raw = Text::of(df, "birth_date")?;
-    let ethnicity = Text::of(df, "ethnicity")?;
-    let student_no = Text::of(df, "student_no")?;
+    let ethnicity = Text::optional(df, "ethnicity")?;
+    let student_no = Text::optional(df, "student_no")?;
     let sex_norm = Text::of(df, "sex_norm")?;
     let doc_type = Text::of(df, "id_type_norm")?;
     let id_norm = Text::of(df, "id_norm")?;

@@ -94,7 +94,7 @@ fn check_records(
 /// (`G` + the ID number): where that one keeps the same digits, it is proposed in the problem's
 /// message — flagged for the school to confirm, never applied.
 fn propose_from_student_numbers(records: &DataFrame, problems: &mut [Problem]) -> Result<()> {
-    let Ok(student_numbers) = crate::columns::Text::of(records, "student_no") else { return Ok(()) };
+    let student_numbers = crate::columns::Text::optional(records, "student_no")?;
     let numbers = crate::columns::Text::of(records, "id_number")?;
     for problem in problems.iter_mut().filter(|p| p.code == Code::CellNumberPrecisionLost) {
         let i = problem.record;

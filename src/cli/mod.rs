@@ -76,14 +76,24 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<reconcile::Held>() => {
-            eprintln!("xueji: {e:#}");
-            ExitCode::from(reconcile::Held::EXIT_CODE)
-        }
         Err(e) => {
             eprintln!("xueji: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The exit code of a failed command (README, "Exit codes"): the library's error says whose
+/// the failure is; what the CLI itself refuses is a mistake in the command.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use xueji::error::exit;
+    if e.is::<reconcile::Held>() {
+        return exit::HELD;
+    }
+    match e.downcast_ref::<xueji::Error>() {
+        Some(error) => error.exit_code(),
+        None if e.is::<std::io::Error>() => exit::INPUT,
+        None => exit::USAGE,
     }
 }
 

@@ -66,16 +66,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Registrations whose group nothing could decide: `xueji` exits with [`Held::EXIT_CODE`].
+/// Registrations whose group nothing could decide: `xueji` exits with
+/// [`xueji::error::exit::HELD`], distinct from an error: the run finished, and some of it waits
+/// for police.
 #[derive(Debug)]
 pub struct Held {
     registrations: usize,
     list: PathBuf,
-}
-
-impl Held {
-    /// Distinct from 1 (an error): the run finished, and some of it waits for police.
-    pub const EXIT_CODE: u8 = 3;
 }
 
 impl std::fmt::Display for Held {

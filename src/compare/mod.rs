@@ -610,9 +610,9 @@ impl<'a> Features<'a> {
             sex: Text::of(records, "sex_norm")?,
             school: Text::of(records, "school_code_norm")?,
             grade: Ints::of(records, "grade_norm")?,
-            guardian_name: Text::of(records, "guardian_name")?,
+            guardian_name: Text::optional(records, "guardian_name")?,
             guardian_phone: Text::of(records, "guardian_phone_norm")?,
-            household: Text::of(records, "household_address")?,
+            household: Text::optional(records, "household_address")?,
             ethnicity: Text::of(records, "ethnicity_norm")?,
         })
     }

@@ -355,7 +355,7 @@ fn save_workbook(mut workbook: Workbook, dir: &Path, index: usize) -> Result<Pat
 }
 
 fn xlsx_error(e: XlsxError) -> Error {
-    Error::Usage(format!("writing xlsx: {e}"))
+    Error::Internal(format!("writing xlsx: {e}"))
 }
 
 fn encode(text: &str, encoding: TextEncoding) -> Vec<u8> {

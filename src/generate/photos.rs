@@ -230,7 +230,7 @@ fn jpeg(image: &RgbImage, quality: u8, dpi: Option<u16>) -> Result<Vec<u8>> {
     });
     encoder
         .encode_image(&DynamicImage::ImageRgb8(image.clone()))
-        .map_err(|e| Error::Usage(format!("internal: encoding a generated photo: {e}")))?;
+        .map_err(|e| Error::Internal(format!("encoding a generated photo: {e}")))?;
     Ok(out)
 }
 
@@ -238,7 +238,7 @@ fn encoded(image: &RgbImage, format: ImageFormat) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     DynamicImage::ImageRgb8(image.clone())
         .write_to(&mut Cursor::new(&mut out), format)
-        .map_err(|e| Error::Usage(format!("internal: encoding a generated photo: {e}")))?;
+        .map_err(|e| Error::Internal(format!("encoding a generated photo: {e}")))?;
     Ok(out)
 }
 

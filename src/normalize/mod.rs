@@ -221,7 +221,7 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
 /// number is well formed and carries that year and month (BIRTH_DATE_COMPLETED, info); otherwise
 /// it stays a partial date (BIRTH_DATE_PARTIAL) and `birth_date_norm` stays empty.
 fn complete_partial_births(df: &mut DataFrame, problems: &mut [Problem]) -> Result<()> {
-    let (raws, ids) = (Text::of(df, "birth_date")?, Text::of(df, "id_norm")?);
+    let (raws, ids) = (Text::optional(df, "birth_date")?, Text::of(df, "id_norm")?);
     let mut completed: Vec<(usize, i32)> = Vec::new();
     for problem in problems.iter_mut().filter(|p| p.code == Code::BirthDatePartial) {
         let i = problem.record;
@@ -269,7 +269,7 @@ where
     F: Fn(&str, &mut Findings) -> Option<T> + Sync,
     B: Fn(Vec<Option<T>>) -> C + Sync,
 {
-    let column = Text::of(df, name)?;
+    let column = Text::optional(df, name)?;
     let unknown_as_blank = !matches!(name, "sex" | "id_type");
     let chunks = par_row_chunks(df.height(), |rows| {
         let mut out = Vec::with_capacity(rows.len());

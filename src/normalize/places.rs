@@ -55,8 +55,13 @@ fn province_of_code(code: &str) -> Option<String> {
 /// be told ([`unplaced_schools`] counts those schools).
 pub fn add_school_places(records: &mut DataFrame) -> Result<()> {
     let text = |name: &str| Text::of(records, name);
-    let (codes, names, files) = (text("school_code_norm")?, text("school_name")?, text("source_file")?);
-    let (cities, counties, households) = (text("city")?, text("county")?, text("household_address")?);
+    let (codes, names, files) =
+        (text("school_code_norm")?, Text::optional(records, "school_name")?, text("source_file")?);
+    let (cities, counties, households) = (
+        Text::optional(records, "city")?,
+        Text::optional(records, "county")?,
+        Text::optional(records, "household_address")?,
+    );
     let mut schools: HashMap<&str, Vec<usize>> = HashMap::new();
     for i in 0..records.height() {
         if let Some(key) = codes.get(i).or_else(|| names.get(i)) {
@@ -141,7 +146,8 @@ fn place_of(
 /// return workbooks go under 未知, listed rather than guessed.
 pub fn unplaced_schools(records: &DataFrame) -> Result<usize> {
     let text = |name: &str| Text::of(records, name);
-    let (codes, names, county) = (text("school_code_norm")?, text("school_name")?, text("place_county")?);
+    let (codes, names, county) =
+        (text("school_code_norm")?, Text::optional(records, "school_name")?, text("place_county")?);
     let unplaced: std::collections::HashSet<&str> = (0..records.height())
         .filter(|&i| county.get(i).is_none())
         .filter_map(|i| codes.get(i).or_else(|| names.get(i)))
@@ -163,7 +169,8 @@ fn most_common<T: Eq + std::hash::Hash + Clone>(values: impl Iterator<Item = T>)
 /// the city and county columns of the sheet when it has them (the school's location), otherwise
 /// the household region of a valid ID number (`440113 番禺区`).
 pub fn locality_columns(records: &DataFrame, valid_ids: &[bool]) -> Result<[Column; 2]> {
-    let (city, county, ids) = (Text::of(records, "city")?, Text::of(records, "county")?, Text::of(records, "id_norm")?);
+    let (city, county, ids) =
+        (Text::optional(records, "city")?, Text::optional(records, "county")?, Text::of(records, "id_norm")?);
     let region_of = |i: usize| ids.get(i).filter(|_| valid_ids[i]).map(|id| &id[..6]);
     let mut labels: HashMap<&str, [String; 2]> = HashMap::new();
     for i in 0..records.height() {
@@ -192,6 +199,7 @@ mod tests {
 
     fn places(df: DataFrame) -> (Vec<(Option<String>, Option<String>)>, usize) {
         let mut df = df;
+        df.with_column(Column::full_null("id_norm".into(), df.height(), &DataType::String)).unwrap();
         add_school_places(&mut df).unwrap();
         let unplaced = unplaced_schools(&df).unwrap();
         let text = |name: &str| {

@@ -714,8 +714,12 @@ impl PhotoAudit {
     /// Per school: students, photos, students without one, photos to retake or fix.
     pub fn school_summary(&self, records: &DataFrame) -> Result<DataFrame> {
         let text = |name: &str| Text::of(records, name);
-        let (city, county, code, school) =
-            (text("place_city")?, text("place_county")?, text("school_code_norm")?, text("school_name")?);
+        let (city, county, code, school) = (
+            text("place_city")?,
+            text("place_county")?,
+            text("school_code_norm")?,
+            Text::optional(records, "school_name")?,
+        );
         let key = |i: usize| {
             (
                 city.get(i).unwrap_or(""),
@@ -791,9 +795,14 @@ impl PhotoAudit {
     /// program can correct, with why. Returns the workbooks written (relative to `dir`).
     fn write_retake_lists(&self, records: &DataFrame, dir: &Path, day: Date) -> Result<Vec<PathBuf>> {
         let text = |name: &str| Text::of(records, name);
-        let (city, county, code, school) =
-            (text("place_city")?, text("place_county")?, text("school_code_norm")?, text("school_name")?);
-        let (record_id, name, grade, class) = (text("record_id")?, text("name")?, text("grade")?, text("class")?);
+        let (city, county, code, school) = (
+            text("place_city")?,
+            text("place_county")?,
+            text("school_code_norm")?,
+            Text::optional(records, "school_name")?,
+        );
+        let (record_id, name, grade, class) =
+            (text("record_id")?, text("name")?, Text::optional(records, "grade")?, Text::optional(records, "class")?);
         let (grade_norm, class_norm) = (Ints::of(records, "grade_norm")?, text("class_norm")?);
         type School<'a> = (&'a str, &'a str, &'a str, &'a str);
         // A student to photograph: record (none for a photo of nobody), why, the photo there is.

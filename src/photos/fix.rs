@@ -60,9 +60,9 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
         ids: text("id_norm")?,
         valid: records.column("id_valid").ok().and_then(|c| c.bool().ok().cloned()),
         school_codes: text("school_code_norm")?,
-        school_names: text("school_name")?,
-        grades: text("grade")?,
-        classes: text("class")?,
+        school_names: Text::optional(records, "school_name")?,
+        grades: Text::optional(records, "grade")?,
+        classes: Text::optional(records, "class")?,
         class_numbers: text("class_norm")?,
         names: text("name_norm")?,
     };

@@ -190,29 +190,28 @@ impl<'a> Shown<'a> {
 
     /// Records with their `record` index.
     pub fn gathered(records: &'a DataFrame) -> Result<Shown<'a>> {
-        let index = records.column("record").map_err(|_| Error::Usage("shown records: no column record".into()))?;
+        let index = records.column("record").map_err(|_| Error::Worker("shown records: no column record".into()))?;
         let index = index.cast(&DataType::UInt32)?;
         let rows = index.u32()?.iter().enumerate().filter_map(|(row, r)| Some((r?, row))).collect();
         Ok(Shown { records, rows: Some(rows) })
     }
 
-    /// Column `name` of each record, by index.
-    fn column(&self, name: &str) -> Result<impl Fn(u32) -> Result<Option<&'a str>> + '_> {
-        let values = Text::of(self.records, name)?;
-        Ok(move |record: u32| match &self.rows {
-            None => Ok(values.get(record as usize)),
+    /// The values of `column` (one of these records'), by record index.
+    fn values(&self, column: Text<'a>) -> impl Fn(u32) -> Result<Option<&'a str>> + '_ {
+        move |record: u32| match &self.rows {
+            None => Ok(column.get(record as usize)),
             Some(rows) => match rows.get(&record) {
-                Some(&row) => Ok(values.get(row)),
-                None => Err(Error::Usage(format!("shown records: no record {record}"))),
+                Some(&row) => Ok(column.get(row)),
+                None => Err(Error::Worker(format!("shown records: no record {record}"))),
             },
-        })
+        }
     }
 }
 
 /// Cluster id of every clustered record: the smallest record id of its cluster (stable
 /// whatever the order of the inputs).
 pub fn cluster_ids(shown: &Shown, clustering: &Clustering) -> Result<Vec<(u32, String, usize)>> {
-    let ids = shown.column("record_id")?;
+    let ids = shown.values(Text::of(shown.records, "record_id")?);
     let mut out = Vec::new();
     for members in &clustering.clusters {
         let named = members.iter().map(|&m| ids(m)).collect::<Result<Vec<_>>>()?;
@@ -239,8 +238,16 @@ impl DedupeOutputs<'_> {
         let cluster_of: BTreeMap<u32, String> =
             cluster_ids(&self.shown, self.clustering)?.into_iter().map(|(r, c, _)| (r, c)).collect();
         let mut columns: Vec<Column> = Vec::new();
-        for name in ["record_id", "name", "id_number", "birth_date", "school_name"] {
-            let values = self.shown.column(name)?;
+        let records = self.shown.records;
+        let shown = [
+            ("record_id", Text::of(records, "record_id")?),
+            ("name", Text::of(records, "name")?),
+            ("id_number", Text::of(records, "id_number")?),
+            ("birth_date", Text::of(records, "birth_date")?),
+            ("school_name", Text::optional(records, "school_name")?),
+        ];
+        for (name, column) in shown {
+            let values = self.shown.values(column);
             for (suffix, side) in [("l", false), ("r", true)] {
                 let shown = pairs.iter().map(|p| values(if side { p.b } else { p.a })).collect::<Result<Vec<_>>>()?;
                 columns.push(
@@ -285,8 +292,16 @@ impl DedupeOutputs<'_> {
     fn cluster_frame(&self) -> Result<DataFrame> {
         let rows = cluster_ids(&self.shown, self.clustering)?;
         let mut columns: Vec<Column> = Vec::new();
-        for name in ["record_id", "source_file", "name", "id_number", "school_name"] {
-            let values = self.shown.column(name)?;
+        let records = self.shown.records;
+        let shown = [
+            ("record_id", Text::of(records, "record_id")?),
+            ("source_file", Text::of(records, "source_file")?),
+            ("name", Text::of(records, "name")?),
+            ("id_number", Text::of(records, "id_number")?),
+            ("school_name", Text::optional(records, "school_name")?),
+        ];
+        for (name, column) in shown {
+            let values = self.shown.values(column);
             let shown = rows.iter().map(|r| values(r.0)).collect::<Result<Vec<_>>>()?;
             columns.push(StringChunked::from_iter_options(name.into(), shown.into_iter()).into_column());
         }

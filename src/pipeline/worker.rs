@@ -114,7 +114,7 @@ fn for_spark(table: &mut DataFrame) -> Result<()> {
 
 /// A table from an Arrow IPC file's bytes.
 pub fn read_ipc(bytes: Vec<u8>) -> Result<DataFrame> {
-    IpcReader::new(Cursor::new(bytes)).finish().map_err(|e| Error::Usage(format!("worker: not an Arrow IPC file: {e}")))
+    IpcReader::new(Cursor::new(bytes)).finish().map_err(|e| Error::Worker(format!("not an Arrow IPC file: {e}")))
 }
 
 /// Share of the keys a probe lacks that [`probe_filter`] lets through: each costs one key row
@@ -133,11 +133,11 @@ pub fn probe_filter(table: &DataFrame) -> Result<ProbeFilter> {
 
 /// The `key` column: 64 hash bits as Spark's signed `bigint`.
 fn hashes(table: &DataFrame) -> Result<Vec<u64>> {
-    let keys = table.column("key").map_err(|_| Error::Usage("worker: no column key".into()))?;
+    let keys = table.column("key").map_err(|_| Error::Worker("no column key".into()))?;
     let keys = keys.cast(&DataType::Int64)?;
     let keys = keys.i64()?;
     if keys.null_count() > 0 {
-        return Err(Error::Usage("worker: column key has empty values".into()));
+        return Err(Error::Worker("column key has empty values".into()));
     }
     Ok(keys.into_no_null_iter().map(|k| k as u64).collect())
 }
@@ -148,7 +148,7 @@ fn require<S: AsRef<str>>(table: &DataFrame, names: impl IntoIterator<Item = S>)
     for name in names {
         let name = name.as_ref();
         if table.column(name).is_err() {
-            return Err(Error::Usage(format!("worker: no column {name}")));
+            return Err(Error::Worker(format!("no column {name}")));
         }
     }
     Ok(())
@@ -156,11 +156,11 @@ fn require<S: AsRef<str>>(table: &DataFrame, names: impl IntoIterator<Item = S>)
 
 /// An integer column as `u32`s (Spark sends `int` or `bigint`).
 fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
-    let column = table.column(name).map_err(|_| Error::Usage(format!("worker: no column {name}")))?;
-    let values = column.cast(&DataType::UInt32).map_err(|e| Error::Usage(format!("worker: column {name}: {e}")))?;
+    let column = table.column(name).map_err(|_| Error::Worker(format!("no column {name}")))?;
+    let values = column.cast(&DataType::UInt32).map_err(|e| Error::Worker(format!("column {name}: {e}")))?;
     let values = values.u32()?;
     if values.null_count() > 0 {
-        return Err(Error::Usage(format!("worker: column {name} has empty values")));
+        return Err(Error::Worker(format!("column {name} has empty values")));
     }
     Ok(values.into_no_null_iter().collect())
 }
@@ -406,8 +406,8 @@ pub fn u_counts(sampled: &DataFrame, records: usize, samples: usize, seed: u64) 
     let all = chosen.is_none();
     let expected = chosen.map_or(records, |c| c.len());
     if sampled.height() != expected {
-        return Err(Error::Usage(format!(
-            "worker u: {} records given, the sample of a population of {records} has {expected}",
+        return Err(Error::Worker(format!(
+            "u: {} records given, the sample of a population of {records} has {expected}",
             sampled.height()
         )));
     }
@@ -457,7 +457,7 @@ pub fn fit(
     for (k, n) in counts.f64()?.iter().enumerate() {
         let (f, l) = (fields[k] as usize, u_levels[k] as usize);
         let cell = u_counts.get_mut(f).and_then(|c| c.get_mut(l));
-        *cell.ok_or_else(|| Error::Usage(format!("worker fit: no level {l} of field {f}")))? += n.unwrap_or(0.0);
+        *cell.ok_or_else(|| Error::Worker(format!("fit: no level {l} of field {f}")))? += n.unwrap_or(0.0);
     }
     let u_pairs = indices(&u, "pairs")?.first().copied().unwrap_or(0);
 
@@ -526,9 +526,9 @@ pub fn cluster(
         })
     });
     match asked.get() {
-        Some((x, y)) => Err(Error::Usage(format!(
-            "worker cluster: no cohesion for records {x} and {y}: score the member pairs first"
-        ))),
+        Some((x, y)) => {
+            Err(Error::Worker(format!("cluster: no cohesion for records {x} and {y}: score the member pairs first")))
+        }
         None => Ok(clustering),
     }
 }
@@ -564,11 +564,11 @@ pub fn write_outputs(
     reported.rechunk_mut_par();
     let (a, b) = (indices(&reported, "a")?, indices(&reported, "b")?);
     let float = |name: &str| -> Result<Vec<f64>> {
-        let column = reported.column(name).map_err(|_| Error::Usage(format!("worker: no column {name}")))?;
+        let column = reported.column(name).map_err(|_| Error::Worker(format!("no column {name}")))?;
         let values = column.cast(&DataType::Float64)?;
         let values = values.f64()?;
         if values.null_count() > 0 {
-            return Err(Error::Usage(format!("worker outputs: column {name} has empty values")));
+            return Err(Error::Worker(format!("outputs: column {name} has empty values")));
         }
         Ok(values.into_no_null_iter().collect())
     };
@@ -582,7 +582,7 @@ pub fn write_outputs(
             let kind = match kinds.get(k) {
                 Some("match") => PairKind::Match,
                 Some("id_conflict") => PairKind::IdConflict,
-                other => return Err(Error::Usage(format!("worker outputs: pair of kind {other:?}"))),
+                other => return Err(Error::Worker(format!("outputs: pair of kind {other:?}"))),
             };
             Ok(ScoredPair {
                 a: a[k],
@@ -598,7 +598,7 @@ pub fn write_outputs(
         })
         .collect::<Result<Vec<_>>>()?;
     if found.histogram.len() != crate::outcome::HISTOGRAM_BINS {
-        return Err(Error::Usage(format!("worker outputs: a histogram of {} bins", found.histogram.len())));
+        return Err(Error::Worker(format!("outputs: a histogram of {} bins", found.histogram.len())));
     }
     let histogram = WeightHistogram { low: crate::outcome::HISTOGRAM_LOW, counts: found.histogram.clone() };
     let summary = DedupeSummary::new(

@@ -283,7 +283,7 @@ pub fn campaign_report(
     code_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 
     let (city, county, school) =
-        (Text::of(records, "place_city")?, Text::of(records, "place_county")?, Text::of(records, "school_name")?);
+        (Text::of(records, "place_city")?, Text::of(records, "place_county")?, Text::optional(records, "school_name")?);
     let mut by_place: HashMap<(String, String), u64> = HashMap::new();
     let mut by_school: HashMap<String, u64> = HashMap::new();
     for p in problems.iter().filter(|p| p.code.kind().severity == Severity::Error) {

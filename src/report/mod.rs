@@ -17,7 +17,7 @@ use crate::problems::{Problem, Severity};
 /// A workbook with one constant-memory sheet, stamped as created on `day` (not now): the same
 /// data gives the same bytes.
 pub fn new_workbook(day: crate::normalize::date::Date) -> Result<rust_xlsxwriter::Workbook> {
-    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::Usage(format!("writing xlsx: {e}"));
+    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::Internal(format!("writing xlsx: {e}"));
     let created =
         rust_xlsxwriter::ExcelDateTime::from_ymd(day.year as u16, day.month as u8, day.day as u8).map_err(xlsx)?;
     let mut workbook = rust_xlsxwriter::Workbook::new();
@@ -91,7 +91,7 @@ pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataF
     out.insert(2, UInt32Chunked::from_iter_options("source_row".into(), source_rows.into_iter()).into_column());
     // Who the problem is about, as the school knows them: a school can act on its rows alone.
     for name in ["name", "school_name", "grade", "class"] {
-        let values = Text::of(records, name)?;
+        let values = Text::optional(records, name)?;
         out.push(
             StringChunked::from_iter_options(name.into(), problems.iter().map(|p| values.get(p.record))).into_column(),
         );
@@ -214,7 +214,7 @@ pub fn for_people(df: &DataFrame, columns: &[(&str, &str)], relabelled: Vec<Colu
 pub fn summary_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataFrame> {
     let text = |name: &str| Text::of(records, name);
     let (cities, counties) = (text("place_city")?, text("place_county")?);
-    let (school_codes, school_names) = (text("school_code_norm")?, text("school_name")?);
+    let (school_codes, school_names) = (text("school_code_norm")?, Text::optional(records, "school_name")?);
     let mut counts: BTreeMap<(&str, String, String, String, String), u64> = BTreeMap::new();
     for p in problems {
         let get = |c: &Text| c.get(p.record).unwrap_or("").to_owned();

@@ -233,7 +233,7 @@ pub fn select(run: &DedupeRun, options: &ExportOptions) -> Result<Vec<Sent>> {
         Some(p) => Some(p.clone()),
         None => crate::normalize::places::campaign_province(records)?,
     };
-    let households = Text::of(records, "household_address")?;
+    let households = Text::optional(records, "household_address")?;
     let number_of = |i: usize| own(i).or_else(|| likely.get(&(i as u32)).map(String::as_str));
     let region_of = |n: &str| {
         let county = n.get(..6).filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?;
@@ -368,8 +368,12 @@ pub fn export(
     let (record_id, name, sex, doc_type) =
         (text("record_id")?, text("name_norm")?, text("sex_norm")?, text("id_type_norm")?);
     let ids = text("id_norm")?;
-    let (household, school, school_code, class) =
-        (text("household_address")?, text("school_name")?, text("school_code_norm")?, text("class_norm")?);
+    let (household, school, school_code, class) = (
+        Text::optional(records, "household_address")?,
+        Text::optional(records, "school_name")?,
+        text("school_code_norm")?,
+        text("class_norm")?,
+    );
     let (birth, grade) = (Ints::of(records, "birth_date_norm")?, Ints::of(records, "grade_norm")?);
     let max_rows = options.max_rows.unwrap_or(EXCEL_ROWS - 1).clamp(1, EXCEL_ROWS - 1);
 

@@ -31,8 +31,12 @@ struct School<'a> {
 /// Writes the return workbooks into `dir` and returns the files written (relative to `dir`).
 pub fn write(records: &DataFrame, problems: &[Problem], dir: &Path, day: Date) -> Result<Vec<PathBuf>> {
     let text = |name: &str| Text::of(records, name);
-    let (city, county, code, school) =
-        (text("place_city")?, text("place_county")?, text("school_code_norm")?, text("school_name")?);
+    let (city, county, code, school) = (
+        text("place_city")?,
+        text("place_county")?,
+        text("school_code_norm")?,
+        Text::optional(records, "school_name")?,
+    );
     let mut schools: BTreeMap<(&str, &str, &str, &str), School> = BTreeMap::new();
     for p in problems.iter().filter(|p| p.code.kind().severity != Severity::Info) {
         let i = p.record;
@@ -114,8 +118,13 @@ fn corrected(field: &str) -> String {
 fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date) -> Result<()> {
     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(path, format!("writing xlsx: {e}"));
     let text = |name: &str| Text::of(records, name);
-    let (record_id, name, grade, class, row) =
-        (text("record_id")?, text("name")?, text("grade")?, text("class")?, records.column("source_row")?.u32()?);
+    let (record_id, name, grade, class, row) = (
+        text("record_id")?,
+        text("name")?,
+        Text::optional(records, "grade")?,
+        Text::optional(records, "class")?,
+        records.column("source_row")?.u32()?,
+    );
     // A workbook of several class sheets: the row is on a sheet, which is said beside it.
     let source = text("source_file")?;
     let sheet_of = |i: usize| source.get(i).and_then(crate::ingest::sheet_of);

@@ -28,7 +28,7 @@ pub fn read(files: &DataFrame, options: &IngestOptions) -> Result<DataFrame> {
     let (numbers, paths) = (indices(&files, "file")?, Text::of(&files, "path")?);
     let mut read = records_read(0, None, options)?;
     for (k, &file) in numbers.iter().enumerate() {
-        let path = paths.get(k).ok_or_else(|| Error::Usage("worker read: a file without a path".into()))?;
+        let path = paths.get(k).ok_or_else(|| Error::Worker("a file without a path".into()))?;
         let table = ingest::read_file(Path::new(path), options)?;
         read.vstack_mut_owned(records_read(file, Some(&table), options)?)?;
     }
@@ -170,8 +170,9 @@ fn problem_lists(name: &str, problems: &[Problem], rows: usize) -> Column {
 
 /// The problems in a column of [`problem_lists`], each of the row it is on.
 fn problems_of(table: &DataFrame, name: &str) -> Result<Vec<Problem>> {
+    let bad = |why: String| Error::Worker(format!("column {name}: {why}"));
+    table.column(name).map_err(|_| bad("missing".into()))?;
     let lists = Text::of(table, name)?;
-    let bad = |why: String| Error::Usage(format!("worker: column {name}: {why}"));
     let mut problems = Vec::new();
     for record in 0..table.height() {
         let Some(text) = lists.get(record) else { continue };
