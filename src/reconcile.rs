@@ -632,18 +632,12 @@ fn decide(records: &DataFrame, sent: &[SentRow], answers: &HashMap<usize, Vec<An
         (Text::of(records, "sex_norm")?, Ints::of(records, "grade_norm")?, Ints::of(records, "birth_date_norm")?);
     let numbers = Text::of(records, "id_norm")?;
     let names = Text::of(records, "name_norm")?;
-    let complete_fields: Vec<Text> = [
-        "name_norm",
-        "sex_norm",
-        "id_norm",
-        "ethnicity_norm",
-        "school_code_norm",
-        "guardian_phone_norm",
-    ]
-    .iter()
-    .map(|c| Text::of(records, c))
-    .chain([Text::optional(records, "household_address")])
-    .collect::<Result<_>>()?;
+    let complete_fields: Vec<Text> =
+        ["name_norm", "sex_norm", "id_norm", "ethnicity_norm", "school_code_norm", "guardian_phone_norm"]
+            .iter()
+            .map(|c| Text::of(records, c))
+            .chain([Text::optional(records, "household_address")])
+            .collect::<Result<_>>()?;
     let index: HashMap<&str, usize> = (0..records.height()).filter_map(|i| Some((ids.get(i)?, i))).collect();
     let mut answers_of: HashMap<usize, &[Answer]> = HashMap::new();
     let mut cluster_of: HashMap<usize, String> = HashMap::new();

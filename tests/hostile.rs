@@ -457,7 +457,8 @@ fn the_exit_code_says_whose_the_failure_is() {
     let settings = dir.path().join("settings.json");
     std::fs::write(&settings, r#"{"threshold": 2}"#).unwrap();
     let sheet = csv(dir.path(), "a.csv", &[student(1)]);
-    let (got, stderr) = code(&["dedupe", sheet.to_str().unwrap(), "--out", out, "--settings", settings.to_str().unwrap()], b"");
+    let (got, stderr) =
+        code(&["dedupe", sheet.to_str().unwrap(), "--out", out, "--settings", settings.to_str().unwrap()], b"");
     assert_eq!(got, Some(1), "a settings file the user gave is an input: {stderr}");
     // What a Spark job hands a worker stage, malformed: the worker's input (4).
     let (got, stderr) = code(&["worker", "compare"], b"not arrow");

@@ -18,12 +18,15 @@ use crate::normalize::name::{
     has_name, is_han, is_name_char, pinyin_letters, unknown_chars, LONGEST_NAME, UNKNOWN_CHAR,
 };
 
-/// Declares the levels of one compared field, each with its label and EM's starting m (the
-/// share of one person's pairs expected at that level). `missing` — a value absent on either
-/// side, no evidence either way — is always level 0. Adding a level is this one edit plus the
-/// comparison that returns it; labels and priors cannot drift from the enum.
+/// Declares the levels of one compared field, each with its label, EM's starting m (the share
+/// of one person's pairs expected at that level) and, for a level that agrees on a value, the
+/// [`Term`] whose frequency weighs it. `missing` — a value absent on either side, no evidence
+/// either way — is always level 0. Adding a level is this one edit plus the comparison that
+/// returns it; labels, priors and terms cannot drift from the enum.
 macro_rules! levels {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $label:literal, $prior:literal;)+ }) => {
+    ($(#[$meta:meta])* $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident = $label:literal, $prior:literal $(, $term:ident)?;)+
+    }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u8)]
@@ -38,22 +41,38 @@ macro_rules! levels {
             pub const LABELS: &'static [&'static str] = &["missing", $($label,)+];
             /// EM's starting m per level (1 for `missing`, which carries no weight).
             pub const M_PRIORS: &'static [f64] = &[1.0, $($prior,)+];
+            /// The value whose frequency weighs each level, where one does.
+            pub const TERMS: &'static [Option<Term>] = &[None, $(levels!(@term $($term)?),)+];
 
             pub fn label(self) -> &'static str {
                 Self::LABELS[self as usize]
             }
         }
     };
+    (@term) => { None };
+    (@term $term:ident) => { Some(Term::$term) };
+}
+
+/// A value whose agreement weighs by its own frequency (term-frequency adjustment): 张伟
+/// agreeing says less than 欧阳子轩 agreeing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Term {
+    /// The normalized name.
+    Name,
+    /// The name's reading.
+    Pinyin,
+    /// The guardian's normalized name.
+    GuardianName,
 }
 
 levels! {
     NameLevel {
-        Exact = "exact", 0.70;
+        Exact = "exact", 0.70, Name;
         /// Equal after width, space, dot and traditional folding, or once digits and symbols
         /// typed into it are dropped (`李娜2`).
-        Normalized = "normalized", 0.10;
+        Normalized = "normalized", 0.10, Name;
         /// A homophone, any heteronym reading, or the name typed in pinyin (`Wang Xinyi`).
-        Pinyin = "pinyin", 0.14;
+        Pinyin = "pinyin", 0.14, Pinyin;
         /// Jaro-Winkler ≥ 0.92 on pinyin (平翘舌, 前后鼻音).
         PinyinClose = "pinyin_close", 0.02;
         /// One character slipped in a name of three or more.
@@ -116,7 +135,7 @@ levels! {
     GuardianLevel {
         Phone = "phone", 0.75;
         /// Same guardian name, phones differ or unknown (weighed by the name's frequency).
-        Name = "name", 0.10;
+        Name = "name", 0.10, GuardianName;
         /// Only the name or only the phone is known on both sides, and it differs.
         OneDiffers = "one_differs", 0.10;
         /// Other name and other phone: another family, or the other parent with a new phone.
@@ -124,81 +143,59 @@ levels! {
     }
 }
 
-/// The compared fields, in the order of [`Levels::indices`].
-pub const FIELDS: [&str; 8] =
-    ["name", "birth_date", "id_number", "sex", "school", "guardian", "household", "ethnicity"];
+/// Declares the compared fields, in order, each with its level type, its index constant and
+/// its name in output files: the one place a field is added. Generates [`Levels`], [`FIELDS`],
+/// [`LEVELS`], [`M_PRIORS`], [`TERMS`], the index constants and the conversions to and from
+/// level indices.
+macro_rules! fields {
+    ($($(#[$meta:meta])* $field:ident: $level:ident, $index:ident = $label:literal;)+) => {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+        #[repr(usize)]
+        enum FieldIndex { $($index,)+ }
+        $(pub const $index: usize = FieldIndex::$index as usize;)+
 
-/// The level labels of each field, by level index.
-pub const LEVELS: [&[&str]; FIELDS.len()] = [
-    NameLevel::LABELS,
-    BirthLevel::LABELS,
-    IdLevel::LABELS,
-    EqualityLevel::LABELS,
-    SchoolLevel::LABELS,
-    GuardianLevel::LABELS,
-    EqualityLevel::LABELS,
-    EqualityLevel::LABELS,
-];
+        /// The compared fields, in the order of [`Levels::indices`].
+        pub const FIELDS: [&str; [$($label),+].len()] = [$($label),+];
+        /// The level labels of each field, by level index.
+        pub const LEVELS: [&[&str]; FIELDS.len()] = [$($level::LABELS),+];
+        /// EM's starting m of each field's levels, by level index.
+        pub const M_PRIORS: [&[f64]; FIELDS.len()] = [$($level::M_PRIORS),+];
+        /// The value whose frequency weighs each field's levels, by level index.
+        pub const TERMS: [&[Option<Term>]; FIELDS.len()] = [$($level::TERMS),+];
 
-/// EM's starting m of each field's levels, by level index.
-pub const M_PRIORS: [&[f64]; FIELDS.len()] = [
-    NameLevel::M_PRIORS,
-    BirthLevel::M_PRIORS,
-    IdLevel::M_PRIORS,
-    EqualityLevel::M_PRIORS,
-    SchoolLevel::M_PRIORS,
-    GuardianLevel::M_PRIORS,
-    EqualityLevel::M_PRIORS,
-    EqualityLevel::M_PRIORS,
-];
+        /// The level of every field for one pair.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct Levels {
+            $($(#[$meta])* pub $field: $level,)+
+        }
 
-pub const NAME: usize = 0;
-pub const BIRTH: usize = 1;
-pub const ID: usize = 2;
-pub const GUARDIAN: usize = 5;
+        impl Levels {
+            /// Level index per field, in the order of [`FIELDS`].
+            pub fn indices(&self) -> [u8; FIELDS.len()] {
+                [$(self.$field as u8),+]
+            }
 
-/// The level of every field for one pair.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Levels {
-    pub name: NameLevel,
-    pub birth: BirthLevel,
-    pub id: IdLevel,
-    pub sex: EqualityLevel,
-    pub school: SchoolLevel,
-    pub guardian: GuardianLevel,
-    pub household: EqualityLevel,
-    pub ethnicity: EqualityLevel,
+            /// The levels of [`Levels::indices`] read back; `None` when a number is no level of
+            /// its field (indices from outside: a Spark job's columns).
+            pub fn from_indices(i: [u32; FIELDS.len()]) -> Option<Levels> {
+                Some(Levels { $($field: *$level::ALL.get(usize::try_from(i[$index]).ok()?)?,)+ })
+            }
+        }
+    };
+}
+
+fields! {
+    name: NameLevel, NAME = "name";
+    birth: BirthLevel, BIRTH = "birth_date";
+    id: IdLevel, ID = "id_number";
+    sex: EqualityLevel, SEX = "sex";
+    school: SchoolLevel, SCHOOL = "school";
+    guardian: GuardianLevel, GUARDIAN = "guardian";
+    household: EqualityLevel, HOUSEHOLD = "household";
+    ethnicity: EqualityLevel, ETHNICITY = "ethnicity";
 }
 
 impl Levels {
-    /// Level index per field, in the order of [`FIELDS`].
-    pub fn indices(&self) -> [u8; FIELDS.len()] {
-        [
-            self.name as u8,
-            self.birth as u8,
-            self.id as u8,
-            self.sex as u8,
-            self.school as u8,
-            self.guardian as u8,
-            self.household as u8,
-            self.ethnicity as u8,
-        ]
-    }
-
-    /// The levels of [`Levels::indices`] read back.
-    pub fn from_indices(i: [u8; FIELDS.len()]) -> Levels {
-        Levels {
-            name: NameLevel::ALL[usize::from(i[0])],
-            birth: BirthLevel::ALL[usize::from(i[1])],
-            id: IdLevel::ALL[usize::from(i[2])],
-            sex: EqualityLevel::ALL[usize::from(i[3])],
-            school: SchoolLevel::ALL[usize::from(i[4])],
-            guardian: GuardianLevel::ALL[usize::from(i[5])],
-            household: EqualityLevel::ALL[usize::from(i[6])],
-            ethnicity: EqualityLevel::ALL[usize::from(i[7])],
-        }
-    }
-
     /// Whether the pair agrees on something only the person has, backed by a second fact:
     /// - the number exactly or one slip away;
     /// - the number's remains (spreadsheet digits, date and sequence without the region), with
@@ -744,13 +741,27 @@ mod tests {
         for (f, labels) in LEVELS.iter().enumerate() {
             assert_eq!(labels[0], "missing", "{}", FIELDS[f]);
             assert_eq!(labels.len(), M_PRIORS[f].len(), "{}", FIELDS[f]);
+            assert_eq!(labels.len(), TERMS[f].len(), "{}", FIELDS[f]);
             let total: f64 = M_PRIORS[f][1..].iter().sum();
             assert!((total - 1.0).abs() < 1e-9, "{} priors sum to {total}", FIELDS[f]);
         }
         assert_eq!(IdLevel::BothValid.label(), "both_valid");
         assert_eq!(Levels { id: IdLevel::Spreadsheet, ..Levels::default() }.indices()[ID], 2);
         let levels = Levels { name: NameLevel::Pinyin, guardian: GuardianLevel::BothDiffer, ..Levels::default() };
-        assert_eq!(Levels::from_indices(levels.indices()), levels);
+        assert_eq!(Levels::from_indices(levels.indices().map(u32::from)), Some(levels));
+        // Numbers from outside that are no level: refused, never wrapped or clamped.
+        let mut outside = levels.indices().map(u32::from);
+        outside[GUARDIAN] = GuardianLevel::ALL.len() as u32;
+        assert_eq!(Levels::from_indices(outside), None);
+        outside[GUARDIAN] = 256;
+        assert_eq!(Levels::from_indices(outside), None, "256 is not level 0");
+        assert_eq!((FIELDS[SCHOOL], FIELDS[ETHNICITY]), ("school", "ethnicity"));
+        let weighed: Vec<(&str, &str)> = (0..FIELDS.len())
+            .flat_map(|f| {
+                (0..LEVELS[f].len()).filter(move |&l| TERMS[f][l].is_some()).map(move |l| (FIELDS[f], LEVELS[f][l]))
+            })
+            .collect();
+        assert_eq!(weighed, [("name", "exact"), ("name", "normalized"), ("name", "pinyin"), ("guardian", "name")]);
     }
 
     #[test]

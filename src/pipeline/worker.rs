@@ -322,6 +322,15 @@ pub fn compare(pairs: &DataFrame, settings: &BlockingSettings) -> Result<DataFra
 /// model.json are of these.
 pub const SCORED: [&str; 3] = ["l_name_norm", "l_name_pinyin", "l_guardian_name"];
 
+/// The levels of pair `k` from its `<field>_level` columns, refusing a number that is no level.
+fn levels_of(columns: &[Vec<u32>], k: usize) -> Result<Levels> {
+    let indices: [u32; FIELDS.len()] = std::array::from_fn(|f| columns[f][k]);
+    Levels::from_indices(indices).ok_or_else(|| {
+        let named: Vec<String> = FIELDS.iter().zip(indices).map(|(f, l)| format!("{f}_level {l}")).collect();
+        Error::Worker(format!("row {k}: {} holds a number that is no level", named.join(", ")))
+    })
+}
+
 /// Scores under `model` of compared pairs: `a`, `b`, each `<field>_level` ([`compare`]) and the
 /// first record's [`SCORED`] columns. Returns for each pair `a`, `b`, `weight`,
 /// `probability`, each `<field>_weight` and `<field>_level`, its `bin` in dedupe_summary.json's weight histogram,
@@ -339,13 +348,15 @@ pub fn score(pairs: &DataFrame, model: &Model, threshold: f64) -> Result<DataFra
         (Text::of(&pairs, "l_name_norm")?, Text::of(&pairs, "l_name_pinyin")?, Text::of(&pairs, "l_guardian_name")?);
     let scored: Vec<(crate::score::Score, Option<PairKind>, f64)> = par_row_chunks(pairs.height(), |rows| {
         rows.map(|k| {
-            let levels = Levels::from_indices(std::array::from_fn(|f| level_columns[f][k] as u8));
+            let levels = levels_of(&level_columns, k)?;
             let terms = Terms { name: names.get(k), pinyin: pinyin.get(k), guardian_name: guardians.get(k) };
             let score = model.score(&levels, &terms, &frequencies);
-            (score, judge(&levels, &score, threshold), member_probability(&levels, &score, model))
+            Ok((score, judge(&levels, &score, threshold), member_probability(&levels, &score, model)))
         })
-        .collect::<Vec<_>>()
+        .collect::<Result<Vec<_>>>()
     })
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?
     .concat();
     let mut columns = vec![
         pairs.column("a")?.clone(),
@@ -443,10 +454,10 @@ pub fn fit(
     let levels: Vec<Vec<u32>> =
         FIELDS.iter().map(|f| indices(&patterns, &format!("{f}_level"))).collect::<Result<_>>()?;
     let (all_counts, numbered_counts) = (indices(&patterns, "pairs")?, indices(&patterns, "numbered")?);
-    let pattern = |k: usize| -> [u8; FIELDS.len()] { std::array::from_fn(|f| levels[f][k] as u8) };
-    let all = score::merge_patterns((0..patterns.height()).map(|k| (pattern(k), f64::from(all_counts[k]))));
+    let shown: Vec<Levels> = (0..patterns.height()).map(|k| levels_of(&levels, k)).collect::<Result<_>>()?;
+    let all = score::merge_patterns(shown.iter().zip(&all_counts).map(|(l, &n)| (*l, f64::from(n))));
     let numbered = score::merge_patterns(
-        (0..patterns.height()).filter(|&k| numbered_counts[k] > 0).map(|k| (pattern(k), f64::from(numbered_counts[k]))),
+        shown.iter().zip(&numbered_counts).filter(|(_, &n)| n > 0).map(|(l, &n)| (*l, f64::from(n))),
     );
 
     let mut u = u.clone();
@@ -587,7 +598,7 @@ pub fn write_outputs(
             Ok(ScoredPair {
                 a: a[k],
                 b: b[k],
-                levels: Levels::from_indices(std::array::from_fn(|f| levels[f][k] as u8)),
+                levels: levels_of(&levels, k)?,
                 score: crate::score::Score {
                     weight: weights[k],
                     probability: probabilities[k],

@@ -14,10 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
-use crate::compare::{
-    compare, Features, GuardianLevel, IdLevel, Levels, NameLevel, Side, BIRTH, FIELDS, GUARDIAN, ID, LEVELS, M_PRIORS,
-    NAME,
-};
+use crate::compare::{compare, Features, IdLevel, Levels, Side, Term, BIRTH, FIELDS, ID, LEVELS, M_PRIORS, TERMS};
 use crate::normalize::name::pinyin_letters;
 use crate::rng::Rng;
 
@@ -394,19 +391,25 @@ pub fn patterns(levels: &[Levels], keep: impl Fn(usize) -> bool + Sync) -> Patte
     .flatten()
     .collect();
     packed.par_sort_unstable();
-    merge_patterns(packed.chunk_by(|a, b| a == b).map(|run| (run[0].to_be_bytes(), run.len() as f64)))
+    merge_packed(packed.chunk_by(|a, b| a == b).map(|run| (run[0], run.len() as f64)))
 }
 
-/// Patterns from level indices with counts, in any order and repeated (the counts of a
-/// cluster's parts): summed per pattern, in [`patterns`]' order.
-pub fn merge_patterns(counted: impl IntoIterator<Item = ([u8; FIELDS.len()], f64)>) -> Patterns {
-    let mut counted: Vec<(u64, f64)> = counted.into_iter().map(|(i, n)| (u64::from_be_bytes(i), n)).collect();
+/// Patterns with counts, in any order and repeated (the counts of a cluster's parts): summed
+/// per pattern, in [`patterns`]' order.
+pub fn merge_patterns(counted: impl IntoIterator<Item = (Levels, f64)>) -> Patterns {
+    merge_packed(counted.into_iter().map(|(levels, n)| (u64::from_be_bytes(levels.indices()), n)))
+}
+
+/// [`merge_patterns`] of patterns packed as [`patterns`] packs them.
+fn merge_packed(counted: impl IntoIterator<Item = (u64, f64)>) -> Patterns {
+    let mut counted: Vec<(u64, f64)> = counted.into_iter().collect();
     counted.sort_unstable_by_key(|c| c.0);
     counted
         .chunk_by(|a, b| a.0 == b.0)
         .map(|run| {
             let indices = run[0].0.to_be_bytes();
-            (Levels::from_indices(indices), indices, run.iter().map(|c| c.1).sum())
+            let levels = Levels::from_indices(indices.map(u32::from)).expect("packed from a Levels' own indices");
+            (levels, indices, run.iter().map(|c| c.1).sum())
         })
         .collect()
 }
@@ -512,9 +515,26 @@ impl<'a> Terms<'a> {
     pub fn of(features: &Features<'a>, i: usize) -> Terms<'a> {
         Terms { name: features.name(i), pinyin: features.pinyin(i), guardian_name: features.guardian_name(i) }
     }
+
+    fn get(&self, term: Term) -> Option<&'a str> {
+        match term {
+            Term::Name => self.name,
+            Term::Pinyin => self.pinyin,
+            Term::GuardianName => self.guardian_name,
+        }
+    }
 }
 
 impl Frequencies {
+    /// The share of records carrying `value` as `term`.
+    fn share(&self, term: Term, value: &str) -> f64 {
+        match term {
+            Term::Name => self.names.share(name_key(value)),
+            Term::Pinyin => self.pinyin.share(pinyin_key(value)),
+            Term::GuardianName => self.guardians.share(name_key(value)),
+        }
+    }
+
     /// Counted over all records of `features`.
     pub fn count(features: &Features) -> Frequencies {
         let n = features.len();
@@ -611,29 +631,18 @@ impl Model {
         for (f, &l) in indices.iter().enumerate() {
             field_weights[f] = self.weight(f, l);
         }
-        let adjusted = |field: usize, share: f64| (self.m(field, indices[field]) / share.max(FLOOR)).log2();
-        // A level's u, adjusted to the value: the value's share of records, times the part of
-        // agreements on a value that the level stands for. Strangers share a name far more often
-        // than they share it typed two ways (`李 娜`/`李娜`), or as two homophones.
-        let name_u = |level: NameLevel| self.fields[NAME].levels[level as usize].u;
-        let (exact, normalized, pinyin) =
-            (name_u(NameLevel::Exact), name_u(NameLevel::Normalized), name_u(NameLevel::Pinyin));
-        match (levels.name, terms.name, terms.pinyin) {
-            (NameLevel::Exact, Some(name), _) => {
-                field_weights[NAME] = adjusted(NAME, frequencies.names.share(name_key(name)));
-            }
-            (NameLevel::Normalized, Some(name), _) => {
-                let part = normalized / (exact + normalized);
-                field_weights[NAME] = adjusted(NAME, frequencies.names.share(name_key(name)) * part);
-            }
-            (NameLevel::Pinyin, _, Some(key)) => {
-                let part = pinyin / (exact + normalized + pinyin);
-                field_weights[NAME] = adjusted(NAME, frequencies.pinyin.share(pinyin_key(key)) * part);
-            }
-            _ => {}
-        }
-        if let (GuardianLevel::Name, Some(guardian)) = (levels.guardian, terms.guardian_name) {
-            field_weights[GUARDIAN] = adjusted(GUARDIAN, frequencies.guardians.share(name_key(guardian)));
+        // A level that agrees on a value weighs by that value's frequency: its u is the value's
+        // share of records, times the part of agreements on a value the level stands for.
+        // Strangers share a name far more often than they share it typed two ways
+        // (`李 娜`/`李娜`), or as two homophones.
+        for (f, &level) in indices.iter().enumerate() {
+            let l = usize::from(level);
+            let Some((term, value)) = TERMS[f][l].and_then(|t| Some((t, terms.get(t)?))) else { continue };
+            let u = |k: usize| self.fields[f].levels[k].u;
+            let agreeing: f64 = (0..=l).filter(|&k| TERMS[f][k].is_some()).map(u).sum();
+            let part = if agreeing > 0.0 { u(l) / agreeing } else { 1.0 };
+            let share = frequencies.share(term, value) * part;
+            field_weights[f] = (self.m(f, level) / share.max(FLOOR)).log2();
         }
         if levels.birth_in_number() {
             // The remains of the number agreed on its date already: not evidence twice.
@@ -654,6 +663,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::{GuardianLevel, NameLevel, GUARDIAN, NAME};
 
     #[test]
     fn model_json_numbers_read_back_to_the_bit() {
