@@ -1,6 +1,14 @@
 //! A small deterministic random source. Every person draws from a stream keyed by (seed, index,
 //! purpose), so a population is the same whatever the thread count or batch size.
 
+/// SplitMix64's finaliser: a bijective mix of 64 bits, which spreads a hash (or a counter)
+/// over all of them. The one copy of it: the random streams and blocking's keys use it.
+pub fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for simulation.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
@@ -16,10 +24,7 @@ impl Rng {
 
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix64(self.0)
     }
 
     /// Uniform in `0..n` (n > 0).

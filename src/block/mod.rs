@@ -9,6 +9,10 @@
 //! that would make more pairs than `max_block_size` records are skipped and reported, never
 //! allowed to explode memory.
 
+mod distributed;
+mod keys;
+mod settings;
+
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -16,161 +20,13 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::columns::{par_row_chunks, Ints, Text};
+pub use distributed::{key_rows, meeting, pair_keyed_block, KeyRow, Narrowing, ProbeFilter};
+use keys::Parts;
+pub use keys::BLOCKED;
+pub use settings::{BlockingSettings, KeyPart, Rule, MAX_RULES};
+
+use crate::columns::par_row_chunks;
 use crate::error::{Error, Result};
-use crate::ingest::rounded::{spreadsheet_digits, tells_no_one_apart};
-use crate::normalize::date::Date;
-use crate::normalize::name::pinyin_letters;
-use crate::normalize::name::surname;
-use crate::normalize::region::{region_status, RegionStatus};
-
-/// What a blocking key is built from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyPart {
-    /// The normalized ID number.
-    Id,
-    /// The ID number with one position deleted (one key per position).
-    IdOneDigit,
-    /// The first 15 digits of an ID number as a spreadsheet keeps them; pairs only where one
-    /// record's number came back from a spreadsheet damaged (`211221200903152000`).
-    IdSpreadsheet,
-    /// Birth date and sequence of an ID number (positions 7–17): the number with its region set
-    /// aside, for a mistyped region.
-    IdDateSequence,
-    /// The normalized name.
-    Name,
-    /// Toneless pinyin of the name, letters only (homophones and names typed in pinyin share it).
-    NamePinyin,
-    /// First letters of the name's pinyin syllables (`zhang zi xuan` → `zzx`).
-    NameInitials,
-    /// The first letter of the name's pinyin (`z` for 张子轩 and for `Zhang Zixuan`).
-    NameFirstLetter,
-    Surname,
-    BirthDate,
-    BirthYear,
-    BirthYearMonth,
-    /// Month and day in either order, any year: a date typed a year off or with day and month
-    /// swapped keeps it.
-    BirthDayMonth,
-    Sex,
-    GuardianPhone,
-    /// The record's city and county (`locality_*`: the sheet's 所属地市/所属区县, else the ID's region).
-    County,
-    /// The household register (户口所在地) as typed: one child's registrations share it.
-    Household,
-    SchoolCode,
-    /// Present only on records without a document number.
-    NoId,
-}
-
-impl KeyPart {
-    /// Key passes of a rule with this part: rounded and cut digits for `IdSpreadsheet`.
-    fn passes(self) -> usize {
-        match self {
-            KeyPart::IdSpreadsheet => 2,
-            _ => 1,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rule {
-    pub name: String,
-    pub keys: Vec<KeyPart>,
-}
-
-impl Rule {
-    fn passes(&self) -> usize {
-        self.keys.iter().map(|k| k.passes()).max().unwrap_or(1)
-    }
-
-    /// Whether the rule keys on the ID number. A rule that does not pairs two records only when
-    /// one of them lacks a number of its own (`compare::own_numbers`): two different own numbers
-    /// are two people whatever else agrees, so such pairs would only be compared to be set
-    /// apart. This keeps name and birth-date rules small at province scale, where popular names
-    /// make their blocks large.
-    fn keys_on_number(&self) -> bool {
-        self.keys
-            .iter()
-            .any(|k| matches!(k, KeyPart::Id | KeyPart::IdOneDigit | KeyPart::IdSpreadsheet | KeyPart::IdDateSequence))
-    }
-}
-
-/// The most rules a run can have: a candidate pair records its rules as bits of a `u64`.
-pub const MAX_RULES: usize = 64;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BlockingSettings {
-    pub rules: Vec<Rule>,
-    /// Blocks that would make more pairs than a block of this many records (n(n-1)/2) are
-    /// skipped and reported, never allowed to explode memory.
-    pub max_block_size: usize,
-}
-
-impl Default for BlockingSettings {
-    /// Rules for Chinese student data: each kind of error a duplicate carries is caught by a rule
-    /// that does not depend on the field it damaged.
-    fn default() -> Self {
-        let rule = |name: &str, keys: &[KeyPart]| Rule { name: name.into(), keys: keys.to_vec() };
-        use KeyPart::*;
-        BlockingSettings {
-            rules: vec![
-                rule("id", &[Id]),
-                rule("id_one_digit", &[IdOneDigit]),
-                rule("id_spreadsheet", &[IdSpreadsheet]),
-                // The name's first letter or the guardian's phone keeps same-day same-sequence
-                // numbers of other counties apart.
-                rule("id_date_sequence", &[IdDateSequence, NameFirstLetter]),
-                rule("id_date_sequence_phone", &[IdDateSequence, GuardianPhone]),
-                // A blank name and a new guardian leave the household register to tell them.
-                rule("id_date_sequence_household", &[IdDateSequence, Household]),
-                rule("pinyin_birth_month", &[NamePinyin, BirthYearMonth]),
-                rule("pinyin_birth_day_month", &[NamePinyin, BirthDayMonth]),
-                // No number and no usable birth date: the name and the household register.
-                rule("pinyin_household", &[NamePinyin, Household]),
-                rule("initials_birth_sex", &[NameInitials, BirthDate, Sex]),
-                // Birth year and sex keep county blocks small in populous counties.
-                rule("initials_county_birth_year_sex", &[NameInitials, County, BirthYear, Sex]),
-                rule("guardian_phone", &[GuardianPhone]),
-                // A blank name on one side and no usable number on the other: the child's
-                // household register, birth date and sex.
-                rule("household_birth_sex", &[Household, BirthDate, Sex]),
-                rule("no_id_name_sex_birth", &[NoId, Name, Sex, BirthDate]),
-            ],
-            max_block_size: 500,
-        }
-    }
-}
-
-impl BlockingSettings {
-    /// The rule mask (bit i = rule i) of the rules keyed on the ID number.
-    pub fn number_rules(&self) -> u64 {
-        self.rules.iter().enumerate().filter(|(_, r)| r.keys_on_number()).map(|(i, _)| 1u64 << i).sum()
-    }
-
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.rules.is_empty() {
-            return Err("blocking needs at least one rule".into());
-        }
-        if self.rules.len() > MAX_RULES {
-            return Err(format!("{} blocking rules; at most {MAX_RULES}", self.rules.len()));
-        }
-        if let Some(rule) = self.rules.iter().find(|r| r.keys.is_empty()) {
-            return Err(format!("blocking rule {:?} has no keys", rule.name));
-        }
-        let mut names: Vec<&str> = self.rules.iter().map(|r| r.name.as_str()).collect();
-        names.sort_unstable();
-        if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!("two blocking rules are named {:?}", twice[0]));
-        }
-        if self.max_block_size < 2 {
-            return Err(format!("max_block_size must be at least 2, it is {}", self.max_block_size));
-        }
-        Ok(())
-    }
-}
 
 /// A block that was skipped for its size.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,285 +57,6 @@ pub struct Candidates {
     pub stats: Vec<RuleStats>,
     /// The largest blocks of each rule, skipped or not, largest first.
     pub largest: Vec<LargeBlock>,
-}
-
-/// Where a key's parts go: into a hash (blocking) or into readable text (reports). One function
-/// ([`Parts::feed`]) builds both, so a reported key is the key that was blocked on.
-trait Sink {
-    fn text(&mut self, text: &[u8]);
-    fn number(&mut self, n: i64);
-    /// Closes a key part (so that `ab` + `c` and `a` + `bc` differ).
-    fn end(&mut self);
-}
-
-/// A fast 64-bit hash of key parts, word at a time (keys are hashed once per record and pass).
-struct KeyHash(u64);
-
-impl KeyHash {
-    fn word(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Sink for KeyHash {
-    fn text(&mut self, text: &[u8]) {
-        let mut chunks = text.chunks_exact(8);
-        for c in &mut chunks {
-            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        self.word(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
-    }
-
-    fn number(&mut self, n: i64) {
-        self.word(n as u64);
-    }
-
-    fn end(&mut self) {
-        self.word(0xff);
-    }
-}
-
-impl Sink for String {
-    fn text(&mut self, text: &[u8]) {
-        self.push_str(&String::from_utf8_lossy(text));
-    }
-
-    fn number(&mut self, n: i64) {
-        self.push_str(&n.to_string());
-    }
-
-    fn end(&mut self) {}
-}
-
-/// A key part's bytes gathered without a heap allocation for the usual short name (keys are
-/// made for every record and rule: a million small vectors were a visible cost).
-enum Bytes {
-    Short([u8; 64], usize),
-    Long(Vec<u8>),
-}
-
-impl Bytes {
-    /// The bytes of `iter`; `None` when there are none.
-    fn of(iter: impl Iterator<Item = u8>) -> Option<Bytes> {
-        let mut bytes = Bytes::Short([0; 64], 0);
-        for b in iter {
-            match &mut bytes {
-                Bytes::Short(buf, n) if *n < buf.len() => {
-                    buf[*n] = b;
-                    *n += 1;
-                }
-                Bytes::Short(buf, n) => {
-                    let mut long = buf[..*n].to_vec();
-                    long.push(b);
-                    bytes = Bytes::Long(long);
-                }
-                Bytes::Long(long) => long.push(b),
-            }
-        }
-        (!bytes.as_slice().is_empty()).then_some(bytes)
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Short(buf, n) => &buf[..*n],
-            Bytes::Long(long) => long,
-        }
-    }
-}
-
-/// The columns of a records table that blocking keys are made of ([`Parts`]): what a cluster
-/// sends of each record (tests/stages.rs blocks on these alone and finds one machine's pairs).
-pub const BLOCKED: [&str; 10] = [
-    "id_norm",
-    "name_norm",
-    "name_pinyin",
-    "birth_date_norm",
-    "sex_norm",
-    "guardian_phone_norm",
-    "locality_city",
-    "locality_county",
-    "school_code_norm",
-    "household_address",
-];
-
-/// Key-part values of the records, read in place.
-struct Parts<'a> {
-    id: Text<'a>,
-    /// Whether each record carries a number of its own (`compare::own_numbers`), and a valid one.
-    own: Vec<bool>,
-    valid: Vec<bool>,
-    name: Text<'a>,
-    pinyin: Text<'a>,
-    birth: Ints<'a>,
-    sex: Text<'a>,
-    phone: Text<'a>,
-    city: Text<'a>,
-    county: Text<'a>,
-    school: Text<'a>,
-    household: Text<'a>,
-}
-
-impl<'a> Parts<'a> {
-    /// `valid` and `own`: each record's number is valid, and of its own (`compare::own_numbers`).
-    fn new(records: &'a DataFrame, valid: &[bool], own: &[bool]) -> Result<Parts<'a>> {
-        // A number whose region is in no table may be a mistyped copy of another's: its record
-        // is paired by the other rules too.
-        let ids = Text::of(records, "id_norm")?;
-        let known_region =
-            |i: usize| own[i] && ids.get(i).is_some_and(|id| region_status(&id[..6], 2000) != RegionStatus::Unknown);
-        let own = par_row_chunks(own.len(), |rows| rows.map(known_region).collect::<Vec<_>>()).concat();
-        let valid = valid.to_vec();
-        Ok(Parts {
-            id: Text::of(records, "id_norm")?,
-            own,
-            valid,
-            name: Text::of(records, "name_norm")?,
-            pinyin: Text::of(records, "name_pinyin")?,
-            birth: Ints::of(records, "birth_date_norm")?,
-            sex: Text::of(records, "sex_norm")?,
-            phone: Text::of(records, "guardian_phone_norm")?,
-            city: Text::of(records, "locality_city")?,
-            county: Text::of(records, "locality_county")?,
-            school: Text::of(records, "school_code_norm")?,
-            household: Text::optional(records, "household_address")?,
-        })
-    }
-
-    /// The ID number of record `i` as a spreadsheet left it, when it looks damaged (whether or
-    /// not the zeros happen to pass MOD 11-2).
-    fn spreadsheet_damaged(&self, i: usize) -> Option<std::borrow::Cow<'a, str>> {
-        self.id.get(i).and_then(spreadsheet_digits).filter(|d| d.len() == 15)
-    }
-
-    /// Feeds one key part of record `i` to `sink`; `None` when the record has no such value.
-    /// `pass` is the pass of a multi-pass part ([`KeyPart::passes`]).
-    fn feed(&self, part: KeyPart, i: usize, pass: usize, sink: &mut impl Sink) -> Option<()> {
-        let birth = || self.birth.get(i).map(Date::from_epoch_days);
-        match part {
-            // `2.11381E+17` is a whole school's column: no key.
-            KeyPart::Id => sink.text(self.id.get(i).filter(|id| !tells_no_one_apart(id))?.as_bytes()),
-            // Its keys are [`one_slip_keys`]; this is the number they are made from.
-            KeyPart::IdOneDigit => sink.text(self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?.as_bytes()),
-            KeyPart::IdSpreadsheet => match self.spreadsheet_damaged(i) {
-                Some(digits) => sink.text(digits.as_bytes()),
-                None => {
-                    let id = self.id.get(i).filter(|id| id.len() == 18 && id.bytes().all(|b| b.is_ascii_digit()))?;
-                    // Pass 0: rounded to 15 significant digits; pass 1: cut, when that differs.
-                    let cut: u64 = id[..15].parse().ok()?;
-                    let rounded = cut + u64::from(id.as_bytes()[15] >= b'5');
-                    match pass {
-                        // The 15 digits written in place: this runs for every record with a number.
-                        0 if rounded < 1_000_000_000_000_000 => {
-                            let mut digits = [b'0'; 15];
-                            let mut rest = rounded;
-                            for d in digits.iter_mut().rev() {
-                                *d = b'0' + (rest % 10) as u8;
-                                rest /= 10;
-                            }
-                            sink.text(&digits)
-                        }
-                        0 => sink.text(format!("{rounded:015}").as_bytes()),
-                        _ if rounded != cut => sink.text(&id.as_bytes()[..15]),
-                        _ => return None,
-                    }
-                }
-            },
-            KeyPart::IdDateSequence => {
-                let id = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii())?;
-                sink.text(&id.as_bytes()[6..17]);
-            }
-            KeyPart::Name => sink.text(self.name.get(i)?.as_bytes()),
-            KeyPart::NamePinyin => sink.text(Bytes::of(pinyin_letters(self.pinyin.get(i)?))?.as_slice()),
-            KeyPart::NameInitials => {
-                let initials = self.pinyin.get(i)?.split(' ').filter_map(|s| s.bytes().next());
-                sink.text(Bytes::of(initials)?.as_slice());
-            }
-            KeyPart::NameFirstLetter => sink.text(&[pinyin_letters(self.pinyin.get(i)?).next()?]),
-            KeyPart::Surname => sink.text(surname(self.name.get(i)?).as_bytes()),
-            KeyPart::BirthDate => {
-                let b = birth()?;
-                sink.number(i64::from(b.year) * 10_000 + i64::from(b.month) * 100 + i64::from(b.day));
-            }
-            KeyPart::BirthYear => sink.number(i64::from(birth()?.year)),
-            KeyPart::BirthYearMonth => {
-                let b = birth()?;
-                sink.number(i64::from(b.year) * 100 + i64::from(b.month));
-            }
-            KeyPart::BirthDayMonth => {
-                let b = birth()?;
-                sink.number(i64::from(b.month.min(b.day)) * 100 + i64::from(b.month.max(b.day)));
-            }
-            KeyPart::Sex => sink.text(self.sex.get(i)?.as_bytes()),
-            KeyPart::GuardianPhone => sink.text(self.phone.get(i)?.as_bytes()),
-            // County names repeat across cities (郊区, 铁东区): the city disambiguates.
-            KeyPart::County => {
-                let county = self.county.get(i)?;
-                sink.text(self.city.get(i).unwrap_or("").as_bytes());
-                sink.text(b"/");
-                sink.text(county.as_bytes());
-            }
-            KeyPart::SchoolCode => sink.text(self.school.get(i)?.as_bytes()),
-            KeyPart::Household => sink.text(self.household.get(i)?.as_bytes()),
-            KeyPart::NoId => {
-                if self.id.get(i).is_some() {
-                    return None;
-                }
-            }
-        }
-        sink.end();
-        Some(())
-    }
-
-    /// The rule's keys of record `i`, hashed (none when a part is missing): one, or with
-    /// `IdOneDigit` one per position deleted and per adjacent pair swapped ([`one_slip_keys`]).
-    fn keys(&self, rule: &Rule, i: usize, pass: usize, out: &mut impl FnMut(u64)) {
-        let mut hash = KeyHash(0);
-        for &part in rule.keys.iter().filter(|&&p| p != KeyPart::IdOneDigit) {
-            if self.feed(part, i, pass, &mut hash).is_none() {
-                return;
-            }
-        }
-        if !rule.keys.contains(&KeyPart::IdOneDigit) {
-            out(hash.0);
-        } else if let Some(id) = self.id.get(i).filter(|id| id.len() == 18 && id.is_ascii()) {
-            one_slip_keys(id.as_bytes(), hash.0, out);
-        }
-    }
-
-    /// The records a rule's pairs must include (`None`: every pair of a block is made). Pairs
-    /// of two numbers of their own are two people, so a rule not keyed on the number pairs only
-    /// records lacking one ([`Rule::keys_on_number`]); MOD 11-2 catches every slip, so of two
-    /// numbers one slip apart one fails it; a spreadsheet rule pairs a damaged number with the
-    /// numbers it may have been.
-    fn probes(&self, rule: &Rule) -> Option<Vec<bool>> {
-        let n = self.own.len();
-        if rule.keys.contains(&KeyPart::IdSpreadsheet) {
-            Some((0..n).map(|i| self.spreadsheet_damaged(i).is_some()).collect())
-        } else if rule.keys.contains(&KeyPart::IdOneDigit) {
-            Some(self.valid.iter().map(|v| !v).collect())
-        } else if rule.keys_on_number() {
-            None
-        } else {
-            Some(self.own.iter().map(|o| !o).collect())
-        }
-    }
-
-    fn describe(&self, rule: &Rule, i: usize, pass: usize) -> String {
-        let name =
-            |p: KeyPart| serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        rule.keys
-            .iter()
-            .map(|&p| {
-                let mut text = String::new();
-                self.feed(p, i, pass, &mut text);
-                format!("{}={text}", name(p))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 /// How many of each rule's largest blocks are reported.
@@ -558,175 +135,6 @@ pub fn candidates(
 /// numbers share in every pass, leaves them out.
 fn same_number_skipped(rule: &Rule) -> bool {
     rule.keys.contains(&KeyPart::IdOneDigit)
-}
-
-/// One record's key under one pass of a rule: what a cluster shuffles records on, so that each
-/// block meets on one machine. `number` is the record's ID number where the rule leaves pairs of
-/// one number to the `id` rule ([`same_number_skipped`]).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KeyRow {
-    pub rule: u8,
-    pub pass: u8,
-    pub key: u64,
-    /// The record's index in the whole population.
-    pub record: u32,
-    /// Whether the rule's pairs must include this record ([`Parts::probes`]).
-    pub probe: bool,
-    pub number: Option<String>,
-}
-
-/// Which key rows [`key_rows`] makes. A rule with probes ([`Parts::probes`]) pairs only blocks
-/// holding a probe, so the keys of its other records are needed only where a probe has the
-/// same: found first from the probes' keys alone, this spares a cluster shuffling every
-/// record's keys (36 a number for the one-digit rule).
-pub enum Narrowing<'a> {
-    /// Every key of every record.
-    All,
-    /// Only the probes' keys of the rules with probes.
-    Probes,
-    /// Every key of the rules without probes; of the others, the probes' and those the probes
-    /// have (`(rule, pass, key)`, from [`Narrowing::Probes`] over the whole population, in a
-    /// [`ProbeFilter`]).
-    MeetingProbes(&'a ProbeFilter),
-}
-
-/// The probes' keys `(rule, pass, key)` of a whole population as a Bloom filter: what every
-/// part of a cluster narrows its keys by ([`Narrowing::MeetingProbes`]), in bits instead of a
-/// set (≈105M keys at 250M records: ≈130 MB at 1 % false positives, against gigabytes as a
-/// hash set in every process). It never misses a key it holds. A key it wrongly says it holds
-/// adds a row to a block that no probe has, which makes no pair and is no block
-/// ([`pair_block`] gives [`BlockOutcome::Empty`]): the candidates are the same.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProbeFilter {
-    bits: Vec<u64>,
-    hashes: u32,
-}
-
-impl ProbeFilter {
-    /// A filter of `keys` answering yes for about `false_positives` of the keys it lacks.
-    pub fn new(keys: &[(u8, u8, u64)], false_positives: f64) -> ProbeFilter {
-        let n = keys.len().max(1) as f64;
-        let ln2 = std::f64::consts::LN_2;
-        let bits = (-n * false_positives.clamp(1e-9, 0.5).ln() / (ln2 * ln2)).ceil().max(64.0);
-        let words = (bits / 64.0).ceil() as usize;
-        let hashes = ((words * 64) as f64 / n * ln2).round().clamp(1.0, 30.0) as u32;
-        let mut filter = ProbeFilter { bits: vec![0; words], hashes };
-        for &(rule, pass, key) in keys {
-            for bit in positions(words, hashes, rule, pass, key) {
-                filter.bits[bit / 64] |= 1 << (bit % 64);
-            }
-        }
-        filter
-    }
-
-    pub fn contains(&self, rule: u8, pass: u8, key: u64) -> bool {
-        positions(self.bits.len(), self.hashes, rule, pass, key).all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
-    }
-
-    /// The filter as bytes: the number of hashes, then the bit words (little-endian).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(4 + self.bits.len() * 8);
-        bytes.extend_from_slice(&self.hashes.to_le_bytes());
-        for word in &self.bits {
-            bytes.extend_from_slice(&word.to_le_bytes());
-        }
-        bytes
-    }
-
-    pub fn from_bytes(bytes: &[u8]) -> Option<ProbeFilter> {
-        let (hashes, words) = bytes.split_first_chunk::<4>()?;
-        if words.is_empty() || words.len() % 8 != 0 {
-            return None;
-        }
-        let bits = words.chunks_exact(8).map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default())).collect();
-        Some(ProbeFilter { bits, hashes: u32::from_le_bytes(*hashes) }).filter(|f| (1..=30).contains(&f.hashes))
-    }
-}
-
-/// The bits of a key in a [`ProbeFilter`] of `words` words: double hashing of two mixes of it
-/// (the key is already a hash; the rule and pass move it so that equal keys of two rules differ).
-fn positions(words: usize, hashes: u32, rule: u8, pass: u8, key: u64) -> impl Iterator<Item = usize> {
-    let mixed = key ^ (u64::from(rule) << 56 | u64::from(pass) << 48).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let h1 = splitmix(mixed);
-    let h2 = splitmix(h1) | 1;
-    let m = (words * 64) as u64;
-    (0..u64::from(hashes)).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % m) as usize)
-}
-
-/// SplitMix64's finalizer: a bijective mix of 64 bits.
-fn splitmix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// Every rule's keys of `records`, a part of the population whose row i is record `index[i]`
-/// of the whole (`numbers` as for [`candidates`]). Grouped by rule, pass and key and each group
-/// ordered by record, the rows of all parts are the blocks [`candidates`] pairs, whatever the
-/// parts, with [`Narrowing::All`] or [`Narrowing::MeetingProbes`]: [`pair_keyed_block`] makes
-/// their pairs.
-pub fn key_rows(
-    records: &DataFrame,
-    numbers: (&[bool], &[bool]),
-    settings: &BlockingSettings,
-    index: &[u32],
-    narrowing: Narrowing,
-) -> Result<Vec<KeyRow>> {
-    let parts = Parts::new(records, numbers.0, numbers.1)?;
-    let mut rows = Vec::new();
-    for (r, rule) in settings.rules.iter().enumerate() {
-        let probes = parts.probes(rule);
-        if probes.is_none() && matches!(narrowing, Narrowing::Probes) {
-            continue;
-        }
-        let keeps_number = same_number_skipped(rule);
-        for pass in 0..rule.passes() {
-            let mut keys = Vec::new();
-            for i in 0..records.height() {
-                let probe = probes.as_ref().is_none_or(|p| p[i]);
-                if !probe && matches!(narrowing, Narrowing::Probes) {
-                    continue;
-                }
-                keys.clear();
-                parts.keys(rule, i, pass, &mut |k| keys.push(k));
-                if let (false, Narrowing::MeetingProbes(met)) = (probe, &narrowing) {
-                    keys.retain(|&k| met.contains(r as u8, pass as u8, k));
-                }
-                // A number with two equal neighbours gives one deletion key twice.
-                keys.sort_unstable();
-                keys.dedup();
-                rows.extend(keys.iter().map(|&key| KeyRow {
-                    rule: r as u8,
-                    pass: pass as u8,
-                    key,
-                    record: index[i],
-                    probe,
-                    number: keeps_number.then(|| parts.id.get(i).map(str::to_owned)).flatten(),
-                }));
-            }
-        }
-    }
-    Ok(rows)
-}
-
-/// The pairs of one block of [`key_rows`] (one rule, pass and key; ordered by record), as
-/// [`pair_block`] makes them, tagged with the rule as [`union`] takes them.
-pub fn pair_keyed_block(
-    rows: &[KeyRow],
-    first_new: usize,
-    max_block_size: usize,
-    tagged: &mut Vec<(u64, u32)>,
-) -> BlockOutcome {
-    let records: Vec<u32> = rows.iter().map(|row| row.record).collect();
-    let rule = rows.first().map_or(0, |row| u32::from(row.rule));
-    pair_block(
-        &records,
-        |k| rows[k].probe,
-        |j, k| rows[j].number.is_some() && rows[j].number == rows[k].number,
-        first_new,
-        max_block_size,
-        |x, y| tagged.push((pack(x, y), rule)),
-    )
 }
 
 /// What became of one block of records sharing a key.
@@ -814,52 +222,6 @@ pub fn union(mut tagged: Vec<(u64, u32)>, stats: &mut [RuleStats]) -> (Vec<(u32,
     (pairs, rules)
 }
 
-/// The keys of an 18-character number for one-slip blocking, each mixed with `base` (the rule's
-/// other parts): the number without position k, for every k (equal for a substitution at k),
-/// and without positions k and k+1 followed by those two characters in order (equal for a swap
-/// of k and k+1). A polynomial hash makes each key O(1) from one prefix sum: deleting a position
-/// shifts the rest down by one power of the multiplier, which is odd and so invertible modulo
-/// 2^64. Thirty-six passes of building and hashing strings per record were the block stage's cost.
-fn one_slip_keys(id: &[u8], base: u64, out: &mut impl FnMut(u64)) {
-    const P: u64 = 0x0000_0100_0000_01b3;
-    const P_INV: u64 = inverse(P);
-    const P_INV2: u64 = P_INV.wrapping_mul(P_INV);
-    const SWAP: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut prefix = [0u64; 19];
-    let mut power = 1u64;
-    for (k, &c) in id.iter().enumerate() {
-        prefix[k + 1] = prefix[k].wrapping_add(u64::from(c).wrapping_mul(power));
-        power = power.wrapping_mul(P);
-    }
-    let total = prefix[18];
-    for k in 0..18 {
-        out(mix(base ^ prefix[k].wrapping_add(total.wrapping_sub(prefix[k + 1]).wrapping_mul(P_INV))));
-    }
-    for k in 0..17 {
-        let without = prefix[k].wrapping_add(total.wrapping_sub(prefix[k + 2]).wrapping_mul(P_INV2));
-        let pair = u64::from(id[k].min(id[k + 1])) << 8 | u64::from(id[k].max(id[k + 1]));
-        out(mix(base ^ SWAP ^ without.rotate_left(16) ^ pair));
-    }
-}
-
-/// The inverse of an odd number modulo 2^64 (Newton's iteration doubles the correct bits).
-const fn inverse(p: u64) -> u64 {
-    let mut x = p;
-    let mut i = 0;
-    while i < 6 {
-        x = x.wrapping_mul(2u64.wrapping_sub(p.wrapping_mul(x)));
-        i += 1;
-    }
-    x
-}
-
-/// SplitMix64's finaliser: spreads a polynomial hash over all 64 bits.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// A hasher for keys that are hashes already: it passes them through.
 #[derive(Default)]
 struct Prehashed(u64);
@@ -930,7 +292,36 @@ pub fn unpack(pair: u64) -> (u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use super::keys::one_slip_keys;
     use super::*;
+    use crate::normalize::date::Date;
+
+    #[test]
+    fn a_registry_keeps_the_records_meeting_the_intake_under_the_rules_given() {
+        let intake = records(&[("44011320141005001X", "张伟", "zhang wei", 1, "13800000000")]);
+        let registry = records(&[
+            ("44011320141005007X", "张卫", "zhang wei", 5000, ""),
+            // The same letters typed without spaces, the same birth month.
+            ("", "张伟", "zhangwei", 2, ""),
+            ("", "李娜", "li na", 9000, ""),
+            ("", "王芳", "wang fang", 9000, "13800000000"),
+        ]);
+        let met = |settings: &BlockingSettings| {
+            let index: Vec<u32> = (0..intake.height() as u32).collect();
+            let keys: Vec<(u8, u8, u64)> = key_rows(&intake, none(&intake), settings, &index, Narrowing::All)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.rule, r.pass, r.key))
+                .collect();
+            meeting(&registry, none(&registry), settings, &ProbeFilter::new(&keys, 1e-4)).unwrap()
+        };
+        assert_eq!(met(&BlockingSettings::default()), [true, true, false, true], "one-digit number, pinyin, phone");
+        let numbers_only = BlockingSettings {
+            rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit] }],
+            max_block_size: 10,
+        };
+        assert_eq!(met(&numbers_only), [true, false, false, false], "the rules given, not a fixed list");
+    }
 
     #[test]
     fn a_probe_filter_holds_its_keys_and_few_others() {
