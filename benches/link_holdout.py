@@ -62,6 +62,8 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
 
     sheets = pq.read_table(args.province / "sheets/students.parquet")
+    # Polars writes text as string_view, which pyarrow cannot filter yet.
+    sheets = sheets.cast(pa.schema([pa.field(f.name, pa.string()) for f in sheets.schema]))
     truth = pq.read_table(args.province / "truth/records.parquet", columns=["record_id", "person_id", "role"])
     person = dict(zip(truth["record_id"].to_pylist(), truth["person_id"].to_pylist()))
     first = {r for r, role in zip(truth["record_id"].to_pylist(), truth["role"].to_pylist()) if role != "duplicate"}
