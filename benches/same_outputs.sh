@@ -10,6 +10,9 @@
 set -euo pipefail
 here=$(dirname "$(realpath "$0")")/..
 
+# A file people read, without what a clock wrote: 用时 lines, seconds in tables and lines.
+untimed() { grep -v -e '用时' -e 's</td>' "$1" | sed -E 's/[0-9]+(\.[0-9]+)?s$/Ns/; s/"seconds": [0-9.]+/"seconds": N/g; s/: [0-9.]+(, |\})/: N\1/g'; }
+
 if [ "$1" = --compare ]; then
     a=$2; b=$3; differ=0
     while IFS= read -r file; do
@@ -17,7 +20,7 @@ if [ "$1" = --compare ]; then
         case "$file" in
             *.json) same() { cmp -s <(jq -S 'walk(if type == "object" then del(.timings, .seconds, .started, .finished, .elapsed) else . end)' "$1") \
                                      <(jq -S 'walk(if type == "object" then del(.timings, .seconds, .started, .finished, .elapsed) else . end)' "$2"); } ;;
-            *.html|*.log) same() { cmp -s <(grep -v -e '用时' -e 's</td>' "$1") <(grep -v -e '用时' -e 's</td>' "$2"); } ;;
+            *.html|*.log) same() { cmp -s <(untimed "$1") <(untimed "$2"); } ;;
             *) same() { cmp -s "$1" "$2"; } ;;
         esac
         if ! same "$a/$file" "$b/$file"; then echo "DIFFERS: $file"; differ=1; fi
@@ -33,9 +36,12 @@ xueji=$(realpath "$1"); out=$(realpath -m "$2")
 py=${PY:-$(bash "$here/spark/setup.sh")}
 opts=(--id-column 学籍辅号 --as-of 2026-11-29)
 sample=$here/datasets/sample/xlsx/sheets
-rm -rf "$out"; mkdir -p "$out"
-cd "$out"
-x() { "$xueji" "$@" > "$out/$(echo "$*" | tr -c 'A-Za-z0-9' _ | cut -c1-60).log"; }
+# Every build runs in one folder, so that paths written into the outputs (national.py's are
+# absolute) are the same; the outputs are moved to OUT at the end.
+work=${TMPDIR:-/tmp}/xueji-same-outputs
+rm -rf "$work" "$out"; mkdir -p "$work"
+cd "$work"
+x() { "$xueji" "$@" > "$work/$(echo "$*" | tr -c 'A-Za-z0-9' _ | cut -c1-60).log"; }
 
 x generate --students 3000 --seed 31 --province 21,32 --format csv --transfer-rate 0.5 --out g3k
 x generate --students 900 --seed 11 --format csv --photos --photo-defect-rate 0.5 --out gph
@@ -53,4 +59,5 @@ x link g3k/sheets/32 --against g3k_run_21 --out g3k_link "${opts[@]}"
 x photos gph/photos --records gph/sheets --out gph_photos --fix gph_fixed
 "$py" "$here/spark/national.py" g3k/sheets --out g3k_national --master 'local-cluster[3,1,1024]' \
     --partitions 3 --xueji "$xueji" "${opts[@]}" > national.log 2> /dev/null
+mkdir -p "$(dirname "$out")" && mv "$work" "$out"
 echo "done: $out"

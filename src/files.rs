@@ -256,6 +256,108 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     })
 }
 
+/// Folders nested deeper than this below a folder given are not walked: real school and photo
+/// folders are a few levels deep, and a deeper tree is a mistake (or a loop through links).
+pub const MAX_FOLDER_DEPTH: usize = 32;
+
+/// What a walk finds below the folders it was given.
+#[derive(Debug)]
+pub enum Found {
+    File(PathBuf),
+    /// A folder that could not be listed.
+    Unreadable(PathBuf, std::io::Error),
+    /// A folder deeper than [`MAX_FOLDER_DEPTH`]: not walked.
+    TooDeep(PathBuf),
+}
+
+/// Every file below the folders given, with the index of the folder it lies under: links
+/// followed, a folder reached again (through a link: `sub/up -> ..`) walked once, hidden
+/// entries (`.name`) left out. Streamed, folder by folder in name order, so that a million
+/// photos need no list. What is done with what it finds — an error, a file skipped — is the
+/// caller's.
+pub struct FolderWalk {
+    roots: Vec<PathBuf>,
+    next_root: usize,
+    stack: Vec<(usize, PathBuf, usize)>,
+    found: std::vec::IntoIter<(usize, Found)>,
+    seen: HashSet<PathBuf>,
+}
+
+impl FolderWalk {
+    pub fn new(roots: &[PathBuf]) -> FolderWalk {
+        FolderWalk {
+            roots: roots.to_vec(),
+            next_root: 0,
+            stack: Vec::new(),
+            found: Vec::new().into_iter(),
+            seen: HashSet::new(),
+        }
+    }
+
+    fn list(&mut self, root: usize, folder: PathBuf, depth: usize) -> Vec<(usize, Found)> {
+        let real = std::fs::canonicalize(&folder).unwrap_or_else(|_| folder.clone());
+        if !self.seen.insert(real) {
+            return Vec::new();
+        }
+        if depth > MAX_FOLDER_DEPTH {
+            return vec![(root, Found::TooDeep(folder))];
+        }
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) => return vec![(root, Found::Unreadable(folder, e))],
+        };
+        let (mut found, mut folders) = (Vec::new(), Vec::new());
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    found.push((root, Found::Unreadable(folder.clone(), e)));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            // The entry's own type needs no stat per file (millions of them); a link is followed.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir() || (t.is_symlink() && path.is_dir()));
+            if is_dir {
+                folders.push(path);
+            } else {
+                found.push((root, Found::File(path)));
+            }
+        }
+        found.sort_by(|a, b| match (&a.1, &b.1) {
+            (Found::File(x), Found::File(y)) => x.cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        });
+        folders.sort();
+        self.stack.extend(folders.into_iter().rev().map(|f| (root, f, depth + 1)));
+        found
+    }
+}
+
+impl Iterator for FolderWalk {
+    type Item = (usize, Found);
+
+    fn next(&mut self) -> Option<(usize, Found)> {
+        loop {
+            if let Some(found) = self.found.next() {
+                return Some(found);
+            }
+            let (root, folder, depth) = match self.stack.pop() {
+                Some(next) => next,
+                None if self.next_root < self.roots.len() => {
+                    self.next_root += 1;
+                    (self.next_root - 1, self.roots[self.next_root - 1].clone(), 0)
+                }
+                None => return None,
+            };
+            self.found = self.list(root, folder, depth).into_iter();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +382,42 @@ mod tests {
         assert_ne!(path(3), path(4));
         let unique: std::collections::HashSet<_> = places.iter().map(|p| &p.1).collect();
         assert_eq!(unique.len(), places.len());
+    }
+
+    #[test]
+    fn a_walk_finds_every_file_once_and_says_what_it_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("photos");
+        let deep = (0..=MAX_FOLDER_DEPTH).fold(root.join("deep"), |p, k| p.join(k.to_string()));
+        for folder in [root.join("一年级/1班"), root.join(".hidden"), deep.clone()] {
+            std::fs::create_dir_all(folder).unwrap();
+        }
+        for file in ["一年级/1班/b.jpg", "一年级/1班/a.jpg", ".hidden/x.jpg", "一年级/.DS_Store", "说明.txt"]
+        {
+            std::fs::write(root.join(file), "x").unwrap();
+        }
+        std::fs::write(deep.join("lost.jpg"), "x").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&root, root.join("一年级/up")).unwrap();
+        let (mut files, mut deep_folders) = (Vec::new(), Vec::new());
+        for (k, found) in FolderWalk::new(&[root.clone()]) {
+            assert_eq!(k, 0);
+            match found {
+                Found::File(path) => files.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned()),
+                Found::TooDeep(folder) => deep_folders.push(folder),
+                Found::Unreadable(folder, e) => panic!("{}: {e}", folder.display()),
+            }
+        }
+        files.sort();
+        assert_eq!(
+            files,
+            ["一年级/1班/a.jpg", "一年级/1班/b.jpg", "说明.txt"],
+            "hidden left out, a link's loop walked once"
+        );
+        assert_eq!(deep_folders.len(), 1, "too deep: said, not walked");
+        let missing = dir.path().join("no such folder");
+        let said: Vec<_> = FolderWalk::new(&[missing]).collect();
+        assert!(matches!(said.as_slice(), [(0, Found::Unreadable(..))]), "{said:?}");
     }
 
     #[test]

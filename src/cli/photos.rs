@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use xueji::photos::audit::{audit, load_records, PHOTO_OUTPUTS};
+use xueji::photos::audit::{audit, load_records};
+use xueji::photos::write::PHOTO_OUTPUTS;
 use xueji::photos::{fix, Rules};
 
 use super::ReadArgs;

@@ -11,7 +11,7 @@ pub mod guard;
 pub mod rounded;
 pub mod table;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -19,6 +19,7 @@ use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::files::{FolderWalk, Found, MAX_FOLDER_DEPTH};
 use crate::problems::Problem;
 use crate::schema::HeaderMap;
 pub use table::{SheetNotRead, Table};
@@ -113,21 +114,55 @@ pub struct Discovered {
     pub skipped: Vec<PathBuf>,
 }
 
-/// Folders nested deeper than this below an input are refused: real school folders are a few
-/// levels deep, and a deeper tree is a mistake (or a loop through links).
-pub const MAX_FOLDER_DEPTH: usize = 32;
-
 /// The files of `inputs`. A file is read once: a folder reached again through a link (a loop
 /// such as `sub/up -> ..`, or `self -> .`) is not walked again, and a file reached by two paths
 /// is an error naming both.
 pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
     let mut found = Discovered::default();
-    let mut walk = Walk::default();
+    // Each file by its real path (links resolved), with the path it was first named by.
+    let mut named: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut add = |path: &Path, found: &mut Discovered| -> Result<()> {
+        let real = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+        if let Some(first) = named.insert(real, path.to_owned()) {
+            return Err(Error::input(
+                path,
+                crate::lang::both(
+                    &format!("与{}是同一个文件：请只给一次", first.display()),
+                    &format!("the same file as {} (named twice, or through a link): give it once", first.display()),
+                ),
+            ));
+        }
+        found.files.push(path.to_owned());
+        Ok(())
+    };
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
         if meta.is_dir() {
             let before = found.files.len();
-            walk.folder(input, 0, &mut found)?;
+            for (_, item) in FolderWalk::new(std::slice::from_ref(input)) {
+                match item {
+                    // Excel's lock files (`~$学生.xlsx`) are no sheets of anyone's.
+                    Found::File(path) if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("~$")) => {}
+                    Found::File(path) => {
+                        if Format::of(&path).is_some_and(|f| f != Format::Csv) || has_extension(&path, &["csv", "tsv"])
+                        {
+                            add(&path, &mut found)?;
+                        } else {
+                            // A `.txt` in a folder is a note (说明.txt), not a sheet: read only when named.
+                            found.skipped.push(path);
+                        }
+                    }
+                    Found::Unreadable(folder, e) => return Err(Error::io(&folder, e)),
+                    Found::TooDeep(folder) => {
+                        return Err(Error::input(
+                            &folder,
+                            format!(
+                                "folders nested more than {MAX_FOLDER_DEPTH} deep; give a folder nearer the sheets"
+                            ),
+                        ))
+                    }
+                }
+            }
             found.files[before..].sort();
             if found.files.len() == before {
                 return Err(Error::input(
@@ -139,7 +174,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
                 ));
             }
         } else if Format::of(input).is_some() {
-            walk.file(input, &mut found)?;
+            add(input, &mut found)?;
         } else {
             return Err(Error::input(
                 input,
@@ -152,63 +187,6 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered> {
     }
     found.skipped.sort();
     Ok(found)
-}
-
-/// The folders and files seen, by their real path (links resolved).
-#[derive(Default)]
-struct Walk {
-    folders: HashSet<PathBuf>,
-    files: HashMap<PathBuf, PathBuf>,
-}
-
-impl Walk {
-    fn folder(&mut self, dir: &Path, depth: usize, found: &mut Discovered) -> Result<()> {
-        let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
-        if !self.folders.insert(real) {
-            return Ok(());
-        }
-        if depth > MAX_FOLDER_DEPTH {
-            return Err(Error::input(
-                dir,
-                format!("folders nested more than {MAX_FOLDER_DEPTH} deep; give a folder nearer the sheets"),
-            ));
-        }
-        let mut entries: Vec<PathBuf> = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            entries.push(entry.map_err(|e| Error::io(dir, e))?.path());
-        }
-        entries.sort();
-        for path in entries {
-            let hidden =
-                path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
-            if hidden {
-                continue;
-            } else if path.is_dir() {
-                self.folder(&path, depth + 1, found)?;
-            } else if Format::of(&path).is_some_and(|f| f != Format::Csv) || has_extension(&path, &["csv", "tsv"]) {
-                self.file(&path, found)?;
-            } else {
-                // A `.txt` in a folder is a note (说明.txt), not a sheet: read only when named.
-                found.skipped.push(path);
-            }
-        }
-        Ok(())
-    }
-
-    fn file(&mut self, path: &Path, found: &mut Discovered) -> Result<()> {
-        let real = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
-        if let Some(first) = self.files.insert(real, path.to_owned()) {
-            return Err(Error::input(
-                path,
-                crate::lang::both(
-                    &format!("与{}是同一个文件：请只给一次", first.display()),
-                    &format!("the same file as {} (named twice, or through a link): give it once", first.display()),
-                ),
-            ));
-        }
-        found.files.push(path.to_owned());
-        Ok(())
-    }
 }
 
 fn has_extension(path: &Path, wanted: &[&str]) -> bool {

@@ -8,6 +8,7 @@ pub mod file;
 pub mod fix;
 pub mod measure;
 pub mod naming;
+pub mod write;
 
 use std::io::Cursor;
 

@@ -265,7 +265,7 @@ fn start_writing(out: &Path) -> Result<()> {
     let owned = super::CHECK_OUTPUTS
         .iter()
         .chain(super::dedupe::DEDUPE_OUTPUTS.iter())
-        .chain(crate::photos::audit::PHOTO_OUTPUTS.iter());
+        .chain(crate::photos::write::PHOTO_OUTPUTS.iter());
     for name in owned {
         remove(&out.join(name))?;
     }
