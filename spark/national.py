@@ -20,14 +20,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import StorageLevel
-from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,16 +104,7 @@ class Job:
     def local(self, stage, *options, table=None):
         """`xueji worker STAGE` on the driver: its standard output."""
         args = [self.xueji, "worker", stage, "--settings", self.settings] + [str(o) for o in options]
-        data = b""
-        if table is not None:
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
-            data = sink.getvalue().to_pybytes()
-        done = subprocess.run(args, input=data, capture_output=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"xueji worker {stage}: {done.stderr.decode(errors='replace')}")
-        return done.stdout
+        return xueji_spark.worker_output(args, table)
 
     def arrow_file(self, name, table):
         path = os.path.join(self.work, name)
@@ -169,13 +158,10 @@ def read_and_check(job):
     records = records.persist(STORED)
 
     # Every record of one number (or, without a number, of one name, sex and birth date) meets
-    # the others in one part.
-    key = F.coalesce(
-        F.col("id_norm"),
-        F.concat_ws("|", "name_norm", "sex_norm", F.col("birth_date_norm").cast("string")),
-    )
+    # the others in one part: the key is xueji's (`duplicates_key`).
     wanted = ["record", "record_id", "id_norm", "id_type_norm", "name_norm", "name_pinyin", "sex_norm"]
-    grouped = records.select(*wanted, "birth_date_norm", "id_digits_lost").repartition(args.partitions, key)
+    grouped = records.select(*wanted, "birth_date_norm", "id_digits_lost", "duplicates_key")
+    grouped = grouped.repartition(args.partitions, "duplicates_key")
     duplicates = job.through(grouped, "duplicates")
 
     shown = [c for c in ("name", "school_name", "grade", "class") if c in records.columns]
@@ -213,42 +199,23 @@ def blocking(job, records, columns):
 
 
 def blocking_figures(job, records, pairs, blocks, columns, rules):
-    """dedupe_summary.json's figures of blocking: each rule's, and its largest blocks."""
-    first_rule = F.expr("cast(log2(rules & -rules) as int)")
-    new_pairs = dict(pairs.groupBy(first_rule.alias("rule")).count().collect())
-    per_rule = (
-        blocks.groupBy("rule")
-        .agg(
-            F.count("a").alias("pairs"),
-            F.count("size").alias("blocks"),
-            F.sum(F.when(F.col("skipped"), 1).otherwise(0)).alias("skipped_blocks"),
-            F.sum(F.when(F.col("skipped"), F.col("size")).otherwise(0)).alias("skipped_records"),
-        )
-        .collect()
-    )
-    per_rule = {row["rule"]: row for row in per_rule}
+    """dedupe_summary.json's figures of blocking: each rule's, and its largest blocks. Every
+    figure is counted by xueji in each part (the pairs stage's figure rows, first-rules on the
+    united pairs); Spark only sums the parts."""
+    counted = ["pairs", "blocks", "skipped_blocks", "skipped_records"]
+    figures = blocks.where(F.col("blocks").isNotNull()).groupBy("rule").agg(*[F.sum(c).alias(c) for c in counted])
+    figures = {row["rule"]: row for row in figures.collect()}
+    first = job.through(pairs.select("rules"), "first-rules").groupBy("rule").agg(F.sum("new_pairs").alias("n"))
+    new_pairs = {row["rule"]: row["n"] for row in first.collect()}
     stats = []
     for r, rule in enumerate(rules):
-        row = per_rule.get(r)
-        figure = lambda name: (row[name] or 0) if row else 0  # noqa: E731
-        stats.append(
-            {
-                "rule": rule["name"],
-                "pairs": figure("pairs"),
-                "new_pairs": new_pairs.get(r, 0),
-                "blocks": figure("blocks"),
-                "skipped_blocks": figure("skipped_blocks"),
-                "skipped_records": figure("skipped_records"),
-            }
-        )
-    # Largest first; of equal size, the block of the smaller first record, then the earlier pass.
-    order = Window.partitionBy("rule").orderBy(F.desc("size"), F.asc("first"), F.asc("pass"))
+        row = figures.get(r)
+        summed = {c: (row[c] if row else 0) for c in counted}
+        stats.append({"rule": rule["name"], **summed, "new_pairs": new_pairs.get(r, 0)})
+    # Each part's largest blocks, with their first record: xueji keeps the largest of all.
     largest = (
         blocks.where(F.col("size").isNotNull())
-        .withColumn("rank", F.row_number().over(order))
-        .where(F.col("rank") <= columns["largest_blocks"])
         .join(records.select(F.col("record").alias("first"), *columns["keys"]), "first")
-        .orderBy("rule", "rank")
         .toArrow()
     )
     return stats, xueji_spark.read_arrow(job.local("describe", table=largest)).to_pylist()

@@ -81,15 +81,24 @@ def arguments(xueji, stage, options):
     return [shipped(xueji), "worker", stage] + [shipped(o) if isinstance(o, Shipped) else o for o in options]
 
 
-def run_worker(args, table):
-    """`xueji worker` with `table` as its Arrow input: its output table."""
-    sink = io.BytesIO()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    done = subprocess.run(args, input=sink.getvalue(), capture_output=True)
+def worker_output(args, table=None):
+    """The standard output of `xueji worker` (`args`), given `table` as an Arrow IPC file on
+    its standard input (or nothing)."""
+    data = b""
+    if table is not None:
+        sink = io.BytesIO()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        data = sink.getvalue()
+    done = subprocess.run(args, input=data, capture_output=True)
     if done.returncode != 0:
         raise RuntimeError(f"xueji worker {args[2]}: {done.stderr.decode(errors='replace')}")
-    return read_arrow(done.stdout)
+    return done.stdout
+
+
+def run_worker(args, table):
+    """`xueji worker` with `table` as its Arrow input: its output table."""
+    return read_arrow(worker_output(args, table))
 
 
 def worker(xueji, stage, schema, options=()):

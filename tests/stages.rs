@@ -163,29 +163,41 @@ fn worker_stages_over_arrow_in_random_parts_make_the_candidates_of_one_machine()
         let mut part = keys.filter(&partition.equal(p)).unwrap();
         let rows = through_worker(&worker::Stage::Pairs, &mut part, &settings);
         let col = |name: &str| rows.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
-        let (rule, a, b, size) = (col("rule"), col("a"), col("b"), col("size"));
-        let skipped = rows.column("skipped").unwrap().bool().unwrap().clone();
+        let (rule, a, b, blocks) = (col("rule"), col("a"), col("b"), col("blocks"));
+        let (pairs, skipped_blocks, skipped_records) = (col("pairs"), col("skipped_blocks"), col("skipped_records"));
         for i in 0..rows.height() {
             let r = rule.get(i).unwrap() as usize;
-            match (a.get(i), b.get(i)) {
-                (Some(a), Some(b)) => tagged.push((block::pack(a as u32, b as u32), r as u32)),
-                _ => {
-                    let (size, skipped) = (size.get(i).unwrap() as u64, skipped.get(i).unwrap());
-                    let s = &mut stats[r];
-                    s.blocks += 1;
-                    s.skipped_blocks += u64::from(skipped);
-                    s.skipped_records += if skipped { size } else { 0 };
-                }
+            if let (Some(a), Some(b)) = (a.get(i), b.get(i)) {
+                tagged.push((block::pack(a as u32, b as u32), r as u32));
+            } else if let Some(blocks) = blocks.get(i) {
+                // A part's figures: a cluster sums them.
+                let s = &mut stats[r];
+                s.blocks += blocks as u64;
+                s.pairs += pairs.get(i).unwrap() as u64;
+                s.skipped_blocks += skipped_blocks.get(i).unwrap() as u64;
+                s.skipped_records += skipped_records.get(i).unwrap() as u64;
             }
         }
     }
-    for &(_, r) in &tagged {
-        stats[r as usize].pairs += 1;
-    }
+    let mut found_first = stats.clone();
     let (pairs, rules) = block::union(tagged, &mut stats);
     assert_eq!(pairs, whole.pairs);
     assert_eq!(rules, whole.rules);
     assert_eq!(stats, whole.stats);
+    // How many each rule found first, counted by the worker on the united pairs in two parts.
+    let united = DataFrame::new(
+        rules.len(),
+        vec![Column::new("rules".into(), rules.iter().map(|&m| m as i64).collect::<Vec<_>>())],
+    )
+    .unwrap();
+    for half in [united.slice(0, rules.len() / 2), united.slice((rules.len() / 2) as i64, rules.len())] {
+        let counted = through_worker(&worker::Stage::FirstRules, &mut half.clone(), &settings);
+        let col = |name: &str| counted.column(name).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().clone();
+        for (r, n) in col("rule").into_no_null_iter().zip(col("new_pairs").into_no_null_iter()) {
+            found_first[r as usize].new_pairs += n as u64;
+        }
+    }
+    assert_eq!(found_first, whole.stats);
     assert!(whole.stats.iter().any(|s| s.skipped_blocks > 0));
 }
 

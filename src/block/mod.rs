@@ -119,7 +119,7 @@ pub fn candidates(
                 }
             }
         }
-        blocks.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        largest_first(&mut blocks);
         largest.extend(blocks.iter().take(LARGEST_REPORTED).map(|&(size, first, pass)| LargeBlock {
             rule: rule.name.clone(),
             records: size,
@@ -216,10 +216,22 @@ pub fn union(mut tagged: Vec<(u64, u32)>, stats: &mut [RuleStats]) -> (Vec<(u32,
             rules.push(1u64 << rule);
         }
     }
-    for mask in &rules {
-        stats[mask.trailing_zeros() as usize].new_pairs += 1;
+    for &mask in &rules {
+        stats[first_rule(mask)].new_pairs += 1;
     }
     (pairs, rules)
+}
+
+/// The rule a pair counts as new for (`new_pairs`): the first of those that found it (bit i of
+/// `mask`: rule i).
+pub fn first_rule(mask: u64) -> usize {
+    mask.trailing_zeros() as usize
+}
+
+/// Blocks `(size, first record, pass)` in the order dedupe_summary.json lists a rule's largest:
+/// largest first; of equal size, the block of the smaller first record, then the earlier pass.
+pub fn largest_first(blocks: &mut [(usize, u32, usize)]) {
+    blocks.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
 }
 
 /// A hasher for keys that are hashes already: it passes them through.

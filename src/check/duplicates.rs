@@ -57,6 +57,19 @@ pub fn people(records: &[Person]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// What exact duplicates group a record by: its number, or without one its normalized name,
+/// sex and birth date (days); `None` when it has neither, and meets no one. Records
+/// [`exact_duplicates`] may report together share it, so a cluster that puts each key's records
+/// in one part finds them all.
+pub fn group_key(id: Option<&str>, name: Option<&str>, sex: Option<&str>, birth: Option<i32>) -> Option<String> {
+    match (id, name, sex, birth) {
+        (Some(id), ..) => Some(id.to_owned()),
+        // The unit separator is in no name: two keys never run into each other.
+        (None, Some(name), Some(sex), Some(birth)) => Some(format!("\u{1f}{name}\u{1f}{sex}\u{1f}{birth}")),
+        _ => None,
+    }
+}
+
 pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec<Problem>> {
     let ids = df.column("id_norm")?.str()?;
     let doc_types = Text::of(df, "id_type_norm")?;
@@ -151,6 +164,20 @@ fn named_others<'a>(rows: &[usize], me: usize, record_id: impl Fn(usize) -> &'a 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_exact_duplicates_may_join_share_a_group_key() {
+        let key = group_key;
+        assert_eq!(
+            key(Some("11010519491231002X"), Some("张伟"), None, None),
+            key(Some("11010519491231002X"), None, Some("1"), Some(5))
+        );
+        assert_eq!(key(None, Some("张伟"), Some("1"), Some(5)), key(None, Some("张伟"), Some("1"), Some(5)));
+        assert_ne!(key(None, Some("张伟"), Some("1"), Some(5)), key(None, Some("张伟"), Some("2"), Some(5)));
+        // A name that ends as another begins does not run into it.
+        assert_ne!(key(None, Some("张 1"), Some("1"), Some(5)), key(None, Some("张"), Some("1 1"), Some(5)));
+        assert_eq!(key(None, Some("张伟"), None, Some(5)), None, "no number and no sex: meets no one");
+    }
 
     fn p<'a>(name: &'a str, pinyin: &'a str) -> Person<'a> {
         Person { name: Some(name), pinyin: Some(pinyin) }

@@ -28,7 +28,7 @@ use super::ReadArgs;
 /// settings: prints the settings as JSON, the defaults filled in (no input): the rules a
 /// job's pairs are tagged with, by their order.
 /// columns: prints as JSON the record columns each stage reads (no input): what a job sends;
-/// and how many largest blocks of each rule, and how many histogram bins, a summary has.
+/// and how many histogram bins a summary has.
 /// probe-keys: records (records.parquet of check, with `record`, each row's index in the
 /// whole) → rule, pass, key of the records the rules with probes must pair.
 /// probe-filter: the distinct probe-keys rows of the whole population → a Bloom filter of them
@@ -37,9 +37,14 @@ use super::ReadArgs;
 /// --probe-filter, a rule with probes keeps only the keys a probe has (and the filter's 1 % of
 /// false positives, which make no pair), as one machine does.
 /// pairs: key rows of whole blocks (a shuffle by rule, pass and key) → rule, a, b for each
-/// candidate pair, and rule, size, skipped, pass, first for each block.
-/// describe: blocks (rule, pass, size) with their first record's keys columns → rule, records,
-/// key: the largest blocks as dedupe_summary.json names them.
+/// candidate pair; rule, pairs, blocks, skipped_blocks, skipped_records: the part's figures of
+/// each rule (summed over the parts: dedupe_summary.json's); rule, size, pass, first: the
+/// part's largest blocks of each rule.
+/// first-rules: the united pairs (a, b, rules) → rule, new_pairs: how many each rule found
+/// first (summed over the parts: dedupe_summary.json's).
+/// describe: the parts' largest blocks (rule, size, pass, first) with their first record's
+/// keys columns → rule, records, key: the largest of each rule as dedupe_summary.json names
+/// them.
 /// The pairs of all parts, united (bitwise or of 1 << rule per pair), are the candidate pairs
 /// of `xueji dedupe` on the same records, with the same rules.
 /// compare: pairs a, b with both records' compared columns as l_<column> and r_<column> →
@@ -138,6 +143,7 @@ enum Step {
     ProbeFilter,
     Keys,
     Pairs,
+    FirstRules,
     Compare,
     Score,
     ValueCounts,
@@ -182,6 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Step::Duplicates => Stage::Duplicates,
         Step::Problems => Stage::Problems,
         Step::Describe => Stage::Describe,
+        Step::FirstRules => Stage::FirstRules,
         Step::Outputs => {
             let out = args.out.as_deref().context("outputs needs --out DIR")?;
             let model = Model::load(args.model.as_deref().context("outputs needs --model model.json")?)?;
@@ -201,7 +208,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let columns = serde_json::json!({
                 "keys": blocked,
                 "compare": xueji::compare::COMPARED,
-                "largest_blocks": xueji::block::LARGEST_REPORTED,
                 "histogram_bins": xueji::outcome::HISTOGRAM_BINS,
             });
             println!("{columns}");

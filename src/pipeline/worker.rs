@@ -12,7 +12,7 @@ use std::io::Cursor;
 
 use polars::prelude::*;
 
-use crate::block::{self, BlockOutcome, BlockingSettings, KeyRow, Narrowing, ProbeFilter};
+use crate::block::{self, BlockingSettings, KeyRow, Narrowing, ProbeFilter, RuleStats};
 use crate::columns::{par_row_chunks, Text};
 use crate::compare::{self, own_numbers, Features, Levels, COMPARED, FIELDS};
 use crate::error::{Error, Result};
@@ -41,9 +41,14 @@ pub enum Stage {
     /// Records → every rule's blocking keys ([`keys`]), narrowed to those some probe has when
     /// given the probe keys' filter ([`probe_filter`]).
     Keys(Option<ProbeFilter>),
-    /// Key rows of whole blocks → their pairs, and a row per block ([`pairs`]).
+    /// Key rows of whole blocks → their pairs, the part's figures of each rule and its largest
+    /// blocks ([`pairs`]).
     Pairs,
-    /// Blocks with their first record → their keys as people read them ([`describe`]).
+    /// Candidate pairs with the rules that found them → how many each rule found first
+    /// ([`first_rules`]).
+    FirstRules,
+    /// The parts' largest blocks with their first record → the largest of each rule, their keys
+    /// as people read them ([`describe`]).
     Describe,
     /// Pairs with both records' compared columns → each field's level ([`compare`]).
     Compare,
@@ -75,6 +80,7 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &DedupeSettings) -> Result<V
         Stage::Keys(None) => keys(&table, blocking, Narrowing::All)?,
         Stage::Keys(Some(filter)) => keys(&table, blocking, Narrowing::MeetingProbes(filter))?,
         Stage::Pairs => pairs(&table, blocking)?,
+        Stage::FirstRules => first_rules(&table, blocking)?,
         Stage::Describe => describe(&table, blocking)?,
         Stage::Compare => compare(&table, blocking)?,
         Stage::Score(model) => score(&table, model, settings.threshold)?,
@@ -189,11 +195,12 @@ pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowi
     )?)
 }
 
-/// The pairs of the blocks in `keys` (rows of [`keys`]; each block whole in this part, as a
-/// shuffle by rule, pass and key delivers it; in any order): a row per pair (`rule`, `a` < `b`)
-/// and a row per block that counts (`a` and `b` empty, its `size`, whether it was `skipped` for
-/// its size, its `pass` and its `first` record, by which [`describe`] names it). Only the
-/// candidates' union is left, across parts.
+/// Key rows of whole blocks (all rows of a rule, pass and key in one part) → three kinds of
+/// row: each candidate pair (`rule`, `a`, `b`), the part's figures of each rule (`rule`,
+/// `pairs`, `blocks`, `skipped_blocks`, `skipped_records`: the sums over all parts are
+/// dedupe_summary.json's, `new_pairs` aside, which [`first_rules`] counts), and the part's
+/// largest blocks of each rule (`rule`, `size`, `pass`, `first`: its first record), of which
+/// [`describe`] keeps the largest of all.
 pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
     let mut keys = keys.clone();
     keys.rechunk_mut_par();
@@ -202,77 +209,156 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
     let probes: Vec<bool> = keys.column("probe")?.bool()?.iter().map(|p| p == Some(true)).collect();
     let numbers = Text::of(&keys, "number")?;
     let mut rows: Vec<KeyRow> = (0..keys.height())
-        .map(|i| KeyRow {
-            rule: rules[i] as u8,
-            pass: passes[i] as u8,
-            key: hashes[i],
-            record: records[i],
-            probe: probes[i],
-            number: numbers.get(i).map(str::to_owned),
+        .map(|i| {
+            let (rule, pass) = (rule_of(rules[i], settings)?, pass_of(passes[i])?);
+            Ok(KeyRow {
+                rule,
+                pass,
+                key: hashes[i],
+                record: records[i],
+                probe: probes[i],
+                number: numbers.get(i).map(str::to_owned),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     rows.sort_unstable();
 
+    let mut stats: Vec<RuleStats> =
+        settings.rules.iter().map(|r| RuleStats { rule: r.name.clone(), ..Default::default() }).collect();
+    let mut largest: Vec<Vec<(usize, u32, usize)>> = vec![Vec::new(); settings.rules.len()];
     let (mut rule, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut size, mut skipped, mut pass, mut first) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut tagged = Vec::new();
     for block in rows.chunk_by(|x, y| (x.rule, x.pass, x.key) == (y.rule, y.pass, y.key)).filter(|b| b.len() > 1) {
         tagged.clear();
         let outcome = block::pair_keyed_block(block, 0, settings.max_block_size, &mut tagged);
-        let block_rule = i32::from(block[0].rule);
         for &(pair, r) in &tagged {
             let (x, y) = block::unpack(pair);
             rule.push(r as i32);
             a.push(Some(i64::from(x)));
             b.push(Some(i64::from(y)));
-            size.push(None);
-            skipped.push(None);
-            pass.push(None);
-            first.push(None);
         }
-        if outcome != BlockOutcome::Empty {
-            rule.push(block_rule);
-            a.push(None);
-            b.push(None);
-            size.push(Some(block.len() as i32));
-            skipped.push(Some(outcome == BlockOutcome::Skipped));
-            pass.push(Some(i32::from(block[0].pass)));
-            first.push(Some(i64::from(block[0].record)));
+        let r = usize::from(block[0].rule);
+        if stats[r].count(outcome, block.len()) {
+            largest[r].push((block.len(), block[0].record, usize::from(block[0].pass)));
         }
     }
+    let found = rule.len();
+    let mut figures: [Vec<Option<i64>>; 4] = Default::default();
+    let (mut size, mut pass, mut first) = (vec![None; found], vec![None; found], vec![None; found]);
+    a.resize(found, None);
+    b.resize(found, None);
+    let mut row = |r: usize, values: [Option<i64>; 4], block: [Option<i64>; 3]| {
+        rule.push(r as i32);
+        a.push(None);
+        b.push(None);
+        for (column, value) in figures.iter_mut().zip(values) {
+            column.resize(rule.len() - 1, None);
+            column.push(value);
+        }
+        size.push(block[0]);
+        pass.push(block[1]);
+        first.push(block[2]);
+    };
+    for (r, s) in stats.iter().enumerate().filter(|(_, s)| s.blocks > 0 || s.pairs > 0) {
+        let counts = [s.pairs, s.blocks, s.skipped_blocks, s.skipped_records].map(|n| Some(n as i64));
+        row(r, counts, [None; 3]);
+    }
+    for (r, blocks) in largest.iter_mut().enumerate() {
+        block::largest_first(blocks);
+        for &(n, record, p) in blocks.iter().take(block::LARGEST_REPORTED) {
+            row(r, [None; 4], [Some(n as i64), Some(p as i64), Some(i64::from(record))]);
+        }
+    }
+    let height = rule.len();
+    for column in &mut figures {
+        column.resize(height, None);
+    }
+    let [pairs, blocks, skipped_blocks, skipped_records] = figures;
     Ok(DataFrame::new(
-        rule.len(),
+        height,
         vec![
             Column::new("rule".into(), rule),
             Column::new("a".into(), a),
             Column::new("b".into(), b),
+            Column::new("pairs".into(), pairs),
+            Column::new("blocks".into(), blocks),
+            Column::new("skipped_blocks".into(), skipped_blocks),
+            Column::new("skipped_records".into(), skipped_records),
             Column::new("size".into(), size),
-            Column::new("skipped".into(), skipped),
             Column::new("pass".into(), pass),
             Column::new("first".into(), first),
         ],
     )?)
 }
 
-/// Blocks (`rule`, `pass`, `size`: the [`pairs`] stage's rows of blocks) with their first
-/// record's blocked columns → `rule` (its name), `records` and `key` (readable): the largest
-/// blocks of dedupe_summary.json.
+/// A rule's index from a Spark job's column: one of the settings' rules, or an error.
+fn rule_of(rule: u32, settings: &BlockingSettings) -> Result<u8> {
+    u8::try_from(rule)
+        .ok()
+        .filter(|&r| usize::from(r) < settings.rules.len())
+        .ok_or_else(|| Error::Worker(format!("rule {rule}: the settings have {} rules", settings.rules.len())))
+}
+
+fn pass_of(pass: u32) -> Result<u8> {
+    u8::try_from(pass).map_err(|_| Error::Worker(format!("pass {pass} is no pass of a rule")))
+}
+
+/// Candidate pairs (`a`, `b`, `rules`: bit i for rule i, the union of every part's) → `rule`,
+/// `new_pairs`: how many of them each rule found first ([`block::first_rule`]); the sums over
+/// all parts are dedupe_summary.json's `new_pairs`.
+pub fn first_rules(pairs: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
+    require(pairs, &["rules"])?;
+    let masks = pairs.column("rules")?.cast(&DataType::UInt64)?;
+    let mut counts = vec![0i64; settings.rules.len()];
+    for mask in masks.u64()?.iter() {
+        let mask = mask.filter(|&m| m != 0).ok_or_else(|| Error::Worker("a pair without rules".into()))?;
+        let r = block::first_rule(mask);
+        *counts
+            .get_mut(r)
+            .ok_or_else(|| Error::Worker(format!("rule {r}: the settings have {} rules", settings.rules.len())))? += 1;
+    }
+    let found: Vec<(i32, i64)> =
+        counts.iter().enumerate().filter(|(_, &n)| n > 0).map(|(r, &n)| (r as i32, n)).collect();
+    Ok(DataFrame::new(
+        found.len(),
+        vec![
+            Column::new("rule".into(), found.iter().map(|f| f.0).collect::<Vec<_>>()),
+            Column::new("new_pairs".into(), found.iter().map(|f| f.1).collect::<Vec<_>>()),
+        ],
+    )?)
+}
+
+/// The largest blocks of every part ([`pairs`]' rows of blocks: `rule`, `size`, `pass`,
+/// `first`) with their first record's blocked columns → `rule` (its name), `records` and `key`
+/// (readable): the largest of each rule, as dedupe_summary.json names them, in its order.
 pub fn describe(blocks: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
-    require(blocks, block::BLOCKED.iter().chain(&["id_valid", "rule", "pass", "size"]))?;
+    require(blocks, block::BLOCKED.iter().chain(&["id_valid", "rule", "pass", "size", "first"]))?;
     let mut blocks = blocks.clone();
     blocks.rechunk_mut_par();
-    let (rules, passes, sizes) = (indices(&blocks, "rule")?, indices(&blocks, "pass")?, indices(&blocks, "size")?);
+    let (rules, passes, sizes, firsts) =
+        (indices(&blocks, "rule")?, indices(&blocks, "pass")?, indices(&blocks, "size")?, indices(&blocks, "first")?);
     let valid: Vec<bool> = blocks.column("id_valid")?.bool()?.iter().map(|v| v == Some(true)).collect();
     let own = own_numbers(&blocks, &valid)?;
-    let wanted: Vec<(usize, usize, usize)> =
-        (0..blocks.height()).map(|k| (rules[k] as usize, passes[k] as usize, k)).collect();
+    let mut by_rule: Vec<Vec<(usize, u32, usize)>> = vec![Vec::new(); settings.rules.len()];
+    let mut row_of = std::collections::HashMap::new();
+    for k in 0..blocks.height() {
+        let r = usize::from(rule_of(rules[k], settings)?);
+        let block = (sizes[k] as usize, firsts[k], passes[k] as usize);
+        by_rule[r].push(block);
+        row_of.insert((r, block), k);
+    }
+    let mut wanted: Vec<(usize, usize, usize)> = Vec::new();
+    for (r, blocks) in by_rule.iter_mut().enumerate() {
+        block::largest_first(blocks);
+        wanted.extend(blocks.iter().take(block::LARGEST_REPORTED).map(|b| (r, b.2, row_of[&(r, *b)])));
+    }
     let keys = block::describe_blocks(&blocks, (&valid, &own), settings, &wanted)?;
-    let names = rules.iter().map(|&r| settings.rules.get(r as usize).map(|rule| rule.name.as_str()));
+    let names = wanted.iter().map(|&(r, _, _)| settings.rules[r].name.as_str());
     Ok(DataFrame::new(
-        blocks.height(),
+        wanted.len(),
         vec![
-            StringChunked::from_iter_options("rule".into(), names).into_column(),
-            Column::new("records".into(), sizes.iter().map(|&n| i64::from(n)).collect::<Vec<_>>()),
+            StringChunked::from_iter_values("rule".into(), names).into_column(),
+            Column::new("records".into(), wanted.iter().map(|&(_, _, k)| i64::from(sizes[k])).collect::<Vec<_>>()),
             Column::new("key".into(), keys),
         ],
     )?)

@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 use super::{indices, require};
 use crate::check::{duplicates, CheckOptions};
-use crate::columns::Text;
+use crate::columns::{Ints, Text};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
 use crate::problems::{Code, Problem};
@@ -74,7 +74,9 @@ fn records_read(file: u32, table: Option<&ingest::table::Table>, options: &Inges
 /// `record_id`, `source_file`, `source_row`, the fields in `fields` (those some file of the
 /// population has a column for: a field no file has is no column at all, as on one machine),
 /// the normalized columns, `id_valid`, `locality_city`, `locality_county`, `record`,
-/// `id_digits_lost` (the number is not the record's: see [`duplicates`]) and `problems`.
+/// `id_digits_lost` (the number is not the record's: see [`duplicates`]), `duplicates_key`
+/// (what exact duplicates group it by: [`duplicates::group_key`], a cluster's partition key for
+/// [`duplicates`]) and `problems`.
 pub fn prepare(read: &DataFrame, fields: &[String], options: &CheckOptions) -> Result<DataFrame> {
     require(read, ["record", "record_id", "source_file", "source_row", "problems"])?;
     let mut read = read.clone();
@@ -95,6 +97,14 @@ pub fn prepare(read: &DataFrame, fields: &[String], options: &CheckOptions) -> R
     problems.sort_by_key(|p| (p.record, p.code));
     records.with_column(read.column("record")?.cast(&DataType::Int64)?)?;
     records.with_column(Column::new("id_digits_lost".into(), (0..n).map(|i| lost.contains(&i)).collect::<Vec<_>>()))?;
+    let key = {
+        let (ids, names, sexes) =
+            (Text::of(&records, "id_norm")?, Text::of(&records, "name_norm")?, Text::of(&records, "sex_norm")?);
+        let births = Ints::of(&records, "birth_date_norm")?;
+        let keys = (0..n).map(|i| duplicates::group_key(ids.get(i), names.get(i), sexes.get(i), births.get(i)));
+        StringChunked::from_iter_options("duplicates_key".into(), keys).into_column()
+    };
+    records.with_column(key)?;
     records.with_column(problem_lists("problems", &problems, n))?;
     Ok(records)
 }
