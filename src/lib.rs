@@ -1,9 +1,10 @@
 //! xueji (学籍) finds problem and duplicate student registrations across a province.
 //!
-//! The pipeline, one module per stage:
-//! [`ingest`] (school sheets → one table of text columns) → [`normalize`] (new columns in the
-//! forms records are compared on) → [`check`] (problem records and exact duplicates) →
-//! [`report`] (problem files and summaries). [`problems`] is the catalogue of what can be wrong.
+//! The modules are layers, lowest first: the foundation ([`files`], [`columns`], [`error`],
+//! [`lang`] …), the stages a record goes through — [`ingest`] → [`normalize`] → [`compare`] →
+//! [`check`] → [`block`] → [`score`] → [`cluster`] → [`report`] — and the jobs built on them
+//! ([`pipeline`], [`photos`], [`reconcile`], [`generate`], [`eval`]). ARCHITECTURE.md says what
+//! each owns; a test keeps every import pointing down.
 
 pub mod block;
 pub mod check;
