@@ -13,3 +13,16 @@ pub fn check_char(body: &[u8]) -> Option<u8> {
     let sum: u32 = body[..17].iter().zip(WEIGHTS).map(|(&b, w)| u32::from(b - b'0') * w).sum();
     Some(CHECK_CHARS[(sum % 11) as usize])
 }
+
+/// The valid numbers of DOMAIN.md's test vectors, for every module's tests: 18 characters, the
+/// check character right, the date real.
+#[cfg(test)]
+pub const DOMAIN_VALID: [&str; 7] = [
+    "11010519491231002X",
+    "440524188001010014",
+    "34052419800101001X",
+    "360426199101010071",
+    "44011320141005001X",
+    "810000199408230021",
+    "830000199201300022",
+];
