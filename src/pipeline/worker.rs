@@ -242,51 +242,43 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
             largest[r].push((block.len(), block[0].record, usize::from(block[0].pass)));
         }
     }
-    let found = rule.len();
-    let mut figures: [Vec<Option<i64>>; 4] = Default::default();
-    let (mut size, mut pass, mut first) = (vec![None; found], vec![None; found], vec![None; found]);
-    a.resize(found, None);
-    b.resize(found, None);
-    let mut row = |r: usize, values: [Option<i64>; 4], block: [Option<i64>; 3]| {
-        rule.push(r as i32);
-        a.push(None);
-        b.push(None);
-        for (column, value) in figures.iter_mut().zip(values) {
-            column.resize(rule.len() - 1, None);
-            column.push(value);
-        }
-        size.push(block[0]);
-        pass.push(block[1]);
-        first.push(block[2]);
+    // Pair rows, then each rule's figures, then its largest blocks: a column a kind of row
+    // lacks is null there.
+    let figures: Vec<(usize, [i64; 4])> = stats
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.blocks > 0 || s.pairs > 0)
+        .map(|(r, s)| (r, [s.pairs, s.blocks, s.skipped_blocks, s.skipped_records].map(|n| n as i64)))
+        .collect();
+    let mut blocks: Vec<(usize, [i64; 3])> = Vec::new();
+    for (r, largest) in largest.iter_mut().enumerate() {
+        block::largest_first(largest);
+        let reported = largest.iter().take(block::LARGEST_REPORTED);
+        blocks.extend(reported.map(|&(size, first, pass)| (r, [size as i64, pass as i64, i64::from(first)])));
+    }
+    let (found, counted, listed) = (rule.len(), figures.len(), blocks.len());
+    rule.extend(figures.iter().map(|f| f.0 as i32).chain(blocks.iter().map(|b| b.0 as i32)));
+    let null = |n: usize| std::iter::repeat_n(None, n);
+    a.extend(null(counted + listed));
+    b.extend(null(counted + listed));
+    let figure = |k: usize| -> Vec<Option<i64>> {
+        null(found).chain(figures.iter().map(|f| Some(f.1[k]))).chain(null(listed)).collect()
     };
-    for (r, s) in stats.iter().enumerate().filter(|(_, s)| s.blocks > 0 || s.pairs > 0) {
-        let counts = [s.pairs, s.blocks, s.skipped_blocks, s.skipped_records].map(|n| Some(n as i64));
-        row(r, counts, [None; 3]);
-    }
-    for (r, blocks) in largest.iter_mut().enumerate() {
-        block::largest_first(blocks);
-        for &(n, record, p) in blocks.iter().take(block::LARGEST_REPORTED) {
-            row(r, [None; 4], [Some(n as i64), Some(p as i64), Some(i64::from(record))]);
-        }
-    }
-    let height = rule.len();
-    for column in &mut figures {
-        column.resize(height, None);
-    }
-    let [pairs, blocks, skipped_blocks, skipped_records] = figures;
+    let block =
+        |k: usize| -> Vec<Option<i64>> { null(found + counted).chain(blocks.iter().map(|b| Some(b.1[k]))).collect() };
     Ok(DataFrame::new(
-        height,
+        rule.len(),
         vec![
             Column::new("rule".into(), rule),
             Column::new("a".into(), a),
             Column::new("b".into(), b),
-            Column::new("pairs".into(), pairs),
-            Column::new("blocks".into(), blocks),
-            Column::new("skipped_blocks".into(), skipped_blocks),
-            Column::new("skipped_records".into(), skipped_records),
-            Column::new("size".into(), size),
-            Column::new("pass".into(), pass),
-            Column::new("first".into(), first),
+            Column::new("pairs".into(), figure(0)),
+            Column::new("blocks".into(), figure(1)),
+            Column::new("skipped_blocks".into(), figure(2)),
+            Column::new("skipped_records".into(), figure(3)),
+            Column::new("size".into(), block(0)),
+            Column::new("pass".into(), block(1)),
+            Column::new("first".into(), block(2)),
         ],
     )?)
 }
