@@ -5,7 +5,8 @@
 #   benches/same_outputs.sh --compare OUT_A OUT_B  # lists the files that differ
 # Jobs: generate (3,000 students of two provinces; 900 with photos; 1M students), check, dedupe and
 # run on the bundled sample and on the 1M province, link of one province against the other, photos with
-# --fix, and the national check on a local Spark cluster (PY: spark/setup.sh's python).
+# --fix, and the national check on a local Spark cluster (PY: spark/setup.sh's python;
+# NATIONAL: the national.py that goes with XUEJI, default this checkout's).
 # What is compared leaves out what a clock writes: timings and seconds in JSON, the 用时 lines.
 set -euo pipefail
 here=$(dirname "$(realpath "$0")")/..
@@ -57,7 +58,7 @@ x run g3k/sheets/21 --out g3k_run_21 "${opts[@]}"
 x link g3k/sheets/32 --against g3k_run_21 --out g3k_link "${opts[@]}"
 
 x photos gph/photos --records gph/sheets --out gph_photos --fix gph_fixed
-"$py" "$here/spark/national.py" g3k/sheets --out g3k_national --master 'local-cluster[3,1,1024]' \
+"$py" "${NATIONAL:-$here/spark/national.py}" g3k/sheets --out g3k_national --master 'local-cluster[3,1,1024]' \
     --partitions 3 --xueji "$xueji" "${opts[@]}" > national.log 2> /dev/null
 mkdir -p "$(dirname "$out")" && mv "$work" "$out"
 echo "done: $out"
