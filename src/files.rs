@@ -400,7 +400,7 @@ mod tests {
         #[cfg(unix)]
         std::os::unix::fs::symlink(&root, root.join("一年级/up")).unwrap();
         let (mut files, mut deep_folders) = (Vec::new(), Vec::new());
-        for (k, found) in FolderWalk::new(&[root.clone()]) {
+        for (k, found) in FolderWalk::new(std::slice::from_ref(&root)) {
             assert_eq!(k, 0);
             match found {
                 Found::File(path) => files.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned()),

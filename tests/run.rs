@@ -25,7 +25,7 @@ fn campaign_folder_is_complete_and_reproducible() {
     let sheets = data.join("sheets");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for out in [&a, &b] {
-        on_generated("run", &sheets, &out, &[]);
+        on_generated("run", &sheets, out, &[]);
     }
     let written = files(&a);
     for expected in [

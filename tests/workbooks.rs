@@ -59,7 +59,7 @@ fn class_workbook(path: &Path) {
                 sheet.write_string(row, 6, "大凌河小学").unwrap();
             }
             let surname: String = name.chars().take(1).collect();
-            sheet.write_string(row, 7, &format!("{surname}建国")).unwrap();
+            sheet.write_string(row, 7, format!("{surname}建国")).unwrap();
             sheet.write_string(row, 8, if i == 7 { "不详" } else { "2023-09" }).unwrap();
         }
         if c == 1 {

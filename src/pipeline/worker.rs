@@ -299,7 +299,7 @@ fn pass_of(pass: u32) -> Result<u8> {
 /// `new_pairs`: how many of them each rule found first ([`block::first_rule`]); the sums over
 /// all parts are dedupe_summary.json's `new_pairs`.
 pub fn first_rules(pairs: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame> {
-    require(pairs, &["rules"])?;
+    require(pairs, ["rules"])?;
     let masks = pairs.column("rules")?.cast(&DataType::UInt64)?;
     let mut counts = vec![0i64; settings.rules.len()];
     for mask in masks.u64()?.iter() {

@@ -793,7 +793,7 @@ mod tests {
         };
         let table = vec![levels; 100];
         let u: Vec<Vec<f64>> = LEVELS.iter().map(|l| vec![0.01; l.len()]).collect();
-        let model = fit_table(&table, &vec![true; 100], 5e6, u, 100);
+        let model = fit_table(&table, &[true; 100], 5e6, u, 100);
         let different = model.fields[1].levels[BirthLevel::Different as usize].m;
         let expected = PRIOR_MATCHES * M_PRIORS[1][BirthLevel::Different as usize] / (100.0 + PRIOR_MATCHES);
         assert!((different - expected).abs() < 1e-3, "birth different m {different}, expected ~{expected}");
