@@ -349,3 +349,33 @@ fn two_photos_never_write_one_corrected_copy() {
     assert_eq!(copies.len(), 2, "{copies:?}");
     assert!(copies.contains(&"照片.jpg".to_owned()), "{copies:?}");
 }
+
+#[test]
+fn copies_named_as_windows_and_wps_name_them_are_the_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    generate(&data, 60, 14, &["--format", "csv", "--photos", "--photo-defect-rate", "0"]);
+    let originals: Vec<String> =
+        truth(&data).into_iter().map(|t| t.0).filter(|p| !p.contains("无证件号")).take(5).collect();
+    let mut copies = Vec::new();
+    for (original, mark) in originals.iter().zip(["(1)", " - 副本", "_副本", " (2)", "_1"]) {
+        let copy = original.replace(".jpg", &format!("{mark}.jpg"));
+        std::fs::copy(data.join("photos").join(original), data.join("photos").join(&copy)).unwrap();
+        copies.push(copy);
+    }
+    let out = dir.path().join("audit");
+    audit(&data.join("photos"), &data.join("sheets"), &out, &[]);
+    let (found, _) = found(&out);
+    for (original, copy) in originals.iter().zip(&copies) {
+        assert_eq!(
+            found.get(copy).cloned().unwrap_or_default(),
+            BTreeSet::from(["PHOTO_DUPLICATE".to_owned()]),
+            "{copy}"
+        );
+        assert!(
+            !found.get(original).is_some_and(|c| c.contains("PHOTO_DUPLICATE")),
+            "{original}: {:?}",
+            found.get(original)
+        );
+    }
+}

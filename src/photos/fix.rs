@@ -79,7 +79,10 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 Some(record) => columns.place(record),
                 None => Path::new(UNMATCHED_FOLDER).join(&photo.path).with_extension("jpg"),
             };
-            if !photo.picture_unfixable() && !taken.insert(target.clone()) {
+            // Only photos that are copied claim a name: a second photo of a student is not.
+            let copied = !photo.picture_unfixable()
+                && !photo.inspection.findings.iter().any(|(c, _)| *c == Code::PhotoDuplicate);
+            if copied && !taken.insert(target.clone()) {
                 let stem = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 let hash = crate::files::short_hash(&format!("{}/{}", photo.dir, photo.path));
                 target = target.with_file_name(format!("{stem}~{hash}.jpg"));

@@ -28,8 +28,11 @@ pub enum PhotoName {
 }
 
 impl PhotoName {
+    /// The name read as the rule lays it out, a copy's mark (see [`without_copy_mark`]) left out:
+    /// a copy is a photo of the same student.
     pub fn parse(file_name: &str, as_of: Date) -> PhotoName {
         let (stem, extension) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
+        let stem = without_copy_mark(stem).unwrap_or(stem);
         let other_extension = extension != "jpg";
         let parts: Vec<&str> = stem.split(['_', '＿']).collect();
         if let [school, class, name] = parts.as_slice() {
@@ -54,6 +57,33 @@ impl PhotoName {
             nonstandard: other_extension || cleaning.reformatted || cleaning.upgraded_from_15,
         }
     }
+}
+
+/// The name without the mark Windows, WPS and phones add to a copy of a file: `(1)`, ` (2)`,
+/// `（1）`, ` - 副本`, `_副本`, ` - 副本 (2)`, `_1`; `None` when it has none.
+pub fn without_copy_mark(stem: &str) -> Option<&str> {
+    let (mut rest, mut marked) = (stem, false);
+    loop {
+        let trimmed = rest.trim_end();
+        let before = if let Some(inner) = trimmed.strip_suffix(')').or_else(|| trimmed.strip_suffix('）')) {
+            inner
+                .rsplit_once(['(', '（'])
+                .filter(|(_, n)| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()))
+                .map(|(base, _)| base)
+        } else if let Some(base) = trimmed.strip_suffix("副本") {
+            Some(base.trim_end().trim_end_matches(['-', '_', '－']).trim_end())
+        } else {
+            trimmed
+                .rsplit_once('_')
+                .filter(|(_, n)| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
+                .map(|(base, _)| base)
+        };
+        match before.map(str::trim_end) {
+            Some(base) if !base.is_empty() => (rest, marked) = (base, true),
+            _ => break,
+        }
+    }
+    marked.then_some(rest)
 }
 
 /// The grade (1–12) and class number a photo's folders say: the parent folder is the class
@@ -125,6 +155,24 @@ mod tests {
         );
         for name in ["212100012_3_李娜.jpg", "2121000123_甲_李娜.jpg", "2121000123_3_.jpg"] {
             assert_eq!(PhotoName::parse(name, TODAY), PhotoName::Invalid, "{name}");
+        }
+    }
+
+    #[test]
+    fn copies_are_read_as_the_photo_they_copy() {
+        let id = "11010519491231002X";
+        for copy in ["(1)", " (2)", "（1）", " - 副本", "_副本", " - 副本 (2)", "_1", " - 副本 - 副本"] {
+            assert_eq!(without_copy_mark(&format!("{id}{copy}")), Some(id), "{copy:?}");
+            assert_eq!(
+                PhotoName::parse(&format!("{id}{copy}.jpg"), TODAY),
+                PhotoName::Id { number: id.into(), valid: true, nonstandard: false },
+                "{copy:?}"
+            );
+        }
+        assert_eq!(without_copy_mark("2121000123_3_李娜_1"), Some("2121000123_3_李娜"));
+        // Names without a mark, and marks with nothing before them, are left as they are.
+        for name in [id, "2121000123_03_王小明", "(1)", "副本", "_1", "李娜(一)", "IMG_2024"] {
+            assert_eq!(without_copy_mark(name), None, "{name:?}");
         }
     }
 
