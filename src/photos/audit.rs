@@ -386,12 +386,8 @@ fn check_places(photos: &mut [Photo], roster: &Roster) {
 
     // A student's first photo is the one not named as a copy, whichever sorts first: the copy is
     // the duplicate.
-    let is_copy = |p: &Photo| {
-        let file = p.path.rsplit('/').next().unwrap_or_default();
-        super::naming::without_copy_mark(file.rsplit_once('.').map_or(file, |(stem, _)| stem)).is_some()
-    };
     let mut order: Vec<usize> = (0..photos.len()).collect();
-    order.sort_by_key(|&i| is_copy(&photos[i]));
+    order.sort_by_key(|&i| super::naming::named_as_copy(photos[i].path.rsplit('/').next().unwrap_or_default()));
     let mut first_photo: HashMap<usize, usize> = HashMap::new();
     for i in order {
         let Some(record) = photos[i].record else { continue };

@@ -59,6 +59,12 @@ impl PhotoName {
     }
 }
 
+/// Whether a photo's file name carries a copy's mark (see [`without_copy_mark`]).
+pub fn named_as_copy(file_name: &str) -> bool {
+    let (stem, _) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
+    without_copy_mark(stem).is_some()
+}
+
 /// The name without the mark Windows, WPS and phones add to a copy of a file: `(1)`, ` (2)`,
 /// `（1）`, ` - 副本`, `_副本`, ` - 副本 (2)`, `_1`; `None` when it has none.
 pub fn without_copy_mark(stem: &str) -> Option<&str> {
@@ -170,6 +176,7 @@ mod tests {
             );
         }
         assert_eq!(without_copy_mark("2121000123_3_李娜_1"), Some("2121000123_3_李娜"));
+        assert!(named_as_copy(&format!("{id} - 副本.jpg")) && !named_as_copy(&format!("{id}.jpg")));
         // Names without a mark, and marks with nothing before them, are left as they are.
         for name in [id, "2121000123_03_王小明", "(1)", "副本", "_1", "李娜(一)", "IMG_2024"] {
             assert_eq!(without_copy_mark(name), None, "{name:?}");
