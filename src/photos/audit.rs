@@ -57,6 +57,11 @@ impl Photo {
         }
     }
 
+    /// Whether another photo of the same student came first (this one is `PHOTO_DUPLICATE`).
+    pub fn second_of_student(&self) -> bool {
+        self.inspection.findings.iter().any(|(code, _)| *code == Code::PhotoDuplicate)
+    }
+
     /// Whether a student's photo must be taken again.
     pub fn needs_retake(&self) -> bool {
         self.record.is_some() && self.picture_unfixable()

@@ -80,8 +80,7 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 None => Path::new(UNMATCHED_FOLDER).join(&photo.path).with_extension("jpg"),
             };
             // Only photos that are copied claim a name: a second photo of a student is not.
-            let copied = !photo.picture_unfixable()
-                && !photo.inspection.findings.iter().any(|(c, _)| *c == Code::PhotoDuplicate);
+            let copied = !photo.picture_unfixable() && !photo.second_of_student();
             if copied && !taken.insert(target.clone()) {
                 let stem = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 let hash = crate::files::short_hash(&format!("{}/{}", photo.dir, photo.path));
@@ -100,7 +99,7 @@ pub fn fix(audit: &PhotoAudit, records: &DataFrame, rules: &Rules, out: &Path) -
                 if photo.picture_unfixable() {
                     return note(crate::say!("需重拍，未复制", "needs a new photo: not copied"));
                 }
-                if photo.inspection.findings.iter().any(|(c, _)| *c == Code::PhotoDuplicate) {
+                if photo.second_of_student() {
                     return note(crate::say!(
                         "同一学生的第二张照片，未复制",
                         "a second photo of the student: not copied"
