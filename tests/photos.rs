@@ -379,3 +379,35 @@ fn copies_named_as_windows_and_wps_name_them_are_the_duplicates() {
         );
     }
 }
+
+#[test]
+fn a_name_registered_with_a_number_in_brackets_is_that_student_not_a_copy() {
+    // Two 林梓铭 in one class without an ID number, the second registered as 林梓铭(2): her photo
+    // is hers, not a copy of the first's.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    generate(&data, 130, 5, &["--format", "csv", "--photos", "--photo-defect-rate", "0"]);
+    let no_id =
+        truth(&data).into_iter().map(|t| t.0).find(|p| p.contains("无证件号")).expect("a photo without a number");
+    let (folder, file) = no_id.rsplit_once('/').unwrap();
+    let name = file.trim_end_matches(".jpg").rsplit('_').next().unwrap().to_owned();
+    let sheet = data.join("sheets/students.csv");
+    let text = std::fs::read_to_string(&sheet).unwrap();
+    let row =
+        text.lines().find(|l| l.split(',').nth(1) == Some(name.as_str()) && l.split(',').nth(5) == Some("")).unwrap();
+    let namesake = row.replacen(&name, &format!("{name}(2)"), 1).replacen(',', "9,", 1);
+    std::fs::write(&sheet, format!("{text}{namesake}\n")).unwrap();
+    let second = format!("{folder}/{}", file.replace(".jpg", "(2).jpg"));
+    std::fs::copy(data.join("photos").join(&no_id), data.join("photos").join(&second)).unwrap();
+
+    let out = dir.path().join("audit");
+    audit(&data.join("photos"), &data.join("sheets"), &out, &[]);
+    let (found, missing) = found(&out);
+    for path in [&no_id, &second] {
+        let codes = found.get(path.as_str()).cloned().unwrap_or_default();
+        assert!(!codes.contains("PHOTO_DUPLICATE") && !codes.contains("PHOTO_NO_RECORD"), "{path}: {codes:?}");
+    }
+    // The namesake's record, the sheet's last line, has its photo.
+    let line = format!(":{}", text.lines().count() + 1);
+    assert!(!missing.iter().any(|record| record.ends_with(&line)), "{line} is without a photo: {missing:?}");
+}

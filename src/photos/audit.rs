@@ -34,6 +34,8 @@ pub struct Photo {
     /// What its bytes show; its findings are extended with those of its name and place.
     pub inspection: super::Inspection,
     pub name: PhotoName,
+    /// Its name was read without a copy's mark (`(1)`, ` - 副本` …): it is a copy.
+    pub copy: bool,
     /// The record it is the photo of: when several share its number, the one whose school code
     /// is in its path, then whose grade and class its folders name, else the first.
     pub record: Option<usize>,
@@ -284,8 +286,14 @@ fn judge(dirs: &[PathBuf], dir: usize, path: PathBuf, roster: &Roster, rules: &R
         Err(e) => (super::Inspection { orientation: 1, ..Default::default() }, Some(e)),
     };
     let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let name = PhotoName::parse(&file_name, as_of);
-    let mut photo = Photo { dir, path: relative, inspection, name, record: None };
+    // A copy's mark is read away only when the name as written is nobody's: `李娜(2)` may be the
+    // class's second 李娜, registered so.
+    let written = PhotoName::parse(&file_name, as_of);
+    let (name, copy) = match PhotoName::parse_copy(&file_name, as_of) {
+        Some(copied) if roster.records_of(&written).is_empty() => (copied, true),
+        _ => (written, false),
+    };
+    let mut photo = Photo { dir, path: relative, inspection, name, copy, record: None };
     // Several records may share a number (one student registered twice): the photo is of the
     // one whose school code a folder above it names, then whose grade and class its folders
     // say, else of the first.
@@ -392,7 +400,7 @@ fn check_places(photos: &mut [Photo], roster: &Roster) {
     // A student's first photo is the one not named as a copy, whichever sorts first: the copy is
     // the duplicate.
     let mut order: Vec<usize> = (0..photos.len()).collect();
-    order.sort_by_key(|&i| super::naming::named_as_copy(photos[i].path.rsplit('/').next().unwrap_or_default()));
+    order.sort_by_key(|&i| photos[i].copy);
     let mut first_photo: HashMap<usize, usize> = HashMap::new();
     for i in order {
         let Some(record) = photos[i].record else { continue };

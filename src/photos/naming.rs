@@ -28,11 +28,20 @@ pub enum PhotoName {
 }
 
 impl PhotoName {
-    /// The name read as the rule lays it out, a copy's mark (see [`without_copy_mark`]) left out:
-    /// a copy is a photo of the same student.
+    /// The name read as the rule lays it out, as it is written.
     pub fn parse(file_name: &str, as_of: Date) -> PhotoName {
         let (stem, extension) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
-        let stem = without_copy_mark(stem).unwrap_or(stem);
+        PhotoName::parse_stem(stem, extension, as_of)
+    }
+
+    /// The name read without a copy's mark (see [`without_copy_mark`]), when it has one: the copy
+    /// is a photo of the student the name without it points to.
+    pub fn parse_copy(file_name: &str, as_of: Date) -> Option<PhotoName> {
+        let (stem, extension) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
+        without_copy_mark(stem).map(|stem| PhotoName::parse_stem(stem, extension, as_of))
+    }
+
+    fn parse_stem(stem: &str, extension: &str, as_of: Date) -> PhotoName {
         let other_extension = extension != "jpg";
         let parts: Vec<&str> = stem.split(['_', '＿']).collect();
         if let [school, class, name] = parts.as_slice() {
@@ -57,12 +66,6 @@ impl PhotoName {
             nonstandard: other_extension || cleaning.reformatted || cleaning.upgraded_from_15,
         }
     }
-}
-
-/// Whether a photo's file name carries a copy's mark (see [`without_copy_mark`]).
-pub fn named_as_copy(file_name: &str) -> bool {
-    let (stem, _) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
-    without_copy_mark(stem).is_some()
 }
 
 /// The name without the mark Windows, WPS and phones add to a copy of a file: `(1)`, ` (2)`,
@@ -170,13 +173,15 @@ mod tests {
         for copy in ["(1)", " (2)", "（1）", " - 副本", "_副本", " - 副本 (2)", "_1", " - 副本 - 副本"] {
             assert_eq!(without_copy_mark(&format!("{id}{copy}")), Some(id), "{copy:?}");
             assert_eq!(
-                PhotoName::parse(&format!("{id}{copy}.jpg"), TODAY),
-                PhotoName::Id { number: id.into(), valid: true, nonstandard: false },
+                PhotoName::parse_copy(&format!("{id}{copy}.jpg"), TODAY),
+                Some(PhotoName::Id { number: id.into(), valid: true, nonstandard: false }),
                 "{copy:?}"
             );
+            // As written, it is no number.
+            assert_eq!(PhotoName::parse(&format!("{id}{copy}.jpg"), TODAY), PhotoName::Invalid, "{copy:?}");
         }
         assert_eq!(without_copy_mark("2121000123_3_李娜_1"), Some("2121000123_3_李娜"));
-        assert!(named_as_copy(&format!("{id} - 副本.jpg")) && !named_as_copy(&format!("{id}.jpg")));
+        assert_eq!(PhotoName::parse_copy(&format!("{id}.jpg"), TODAY), None);
         // Names without a mark, and marks with nothing before them, are left as they are.
         for name in [id, "2121000123_03_王小明", "(1)", "副本", "_1", "李娜(一)", "IMG_2024"] {
             assert_eq!(without_copy_mark(name), None, "{name:?}");
