@@ -7,6 +7,8 @@ pub const ETHNICITIES_TSV: &str = include_str!("../datasets/ethnicities.tsv");
 pub const SURNAME_FREQUENCIES_TSV: &str = include_str!("../datasets/surname_frequencies.tsv");
 pub const GIVEN_NAMES_TSV: &str = include_str!("../datasets/given_names.tsv");
 pub const UNIHAN_READINGS_TSV: &str = include_str!("../datasets/unihan_readings.tsv");
+/// SeetaFace's frontal face detector (datasets/faces/README.md).
+pub const FACE_MODEL: &[u8] = include_bytes!("../datasets/faces/seeta_fd_frontal_v1.0.bin");
 
 /// The data lines of a TSV table, split into fields: `#` comments and blank lines skipped.
 pub fn tsv_rows(table: &str) -> impl Iterator<Item = Vec<&str>> {

@@ -50,8 +50,9 @@ pub struct Args {
     /// Largest file size allowed, in KB (1,024 bytes).
     #[arg(long, value_name = "KB", default_value_t = Rules::default().max_bytes / 1024)]
     max_kb: u64,
-    /// Sharpness (variance of the Laplacian, see README) under which a photo is blurred.
-    #[arg(long, value_name = "VARIANCE", default_value_t = Rules::default().min_sharpness)]
+    /// Sharpness under which a photo is blurred: the share of the face's detail that blurring it
+    /// once more takes away (0–1; see README).
+    #[arg(long, value_name = "SHARE", default_value_t = Rules::default().min_sharpness)]
     min_sharpness: f64,
 }
 

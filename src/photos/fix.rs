@@ -18,6 +18,7 @@ use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 
 use super::audit::{Photo, PhotoAudit};
+use super::measure::Head;
 use super::{decode, inspect, naming, Rules, MM_PER_INCH, WIDTH_MM};
 use crate::columns::Text;
 use crate::error::{Error, Result};
@@ -188,30 +189,10 @@ impl Columns<'_> {
 pub fn correct(bytes: &[u8], rules: &Rules) -> std::result::Result<(Vec<u8>, String), String> {
     let (image, _) = decode(bytes, rules)?;
     let (w, h) = image.dimensions();
-    let aspect = rules.aspect;
-    // The crop: as wide (or as tall) as the photo allows, centred on the head across and keeping
-    // a little space above it.
     let portrait = super::measure::measure(image.as_raw(), w as usize, h as usize);
-    let head = portrait.head.map(|head| (head.centre_x, head.top));
-    let (cw, ch) = if f64::from(w) / f64::from(h) > aspect {
-        ((f64::from(h) * aspect).round() as u32, h)
-    } else {
-        (w, (f64::from(w) / aspect).round() as u32)
-    };
-    let x0 =
-        head.map_or((w - cw) / 2, |(cx, _)| (cx - f64::from(cw) / 2.0).round().clamp(0.0, f64::from(w - cw)) as u32);
-    let y0 = head.map_or((h - ch) / 2, |(_, top)| {
-        (top as f64 - 0.08 * f64::from(ch)).round().clamp(0.0, f64::from(h - ch)) as u32
-    });
-    if cw < rules.min_width || ch < rules.min_height {
-        return Err(crate::say!(
-            "裁成26:32后只有{cw}×{ch}像素，不足{}×{}，需重拍",
-            "cropped to 26:32 it is {cw} × {ch} pixels, under {} × {}: needs a new photo",
-            rules.min_width,
-            rules.min_height
-        ));
-    }
-    let cropped: RgbImage = image::imageops::crop_imm(&image, x0, y0, cw, ch).to_image();
+    let crop = crop(w, h, portrait.head, rules)?;
+    let (cw, ch, aspect) = (crop.width, crop.height, rules.aspect);
+    let cropped = crop.of(&image);
     let tw = cw.min(MAX_WIDTH);
     let th = (f64::from(tw) / aspect).round() as u32;
     let scaled =
@@ -255,6 +236,77 @@ pub fn correct(bytes: &[u8], rules: &Rules) -> std::result::Result<(Vec<u8>, Str
         jpeg.len()
     );
     Ok((jpeg, made))
+}
+
+/// A rectangle of the photo to keep. Its columns may reach outside the photo (`x` negative, or
+/// `x + width` past the right edge) to centre a head that is off centre; those columns repeat the
+/// photo's nearest column, which on a plain backdrop is backdrop and below the head continues the
+/// shoulders.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Crop {
+    x: i64,
+    y: u32,
+    width: u32,
+    height: u32,
+}
+
+/// At most this share of a corrected photo's width is filled beside the original.
+const MAX_FILL: f64 = 0.3;
+/// A head this close to the middle (a share of the width) is left where it is rather than filled
+/// beside; well within the rule's 7 %.
+const CENTRED: f64 = 0.02;
+
+/// The 26:32 crop around `head`, as large as the photo allows: centred on the head across, with a
+/// little space above it, so that the head keeps its size. `Err` when the crop is too small, or
+/// when centring would fill beside a head that runs out of the frame (what is missing cannot be
+/// made up) or fill more than [`MAX_FILL`] of the width.
+fn crop(w: u32, h: u32, head: Option<Head>, rules: &Rules) -> std::result::Result<Crop, String> {
+    let (fw, fh) = (f64::from(w), f64::from(h));
+    let width = fw.min(fh * rules.aspect).floor() as u32;
+    let height = ((f64::from(width) / rules.aspect).round() as u32).min(h);
+    if width < rules.min_width || height < rules.min_height {
+        return Err(crate::say!(
+            "裁成26:32后只有{width}×{height}像素，不足{}×{}，需重拍",
+            "cropped to 26:32 it is {width} × {height} pixels, under {} × {}: needs a new photo",
+            rules.min_width,
+            rules.min_height
+        ));
+    }
+    let Some(head) = head else { return Ok(Crop { x: i64::from((w - width) / 2), y: (h - height) / 2, width, height }) };
+    let mut x = (head.centre_x - f64::from(width) / 2.0).round() as i64;
+    let mut fill = (-x).max(x + i64::from(width) - i64::from(w)).max(0);
+    // A head off centre by less than [`CENTRED`] of the width is centred enough: nothing is filled.
+    if fill as f64 <= CENTRED * f64::from(width) {
+        (x, fill) = (x.clamp(0, i64::from(w - width)), 0);
+    }
+    if fill > 0 && head.cut_at_side(w as usize) {
+        return Err(crate::say!(
+            "头部偏离中心且被画面边缘截断，无法居中，需重拍",
+            "the head is off centre and cut by the edge of the photo: it cannot be centred; needs a new photo"
+        ));
+    }
+    if fill as f64 > MAX_FILL * f64::from(width) {
+        return Err(crate::say!(
+            "头部偏离中心太远(居中需补{:.0}%的宽度)，需重拍",
+            "the head is too far off centre (centring it would fill {:.0} % of the width): needs a new photo",
+            fill as f64 / f64::from(width) * 100.0
+        ));
+    }
+    // The space above the head: a third of what is left beside the head's height.
+    let above = (f64::from(height) - (head.chin - head.top)).max(0.0) / 3.0;
+    let y = (head.top.max(0.0) - above).round().clamp(0.0, f64::from(h - height)) as u32;
+    Ok(Crop { x, y, width, height })
+}
+
+impl Crop {
+    /// The crop's pixels, columns outside the photo repeating its nearest column.
+    fn of(&self, image: &RgbImage) -> RgbImage {
+        let last = i64::from(image.width()) - 1;
+        RgbImage::from_fn(self.width, self.height, |x, y| {
+            let source = (self.x + i64::from(x)).clamp(0, last) as u32;
+            *image.get_pixel(source, self.y + y)
+        })
+    }
 }
 
 /// `photo_fixes.csv`: every photo, and what `--fix` made of it.
