@@ -326,3 +326,66 @@ pub fn fixes_frame(audit: &PhotoAudit, fixed: &[Fixed]) -> Result<DataFrame> {
     ];
     Ok(DataFrame::new(fixed.len(), columns)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::photos::measure::HeadFrom;
+
+    /// A head two thirds of a 358 × 441 photo's height, its sides 0.3 of the width either side of
+    /// `centre_x` (clamped to the frame, as measured).
+    fn head(centre_x: f64) -> Head {
+        let half = 0.3 * 358.0;
+        Head {
+            top: 40.0,
+            chin: 334.0,
+            centre_x,
+            left: (centre_x - half).max(0.0) as usize,
+            right: ((centre_x + half) as usize).min(357),
+            from: HeadFrom::Face,
+        }
+    }
+
+    #[test]
+    fn a_centred_head_keeps_the_whole_photo() {
+        let crop = crop(358, 441, Some(head(179.0)), &Rules::default()).unwrap();
+        assert_eq!((crop.x, crop.width, crop.height), (0, 358, 441));
+    }
+
+    #[test]
+    fn a_head_off_centre_within_the_frame_is_centred_by_filling_beside_it() {
+        // 15 % of the width to the left: 54 columns are filled on the left.
+        let crop = crop(358, 441, Some(head(125.0)), &Rules::default()).unwrap();
+        assert_eq!((crop.x, crop.width), (-54, 358));
+        let to_the_right = crop_of_centre(233.0);
+        assert_eq!(to_the_right.x + i64::from(to_the_right.width) - 358, 54);
+        // Off by under 2 % of the width: left where it is, nothing filled.
+        assert_eq!(crop_of_centre(183.0).x, 0);
+    }
+
+    fn crop_of_centre(centre_x: f64) -> Crop {
+        crop(358, 441, Some(head(centre_x)), &Rules::default()).unwrap()
+    }
+
+    #[test]
+    fn a_head_cut_by_the_frame_or_far_off_centre_is_not_made_up() {
+        // Its left side is the photo's edge: what is beyond it is missing.
+        assert!(crop(358, 441, Some(head(100.0)), &Rules::default()).is_err());
+        // Within the frame but 36 % of the width would be filled.
+        let narrow = Head { left: 20, right: 110, ..head(50.0) };
+        assert!(crop(358, 441, Some(narrow), &Rules::default()).is_err());
+        // Too few pixels for the rule, whatever the head.
+        assert!(crop(120, 150, None, &Rules::default()).is_err());
+    }
+
+    #[test]
+    fn filled_columns_repeat_the_nearest_column() {
+        let image = RgbImage::from_fn(4, 2, |x, y| image::Rgb([x as u8 * 10, y as u8, 0]));
+        let left = Crop { x: -2, y: 0, width: 4, height: 2 }.of(&image);
+        let columns: Vec<u8> = (0..4).map(|x| left.get_pixel(x, 1)[0]).collect();
+        assert_eq!(columns, [0, 0, 0, 10]);
+        assert_eq!(left.get_pixel(0, 1)[1], 1);
+        let right = Crop { x: 2, y: 1, width: 4, height: 1 }.of(&image);
+        assert_eq!((0..4).map(|x| right.get_pixel(x, 0)[0]).collect::<Vec<_>>(), [20, 30, 30, 30]);
+    }
+}

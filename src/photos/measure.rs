@@ -134,12 +134,16 @@ pub fn measure(rgb: &[u8], width: usize, height: usize) -> Portrait {
     assert_eq!(rgb.len(), width * height * 3, "RGB buffer of {width} × {height}");
     let pixel = |x: usize, y: usize| &rgb[(y * width + x) * 3..(y * width + x) * 3 + 3];
 
-    let coloured = rgb.chunks_exact(3).filter(|p| p.iter().max().unwrap() - p.iter().min().unwrap() > 24).count();
-    let grayscale = (coloured as f64) < 0.005 * (width * height) as f64;
+    let mut coloured = 0;
     let luma: Vec<u8> = rgb
         .chunks_exact(3)
-        .map(|p| ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8)
+        .map(|p| {
+            let (r, g, b) = (p[0], p[1], p[2]);
+            coloured += usize::from(r.max(g).max(b) - r.min(g).min(b) > 24);
+            ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b)) >> 8) as u8
+        })
         .collect();
+    let grayscale = (coloured as f64) < 0.005 * (width * height) as f64;
     let face = super::face::find(&luma, width, height);
 
     // The border: a band along the top, and along both sides over the upper half; less the
@@ -336,12 +340,15 @@ fn sharpness(luma: &[u8], width: usize, height: usize, face: Option<super::face:
     // Blurred with a 9-pixel box along one direction; variation kept and lost along it.
     let blur_along = |step: usize, len: usize, lines: usize, line_step: usize| {
         let (mut total, mut lost) = (0f64, 0f64);
+        let (mut prefix, mut blurred) = (vec![0f32; len + 1], vec![0f32; len]);
         for line in 0..lines {
             let at = |i: usize| f[line * line_step + i * step];
-            let mut blurred = Vec::with_capacity(len);
             for i in 0..len {
-                let (a, b) = (i.saturating_sub(4), (i + 4).min(len - 1));
-                blurred.push((a..=b).map(at).sum::<f32>() / (b - a + 1) as f32);
+                prefix[i + 1] = prefix[i] + at(i);
+            }
+            for (i, b) in blurred.iter_mut().enumerate() {
+                let (start, end) = (i.saturating_sub(4), (i + 5).min(len));
+                *b = (prefix[end] - prefix[start]) / (end - start) as f32;
             }
             for i in 1..len {
                 let d = (at(i) - at(i - 1)).abs();
