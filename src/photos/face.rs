@@ -8,10 +8,10 @@ use std::sync::OnceLock;
 
 use rustface::{Detector, ImageData, Model};
 
-/// The luma is scanned at least these widths (scaled down by a whole factor), the second only when
-/// the first finds no face: with the detector's 40-pixel window the first finds faces wider than
-/// about 5/8 of the photo, the second down to about 2/5 (an ID photo's face is 2/5 to 3/4 of its
-/// width, 3/5 typically).
+/// The luma is scanned at these widths or a little more (scaled down by a whole factor), the
+/// second only when the first finds no face: with the detector's 40-pixel window the first finds
+/// faces wider than about 5/8 of the photo, the second down to about 2/5 (an ID photo's face is
+/// 2/5 to 3/4 of its width, 3/5 typically).
 pub const SCAN_WIDTHS: [usize; 2] = [64, 100];
 /// The detector's score under which a window is not a face (its authors suggest 0.95–4.5).
 const MIN_SCORE: f64 = 2.0;

@@ -82,6 +82,16 @@ pub enum HeadFrom {
     Outline,
 }
 
+impl HeadFrom {
+    /// Its name in `photos.parquet`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeadFrom::Face => "face",
+            HeadFrom::Outline => "outline",
+        }
+    }
+}
+
 /// The head, in pixels of the upright photo. `top` is negative when the head runs out of the
 /// frame at the top (then it is estimated from the face).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -212,13 +222,9 @@ fn head_of_face(rgb: &[u8], width: usize, height: usize, face: super::face::Face
                 let standing_out = row.chunks_exact(3).filter(|p| distance(p, background) > FOREGROUND_DISTANCE).count();
                 standing_out * 3 >= x1 - x0
             });
-            match crown {
-                // Something at the very top: hair running out of the frame (the estimate is then
-                // above it), or a background unlike the border's (a room behind the curtains).
-                Some(0) => estimate,
-                Some(y) => y as f64,
-                None => estimate,
-            }
+            // Something at the very top is hair running out of the frame (the estimate is then
+            // above it) or a background unlike the border's (a room behind curtains).
+            crown.filter(|&y| y > 0).map_or(estimate, |y| y as f64)
         }
         _ => estimate,
     };
@@ -418,7 +424,7 @@ mod tests {
         assert_eq!(p.background, BLUE);
         assert!(p.uniformity.unwrap() > 0.99);
         let share = p.head_share().unwrap();
-        // The chin is read a little high (see the module's note).
+        // The chin is read a little high (see outline_head).
         assert!((0.60..=0.67).contains(&share), "head share {share}");
         assert!(p.head_offset().unwrap().abs() < 0.01);
     }
