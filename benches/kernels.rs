@@ -52,5 +52,61 @@ fn kernels(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, kernels);
+/// The photo audit's per-photo work on the JPEGs under `$XUEJI_PHOTO_BENCH` (for real faces, the
+/// real-photo set's `photos/`, see tests/real_photos/README.md; for drawn ones, a
+/// `xueji generate --photos` folder): decoding, the whole pixel measure, and the face detector
+/// alone, per photo. Skipped when the variable is not set.
+fn photos(c: &mut Criterion) {
+    let Ok(folder) = std::env::var("XUEJI_PHOTO_BENCH") else {
+        eprintln!("photos: set XUEJI_PHOTO_BENCH to a folder of JPEG photos to measure them");
+        return;
+    };
+    let mut files = Vec::new();
+    let mut folders = vec![std::path::PathBuf::from(folder)];
+    while let Some(dir) = folders.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "jpg") {
+                files.push(std::fs::read(path).unwrap());
+            }
+        }
+    }
+    let decoded: Vec<image::RgbImage> =
+        files.iter().filter_map(|bytes| image::load_from_memory(bytes).ok()).map(|i| i.to_rgb8()).collect();
+    let luma: Vec<Vec<u8>> = decoded
+        .iter()
+        .map(|i| {
+            i.pixels()
+                .map(|p| ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8)
+                .collect()
+        })
+        .collect();
+    let mut group = c.benchmark_group("photos");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(decoded.len() as u64));
+    group.bench_function("decode", |b| {
+        b.iter(|| files.iter().filter_map(|f| image::load_from_memory(black_box(f)).ok()).count())
+    });
+    group.bench_function("measure", |b| {
+        b.iter(|| {
+            for i in &decoded {
+                black_box(xueji::photos::measure::measure(i.as_raw(), i.width() as usize, i.height() as usize));
+            }
+        })
+    });
+    group.bench_function("face_find", |b| {
+        b.iter(|| {
+            decoded
+                .iter()
+                .zip(&luma)
+                .filter(|(i, l)| xueji::photos::face::find(l, i.width() as usize, i.height() as usize).is_some())
+                .count()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, kernels, photos);
 criterion_main!(benches);

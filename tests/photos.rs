@@ -502,10 +502,7 @@ fn real_faces_are_measured_as_a_photographer_would() {
     let again = dir.path().join("again");
     audit(&fixed, &data.join("sheets"), &again, &[]);
     let (after, _) = found(&again);
-    let left: Vec<_> = after
-        .iter()
-        .filter(|(_, codes)| codes.iter().any(|c| c != "PHOTO_DPI_UNDECLARED"))
-        .collect();
+    let left: Vec<_> = after.iter().filter(|(_, codes)| codes.iter().any(|c| c != "PHOTO_DPI_UNDECLARED")).collect();
     assert!(left.is_empty(), "corrected copies still wrong: {left:#?}");
     assert!(copies >= 60, "{copies} correctable photos");
 }

@@ -272,7 +272,9 @@ fn crop(w: u32, h: u32, head: Option<Head>, rules: &Rules) -> std::result::Resul
             rules.min_height
         ));
     }
-    let Some(head) = head else { return Ok(Crop { x: i64::from((w - width) / 2), y: (h - height) / 2, width, height }) };
+    let Some(head) = head else {
+        return Ok(Crop { x: i64::from((w - width) / 2), y: (h - height) / 2, width, height });
+    };
     let mut x = (head.centre_x - f64::from(width) / 2.0).round() as i64;
     let mut fill = (-x).max(x + i64::from(width) - i64::from(w)).max(0);
     // A head off centre by less than [`CENTRED`] of the width is centred enough: nothing is filled.

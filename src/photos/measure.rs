@@ -219,7 +219,8 @@ fn head_of_face(rgb: &[u8], width: usize, height: usize, face: super::face::Face
             let above_face = (face.y.max(0.0) as usize).min(height);
             let crown = (0..above_face).find(|&y| {
                 let row = &rgb[(y * width + x0) * 3..(y * width + x1) * 3];
-                let standing_out = row.chunks_exact(3).filter(|p| distance(p, background) > FOREGROUND_DISTANCE).count();
+                let standing_out =
+                    row.chunks_exact(3).filter(|p| distance(p, background) > FOREGROUND_DISTANCE).count();
                 standing_out * 3 >= x1 - x0
             });
             // Something at the very top is hair running out of the frame (the estimate is then
@@ -238,7 +239,8 @@ fn head_of_face(rgb: &[u8], width: usize, height: usize, face: super::face::Face
         let x1 = ((centre_x + 2.0 * half) as usize).min(width - 1);
         let mouth = face.y + 0.7 * face.size;
         let rows = (top.max(0.0) as usize).min(height)..(mouth.max(0.0) as usize).min(height);
-        let stands_out = |x: usize, y: usize| distance(&rgb[(y * width + x) * 3..][..3], background) > FOREGROUND_DISTANCE;
+        let stands_out =
+            |x: usize, y: usize| distance(&rgb[(y * width + x) * 3..][..3], background) > FOREGROUND_DISTANCE;
         let mut sides = rows.flat_map(|y| {
             let first = (x0..=x1).find(|&x| stands_out(x, y));
             let last = (x0..=x1).rev().find(|&x| stands_out(x, y));
@@ -342,7 +344,8 @@ fn sharpness(luma: &[u8], width: usize, height: usize, face: Option<super::face:
     if w < 12 || h < 12 {
         return 0.0;
     }
-    let f: Vec<f32> = (y0..y1).flat_map(|y| luma[y * width + x0..y * width + x1].iter().map(|&v| f32::from(v))).collect();
+    let f: Vec<f32> =
+        (y0..y1).flat_map(|y| luma[y * width + x0..y * width + x1].iter().map(|&v| f32::from(v))).collect();
     // Blurred with a 9-pixel box along one direction; variation kept and lost along it.
     let blur_along = |step: usize, len: usize, lines: usize, line_step: usize| {
         let (mut total, mut lost) = (0f64, 0f64);
@@ -363,7 +366,11 @@ fn sharpness(luma: &[u8], width: usize, height: usize, face: Option<super::face:
                 lost += f64::from((d - db).max(0.0));
             }
         }
-        if total == 0.0 { 1.0 } else { (total - lost) / total }
+        if total == 0.0 {
+            1.0
+        } else {
+            (total - lost) / total
+        }
     };
     let across = blur_along(1, w, h, w);
     let down = blur_along(w, h, w, 1);

@@ -167,7 +167,10 @@ impl PhotoAudit {
             f64s("face_score", p.iter().map(|p| portrait(p).and_then(|x| x.face).map(|f| f.score)).collect()),
             f64s("head_top", p.iter().map(|p| portrait(p).and_then(|x| x.head).map(|h| h.top)).collect()),
             f64s("head_chin", p.iter().map(|p| portrait(p).and_then(|x| x.head).map(|h| h.chin)).collect()),
-            strings("head_from", p.iter().map(|p| portrait(p).and_then(|x| x.head).map(|h| h.from.as_str().to_owned())).collect()),
+            strings(
+                "head_from",
+                p.iter().map(|p| portrait(p).and_then(|x| x.head).map(|h| h.from.as_str().to_owned())).collect(),
+            ),
             f64s("border_uniformity", p.iter().map(|p| portrait(p).and_then(|x| x.uniformity)).collect()),
             f64s("head_share", p.iter().map(|p| portrait(p).and_then(|x| x.head_share())).collect()),
             f64s("head_offset", p.iter().map(|p| portrait(p).and_then(|x| x.head_offset())).collect()),
