@@ -32,7 +32,9 @@ fn kernels(c: &mut Criterion) {
     group.throughput(Throughput::Elements(NAMES.len() as u64));
     group.bench_function("normalize_name", |b| b.iter(|| NAMES.map(|n| normalize_name(black_box(n)))));
     let names: Vec<String> = NAMES.iter().map(|n| normalize_name(n).0).collect();
-    group.bench_function("name_pinyin", |b| b.iter(|| names.iter().map(|n| name_pinyin(black_box(n))).collect::<Vec<_>>()));
+    group.bench_function("name_pinyin", |b| {
+        b.iter(|| names.iter().map(|n| name_pinyin(black_box(n))).collect::<Vec<_>>())
+    });
     group.bench_function("name_pinyin_variants", |b| {
         b.iter(|| names.iter().map(|n| name_pinyin_variants(black_box(n), 9)).collect::<Vec<_>>())
     });

@@ -9,11 +9,12 @@
 ///   stage, knowing nothing of the pipeline.
 /// - The stages, in the order a record goes through them; `compare` comes before `check`
 ///   because exact duplicates ask compare's name rule whether two records sharing a number are
-///   one person. `outcome` holds what a dedupe found, as data, for `report` to write.
+///   one person. `labels` holds what an analyst said of pairs, for the dedupe to obey; `outcome`
+///   what a dedupe found, as data, for `report` to write.
 /// - The jobs built on the stages: the photo audit, reconciling police verdicts, the chained
 ///   pipeline (`check`, `dedupe`, `run`, `link`, Spark's worker), and the generator and
 ///   evaluator of synthetic provinces.
-pub const LAYERS: [&str; 24] = [
+pub const LAYERS: [&str; 25] = [
     // foundation
     "lang",
     "problems",
@@ -33,6 +34,7 @@ pub const LAYERS: [&str; 24] = [
     "block",
     "score",
     "cluster",
+    "labels",
     "outcome",
     "report",
     // jobs

@@ -18,6 +18,7 @@ pub mod files;
 pub mod gb11643;
 pub mod generate;
 pub mod ingest;
+pub mod labels;
 pub mod lang;
 pub mod normalize;
 pub mod outcome;

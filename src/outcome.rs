@@ -108,6 +108,8 @@ pub struct DedupeRun {
     pub histogram: WeightHistogram,
     pub clustering: Clustering,
     pub settings: DedupeSettings,
+    /// What the analyst's labels did, when there were any.
+    pub review: Option<crate::labels::ReviewSummary>,
 }
 
 /// How many of the other members a DUPLICATE_SUSPECTED message names.

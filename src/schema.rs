@@ -57,6 +57,10 @@ fields! {
     "cluster_no" "聚类号" [];
     "check_reason" "核查原因" [];
     "verdict" "核查结果" ["比对结果", "核验结果", "结果", "核查意见"];
+    "record_id_l" "记录号1" ["record_id_1"];
+    "record_id_r" "记录号2" ["record_id_2"];
+    "judgement" "判定" ["复核判定", "人工判定", "label"];
+    "review_note" "复核备注" ["判定备注"];
 }
 
 /// Fields a sheet must have a column for: without them no record can be verified or matched.

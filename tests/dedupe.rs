@@ -132,3 +132,103 @@ fn settings_files_choose_the_rules() {
         "{stderr}"
     );
 }
+
+/// Reported pairs of a dedupe output, and each clustered record's cluster.
+fn pairs_and_clusters(
+    out: &Path,
+) -> (std::collections::BTreeSet<(String, String)>, std::collections::HashMap<String, String>) {
+    let pairs = read_parquet(&out.join("duplicate_pairs.parquet"));
+    let (l, r) = (common::strings(&pairs, "record_id_l"), common::strings(&pairs, "record_id_r"));
+    let clusters = read_parquet(&out.join("clusters.parquet"));
+    let (ids, of) = (common::strings(&clusters, "record_id"), common::strings(&clusters, "cluster_id"));
+    (l.into_iter().zip(r).collect(), ids.into_iter().zip(of).collect())
+}
+
+#[test]
+fn labels_decide_their_pairs_and_the_clusters_obey_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("g");
+    generate(&data, 3000, 11, &[]);
+    let before = dir.path().join("before");
+    on_generated("dedupe", &data.join("sheets"), &before, &[]);
+    let (pairs, clusters) = pairs_and_clusters(&before);
+    let mut reported = pairs.iter();
+    let apart = reported.next().unwrap().clone();
+    let unsure = reported.next().unwrap().clone();
+    // Two records of two different clusters, said to be one person.
+    let mut clustered: Vec<(&String, &String)> = clusters.iter().collect();
+    clustered.sort();
+    let first = clustered[0];
+    let other = clustered.iter().find(|(_, c)| *c != first.1).unwrap();
+    let together = (first.0.clone(), other.0.clone());
+    assert!(!pairs.contains(&together));
+
+    let labels = dir.path().join("复核.csv");
+    let rows = [
+        ("记录号1,记录号2,判定,复核备注".to_owned()),
+        format!("{},{},不同人,双胞胎", apart.0, apart.1),
+        format!("{},{},同一人,", together.0, together.1),
+        format!("{},{},不确定,", unsure.0, unsure.1),
+        format!("NO-SUCH-RECORD,{},不同人,", apart.0),
+        format!("{},{},,", unsure.0, unsure.1),
+    ];
+    std::fs::write(&labels, format!("\u{feff}{}\n", rows.join("\n"))).unwrap();
+    let after = dir.path().join("after");
+    let said = on_generated("dedupe", &data.join("sheets"), &after, &["--labels", labels.to_str().unwrap()]);
+    assert!(said.contains("复核标签4条") && said.contains("2对的判定与模型不同"), "{said}");
+    assert!(said.contains("未使用") && said.contains("NO-SUCH-RECORD"), "{said}");
+
+    // Exactly the labelled decisions changed.
+    let (labelled, clusters_after) = pairs_and_clusters(&after);
+    let mut expected = pairs.clone();
+    expected.remove(&apart);
+    expected.insert(together.clone());
+    assert_eq!(labelled, expected);
+    let cluster = |id: &String| clusters_after.get(id).cloned();
+    assert!(cluster(&apart.0).is_none() || cluster(&apart.0) != cluster(&apart.1));
+    assert!(cluster(&together.0).is_some() && cluster(&together.0) == cluster(&together.1));
+    assert!(cluster(&unsure.0).is_some() && cluster(&unsure.0) == cluster(&unsure.1));
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(after.join("dedupe_summary.json")).unwrap()).unwrap();
+    let review = &summary["review"];
+    assert_eq!((review["labels"].as_u64(), review["overruled"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(review["unmatched"].as_array().unwrap().len(), 1);
+    assert_eq!(review["unmatched"][0]["row"].as_u64(), Some(5));
+    let reviewed: u64 = review["bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["same"].as_u64().unwrap() + b["different"].as_u64().unwrap())
+        .sum();
+    assert_eq!(reviewed, 2);
+    // Without labels the summary says nothing of them.
+    let plain = std::fs::read_to_string(before.join("dedupe_summary.json")).unwrap();
+    assert!(!plain.contains("\"review\""));
+
+    // `run` obeys the same labels.
+    let campaign = dir.path().join("campaign");
+    on_generated("run", &data.join("sheets"), &campaign, &["--labels", labels.to_str().unwrap()]);
+    assert_eq!(pairs_and_clusters(&campaign).0, expected);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(campaign.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["review"]["overruled"].as_u64(), Some(2));
+    let report = std::fs::read_to_string(campaign.join("report.html")).unwrap();
+    assert!(report.contains("复核标签") && report.contains("2对的判定与模型不同") && report.contains("95%区间"));
+
+    // A judgement that is none of the three words stops the run, naming file, row and column.
+    std::fs::write(&labels, format!("记录号1,记录号2,判定\n{},{},大概是\n", apart.0, apart.1)).unwrap();
+    let refused = common::xueji(&[
+        "dedupe",
+        data.join("sheets").to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--out",
+        dir.path().join("refused").to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("复核.csv") && stderr.contains("第2行，判定列") && stderr.contains("大概是"), "{stderr}");
+}

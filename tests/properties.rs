@@ -12,6 +12,7 @@ use xueji::check::verify_document;
 use xueji::compare::{compare, han_close, Side};
 use xueji::files::{inert, uninert};
 use xueji::ingest::rounded::{rounding, spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
+use xueji::labels::Judgement;
 use xueji::normalize::codes::{
     is_unknown_word, normalize_class, normalize_document_type, normalize_ethnicity, normalize_grade, normalize_phone,
     normalize_school_code, normalize_sex,
@@ -172,7 +173,7 @@ fn no_whitespace(text: &str) -> bool {
 }
 
 #[test]
-fn cell_functions_33_survive_330000_cases_of_arbitrary_unicode() {
+fn cell_functions_34_survive_340000_cases_of_arbitrary_unicode() {
     let today = Date::new(2026, 9, 1).unwrap();
     let mut suite = Suite { functions: 0, cases: 0 };
 
@@ -345,6 +346,13 @@ fn cell_functions_33_survive_330000_cases_of_arbitrary_unicode() {
         parse_verdict(t);
         Ok(())
     });
+    suite.check("Judgement::parse", |t| {
+        // A judgement read is one of the three, and reads back from its own word.
+        if let Some(judgement) = Judgement::parse(t) {
+            prop_assert_eq!(Judgement::parse(judgement.word()), Some(judgement));
+        }
+        Ok(())
+    });
     suite.check("mask", |t| {
         prop_assert_eq!(mask(t).chars().count(), t.chars().count());
         Ok(())
@@ -360,5 +368,5 @@ fn cell_functions_33_survive_330000_cases_of_arbitrary_unicode() {
         "property suite: {} functions, {} cases (arbitrary Unicode and template vocabulary, {CASES} each)",
         suite.functions, suite.cases
     );
-    assert_eq!(suite.functions, 33);
+    assert_eq!(suite.functions, 34);
 }

@@ -260,7 +260,7 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let (_dir, run) = checked(3000, 41);
     let settings = DedupeSettings::default();
     let mut records = run.records.clone();
-    let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
+    let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None, &[]).unwrap();
 
     let n = records.height();
     let features = Features::new(&records).unwrap();
@@ -370,7 +370,7 @@ fn worker_score_and_a_driver_clustering_give_the_pairs_and_clusters_of_one_machi
     let (_dir, run) = checked(3000, 43);
     let settings = DedupeSettings::default();
     let records = run.records.clone();
-    let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None).unwrap();
+    let one_machine = xueji::pipeline::dedupe::dedupe_records(run, &settings, None, &[]).unwrap();
     let features = Features::new(&records).unwrap();
     let n = records.height();
     let stage = worker::Stage::Score(Box::new(one_machine.model.clone()));

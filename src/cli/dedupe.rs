@@ -50,7 +50,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = args.scoring.settings()?;
     let model = args.scoring.model()?;
     let options = args.input.check_options();
-    let mut run = dedupe_inputs(&args.input.inputs, &args.input.options()?, &options, &settings, model)?;
+    let labels = args.scoring.labels()?;
+    let mut run = dedupe_inputs(&args.input.inputs, &args.input.options()?, &options, &settings, model, &labels)?;
     run.write(&args.out)?;
     let summary = run.summary();
 
@@ -80,6 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             summary.split_components.len()
         )
     );
+    for line in summary.review.iter().flat_map(|review| review.lines()) {
+        println!("{line}");
+    }
     if args.explain_blocking {
         println!(
             "{}",

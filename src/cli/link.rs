@@ -32,7 +32,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = args.scoring.settings()?;
     let model = args.scoring.model()?;
     let options = args.input.check_options();
-    let mut linked = link(&args.input.inputs, &args.input.options()?, &options, &args.against, &settings, model)?;
+    let mut linked = link(
+        &args.input.inputs,
+        &args.input.options()?,
+        &options,
+        &args.against,
+        &settings,
+        model,
+        &args.scoring.labels()?,
+    )?;
     linked.run.write(&args.out)?;
     let summary = linked.run.summary();
     println!(
@@ -56,6 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             summary.id_conflicts
         )
     );
+    for line in summary.review.iter().flat_map(|review| review.lines()) {
+        println!("{line}");
+    }
     println!("{}", super::time_line(summary.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
     println!("{}", xueji::say!("已写入{}：{}", "wrote {} in {}", args.out.display(), DEDUPE_OUTPUTS.join(", ")));
     Ok(())

@@ -266,6 +266,12 @@ pub struct ScoringArgs {
     /// used instead of fitting new ones.
     #[arg(long, value_name = "model.json")]
     pub model: Option<PathBuf>,
+    /// Labelled pairs (CSV or Excel with 记录号1, 记录号2 and 判定 = 同一人 / 不同人 / 不确定,
+    /// optionally 复核备注): review.html's export, a 复核清单, or duplicate_pairs.csv with a 判定
+    /// column added. A labelled pair is decided by its label, never by the model; 不同人 is never
+    /// clustered together. The labels' precision per probability band is reported.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub labels: Vec<PathBuf>,
 }
 
 impl ScoringArgs {
@@ -280,6 +286,10 @@ impl ScoringArgs {
 
     pub fn model(&self) -> anyhow::Result<Option<Model>> {
         Ok(self.model.as_deref().map(Model::load).transpose()?)
+    }
+
+    pub fn labels(&self) -> anyhow::Result<Vec<xueji::labels::Label>> {
+        Ok(xueji::labels::read(&self.labels)?)
     }
 }
 

@@ -57,6 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         check: args.input.check_options(),
         dedupe,
         model: args.scoring.model()?,
+        labels: args.scoring.labels()?,
         export: ExportOptions {
             by_county: args.by_county,
             mask: args.mask,
@@ -82,6 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (what, n) in counts {
         let label = if xueji::lang::english() { what } else { xueji::report::html::count_label(what) };
         println!("{label:<40} {n}");
+    }
+    for line in manifest.review.iter().flat_map(|review| review.lines()) {
+        println!("{line}");
     }
     println!("{}", super::time_line(manifest.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
     println!(

@@ -14,6 +14,7 @@ use crate::check::run::check_inputs;
 use crate::check::CheckOptions;
 use crate::error::{Error, Result};
 use crate::ingest::{FileRead, IngestOptions};
+use crate::labels::Label;
 use crate::outcome::{DedupeSettings, PairKind};
 use crate::problems::Severity;
 use crate::progress::Stopwatch;
@@ -45,6 +46,9 @@ pub struct Manifest {
     pub returns: Vec<PathBuf>,
     /// The per-school lists of students to photograph, under `photo_retakes/` (with `--photos`).
     pub photo_retakes: Vec<PathBuf>,
+    /// What `--labels` did (absent without labels; also in dedupe_summary.json).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::labels::ReviewSummary>,
     /// Seconds per stage, in order.
     pub timings: Vec<(String, f64)>,
 }
@@ -55,6 +59,8 @@ pub struct Campaign<'a> {
     pub check: CheckOptions,
     pub dedupe: DedupeSettings,
     pub model: Option<Model>,
+    /// An analyst's labels on pairs (`--labels`): they decide those pairs.
+    pub labels: Vec<Label>,
     pub export: ExportOptions,
     /// Photo folders to audit against the records (none: no photo stage).
     pub photos: Vec<PathBuf>,
@@ -85,7 +91,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     // The inputs are read: from here on the folder is this run's (an input error above leaves
     // an earlier campaign as it was).
     start_writing(out)?;
-    let mut run = dedupe_records(check, &campaign.dedupe, campaign.model)?;
+    let mut run = dedupe_records(check, &campaign.dedupe, campaign.model, &campaign.labels)?;
     // Schools see every duplicate group they are part of, in problems.csv and their returns.
     let found = run.duplicate_problems()?;
     run.check.problems.extend(found);
@@ -183,6 +189,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         police_files,
         returns,
         photo_retakes: photos.map(|p| p.retake_lists).unwrap_or_default(),
+        review: run.review.clone(),
         timings,
     };
     // The manifest says complete first, the report last: stopped between the two, the report

@@ -1,6 +1,6 @@
 //! `dedupe`: block → compare → score → cluster over the checked records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -14,6 +14,7 @@ use crate::columns::{par_row_chunks, Text};
 use crate::compare::{Features, Levels, FIELDS, LEVELS};
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
+use crate::labels::{Judgement, Label, Review, ReviewSummary};
 use crate::outcome::{
     weight_bin, DedupeRun, DedupeSettings, PairKind, ScoredPair, WeightHistogram, HISTOGRAM_BINS, HISTOGRAM_LOW,
 };
@@ -45,20 +46,27 @@ pub fn judge(levels: &Levels, score: &Score, threshold: f64) -> Option<PairKind>
 
 /// Reads, normalizes and checks the inputs, then finds the records of one person: blocking,
 /// comparison, Fellegi–Sunter scoring (with `model` when given, else fitted by EM) and clustering.
+/// Pairs an analyst labelled ([`labels`]) are decided by their label.
 pub fn dedupe_inputs(
     inputs: &[PathBuf],
     ingest_options: &IngestOptions,
     check_options: &CheckOptions,
     settings: &DedupeSettings,
     model: Option<Model>,
+    labels: &[Label],
 ) -> Result<DedupeRun> {
     let check = check_inputs(inputs, ingest_options, check_options)?;
-    dedupe_records(check, settings, model)
+    dedupe_records(check, settings, model, labels)
 }
 
 /// [`dedupe_inputs`] on records already checked.
-pub fn dedupe_records(check: CheckRun, settings: &DedupeSettings, model: Option<Model>) -> Result<DedupeRun> {
-    dedupe_records_from(check, settings, model, 0)
+pub fn dedupe_records(
+    check: CheckRun,
+    settings: &DedupeSettings,
+    model: Option<Model>,
+    labels: &[Label],
+) -> Result<DedupeRun> {
+    dedupe_records_from(check, settings, model, 0, labels)
 }
 
 /// Dedupe where only pairs with a record at index `first_new` or later count: records before it
@@ -68,6 +76,7 @@ pub fn dedupe_records_from(
     settings: &DedupeSettings,
     model: Option<Model>,
     first_new: usize,
+    labels: &[Label],
 ) -> Result<DedupeRun> {
     let mut watch = Stopwatch::start("block");
     let records = &check.records;
@@ -133,16 +142,75 @@ pub fn dedupe_records_from(
     drop(levels);
     watch.next("cluster", &mut check.timings);
 
-    let matches: Vec<(u32, u32, f64)> =
-        pairs.iter().filter(|p| p.kind == PairKind::Match).map(|p| (p.a, p.b, p.score.probability)).collect();
-    let clustering = cluster::cluster(n, &matches, settings.cohesion, |a, b| {
+    let review = Review::resolve(labels, &Text::of(records, "record_id")?, n);
+    let overruled = decide_by_labels(&review, &mut pairs, |a, b| {
         let levels = features.compare(a as usize, b as usize);
-        member_probability(&levels, &score_pair(a, &levels), &model)
+        let score = score_pair(a, &levels);
+        ScoredPair { a, b, levels, score, kind: PairKind::Match }
+    });
+    let matches: Vec<(u32, u32, f64)> = pairs
+        .iter()
+        .filter(|p| p.kind == PairKind::Match)
+        .map(|p| (p.a, p.b, if review.judgement(p.a, p.b).is_some() { 1.0 } else { p.score.probability }))
+        .collect();
+    // Labels decide their pairs; records 同一人 labels tie together (A = B = C) stay together.
+    let tied = review.same_groups();
+    let clustering = cluster::cluster(n, &matches, settings.cohesion, |a, b| match review.judgement(a, b) {
+        Some(Judgement::Same) => 1.0,
+        Some(Judgement::Different) => 0.0,
+        _ if tied.get(&a).is_some_and(|g| tied.get(&b) == Some(g)) => 1.0,
+        _ => {
+            let levels = features.compare(a as usize, b as usize);
+            member_probability(&levels, &score_pair(a, &levels), &model)
+        }
+    });
+    let review = (!labels.is_empty()).then(|| {
+        ReviewSummary::new(
+            &review,
+            |a, b| {
+                let levels = features.compare(a as usize, b as usize);
+                score_pair(a, &levels).probability
+            },
+            overruled,
+        )
     });
     watch.finish(&mut check.timings);
     drop(features);
 
-    Ok(DedupeRun { check, candidates, model, pairs, histogram, clustering, settings: settings.clone() })
+    Ok(DedupeRun { check, candidates, model, pairs, histogram, clustering, settings: settings.clone(), review })
+}
+
+/// Applies the labels of `review` to the reported `pairs` (ordered by record pair): a pair
+/// labelled 不同人 is no match, one labelled 同一人 is a match, scored by `score` when it was
+/// not reported. Returns how many labels decided otherwise than the model.
+fn decide_by_labels(review: &Review, pairs: &mut Vec<ScoredPair>, score: impl Fn(u32, u32) -> ScoredPair) -> usize {
+    if review.decided.is_empty() {
+        return 0;
+    }
+    let mut overruled = 0;
+    pairs.retain(|p| {
+        let apart = p.kind == PairKind::Match && review.judgement(p.a, p.b) == Some(Judgement::Different);
+        overruled += usize::from(apart);
+        !apart
+    });
+    let reported: HashSet<(u32, u32)> = pairs.iter().map(|p| (p.a.min(p.b), p.a.max(p.b))).collect();
+    for p in pairs.iter_mut() {
+        if p.kind != PairKind::Match && review.judgement(p.a, p.b) == Some(Judgement::Same) {
+            p.kind = PairKind::Match;
+            overruled += 1;
+        }
+    }
+    let mut same: Vec<(u32, u32)> = review
+        .decided
+        .iter()
+        .filter(|&(pair, &j)| j == Judgement::Same && !reported.contains(pair))
+        .map(|(&pair, _)| pair)
+        .collect();
+    same.sort_unstable();
+    overruled += same.len();
+    pairs.extend(same.into_iter().map(|(a, b)| score(a, b)));
+    pairs.sort_by_key(|p| (p.a, p.b));
+    overruled
 }
 
 /// The model [`dedupe_records`] fits over `records` records: u from the random pairs' level
@@ -347,6 +415,7 @@ impl DedupeRun {
             self.settings.threshold,
         );
         summary.timings = self.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
+        summary.review = self.review.clone();
         summary
     }
 
@@ -414,6 +483,9 @@ pub struct DedupeSummary {
     pub split_components: Vec<usize>,
     pub histogram: WeightHistogram,
     pub threshold: f64,
+    /// What `--labels` did (absent without labels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewSummary>,
     /// Not written to dedupe_summary.json, which must be the same on every run.
     #[serde(skip)]
     pub timings: Vec<(String, f64)>,
@@ -464,6 +536,7 @@ impl DedupeSummary {
             split_components: clustering.split_components.clone(),
             histogram: histogram.clone(),
             threshold,
+            review: None,
             timings: Vec::new(),
         }
     }

@@ -18,6 +18,7 @@ use crate::columns::Text;
 use crate::compare::Features;
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
+use crate::labels::Label;
 use crate::outcome::{DedupeRun, DedupeSettings};
 use crate::progress::Stopwatch;
 use crate::score::Model;
@@ -85,6 +86,7 @@ pub fn link(
     registry: &Path,
     settings: &DedupeSettings,
     model: Option<Model>,
+    labels: &[Label],
 ) -> Result<LinkRun> {
     let model = match model {
         Some(model) => model,
@@ -187,6 +189,6 @@ pub fn link(
     watch.finish(&mut new.timings);
     let combined =
         CheckRun { records: narrowed, problems: new.problems, timings: new.timings, preflight: new.preflight };
-    let run = dedupe_records_from(combined, settings, Some(model), registry_candidates)?;
+    let run = dedupe_records_from(combined, settings, Some(model), registry_candidates, labels)?;
     Ok(LinkRun { run, registry_rows, registry_candidates, new_records })
 }

@@ -445,6 +445,37 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
         &["概率 probability", "记录对 pairs"],
         &summary.matches_by_probability.iter().map(|(b, n)| vec![b.clone(), n.to_string()]).collect::<Vec<_>>(),
     ));
+    if let Some(review) = &run.review {
+        let _ = write!(html, "<h2>{}</h2>", bi("复核标签 Review labels"));
+        for line in review.lines() {
+            let _ = write!(html, "<p>{}</p>", esc(&line));
+        }
+        let bands: Vec<Vec<String>> = review
+            .bands
+            .iter()
+            .map(|b| {
+                vec![
+                    format!("{:.1}–{:.1}", b.low, b.high),
+                    b.reviewed().to_string(),
+                    b.same.to_string(),
+                    b.different.to_string(),
+                    format!("{:.2}", b.precision),
+                    format!("{:.2}–{:.2}", b.interval.0, b.interval.1),
+                ]
+            })
+            .collect();
+        html.push_str(&table(
+            &[
+                "概率段 probability band",
+                "复核对数 reviewed",
+                "同一人 one person",
+                "不同人 two people",
+                "精确率 precision",
+                "95%区间 95 % interval",
+            ],
+            &bands,
+        ));
+    }
     let _ = write!(html, "<h2>{}</h2>", bi("候选对匹配权重 Match weights of all candidate pairs (log scale)"));
     html.push_str(&histogram(run));
     let _ = write!(html, "<h2>{}</h2>", bi("分块 Blocking"));
