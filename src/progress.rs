@@ -68,3 +68,29 @@ impl Stopwatch {
         notify(Event::Finished(self.stage, elapsed));
     }
 }
+
+/// A stage's name on screen (the manifest and JSON keep the English one).
+pub fn stage_name(stage: &str) -> &str {
+    if crate::lang::english() {
+        return stage;
+    }
+    match stage {
+        "ingest" => "读取",
+        "normalize" => "规范化",
+        "check" => "核查",
+        "write problems" => "写出问题学籍",
+        "block" => "分块",
+        "compare" => "比对",
+        "frequencies" => "统计频次",
+        "fit" => "拟合模型",
+        "score" => "打分",
+        "cluster" => "聚类",
+        "write duplicates" => "写出重复学籍",
+        "police export" => "导出公安核查名单",
+        "school returns" => "写出学校回执",
+        "photos" => "照片",
+        "read registry" => "读取学籍库",
+        "total" => "合计",
+        other => other,
+    }
+}

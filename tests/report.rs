@@ -69,6 +69,20 @@ fn report_renders_with_the_totals() {
     {
         assert!(dom_text.contains(&format!("<h2>{heading}</h2>")), "{heading}");
     }
+    // Stages, blocking rules and match levels read in Chinese first; the histogram's log axis
+    // has its counts; the example pairs are three different people, nearest the threshold.
+    for said in [
+        "<td>读取</td>",
+        "<td>分块</td>",
+        "身份证号（差一位）（id_one_digit）",
+        "姓名拼音 + 出生年月（pinyin_birth_month）",
+    ] {
+        assert!(dom_text.contains(said), "{said} not in the rendered page");
+    }
+    assert!(dom_text.contains(r#"text-anchor="end">10</text>"#), "counts on the histogram's axis");
+    assert!(dom_text.contains("姓名 ") && dom_text.contains("出生日期 相同"), "levels in Chinese");
+    let examples: Vec<&str> = dom_text.split(r#"class="chart waterfall""#).skip(1).collect();
+    assert_eq!(examples.len(), 3);
     // Chinese must draw as Chinese: a CJK font is installed where the picture is taken.
     let fonts = Command::new("fc-list").arg(":lang=zh").output().map(|o| o.stdout).unwrap_or_default();
     if std::env::var_os("CI").is_some() {

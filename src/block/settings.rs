@@ -43,6 +43,31 @@ pub enum KeyPart {
 }
 
 impl KeyPart {
+    /// The part as people read it (report.html).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            KeyPart::Id => "身份证号",
+            KeyPart::IdOneDigit => "身份证号（差一位）",
+            KeyPart::IdSpreadsheet => "被表格截断的身份证号",
+            KeyPart::IdDateSequence => "证件号的出生日期和顺序码",
+            KeyPart::Name => "姓名",
+            KeyPart::NamePinyin => "姓名拼音",
+            KeyPart::NameInitials => "姓名拼音首字母",
+            KeyPart::NameFirstLetter => "姓名拼音第一个字母",
+            KeyPart::Surname => "姓",
+            KeyPart::BirthDate => "出生日期",
+            KeyPart::BirthYear => "出生年",
+            KeyPart::BirthYearMonth => "出生年月",
+            KeyPart::BirthDayMonth => "出生月日",
+            KeyPart::Sex => "性别",
+            KeyPart::GuardianPhone => "监护人电话",
+            KeyPart::County => "区县",
+            KeyPart::Household => "户口所在地",
+            KeyPart::SchoolCode => "学校标识码",
+            KeyPart::NoId => "无证件号",
+        }
+    }
+
     /// Key passes of a rule with this part: rounded and cut digits for `IdSpreadsheet`.
     pub(super) fn passes(self) -> usize {
         match self {
@@ -59,6 +84,11 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The rule as people read it: its key parts joined (`姓名拼音 + 出生年月`).
+    pub fn label_zh(&self) -> String {
+        self.keys.iter().map(|k| k.label_zh()).collect::<Vec<_>>().join(" + ")
+    }
+
     pub(super) fn passes(&self) -> usize {
         self.keys.iter().map(|k| k.passes()).max().unwrap_or(1)
     }

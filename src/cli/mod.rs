@@ -129,7 +129,7 @@ fn show_progress() {
                     ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_message(stage_name(stage).to_owned());
+                bar.set_message(xueji::progress::stage_name(stage).to_owned());
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 *current = Some(bar);
             }
@@ -138,42 +138,21 @@ fn show_progress() {
                     bar.set_style(
                         ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
-                    bar.finish_with_message(format!("{} {:.2}s", stage_name(stage), took.as_secs_f64()));
+                    bar.finish_with_message(format!(
+                        "{} {:.2}s",
+                        xueji::progress::stage_name(stage),
+                        took.as_secs_f64()
+                    ));
                 }
             }
         }
     });
 }
 
-/// A stage's name on screen (the manifest and JSON keep the English one).
-pub fn stage_name(stage: &str) -> &str {
-    if xueji::lang::english() {
-        return stage;
-    }
-    match stage {
-        "ingest" => "读取",
-        "normalize" => "规范化",
-        "check" => "核查",
-        "write problems" => "写出问题学籍",
-        "block" => "分块",
-        "compare" => "比对",
-        "frequencies" => "统计频次",
-        "fit" => "拟合模型",
-        "score" => "打分",
-        "cluster" => "聚类",
-        "write duplicates" => "写出重复学籍",
-        "police export" => "导出公安核查名单",
-        "school returns" => "写出学校回执",
-        "photos" => "照片",
-        "read registry" => "读取学籍库",
-        "total" => "合计",
-        other => other,
-    }
-}
-
 /// `用时：读取 0.01s，…` / `time: ingest 0.01s, …`.
 pub fn time_line<'a>(timings: impl Iterator<Item = (&'a str, f64)>) -> String {
-    let parts: Vec<String> = timings.map(|(stage, t)| format!("{} {t:.2}s", stage_name(stage))).collect();
+    let parts: Vec<String> =
+        timings.map(|(stage, t)| format!("{} {t:.2}s", xueji::progress::stage_name(stage))).collect();
     format!("{}{}", xueji::lang::pick("用时：", "time: "), parts.join(xueji::lang::pick("，", ", ")))
 }
 

@@ -25,7 +25,7 @@ use crate::normalize::name::{
 /// returns it; labels, priors and terms cannot drift from the enum.
 macro_rules! levels {
     ($(#[$meta:meta])* $name:ident {
-        $($(#[$vmeta:meta])* $variant:ident = $label:literal, $prior:literal $(, $term:ident)?;)+
+        $($(#[$vmeta:meta])* $variant:ident = $label:literal $zh:literal, $prior:literal $(, $term:ident)?;)+
     }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,6 +39,8 @@ macro_rules! levels {
         impl $name {
             pub const ALL: &'static [$name] = &[$name::Missing, $($name::$variant,)+];
             pub const LABELS: &'static [&'static str] = &["missing", $($label,)+];
+            /// The levels as people read them (report.html, review.html).
+            pub const LABELS_ZH: &'static [&'static str] = &["缺失", $($zh,)+];
             /// EM's starting m per level (1 for `missing`, which carries no weight).
             pub const M_PRIORS: &'static [f64] = &[1.0, $($prior,)+];
             /// The value whose frequency weighs each level, where one does.
@@ -67,79 +69,79 @@ pub enum Term {
 
 levels! {
     NameLevel {
-        Exact = "exact", 0.70, Name;
+        Exact = "exact" "完全相同", 0.70, Name;
         /// Equal after width, space, dot and traditional folding, or once digits and symbols
         /// typed into it are dropped (`李娜2`).
-        Normalized = "normalized", 0.10, Name;
+        Normalized = "normalized" "规范化后相同", 0.10, Name;
         /// A homophone, any heteronym reading, or the name typed in pinyin (`Wang Xinyi`).
-        Pinyin = "pinyin", 0.14, Pinyin;
+        Pinyin = "pinyin" "同音", 0.14, Pinyin;
         /// Jaro-Winkler ≥ 0.92 on pinyin (平翘舌, 前后鼻音).
-        PinyinClose = "pinyin_close", 0.02;
+        PinyinClose = "pinyin_close" "拼音相近", 0.02;
         /// One character slipped in a name of three or more.
-        HanClose = "han_close", 0.02;
-        Different = "different", 0.02;
+        HanClose = "han_close" "差一个字", 0.02;
+        Different = "different" "不同", 0.02;
     }
 }
 
 levels! {
     BirthLevel {
-        Exact = "exact", 0.70;
+        Exact = "exact" "相同", 0.70;
         /// Equal to the date the other record's valid ID number carries.
-        IdDate = "id_date", 0.05;
-        OneDay = "one_day", 0.07;
-        DayMonthSwap = "day_month_swap", 0.05;
+        IdDate = "id_date" "同证件号中的日期", 0.05;
+        OneDay = "one_day" "差一天", 0.07;
+        DayMonthSwap = "day_month_swap" "日月颠倒", 0.05;
         /// Same day and month, the year one off (placed in a grade by age).
-        YearOff = "year_off", 0.03;
-        OneDigit = "one_digit", 0.04;
-        Different = "different", 0.06;
+        YearOff = "year_off" "年份差一年", 0.03;
+        OneDigit = "one_digit" "差一位数字", 0.04;
+        Different = "different" "不同", 0.06;
     }
 }
 
 levels! {
     IdLevel {
-        Exact = "exact", 0.55;
+        Exact = "exact" "相同", 0.55;
         /// One number is the other as a spreadsheet kept it (15 significant digits, then zeros).
-        Spreadsheet = "spreadsheet", 0.03;
+        Spreadsheet = "spreadsheet" "被表格截断", 0.03;
         /// One character wrong, dropped or doubled.
-        OneDigit = "one_digit", 0.10;
-        Transposition = "transposition", 0.08;
+        OneDigit = "one_digit" "差一位", 0.10;
+        Transposition = "transposition" "两位颠倒", 0.08;
         /// Birth date and sequence agree, the region does not: one child, the region mistyped.
-        RegionOnly = "region_only", 0.02;
-        Different = "different", 0.20;
+        RegionOnly = "region_only" "仅地区码不同", 0.02;
+        Different = "different" "不同", 0.20;
         /// Same birth date, another sequence number, not one typo apart: two children born on
         /// one day. Decisive.
-        OtherSequence = "other_sequence", 0.01;
+        OtherSequence = "other_sequence" "同日出生、顺序码不同", 0.01;
         /// Two different numbers that both pass GB 11643 (checksum and date): by MOD 11-2 not
         /// one number typed wrong, so two people. Decisive.
-        BothValid = "both_valid", 0.01;
+        BothValid = "both_valid" "两个有效号码", 0.01;
     }
 }
 
 levels! {
     EqualityLevel {
-        Equal = "equal", 0.95;
-        Different = "different", 0.05;
+        Equal = "equal" "相同", 0.95;
+        Different = "different" "不同", 0.05;
     }
 }
 
 levels! {
     SchoolLevel {
-        SameSchool = "same_school", 0.20;
+        SameSchool = "same_school" "同一学校", 0.20;
         /// Another school, grade equal or one apart (a transfer).
-        GradeContinuity = "grade_continuity", 0.60;
-        Different = "different", 0.20;
+        GradeContinuity = "grade_continuity" "转学（年级衔接）", 0.60;
+        Different = "different" "不同", 0.20;
     }
 }
 
 levels! {
     GuardianLevel {
-        Phone = "phone", 0.75;
+        Phone = "phone" "电话相同", 0.75;
         /// Same guardian name, phones differ or unknown (weighed by the name's frequency).
-        Name = "name", 0.10, GuardianName;
+        Name = "name" "姓名相同", 0.10, GuardianName;
         /// Only the name or only the phone is known on both sides, and it differs.
-        OneDiffers = "one_differs", 0.10;
+        OneDiffers = "one_differs" "一项不同", 0.10;
         /// Other name and other phone: another family, or the other parent with a new phone.
-        BothDiffer = "both_differ", 0.05;
+        BothDiffer = "both_differ" "都不同", 0.05;
     }
 }
 
@@ -158,6 +160,8 @@ macro_rules! fields {
         pub const FIELDS: [&str; [$($label),+].len()] = [$($label),+];
         /// The level labels of each field, by level index.
         pub const LEVELS: [&[&str]; FIELDS.len()] = [$($level::LABELS),+];
+        /// The same in Chinese, for what people read.
+        pub const LEVELS_ZH: [&[&str]; FIELDS.len()] = [$($level::LABELS_ZH),+];
         /// EM's starting m of each field's levels, by level index.
         pub const M_PRIORS: [&[f64]; FIELDS.len()] = [$($level::M_PRIORS),+];
         /// The value whose frequency weighs each field's levels, by level index.

@@ -75,10 +75,11 @@ fn bar_chart(items: &[(String, u64)]) -> String {
 fn histogram(run: &DedupeRun) -> String {
     let h = &run.histogram;
     let max = h.counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-    let (bar, height) = (8.0, 160.0);
+    // A margin on the left for the counts' axis.
+    let (bar, height, left) = (8.0, 160.0, 64.0);
     let mut svg = format!(
         r#"<svg class="chart" width="{}" height="{}" role="img">"#,
-        bar * h.counts.len() as f64 + 40.0,
+        left + bar * h.counts.len() as f64 + 20.0,
         height + 44.0
     );
     for (k, &count) in h.counts.iter().enumerate() {
@@ -87,7 +88,7 @@ fn histogram(run: &DedupeRun) -> String {
         let _ = write!(
             svg,
             r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{hgt:.1}"><title>weight {}: {count} pairs</title></rect>"#,
-            20.0 + k as f64 * bar,
+            left + k as f64 * bar,
             height - hgt,
             bar - 1.0,
             h.low + k as i32
@@ -96,26 +97,42 @@ fn histogram(run: &DedupeRun) -> String {
     let t = run.settings.threshold.clamp(1e-9, 1.0 - 1e-9);
     let lambda = run.model.lambda;
     let threshold_weight = (t / (1.0 - t)).log2() - (lambda / (1.0 - lambda)).log2();
-    let x = 20.0 + (threshold_weight - f64::from(h.low)) * bar;
+    let x = left + (threshold_weight - f64::from(h.low)) * bar;
     let _ = write!(
         svg,
-        r#"<line class="threshold" x1="{x:.1}" x2="{x:.1}" y1="0" y2="{height}"/><text x="{:.1}" y="12">threshold {t} (weight {threshold_weight:.1})</text>"#,
-        x + 4.0
+        r#"<line class="threshold" x1="{x:.1}" x2="{x:.1}" y1="0" y2="{height}"/><text x="{:.1}" y="12">{} {t} ({} {threshold_weight:.1})</text>"#,
+        x + 4.0,
+        bi("阈值 threshold"),
+        bi("权重 weight")
     );
     let _ = write!(
         svg,
-        r#"<text x="20" y="{:.1}">{} →</text><text x="2" y="{:.1}" transform="rotate(-90 10 {:.1})">{}</text>"#,
+        r#"<text x="{left}" y="{:.1}">{} →</text><text x="2" y="{:.1}" transform="rotate(-90 10 {:.1})">{}</text>"#,
         height + 34.0,
         bi("匹配权重 match weight (bits)"),
         height,
         height,
         bi("对数 pairs, log scale")
     );
+    // Counts on the log axis: 1, 10, 100, … up to the largest bin.
+    let mut tick = 1.0_f64;
+    while tick <= max {
+        let y = height - tick.ln_1p() / max.ln_1p() * height;
+        let _ = write!(
+            svg,
+            r#"<line class="axis" x1="{:.1}" x2="{left}" y1="{y:.1}" y2="{y:.1}"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 4.0,
+            left - 6.0,
+            y + 4.0,
+            tick
+        );
+        tick *= 10.0;
+    }
     for w in (h.low..=h.low + h.counts.len() as i32).step_by(10) {
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{}" text-anchor="middle">{w}</text>"#,
-            20.0 + f64::from(w - h.low) * bar,
+            left + f64::from(w - h.low) * bar,
             height + 16.0
         );
     }
@@ -195,7 +212,10 @@ fn waterfall(run: &DedupeRun, pair: &crate::outcome::ScoredPair, names: &Text, i
     let mut steps: Vec<(String, f64)> = vec![(bi("先验 prior").into(), prior)];
     let levels = pair.levels.indices();
     for (f, weight) in pair.score.field_weights.iter().enumerate() {
-        let level = crate::compare::LEVELS[f][levels[f] as usize];
+        let level = crate::lang::pick(
+            crate::compare::LEVELS_ZH[f][levels[f] as usize],
+            crate::compare::LEVELS[f][levels[f] as usize],
+        );
         let field = crate::lang::pick(FIELD_LABELS[f], crate::compare::FIELDS[f]);
         steps.push((format!("{field} {level}"), *weight));
     }
@@ -421,11 +441,20 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
         bi("每个字段的匹配权重（比特）依次相加 Each field's match weight, in bits, added to the prior.")
     );
     let (names, record_ids) = (Text::of(records, "name")?, Text::of(records, "record_id")?);
-    let mut examples: Vec<&crate::outcome::ScoredPair> =
+    let mut matches: Vec<&crate::outcome::ScoredPair> =
         run.pairs.iter().filter(|p| p.kind == crate::outcome::PairKind::Match).collect();
-    // The least certain matches first: they are where a reader wants to see why.
-    examples.sort_by(|a, b| a.score.weight.total_cmp(&b.score.weight).then((a.a, a.b).cmp(&(b.a, b.b))));
-    for pair in examples.iter().take(3) {
+    // Those nearest the threshold first, where a reader wants to see why; one per person.
+    let threshold = run.settings.threshold;
+    matches.sort_by(|a, b| {
+        let gap = |p: &crate::outcome::ScoredPair| (p.score.probability - threshold).abs();
+        gap(a).total_cmp(&gap(b)).then((a.a, a.b).cmp(&(b.a, b.b)))
+    });
+    let cluster_of: HashMap<u32, usize> =
+        run.clustering.clusters.iter().enumerate().flat_map(|(k, c)| c.iter().map(move |&r| (r, k))).collect();
+    let mut shown = std::collections::HashSet::new();
+    let examples =
+        matches.into_iter().filter(|p| shown.insert(cluster_of.get(&p.a).copied().unwrap_or(usize::MAX))).take(3);
+    for pair in examples {
         html.push_str(&waterfall(run, pair, &names, &record_ids));
     }
 
@@ -492,8 +521,12 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
             .blocking
             .iter()
             .map(|s| {
+                let rule = run.settings.blocking.rules.iter().find(|r| r.name == s.rule);
                 vec![
-                    s.rule.clone(),
+                    match rule {
+                        Some(rule) if !crate::lang::english() => format!("{}（{}）", rule.label_zh(), s.rule),
+                        _ => s.rule.clone(),
+                    },
                     s.pairs.to_string(),
                     s.new_pairs.to_string(),
                     s.blocks.to_string(),
@@ -506,7 +539,10 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
     let _ = write!(html, "<h2>{}</h2>", bi("耗时 Timings"));
     html.push_str(&table(
         &["阶段 stage", "秒 seconds"],
-        &timings.iter().map(|(s, t)| vec![s.clone(), format!("{t:.2}")]).collect::<Vec<_>>(),
+        &timings
+            .iter()
+            .map(|(s, t)| vec![crate::progress::stage_name(s).to_owned(), format!("{t:.2}")])
+            .collect::<Vec<_>>(),
     ));
     html.push_str("<p>Generated by xueji ");
     html.push_str(env!("CARGO_PKG_VERSION"));
