@@ -92,6 +92,9 @@ pub struct ScoredPair {
     pub kind: PairKind,
 }
 
+/// The lowest probability of a candidate pair review.html shows below the threshold.
+pub const NEAR_FLOOR: f64 = 0.05;
+
 /// Match weights of all candidate pairs, in whole-bit bins from -40 to +40, for the histogram.
 #[derive(Clone, Debug, Serialize)]
 pub struct WeightHistogram {
@@ -105,6 +108,8 @@ pub struct DedupeRun {
     pub model: Model,
     /// Matches and ID conflicts, ordered by record pair.
     pub pairs: Vec<ScoredPair>,
+    /// Candidate pairs scored below the threshold down to [`NEAR_FLOOR`], for review.html.
+    pub near: Vec<ScoredPair>,
     pub histogram: WeightHistogram,
     pub clustering: Clustering,
     pub settings: DedupeSettings,

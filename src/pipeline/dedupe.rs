@@ -17,6 +17,7 @@ use crate::ingest::IngestOptions;
 use crate::labels::{Judgement, Label, Review, ReviewSummary};
 use crate::outcome::{
     weight_bin, DedupeRun, DedupeSettings, PairKind, ScoredPair, WeightHistogram, HISTOGRAM_BINS, HISTOGRAM_LOW,
+    NEAR_FLOOR,
 };
 use crate::progress::Stopwatch;
 use crate::report;
@@ -118,23 +119,28 @@ pub fn dedupe_records_from(
 
     let score_pair =
         |a: u32, levels: &Levels| -> Score { model.score(levels, &Terms::of(&features, a as usize), &frequencies) };
-    let scored: Vec<(Vec<ScoredPair>, Vec<u64>)> = par_row_chunks(candidates.pairs.len(), |range| {
-        let mut kept = Vec::new();
+    let scored: Vec<(Vec<ScoredPair>, Vec<ScoredPair>, Vec<u64>)> = par_row_chunks(candidates.pairs.len(), |range| {
+        let (mut kept, mut near) = (Vec::new(), Vec::new());
         let mut counts = vec![0u64; HISTOGRAM_BINS];
         for k in range {
             let (a, b) = candidates.pairs[k];
             let score = score_pair(a, &levels[k]);
             counts[weight_bin(score.weight)] += 1;
-            if let Some(kind) = judge(&levels[k], &score, settings.threshold) {
-                kept.push(ScoredPair { a, b, levels: levels[k], score, kind });
+            match judge(&levels[k], &score, settings.threshold) {
+                Some(kind) => kept.push(ScoredPair { a, b, levels: levels[k], score, kind }),
+                None if score.probability >= NEAR_FLOOR => {
+                    near.push(ScoredPair { a, b, levels: levels[k], score, kind: PairKind::Match })
+                }
+                None => {}
             }
         }
-        (kept, counts)
+        (kept, near, counts)
     });
-    let mut pairs = Vec::new();
+    let (mut pairs, mut near) = (Vec::new(), Vec::new());
     let mut histogram = WeightHistogram { low: HISTOGRAM_LOW, counts: vec![0; HISTOGRAM_BINS] };
-    for (kept, counts) in scored {
+    for (kept, below, counts) in scored {
         pairs.extend(kept);
+        near.extend(below);
         for (total, c) in histogram.counts.iter_mut().zip(counts) {
             *total += c;
         }
@@ -177,7 +183,10 @@ pub fn dedupe_records_from(
     watch.finish(&mut check.timings);
     drop(features);
 
-    Ok(DedupeRun { check, candidates, model, pairs, histogram, clustering, settings: settings.clone(), review })
+    // A pair a label made a match is no longer below the threshold.
+    let reported: HashSet<(u32, u32)> = pairs.iter().map(|p| (p.a, p.b)).collect();
+    near.retain(|p| !reported.contains(&(p.a, p.b)));
+    Ok(DedupeRun { check, candidates, model, pairs, near, histogram, clustering, settings: settings.clone(), review })
 }
 
 /// Applies the labels of `review` to the reported `pairs` (ordered by record pair): a pair
@@ -234,7 +243,7 @@ pub fn fit_model(
 }
 
 /// The files `dedupe` writes into its output folder.
-pub const DEDUPE_OUTPUTS: [&str; 7] = [
+pub const DEDUPE_OUTPUTS: [&str; 8] = [
     "duplicate_pairs.parquet",
     "duplicate_pairs.csv",
     "clusters.parquet",
@@ -242,6 +251,7 @@ pub const DEDUPE_OUTPUTS: [&str; 7] = [
     "id_conflicts.csv",
     "model.json",
     "dedupe_summary.json",
+    "review.html",
 ];
 
 /// The records whose columns the outputs show: all of them (one machine), or those a driver
@@ -430,6 +440,10 @@ impl DedupeRun {
             summary: self.summary(),
         };
         outputs.write(out)?;
+        let page = report::review::review_page(self, crate::lang::pick("一人多籍复核", "duplicate review"))?;
+        crate::files::write_atomic(&out.join("review.html"), |w| {
+            std::io::Write::write_all(w, page.as_bytes()).map_err(|e| Error::io(out, e))
+        })?;
         watch.finish(&mut self.check.timings);
         Ok(())
     }

@@ -5,6 +5,7 @@
 pub mod html;
 pub mod police;
 pub mod returns;
+pub mod review;
 
 use std::collections::BTreeMap;
 
