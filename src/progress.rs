@@ -88,6 +88,7 @@ pub fn stage_name(stage: &str) -> &str {
         "write duplicates" => "写出重复学籍",
         "police export" => "导出公安核查名单",
         "school returns" => "写出学校回执",
+        "review lists" => "写出复核清单",
         "photos" => "照片",
         "read registry" => "读取学籍库",
         "total" => "合计",

@@ -216,6 +216,51 @@ fn labels_decide_their_pairs_and_the_clusters_obey_them() {
     let report = std::fs::read_to_string(campaign.join("report.html")).unwrap();
     assert!(report.contains("复核标签") && report.contains("2对的判定与模型不同") && report.contains("95%区间"));
 
+    // The counties' 复核清单 carry the same pairs with a 判定 column that takes only the three
+    // words; one filled in and handed back is read by --labels like the page's export.
+    let lists: Vec<String> =
+        manifest["review_lists"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+    assert!(!lists.is_empty());
+    let mut listed = std::collections::BTreeSet::new();
+    let mut first_row: Option<Vec<String>> = None;
+    for list in &lists {
+        use calamine::Reader;
+        let path = campaign.join("review").join(list);
+        let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+        let range = workbook.worksheet_range_at(0).unwrap().unwrap();
+        let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+        assert_eq!(&rows[1][..4], ["记录号1", "记录号2", "判定", "复核备注"]);
+        for row in &rows[2..] {
+            listed.insert((row[0].clone(), row[1].clone()));
+        }
+        if first_row.is_none() {
+            first_row = rows[2..].iter().find(|r| r[5] == "匹配").cloned();
+        }
+        let mut sheet = String::new();
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        std::io::Read::read_to_string(&mut archive.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut sheet).unwrap();
+        assert!(sheet.contains("<dataValidation") && sheet.contains("同一人,不同人,不确定"), "{list}");
+    }
+    let reported: std::collections::BTreeSet<(String, String)> = expected.iter().cloned().collect();
+    assert!(reported.is_subset(&listed), "every reported pair is in a 复核清单");
+    let row = first_row.expect("a match in a 复核清单");
+    assert!(labelled.contains(&(row[0].clone(), row[1].clone())));
+    let returned = dir.path().join("复核清单_交回.xlsx");
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (c, header) in ["记录号1", "记录号2", "判定", "复核备注"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *header).unwrap();
+    }
+    for (c, value) in [row[0].as_str(), row[1].as_str(), "不同人", "县里核实：两个孩子"].iter().enumerate()
+    {
+        sheet.write_string(1, c as u16, *value).unwrap();
+    }
+    workbook.save(&returned).unwrap();
+    let from_excel = dir.path().join("from_excel");
+    on_generated("dedupe", &data.join("sheets"), &from_excel, &["--labels", returned.to_str().unwrap()]);
+    let (after_excel, _) = pairs_and_clusters(&from_excel);
+    assert!(!after_excel.contains(&(row[0].clone(), row[1].clone())));
+
     // A judgement that is none of the three words stops the run, naming file, row and column.
     std::fs::write(&labels, format!("记录号1,记录号2,判定\n{},{},大概是\n", apart.0, apart.1)).unwrap();
     let refused = common::xueji(&[

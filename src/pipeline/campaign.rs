@@ -44,6 +44,8 @@ pub struct Manifest {
     pub police_files: Vec<ExportedFile>,
     /// The school return workbooks and county summaries, under `returns/`.
     pub returns: Vec<PathBuf>,
+    /// The counties' 复核清单 (the pairs of review.html, to judge in Excel), under `review/`.
+    pub review_lists: Vec<PathBuf>,
     /// The per-school lists of students to photograph, under `photo_retakes/` (with `--photos`).
     pub photo_retakes: Vec<PathBuf>,
     /// What `--labels` did (absent without labels; also in dedupe_summary.json).
@@ -127,6 +129,9 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     let returns =
         report::returns::write(&run.check.records, &run.check.problems, &out.join("returns"), campaign.check.as_of)?;
     watch.finish(&mut run.check.timings);
+    let watch = Stopwatch::start("review lists");
+    let review_lists = report::review::write_worklists(&run, &out.join("review"), campaign.check.as_of)?;
+    watch.finish(&mut run.check.timings);
 
     let photos = if campaign.photos.is_empty() {
         None
@@ -188,6 +193,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         counts,
         police_files,
         returns,
+        review_lists,
         photo_retakes: photos.map(|p| p.retake_lists).unwrap_or_default(),
         review: run.review.clone(),
         timings,
@@ -237,7 +243,11 @@ fn start_writing(out: &Path) -> Result<()> {
             "xueji_version": env!("CARGO_PKG_VERSION"),
             "complete": false,
             "note": "a run started writing here and has not finished (or was interrupted): rerun it",
-            "earlier": { "returns": earlier["returns"], "photo_retakes": earlier["photo_retakes"] },
+            "earlier": {
+                "returns": earlier["returns"],
+                "review_lists": earlier["review_lists"],
+                "photo_retakes": earlier["photo_retakes"],
+            },
         });
         serde_json::to_writer_pretty(&mut *w, &note).map_err(|e| Error::input(out, e.to_string()))
     })?;
@@ -256,7 +266,7 @@ fn start_writing(out: &Path) -> Result<()> {
         remove(&police.join("SHA256SUMS"))?;
     }
     // The earlier run's return workbooks, as its manifest lists them (relative paths only).
-    for (key, folder) in [("returns", "returns"), ("photo_retakes", "photo_retakes")] {
+    for (key, folder) in [("returns", "returns"), ("review_lists", "review"), ("photo_retakes", "photo_retakes")] {
         let folder = out.join(folder);
         for file in earlier[key].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
             let relative = Path::new(file);

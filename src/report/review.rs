@@ -34,17 +34,17 @@ const SHOWN: [(&str, &str); 13] = [
 ];
 
 /// The compared fields' names as people read them, in the order of [`FIELDS`].
-pub const FIELD_LABELS: [&str; FIELDS.len()] = ["姓名", "出生日期", "身份证件号", "性别", "学校", "监护人", "户口所在地", "民族"];
+pub const FIELD_LABELS: [&str; FIELDS.len()] =
+    ["姓名", "出生日期", "身份证件号", "性别", "学校", "监护人", "户口所在地", "民族"];
 
 /// The page for `run`, with `near` the candidate pairs scored below the threshold that are shown
 /// beside the reported ones.
 pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
     let records = &run.check.records;
-    // Columns every run has are required; a sheet may lack the others.
-    let always = ["record_id", "name", "id_number", "birth_date", "sex", "place_city", "place_county"];
-    let columns: Vec<Text> = SHOWN
+    // What a run's records have of them (linking keeps only the columns it compares).
+    let columns: Vec<Option<Text>> = SHOWN
         .iter()
-        .map(|(name, _)| if always.contains(name) { Text::of(records, name) } else { Text::optional(records, name) })
+        .map(|(name, _)| records.column(name).is_ok().then(|| Text::of(records, name)).transpose())
         .collect::<Result<Vec<_>>>()?;
     let pairs: Vec<(&ScoredPair, u8)> = run
         .pairs
@@ -58,7 +58,7 @@ pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
     let mut shown: Vec<Vec<&str>> = Vec::new();
     let mut slot = |r: u32| -> usize {
         *index.entry(r).or_insert_with(|| {
-            shown.push(columns.iter().map(|c| c.get(r as usize).unwrap_or("")).collect());
+            shown.push(columns.iter().map(|c| c.as_ref().and_then(|c| c.get(r as usize)).unwrap_or("")).collect());
             shown.len() - 1
         })
     };
@@ -128,4 +128,126 @@ pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
         js = include_str!("review.js"),
     );
     Ok(html)
+}
+
+/// The 复核清单 headers: the pair, the judgement to make, then what to judge by.
+const LIST_HEADERS: [&str; 18] = [
+    "记录号1",
+    "记录号2",
+    "判定",
+    "复核备注",
+    "同一人概率",
+    "类别",
+    "姓名1",
+    "姓名2",
+    "身份证件号1",
+    "身份证件号2",
+    "出生日期1",
+    "出生日期2",
+    "学校名称1",
+    "学校名称2",
+    "班级1",
+    "班级2",
+    "监护人联系电话1",
+    "监护人联系电话2",
+];
+
+/// `review/<地市>/复核清单_<区县>.xlsx`: the pairs of review.html for county staff who review in
+/// Excel, by the county of the pair's first record, with a 判定 column that takes only
+/// 同一人 / 不同人 / 不确定 (what `--labels` reads back). Returns the files written, relative to `dir`.
+pub fn write_worklists(
+    run: &DedupeRun,
+    dir: &std::path::Path,
+    day: crate::normalize::date::Date,
+) -> Result<Vec<std::path::PathBuf>> {
+    use crate::error::Error;
+    let records = &run.check.records;
+    let text = |name: &str| Text::of(records, name);
+    let (city, county) = (text("place_city")?, text("place_county")?);
+    let (ids, names, numbers, births) = (text("record_id")?, text("name")?, text("id_number")?, text("birth_date")?);
+    let (schools, classes, phones) = (
+        Text::optional(records, "school_name")?,
+        Text::optional(records, "class")?,
+        Text::optional(records, "guardian_phone")?,
+    );
+    let kinds = [
+        crate::lang::pick("阈值以下", "below the threshold"),
+        crate::lang::pick("匹配", "match"),
+        crate::lang::pick("证件号冲突", "ID conflict"),
+    ];
+    let mut by_county: std::collections::BTreeMap<(&str, &str), Vec<[String; LIST_HEADERS.len()]>> = Default::default();
+    let pairs = run
+        .pairs
+        .iter()
+        .map(|p| (p, if p.kind == PairKind::IdConflict { 2 } else { 1 }))
+        .chain(run.near.iter().map(|p| (p, 0)));
+    for (p, kind) in pairs {
+        let (a, b) = (p.a as usize, p.b as usize);
+        let both = |t: &Text| [t.get(a).unwrap_or("").to_owned(), t.get(b).unwrap_or("").to_owned()];
+        let [id1, id2] = both(&ids);
+        let [n1, n2] = both(&names);
+        let [i1, i2] = both(&numbers);
+        let [b1, b2] = both(&births);
+        let [s1, s2] = both(&schools);
+        let [c1, c2] = both(&classes);
+        let [g1, g2] = both(&phones);
+        let row = [
+            id1,
+            id2,
+            String::new(),
+            String::new(),
+            format!("{:.4}", p.score.probability),
+            kinds[kind].to_owned(),
+            n1,
+            n2,
+            i1,
+            i2,
+            b1,
+            b2,
+            s1,
+            s2,
+            c1,
+            c2,
+            g1,
+            g2,
+        ];
+        by_county.entry((city.get(a).unwrap_or(""), county.get(a).unwrap_or(""))).or_default().push(row);
+    }
+    let mut written = Vec::new();
+    for ((city, county), mut rows) in by_county {
+        // Least certain first: they need the closest look.
+        rows.sort_by(|x, y| x[4].cmp(&y[4]).then_with(|| x[..2].cmp(&y[..2])));
+        let unknown = |t: &str| if t.is_empty() { "未知".to_owned() } else { crate::files::file_stem(t) };
+        let relative = std::path::PathBuf::from(unknown(city)).join(format!("复核清单_{}.xlsx", unknown(county)));
+        let path = dir.join(&relative);
+        std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(|e| Error::io(dir, e))?;
+        let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(&path, format!("writing xlsx: {e}"));
+        let mut workbook = super::new_workbook(day)?;
+        let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
+        let guide = crate::say!(
+            "{city}{county}：{}对记录。请在“判定”列选择同一人、不同人或不确定，说明写在“复核备注”列；交回后由 xueji --labels 读取。",
+            "{city} {county}: {} pairs. Choose 同一人, 不同人 or 不确定 under 判定, notes under 复核备注; xueji --labels reads it back.",
+            rows.len()
+        );
+        sheet.write_string(0, 0, guide.as_str()).map_err(xlsx)?;
+        super::table_sheet_at(sheet, 1, &LIST_HEADERS, &rows).map_err(xlsx)?;
+        let choices = rust_xlsxwriter::DataValidation::new()
+            .allow_list_strings(&["同一人", "不同人", "不确定"])
+            .and_then(|v| v.set_error_title("判定"))
+            .and_then(|v| v.set_error_message("请选择同一人、不同人或不确定；说明请写在“复核备注”列"))
+            .map_err(xlsx)?;
+        sheet.add_data_validation(2, 2, rows.len().max(1) as u32 + 1, 2, &choices).map_err(xlsx)?;
+        for (r, row) in rows.iter().enumerate() {
+            for (c, value) in row.iter().enumerate() {
+                if !value.is_empty() {
+                    sheet.write_string(r as u32 + 2, c as u16, crate::files::inert(value).as_ref()).map_err(xlsx)?;
+                }
+            }
+        }
+        let mut file = crate::files::AtomicFile::create(&path)?;
+        workbook.save_to_writer(file.writer()).map_err(xlsx)?;
+        file.commit()?;
+        written.push(relative);
+    }
+    Ok(written)
 }
