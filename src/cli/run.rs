@@ -10,11 +10,13 @@ use super::{InputArgs, ScoringArgs};
 /// The whole campaign: check, dedupe, police match lists, report, manifest.
 ///
 /// Writes a complete campaign folder: records.parquet, problems.*, problems_summary.csv,
-/// duplicate_pairs.*, clusters.*, id_conflicts.csv, model.json, dedupe_summary.json (as `check`
-/// and `dedupe` name them), police/ (match lists for identity verification by city, .xlsx and
-/// .csv, with SHA256SUMS), report.html and manifest.json (version, inputs with SHA-256,
-/// settings, counts, timings); with --photos, the photo audit of `xueji photos` as well. Rerun on the same inputs and settings, every file but the
-/// manifest and the report is byte-identical.
+/// duplicate_pairs.*, clusters.*, id_conflicts.csv, model.json, dedupe_summary.json and
+/// review.html (as `check` and `dedupe` name them), police/ (match lists for identity
+/// verification by city, .xlsx and .csv, with SHA256SUMS), returns/ (school return workbooks),
+/// review/ (each county's 复核清单 of the pairs, to judge in Excel), report.html and
+/// manifest.json (version, inputs with SHA-256, settings, counts, timings); with --photos, the
+/// photo audit of `xueji photos` as well. Rerun on the same inputs and settings, every file but
+/// the manifest and the report is byte-identical.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
