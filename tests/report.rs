@@ -7,13 +7,8 @@ mod common;
 
 use std::process::Command;
 
+use common::browser::chromium;
 use common::{generate, on_generated};
-
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
-}
 
 #[test]
 fn report_renders_with_the_totals() {

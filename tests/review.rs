@@ -7,110 +7,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::browser::{chromium, Browser};
 use common::{generate, on_generated, read_parquet, strings};
-use serde_json::{json, Value};
-
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
-}
-
-/// A headless chromium and one page in it, spoken to through the DevTools protocol.
-struct Browser {
-    child: Child,
-    to: std::io::PipeWriter,
-    from: BufReader<std::io::PipeReader>,
-    next: u64,
-    session: Option<String>,
-}
-
-impl Browser {
-    fn launch(binary: &str, profile: &Path) -> Browser {
-        let (their_in, to) = std::io::pipe().unwrap();
-        let (from, their_out) = std::io::pipe().unwrap();
-        let (read_fd, write_fd) = (their_in.as_raw_fd(), their_out.as_raw_fd());
-        let mut command = Command::new(binary);
-        command
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-            .args(["--disable-component-update", "--disable-sync", "--remote-debugging-pipe"])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // The browser reads commands on descriptor 3 and writes answers on 4: both are moved
-        // above 10 first, so that neither is overwritten while the other is put in place.
-        unsafe {
-            command.pre_exec(move || {
-                let (r, w) = (libc::fcntl(read_fd, libc::F_DUPFD, 10), libc::fcntl(write_fd, libc::F_DUPFD, 10));
-                if r < 0 || w < 0 || libc::dup2(r, 3) < 0 || libc::dup2(w, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().unwrap();
-        drop((their_in, their_out));
-        Browser { child, to, from: BufReader::new(from), next: 0, session: None }
-    }
-
-    /// Sends a command (to the page, once attached) and returns its result.
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let mut message = json!({"id": self.next, "method": method, "params": params});
-        if let Some(session) = &self.session {
-            message["sessionId"] = json!(session);
-        }
-        self.to.write_all(serde_json::to_string(&message).unwrap().as_bytes()).unwrap();
-        self.to.write_all(b"\0").unwrap();
-        loop {
-            let mut buffer = Vec::new();
-            self.from.read_until(0, &mut buffer).unwrap();
-            assert!(!buffer.is_empty(), "chromium closed the pipe");
-            buffer.pop();
-            let answer: Value = serde_json::from_slice(&buffer).unwrap();
-            if answer["id"] == json!(self.next) {
-                assert!(answer.get("error").is_none(), "{method}: {answer}");
-                return answer["result"].clone();
-            }
-        }
-    }
-
-    /// Evaluates `script` in the page (awaiting a promise) and returns its value.
-    fn eval(&mut self, script: &str) -> Value {
-        let result =
-            // REPL mode: each script may declare its own names again, as a console allows.
-            self.call(
-                "Runtime.evaluate",
-                json!({"expression": script, "returnByValue": true, "awaitPromise": true, "replMode": true}),
-            );
-        assert!(result.get("exceptionDetails").is_none(), "{script}: {result}");
-        result["result"]["value"].clone()
-    }
-
-    /// Waits until `script` is true in the page.
-    fn until(&mut self, script: &str) {
-        let start = Instant::now();
-        while self.eval(script) != json!(true) {
-            assert!(start.elapsed() < Duration::from_secs(20), "never true: {script}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use serde_json::json;
 
 /// The record pairs of a dedupe output's parquet of `kind` (duplicate_pairs) as (left, right).
 fn pair_set(out: &Path) -> BTreeSet<(String, String)> {
@@ -140,9 +42,7 @@ fn an_analyst_filters_searches_labels_and_exports_and_the_run_obeys() {
     browser
         .call("Browser.setDownloadBehavior", json!({"behavior": "allow", "downloadPath": downloads.to_str().unwrap()}));
     let url = format!("file://{}", campaign.join("review.html").display());
-    let target = browser.call("Target.createTarget", json!({"url": url}));
-    let attached = browser.call("Target.attachToTarget", json!({"targetId": target["targetId"], "flatten": true}));
-    browser.session = Some(attached["sessionId"].as_str().unwrap().to_owned());
+    browser.open(&url);
     browser.until("document.getElementById('pairs') !== null");
 
     // Filter to a band: the page counts the pairs a match probability of 0.9–1.0.

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: run the `xueji` binary and read what it wrote.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
