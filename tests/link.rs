@@ -78,6 +78,39 @@ fn intake_links_to_the_registry() {
         true_pairs.len()
     );
 
+    // Labels decide linked pairs too: a found pair labelled 不同人 is gone, the rest stay.
+    let mut sorted: Vec<&(String, String)> = found.iter().collect();
+    sorted.sort();
+    let apart = sorted[0].clone();
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(&labels, format!("记录号1,记录号2,判定\n{},{},不同人\n", apart.0, apart.1)).unwrap();
+    let relinked = dir.path().join("relinked");
+    let said = xueji_ok(&[
+        "link",
+        intake_csv.to_str().unwrap(),
+        "--against",
+        campaign.to_str().unwrap(),
+        "--out",
+        relinked.to_str().unwrap(),
+        "--id-column",
+        "学籍辅号",
+        "--as-of",
+        AS_OF,
+        "--labels",
+        labels.to_str().unwrap(),
+    ]);
+    assert!(said.contains("复核标签1条") && said.contains("1对的判定与模型不同"), "{said}");
+    let again = read_parquet(&relinked.join("duplicate_pairs.parquet"));
+    let refound: HashSet<(String, String)> = strings(&again, "record_id_l")
+        .into_iter()
+        .zip(strings(&again, "record_id_r"))
+        .map(|(a, b)| if a < b { (a, b) } else { (b, a) })
+        .collect();
+    let mut expected = found.clone();
+    expected.remove(&apart);
+    assert_eq!(refound, expected);
+    assert!(relinked.join("review.html").exists());
+
     // An intake re-sending registry rows under their registry ids is refused, naming the row.
     let resent = dir.path().join("resent.csv");
     std::fs::write(&resent, format!("{header}\n{}\n{}\n", rows[cut], rows[0])).unwrap();
