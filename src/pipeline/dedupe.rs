@@ -157,7 +157,9 @@ pub fn dedupe_records_from(
     let matches: Vec<(u32, u32, f64)> = pairs
         .iter()
         .filter(|p| p.kind == PairKind::Match)
-        .map(|p| (p.a, p.b, if review.judgement(p.a, p.b).is_some() { 1.0 } else { p.score.probability }))
+        .map(|p| {
+            (p.a, p.b, if review.judgement(p.a, p.b) == Some(Judgement::Same) { 1.0 } else { p.score.probability })
+        })
         .collect();
     // Labels decide their pairs; records 同一人 labels tie together (A = B = C) stay together.
     let tied = review.same_groups();

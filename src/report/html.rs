@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
+use super::review::FIELD_LABELS;
 use crate::columns::Text;
 use crate::error::Result;
 use crate::outcome::DedupeRun;
@@ -201,8 +202,6 @@ pub fn count_label(key: &str) -> &'static str {
         _ => "",
     }
 }
-
-const FIELD_LABELS: [&str; 8] = ["姓名", "出生日期", "身份证件号", "性别", "学校", "监护人", "户口所在地", "民族"];
 
 /// Why two records were matched, as Splink draws it: the prior, then each field's weight added
 /// in turn (green for, red against), ending at the pair's match weight and probability.

@@ -37,8 +37,8 @@ const SHOWN: [(&str, &str); 13] = [
 pub const FIELD_LABELS: [&str; FIELDS.len()] =
     ["姓名", "出生日期", "身份证件号", "性别", "学校", "监护人", "户口所在地", "民族"];
 
-/// The page for `run`, with `near` the candidate pairs scored below the threshold that are shown
-/// beside the reported ones.
+/// The page for `run`: its reported pairs and, beside them, the candidates it scored below the
+/// threshold (`run.near`).
 pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
     let records = &run.check.records;
     // What a run's records have of them (linking keeps only the columns it compares).
