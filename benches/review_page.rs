@@ -7,6 +7,8 @@
 //! Prints each step's milliseconds (median of five, measured with `performance.now()` around
 //! the page's own handlers).
 
+// The bench uses what it needs of the tests' browser module.
+#[allow(dead_code)]
 #[path = "../tests/common/browser.rs"]
 mod browser;
 

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::browser::{chromium, Browser};
+use common::browser::{chromium_or_skip, Browser};
 use common::{generate, on_generated, read_parquet, strings};
 use serde_json::json;
 
@@ -22,11 +22,7 @@ fn pair_set(out: &Path) -> BTreeSet<(String, String)> {
 
 #[test]
 fn an_analyst_filters_searches_labels_and_exports_and_the_run_obeys() {
-    let Some(binary) = chromium() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
-        eprintln!("skipped: no chromium installed (apt-get install chromium)");
-        return;
-    };
+    let Some(binary) = chromium_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (data, campaign) = (dir.path().join("g"), dir.path().join("c"));
     generate(&data, 3000, 11, &[]);

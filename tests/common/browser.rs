@@ -18,6 +18,17 @@ pub fn chromium() -> Option<&'static str> {
         .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
 }
 
+/// Chromium for a test: `None` (said as a skip) on a machine without it; under CI, whose
+/// `.ci/run` installs it, its absence fails the test.
+pub fn chromium_or_skip() -> Option<&'static str> {
+    let found = chromium();
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
+        eprintln!("skipped: no chromium installed (apt-get install chromium)");
+    }
+    found
+}
+
 /// A headless chromium and one page in it, spoken to through the DevTools protocol.
 pub struct Browser {
     child: Child,
