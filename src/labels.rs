@@ -162,29 +162,14 @@ impl Review {
     /// Records the 同一人 labels tie together, directly or through others (A = B and B = C make
     /// A = C): each record's group, by the smallest record of it.
     pub fn same_groups(&self) -> HashMap<u32, u32> {
-        let mut group: HashMap<u32, u32> = HashMap::new();
-        fn root(group: &mut HashMap<u32, u32>, mut x: u32) -> u32 {
-            while let Some(&up) = group.get(&x).filter(|&&up| up != x) {
-                x = up;
-            }
-            x
-        }
-        let mut same: Vec<(u32, u32)> =
+        let same: Vec<(u32, u32)> =
             self.decided.iter().filter(|&(_, &j)| j == Judgement::Same).map(|(&pair, _)| pair).collect();
-        same.sort_unstable();
-        for (a, b) in same {
-            for r in [a, b] {
-                group.entry(r).or_insert(r);
-            }
-            let (ra, rb) = (root(&mut group, a), root(&mut group, b));
-            group.insert(ra.max(rb), ra.min(rb));
+        let records = same.iter().map(|&(_, b)| b as usize + 1).max().unwrap_or(0);
+        let mut groups = crate::cluster::Components::new(records);
+        for &(a, b) in &same {
+            groups.union(a, b);
         }
-        let records: Vec<u32> = group.keys().copied().collect();
-        for r in records {
-            let top = root(&mut group, r);
-            group.insert(r, top);
-        }
-        group
+        same.iter().flat_map(|&(a, b)| [a, b]).map(|r| (r, groups.find(r))).collect()
     }
 
     /// Precision estimates per probability band of tenths: of the pairs labelled 同一人 or
