@@ -248,12 +248,16 @@ fn labels_decide_their_pairs_and_the_clusters_obey_them() {
     let returned = dir.path().join("复核清单_交回.xlsx");
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let sheet = workbook.add_worksheet();
-    for (c, header) in ["记录号1", "记录号2", "判定", "复核备注"].iter().enumerate() {
-        sheet.write_string(0, c as u16, *header).unwrap();
-    }
-    for (c, value) in [row[0].as_str(), row[1].as_str(), "不同人", "县里核实：两个孩子"].iter().enumerate()
+    // Laid out as the list went out: a line of guidance above the header, the other columns kept,
+    // the judgement typed with a stray space.
+    sheet.write_string(0, 0, "凌河区：1对记录。请在“判定”列选择……").unwrap();
+    for (c, header) in ["记录号1", "记录号2", "判定", "复核备注", "同一人概率", "类别"].iter().enumerate()
     {
-        sheet.write_string(1, c as u16, *value).unwrap();
+        sheet.write_string(1, c as u16, *header).unwrap();
+    }
+    let typed = [row[0].as_str(), row[1].as_str(), " 不同人", "县里核实：两个孩子", row[4].as_str(), row[5].as_str()];
+    for (c, value) in typed.iter().enumerate() {
+        sheet.write_string(2, c as u16, *value).unwrap();
     }
     workbook.save(&returned).unwrap();
     let from_excel = dir.path().join("from_excel");
