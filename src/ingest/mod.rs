@@ -240,6 +240,10 @@ pub struct Preflight {
     pub skipped: Vec<PathBuf>,
     /// Sheets of the workbooks read that hold no student table.
     pub sheets_not_read: Vec<SheetNotRead>,
+    /// SHA-256 (hex) of the files whose reader took it from the bytes it parsed (CSV), so that
+    /// the manifest does not read them again.
+    #[serde(skip)]
+    pub sha256: HashMap<PathBuf, String>,
 }
 
 impl Preflight {
@@ -344,6 +348,9 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
             layout: part.layout.clone(),
         }));
         preflight.sheets_not_read.extend(table.sheets_not_read.iter().cloned());
+        if let Some(sha256) = &table.sha256 {
+            preflight.sha256.insert(path.clone(), sha256.clone());
+        }
     }
     let described = preflight.describe();
     if !described.is_empty() {
@@ -409,7 +416,7 @@ pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
                 .map_err(|_| Error::Usage(format!("--id-column {name}: no such column")))?
                 .str()?
                 .clone();
-            let mut seen = std::collections::HashMap::with_capacity(column.len());
+            let mut seen = PlHashMap::with_capacity(column.len());
             for (i, id) in column.iter().enumerate() {
                 let at = || format!("{}: row {}: column {name}", files.get(i).unwrap_or(""), rows.get(i).unwrap_or(0));
                 let Some(id) = id else {
@@ -425,6 +432,7 @@ pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
                     )));
                 }
             }
+            drop(seen);
             column
         }
     };

@@ -23,6 +23,8 @@ pub struct Table {
     pub parts: Vec<Part>,
     /// Sheets of a workbook that hold no student table (dropdown lists, notes), not read.
     pub sheets_not_read: Vec<SheetNotRead>,
+    /// The file's SHA-256 (hex) where its reader took it from the bytes it parsed.
+    pub sha256: Option<String>,
 }
 
 /// One sheet (or the whole of a file without sheets) as read.
@@ -51,7 +53,7 @@ impl Table {
     /// The table of one part.
     pub fn single(df: DataFrame, problems: Vec<Problem>, blank_rows: usize, layout: Layout) -> Table {
         let part = Part { records: df.height(), blank_rows, layout };
-        Table { df, problems, parts: vec![part], sheets_not_read: Vec::new() }
+        Table { df, problems, parts: vec![part], sheets_not_read: Vec::new(), sha256: None }
     }
 
     /// Tables stacked in order: a column missing from one is null there, problems follow
@@ -90,7 +92,7 @@ impl Table {
             }
         }
         let df = stacked.unwrap_or_else(DataFrame::empty);
-        Ok(Table { df, problems, parts, sheets_not_read })
+        Ok(Table { df, problems, parts, sheets_not_read, sha256: None })
     }
 }
 
