@@ -21,7 +21,7 @@ use crate::problems::{Code, Problem};
 
 /// Bytes parsed by one task: large enough that a task's setup is noise, small enough to keep
 /// both cores busy on a school's file.
-const PIECE_BYTES: usize = 4 << 20;
+const PIECE_BYTES: usize = 16 << 20;
 
 /// Bytes read from the file at a time: several pieces for each core.
 const BLOCK_BYTES: usize = 64 << 20;
@@ -30,9 +30,14 @@ const BLOCK_BYTES: usize = 64 << 20;
 const HEAD_BYTES: usize = 1 << 20;
 
 pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
+    read_in_blocks(path, options, BLOCK_BYTES, PIECE_BYTES)
+}
+
+/// [`read`] with its block and piece sizes given (the tests make them a few bytes).
+fn read_in_blocks(path: &Path, options: &IngestOptions, block_bytes: usize, piece_bytes: usize) -> Result<Table> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut pending = Vec::new();
-    let mut at_end = fill(path, &mut file, &mut pending, BLOCK_BYTES)?;
+    let mut at_end = fill(path, &mut file, &mut pending, block_bytes)?;
     let bom = if pending.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     // Streamed when the file starts as UTF-8 with line feeds; anything else (GB18030, old Mac
     // line ends) is decoded whole, as the school-sized files that come so are. Each piece is
@@ -61,7 +66,7 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
     let mut lines_before = start.lines;
     let mut tables = Vec::new();
     loop {
-        let cuts = match cuts(&pending, start.delimiter, at_end, PIECE_BYTES) {
+        let cuts = match cuts(&pending, start.delimiter, at_end, piece_bytes) {
             Some(cuts) => cuts,
             // A quote only a reader going from the start can place (a stray `"` inside a cell, a
             // quote never closed): the rest of the file is parsed as one piece, as such a reader.
@@ -98,7 +103,7 @@ pub fn read(path: &Path, options: &IngestOptions) -> Result<Table> {
             break;
         }
         // A block without one whole record (a cell of many megabytes) grows until it has one.
-        let wanted = if end == 0 { pending.len().max(BLOCK_BYTES) } else { BLOCK_BYTES };
+        let wanted = if end == 0 { pending.len().max(block_bytes) } else { block_bytes };
         at_end = fill(path, &mut file, &mut pending, wanted)?;
     }
     one_part(tables, &start, path, options, hex(hasher))
@@ -435,6 +440,56 @@ mod tests {
         assert_eq!(cuts(b"a,\"b\"c\nd\n", b',', true, 1), None, "text after a closing quote");
         assert_eq!(cuts(b"a,\"b\nc\n", b',', true, 1), None, "a quote never closed");
         assert_eq!(cuts(b"a;\"b;\n\";c\n", b';', true, 1), Some(vec![10]), "the file's own delimiter");
+    }
+
+    /// A file read in blocks of a few bytes, cut into pieces of a few bytes, is the file read in
+    /// one block and one piece: records, rows, problems and hash alike.
+    #[test]
+    fn blocks_and_pieces_read_as_one() {
+        let dir = std::env::temp_dir().join(format!("xueji-csv-blocks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rows = [
+            "\u{FEFF}学生名单,,\r\n",
+            "姓名,性别,出生日期,身份证件号\r\n",
+            "张三,男,2014-03-05,110101201403051234\r\n",
+            "\r\n",
+            "\"李\n四\",女,\"2015,1\",\"𠮷\"\"号\"\"\"\r\n",
+            ",,,\r\n",
+            "王五,男,不详\r\n",
+            "赵\u{0}六,女,2013-01-01,1,多\r\n",
+            "欧阳·娜娜,女,2012-12-12,'110101201212121234",
+        ];
+        let text = rows.concat();
+        let path = dir.join("s.csv");
+        std::fs::write(&path, &text).unwrap();
+        let options = IngestOptions::default();
+        let whole = read_in_blocks(&path, &options, usize::MAX >> 1, usize::MAX >> 1).unwrap();
+        assert_eq!((whole.df.height(), whole.parts[0].blank_rows), (5, 1));
+        let codes: Vec<(usize, Code)> = whole.problems.iter().map(|p| (p.record, p.code)).collect();
+        let expected = [
+            (2, Code::RowFieldCount),
+            (3, Code::CellControlCharacter),
+            (3, Code::RowFieldCount),
+            (4, Code::CellTextMark),
+        ];
+        assert_eq!(codes, expected);
+        assert_eq!(whole.sha256.as_deref(), Some(hex(Sha256::new_with_prefix(text.as_bytes()))).as_deref());
+        let shown = |t: &Table| {
+            let problems: Vec<String> =
+                t.problems.iter().map(|p| format!("{} {:?} {}", p.record, p.code, p.message)).collect();
+            (format!("{:?}", t.df), problems, t.parts[0].records, t.parts[0].blank_rows, t.sha256.clone())
+        };
+        for block in [1, 7, 40, 90] {
+            for piece in [1, 13, 60] {
+                let small = read_in_blocks(&path, &options, block, piece).unwrap();
+                assert_eq!(shown(&small), shown(&whole), "blocks of {block} bytes, pieces of {piece}");
+            }
+        }
+        // A stray quote: the rest is parsed as one piece, as a single reader sees it.
+        std::fs::write(&path, text.replace("王五", "王\"五")).unwrap();
+        let whole = read_in_blocks(&path, &options, usize::MAX >> 1, usize::MAX >> 1).unwrap();
+        assert_eq!(shown(&read_in_blocks(&path, &options, 40, 13).unwrap()), shown(&whole));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     proptest! {
