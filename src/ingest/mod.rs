@@ -205,6 +205,10 @@ pub fn read_file(path: &Path, options: &IngestOptions) -> Result<Table> {
         None => Err(Error::input(path, "unsupported file type")),
     }?;
     rounded::mark_rounded_numbers(&mut table)?;
+    // Every file's repeated columns coded alike, so that files of any format stack; one chunk
+    // a column, as the stages read them.
+    crate::columns::repeated(&mut table.df)?;
+    table.df.rechunk_mut_par();
     Ok(table)
 }
 
@@ -402,13 +406,13 @@ fn drop_identical(files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<(PathBuf, Pa
 
 /// `--id-column` values (which must be present and unique), else `source_file:source_row`.
 pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
-    let files = df.column("source_file")?.str()?.clone();
+    let files = crate::columns::Text::of(df, "source_file")?;
     let rows = df.column("source_row")?.u32()?.clone();
     let ids: StringChunked = match id_column {
-        None => files
+        None => rows
             .iter()
-            .zip(rows.iter())
-            .map(|(f, r)| Some(format!("{}:{}", f.unwrap_or(""), r.unwrap_or(0))))
+            .enumerate()
+            .map(|(i, r)| Some(format!("{}:{}", files.get(i).unwrap_or(""), r.unwrap_or(0))))
             .collect(),
         Some(name) => {
             let column = df

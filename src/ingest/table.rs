@@ -59,12 +59,13 @@ impl Table {
     /// Tables stacked in order: a column missing from one is null there, problems follow
     /// their records.
     pub fn stack(tables: Vec<Table>) -> Result<Table> {
-        let mut names: Vec<PlSmallStr> = Vec::new();
+        // Each column with its type where it first appears (text, or coded as repeated).
+        let mut names: Vec<(PlSmallStr, DataType)> = Vec::new();
         let mut seen: HashSet<PlSmallStr> = HashSet::new();
         for table in &tables {
-            for name in table.df.get_column_names() {
-                if seen.insert(name.clone()) {
-                    names.push(name.clone());
+            for column in table.df.columns() {
+                if seen.insert(column.name().clone()) {
+                    names.push((column.name().clone(), column.dtype().clone()));
                 }
             }
         }
@@ -78,9 +79,9 @@ impl Table {
             let height = table.df.height();
             let columns: Vec<Column> = names
                 .iter()
-                .map(|name| match table.df.column(name) {
+                .map(|(name, dtype)| match table.df.column(name) {
                     Ok(c) => c.clone(),
-                    Err(_) => Column::full_null(name.clone(), height, &DataType::String),
+                    Err(_) => Column::full_null(name.clone(), height, dtype),
                 })
                 .collect();
             let df = DataFrame::new(height, columns)?;
