@@ -231,22 +231,47 @@ pub fn csv_rows(
         .iter()
         .map(|c| Ok((c.cast(&DataType::String)?.str()?.rechunk().into_owned(), c.dtype() == &DataType::String)))
         .collect::<PolarsResult<_>>()?;
-    let mut csv = csv::Writer::from_writer(out);
     if header {
+        let mut csv = csv::Writer::from_writer(&mut *out);
         csv.write_record(df.get_column_names().iter().map(|n| inert(n.as_str()).into_owned()))?;
+        csv.flush()?;
     }
-    let mut row: Vec<std::borrow::Cow<str>> = Vec::with_capacity(columns.len());
-    for i in 0..df.height() {
-        row.clear();
-        row.extend(columns.iter().map(|(c, text)| match c.get(i) {
-            Some(v) if *text => inert(v),
-            v => v.unwrap_or("").into(),
-        }));
-        csv.write_record(row.iter().map(|c| c.as_ref()))?;
+    // Rows are formatted in parallel, a batch of chunks at a time, and written in order: a CSV
+    // record does not depend on the one before it, so the bytes are those of one writer.
+    let format = |rows: std::ops::Range<usize>| -> std::result::Result<Vec<u8>, csv::Error> {
+        let mut csv = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 64));
+        let mut row: Vec<std::borrow::Cow<str>> = Vec::with_capacity(columns.len());
+        for i in rows {
+            row.clear();
+            row.extend(columns.iter().map(|(c, text)| match c.get(i) {
+                Some(v) if *text => inert(v),
+                v => v.unwrap_or("").into(),
+            }));
+            csv.write_record(row.iter().map(|c| c.as_ref()))?;
+        }
+        csv.into_inner().map_err(|e| e.into_error().into())
+    };
+    let height = df.height();
+    for batch in (0..height).step_by(CSV_CHUNK_ROWS * CSV_BATCH_CHUNKS) {
+        let starts: Vec<usize> =
+            (batch..height.min(batch + CSV_CHUNK_ROWS * CSV_BATCH_CHUNKS)).step_by(CSV_CHUNK_ROWS).collect();
+        let pieces: Vec<Vec<u8>> = polars_core::runtime::THREAD_POOL.install(|| {
+            use rayon::prelude::*;
+            starts
+                .into_par_iter()
+                .map(|start| format(start..height.min(start + CSV_CHUNK_ROWS)))
+                .collect::<std::result::Result<_, _>>()
+        })?;
+        for piece in pieces {
+            out.write_all(&piece)?;
+        }
     }
-    csv.flush()?;
     Ok(())
 }
+
+/// Rows a CSV-writing task formats, and the tasks whose bytes are held at once before writing.
+const CSV_CHUNK_ROWS: usize = 1 << 14;
+const CSV_BATCH_CHUNKS: usize = 64;
 
 /// Writes `value` as pretty JSON, a line break after it.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {

@@ -63,9 +63,21 @@ impl Stopwatch {
     }
 
     pub fn finish(&self, timings: &mut Vec<(&'static str, Duration)>) {
+        release_free_memory();
         let elapsed = self.started.elapsed();
         timings.push((self.stage, elapsed));
         notify(Event::Finished(self.stage, elapsed));
+    }
+}
+
+/// Hands what a stage freed back to the system as it ends. A stage works on every thread, each
+/// allocating from its own arena; what they free stays in those arenas, between what they kept,
+/// and would add to the run's peak (at 10M records, 1.9 GiB after reading alone).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only gives free pages of the allocator's own arenas back to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

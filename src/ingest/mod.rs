@@ -205,6 +205,10 @@ pub fn read_file(path: &Path, options: &IngestOptions) -> Result<Table> {
         None => Err(Error::input(path, "unsupported file type")),
     }?;
     rounded::mark_rounded_numbers(&mut table)?;
+    // Every file's repeated columns coded alike, so that files of any format stack; one chunk
+    // a column, as the stages read them.
+    crate::columns::repeated(&mut table.df)?;
+    table.df.rechunk_mut_par();
     Ok(table)
 }
 
@@ -240,6 +244,10 @@ pub struct Preflight {
     pub skipped: Vec<PathBuf>,
     /// Sheets of the workbooks read that hold no student table.
     pub sheets_not_read: Vec<SheetNotRead>,
+    /// SHA-256 (hex) of the files whose reader took it from the bytes it parsed (CSV), so that
+    /// the manifest does not read them again.
+    #[serde(skip)]
+    pub sha256: HashMap<PathBuf, String>,
 }
 
 impl Preflight {
@@ -344,6 +352,9 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
             layout: part.layout.clone(),
         }));
         preflight.sheets_not_read.extend(table.sheets_not_read.iter().cloned());
+        if let Some(sha256) = &table.sha256 {
+            preflight.sha256.insert(path.clone(), sha256.clone());
+        }
     }
     let described = preflight.describe();
     if !described.is_empty() {
@@ -395,13 +406,13 @@ fn drop_identical(files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<(PathBuf, Pa
 
 /// `--id-column` values (which must be present and unique), else `source_file:source_row`.
 pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
-    let files = df.column("source_file")?.str()?.clone();
+    let files = crate::columns::Text::of(df, "source_file")?;
     let rows = df.column("source_row")?.u32()?.clone();
     let ids: StringChunked = match id_column {
-        None => files
+        None => rows
             .iter()
-            .zip(rows.iter())
-            .map(|(f, r)| Some(format!("{}:{}", f.unwrap_or(""), r.unwrap_or(0))))
+            .enumerate()
+            .map(|(i, r)| Some(format!("{}:{}", files.get(i).unwrap_or(""), r.unwrap_or(0))))
             .collect(),
         Some(name) => {
             let column = df
@@ -409,7 +420,7 @@ pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
                 .map_err(|_| Error::Usage(format!("--id-column {name}: no such column")))?
                 .str()?
                 .clone();
-            let mut seen = std::collections::HashMap::with_capacity(column.len());
+            let mut seen = PlHashMap::with_capacity(column.len());
             for (i, id) in column.iter().enumerate() {
                 let at = || format!("{}: row {}: column {name}", files.get(i).unwrap_or(""), rows.get(i).unwrap_or(0));
                 let Some(id) = id else {
@@ -425,6 +436,7 @@ pub fn record_ids(df: &DataFrame, id_column: Option<&str>) -> Result<Column> {
                     )));
                 }
             }
+            drop(seen);
             column
         }
     };

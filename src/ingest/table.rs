@@ -23,6 +23,8 @@ pub struct Table {
     pub parts: Vec<Part>,
     /// Sheets of a workbook that hold no student table (dropdown lists, notes), not read.
     pub sheets_not_read: Vec<SheetNotRead>,
+    /// The file's SHA-256 (hex) where its reader took it from the bytes it parsed.
+    pub sha256: Option<String>,
 }
 
 /// One sheet (or the whole of a file without sheets) as read.
@@ -51,18 +53,19 @@ impl Table {
     /// The table of one part.
     pub fn single(df: DataFrame, problems: Vec<Problem>, blank_rows: usize, layout: Layout) -> Table {
         let part = Part { records: df.height(), blank_rows, layout };
-        Table { df, problems, parts: vec![part], sheets_not_read: Vec::new() }
+        Table { df, problems, parts: vec![part], sheets_not_read: Vec::new(), sha256: None }
     }
 
     /// Tables stacked in order: a column missing from one is null there, problems follow
     /// their records.
     pub fn stack(tables: Vec<Table>) -> Result<Table> {
-        let mut names: Vec<PlSmallStr> = Vec::new();
+        // Each column with its type where it first appears (text, or coded as repeated).
+        let mut names: Vec<(PlSmallStr, DataType)> = Vec::new();
         let mut seen: HashSet<PlSmallStr> = HashSet::new();
         for table in &tables {
-            for name in table.df.get_column_names() {
-                if seen.insert(name.clone()) {
-                    names.push(name.clone());
+            for column in table.df.columns() {
+                if seen.insert(column.name().clone()) {
+                    names.push((column.name().clone(), column.dtype().clone()));
                 }
             }
         }
@@ -76,9 +79,9 @@ impl Table {
             let height = table.df.height();
             let columns: Vec<Column> = names
                 .iter()
-                .map(|name| match table.df.column(name) {
+                .map(|(name, dtype)| match table.df.column(name) {
                     Ok(c) => c.clone(),
-                    Err(_) => Column::full_null(name.clone(), height, &DataType::String),
+                    Err(_) => Column::full_null(name.clone(), height, dtype),
                 })
                 .collect();
             let df = DataFrame::new(height, columns)?;
@@ -90,7 +93,7 @@ impl Table {
             }
         }
         let df = stacked.unwrap_or_else(DataFrame::empty);
-        Ok(Table { df, problems, parts, sheets_not_read })
+        Ok(Table { df, problems, parts, sheets_not_read, sha256: None })
     }
 }
 

@@ -157,7 +157,13 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         .iter()
         .filter(|FileRead { path, .. }| hashed.insert(path))
         .map(|FileRead { path, .. }| {
-            crate::files::sha256_file(path).map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 })
+            let hashed = match preflight.sha256.get(path) {
+                Some(sha256) => {
+                    std::fs::metadata(path).map(|m| (m.len(), sha256.clone())).map_err(|e| Error::io(path, e))
+                }
+                None => crate::files::sha256_file(path),
+            };
+            hashed.map(|(bytes, sha256)| InputFile { path: path.clone(), bytes, sha256 })
         })
         .collect::<Result<Vec<_>>>()?;
     let mut timings: Vec<(String, f64)> =

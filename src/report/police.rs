@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -377,7 +378,8 @@ pub fn export(
     let (birth, grade) = (Ints::of(records, "birth_date_norm")?, Ints::of(records, "grade_norm")?);
     let max_rows = options.max_rows.unwrap_or(EXCEL_ROWS - 1).clamp(1, EXCEL_ROWS - 1);
 
-    let mut files = Vec::new();
+    // The files named in order (a name taken twice gets a hash), then made in parallel.
+    let mut lists: Vec<(&str, String, &[Sent])> = Vec::new();
     let mut stems = std::collections::HashSet::new();
     let mut start = 0;
     while start < sent.len() {
@@ -390,63 +392,67 @@ pub fn export(
         }
         for (part, chunk) in sent[start..end].chunks(max_rows).enumerate() {
             let stem = if part == 0 { group_stem.clone() } else { format!("{group_stem}_{}", part + 1) };
-            // One batch per file, named as the file is: unique, whatever the grouping.
-            let batch = format!("{campaign}-{stem}");
-            let rows: Vec<[String; HEADERS.len()]> = chunk
-                .iter()
-                .map(|s| {
-                    let i = s.record as usize;
-                    let get = |t: &Text| t.get(i).unwrap_or("").to_owned();
-                    let number = s
-                        .id_number
-                        .as_deref()
-                        .map(|n| if options.mask { mask(n) } else { n.to_owned() })
-                        .unwrap_or_default();
-                    [
-                        batch.clone(),
-                        get(&record_id),
-                        s.cluster.clone().unwrap_or_default(),
-                        s.conflict_group.clone().unwrap_or_default(),
-                        s.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join(crate::lang::pick("；", "; ")),
-                        s.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(";"),
-                        get(&name),
-                        crate::check::sex_label(sex.get(i).unwrap_or("")).to_owned(),
-                        birth.get(i).map(|d| Date::from_epoch_days(d).to_string()).unwrap_or_default(),
-                        match doc_type.get(i) {
-                            Some(code) if crate::lang::english() => format!("type {code}"),
-                            code => crate::normalize::codes::document_type_label(code.unwrap_or("")).to_owned(),
-                        },
-                        number,
-                        match s.id_number.as_deref() {
-                            Some(n) if ids.get(i) == Some(n) => crate::lang::pick("学校填报", "school").into(),
-                            Some(_) => {
-                                crate::lang::pick("推断(同一人其他学籍)", "inferred (other registration)").into()
-                            }
-                            None => String::new(),
-                        },
-                        get(&household),
-                        get(&school),
-                        get(&school_code),
-                        grade.get(i).map(|g| g.to_string()).unwrap_or_default(),
-                        get(&class),
-                        // For police to fill: the verdict, and anything else in their words.
-                        String::new(),
-                        String::new(),
-                        s.routed_by.clone(),
-                    ]
-                })
-                .collect();
-            for path in [dir.join(format!("{stem}.xlsx")), dir.join(format!("{stem}.csv"))] {
-                let sha256 = if path.extension().is_some_and(|e| e == "xlsx") {
-                    write_xlsx(&path, group, &rows, day)?
-                } else {
-                    write_csv(&path, &rows)?
-                };
-                files.push(ExportedFile { path, batch: batch.clone(), rows: rows.len(), sha256 });
-            }
+            lists.push((group, stem, chunk));
         }
         start = end;
     }
+    let list_files = |(group, stem, chunk): &(&str, String, &[Sent])| -> Result<Vec<ExportedFile>> {
+        // One batch per file, named as the file is: unique, whatever the grouping.
+        let batch = format!("{campaign}-{stem}");
+        let rows: Vec<[String; HEADERS.len()]> = chunk
+            .iter()
+            .map(|s| {
+                let i = s.record as usize;
+                let get = |t: &Text| t.get(i).unwrap_or("").to_owned();
+                let number = s
+                    .id_number
+                    .as_deref()
+                    .map(|n| if options.mask { mask(n) } else { n.to_owned() })
+                    .unwrap_or_default();
+                [
+                    batch.clone(),
+                    get(&record_id),
+                    s.cluster.clone().unwrap_or_default(),
+                    s.conflict_group.clone().unwrap_or_default(),
+                    s.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join(crate::lang::pick("；", "; ")),
+                    s.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(";"),
+                    get(&name),
+                    crate::check::sex_label(sex.get(i).unwrap_or("")).to_owned(),
+                    birth.get(i).map(|d| Date::from_epoch_days(d).to_string()).unwrap_or_default(),
+                    match doc_type.get(i) {
+                        Some(code) if crate::lang::english() => format!("type {code}"),
+                        code => crate::normalize::codes::document_type_label(code.unwrap_or("")).to_owned(),
+                    },
+                    number,
+                    match s.id_number.as_deref() {
+                        Some(n) if ids.get(i) == Some(n) => crate::lang::pick("学校填报", "school").into(),
+                        Some(_) => crate::lang::pick("推断(同一人其他学籍)", "inferred (other registration)").into(),
+                        None => String::new(),
+                    },
+                    get(&household),
+                    get(&school),
+                    get(&school_code),
+                    grade.get(i).map(|g| g.to_string()).unwrap_or_default(),
+                    get(&class),
+                    // For police to fill: the verdict, and anything else in their words.
+                    String::new(),
+                    String::new(),
+                    s.routed_by.clone(),
+                ]
+            })
+            .collect();
+        let (xlsx, csv) = (dir.join(format!("{stem}.xlsx")), dir.join(format!("{stem}.csv")));
+        let (xlsx_sha, csv_sha) = rayon::join(|| write_xlsx(&xlsx, group, &rows, day), || write_csv(&csv, &rows));
+        Ok([(xlsx, xlsx_sha?), (csv, csv_sha?)]
+            .into_iter()
+            .map(|(path, sha256)| ExportedFile { path, batch: batch.clone(), rows: rows.len(), sha256 })
+            .collect())
+    };
+    let files: Vec<ExportedFile> = polars_core::runtime::THREAD_POOL
+        .install(|| lists.par_iter().map(list_files).collect::<Result<Vec<_>>>())?
+        .into_iter()
+        .flatten()
+        .collect();
     let sums: String = files
         .iter()
         .map(|f| format!("{}  {}\n", f.sha256, f.path.file_name().and_then(|n| n.to_str()).unwrap_or("")))

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use rayon::prelude::*;
 use serde_json::json;
 
 use crate::columns::Text;
@@ -213,41 +214,46 @@ pub fn write_worklists(
         ];
         by_county.entry((city.get(a).unwrap_or(""), county.get(a).unwrap_or(""))).or_default().push(row);
     }
-    let mut written = Vec::new();
-    for ((city, county), mut rows) in by_county {
-        // Least certain first: they need the closest look.
-        rows.sort_by(|x, y| x[4].cmp(&y[4]).then_with(|| x[..2].cmp(&y[..2])));
-        let unknown = |t: &str| if t.is_empty() { "未知".to_owned() } else { crate::files::file_stem(t) };
-        let relative = std::path::PathBuf::from(unknown(city)).join(format!("复核清单_{}.xlsx", unknown(county)));
-        let path = dir.join(&relative);
-        std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(|e| Error::io(dir, e))?;
-        let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(&path, format!("writing xlsx: {e}"));
-        let mut workbook = super::new_workbook(day)?;
-        let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
-        let guide = crate::say!(
+    // A workbook per county, made in parallel.
+    let write =
+        |((city, county), mut rows): ((&str, &str), Vec<[String; LIST_HEADERS.len()]>)| -> Result<std::path::PathBuf> {
+            // Least certain first: they need the closest look.
+            rows.sort_by(|x, y| x[4].cmp(&y[4]).then_with(|| x[..2].cmp(&y[..2])));
+            let unknown = |t: &str| if t.is_empty() { "未知".to_owned() } else { crate::files::file_stem(t) };
+            let relative = std::path::PathBuf::from(unknown(city)).join(format!("复核清单_{}.xlsx", unknown(county)));
+            let path = dir.join(&relative);
+            std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(|e| Error::io(dir, e))?;
+            let xlsx = |e: rust_xlsxwriter::XlsxError| Error::input(&path, format!("writing xlsx: {e}"));
+            let mut workbook = super::new_workbook(day)?;
+            let sheet = workbook.worksheet_from_index(0).map_err(xlsx)?;
+            let guide = crate::say!(
             "{city}{county}：{}对记录。请在“判定”列选择同一人、不同人或不确定，说明写在“复核备注”列；交回后由 xueji --labels 读取。",
             "{city} {county}: {} pairs. Choose 同一人, 不同人 or 不确定 under 判定, notes under 复核备注; xueji --labels reads it back.",
             rows.len()
         );
-        sheet.write_string(0, 0, guide.as_str()).map_err(xlsx)?;
-        super::table_sheet_at(sheet, 1, &LIST_HEADERS, &rows).map_err(xlsx)?;
-        let choices = rust_xlsxwriter::DataValidation::new()
-            .allow_list_strings(&["同一人", "不同人", "不确定"])
-            .and_then(|v| v.set_error_title("判定"))
-            .and_then(|v| v.set_error_message("请选择同一人、不同人或不确定；说明请写在“复核备注”列"))
-            .map_err(xlsx)?;
-        sheet.add_data_validation(2, 2, rows.len().max(1) as u32 + 1, 2, &choices).map_err(xlsx)?;
-        for (r, row) in rows.iter().enumerate() {
-            for (c, value) in row.iter().enumerate() {
-                if !value.is_empty() {
-                    sheet.write_string(r as u32 + 2, c as u16, crate::files::inert(value).as_ref()).map_err(xlsx)?;
+            sheet.write_string(0, 0, guide.as_str()).map_err(xlsx)?;
+            super::table_sheet_at(sheet, 1, &LIST_HEADERS, &rows).map_err(xlsx)?;
+            let choices = rust_xlsxwriter::DataValidation::new()
+                .allow_list_strings(&["同一人", "不同人", "不确定"])
+                .and_then(|v| v.set_error_title("判定"))
+                .and_then(|v| v.set_error_message("请选择同一人、不同人或不确定；说明请写在“复核备注”列"))
+                .map_err(xlsx)?;
+            sheet.add_data_validation(2, 2, rows.len().max(1) as u32 + 1, 2, &choices).map_err(xlsx)?;
+            for (r, row) in rows.iter().enumerate() {
+                for (c, value) in row.iter().enumerate() {
+                    if !value.is_empty() {
+                        sheet
+                            .write_string(r as u32 + 2, c as u16, crate::files::inert(value).as_ref())
+                            .map_err(xlsx)?;
+                    }
                 }
             }
-        }
-        let mut file = crate::files::AtomicFile::create(&path)?;
-        workbook.save_to_writer(file.writer()).map_err(xlsx)?;
-        file.commit()?;
-        written.push(relative);
-    }
+            let mut file = crate::files::AtomicFile::create(&path)?;
+            workbook.save_to_writer(file.writer()).map_err(xlsx)?;
+            file.commit()?;
+            Ok(relative)
+        };
+    let written = polars_core::runtime::THREAD_POOL
+        .install(|| by_county.into_par_iter().map(write).collect::<Result<Vec<_>>>())?;
     Ok(written)
 }
