@@ -142,7 +142,12 @@ pub fn file_stem(group: &str) -> String {
 
 /// Eight hex digits of a text's SHA-256.
 pub fn short_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(text.as_bytes())[..4])
+}
+
+/// Bytes (a digest) as lowercase hex, as `sha256sum` prints them.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The longest file name stem written (in characters; 3 bytes each in Chinese, far below the
@@ -163,7 +168,7 @@ pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
         bytes += n as u64;
         hasher.update(&buffer[..n]);
     }
-    Ok((bytes, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((bytes, hex(&hasher.finalize())))
 }
 
 /// Writes `path` through `write` as an [`AtomicFile`].
