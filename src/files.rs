@@ -142,7 +142,12 @@ pub fn file_stem(group: &str) -> String {
 
 /// Eight hex digits of a text's SHA-256.
 pub fn short_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(text.as_bytes())[..4])
+}
+
+/// Bytes (a digest) as lowercase hex, as `sha256sum` prints them.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The longest file name stem written (in characters; 3 bytes each in Chinese, far below the
@@ -163,7 +168,7 @@ pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
         bytes += n as u64;
         hasher.update(&buffer[..n]);
     }
-    Ok((bytes, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((bytes, hex(&hasher.finalize())))
 }
 
 /// Writes `path` through `write` as an [`AtomicFile`].
@@ -229,7 +234,10 @@ pub fn csv_rows(
     let columns: Vec<(StringChunked, bool)> = df
         .columns()
         .iter()
-        .map(|c| Ok((c.cast(&DataType::String)?.str()?.rechunk().into_owned(), c.dtype() == &DataType::String)))
+        .map(|c| {
+            let text = matches!(c.dtype(), DataType::String | DataType::Categorical(..));
+            Ok((c.cast(&DataType::String)?.str()?.rechunk().into_owned(), text))
+        })
         .collect::<PolarsResult<_>>()?;
     if header {
         let mut csv = csv::Writer::from_writer(&mut *out);
@@ -495,6 +503,21 @@ mod tests {
         for cell in ["=1+1", "-2", "'quoted", "张伟", " =1", "\n-1"] {
             assert_eq!(uninert(&inert(cell)), cell);
         }
+    }
+
+    /// A school, class or household column is stored coded (it repeats on every row): still text,
+    /// made inert like any other (unique_students.csv writes them from the records).
+    #[test]
+    fn coded_text_columns_are_inert_in_csv() {
+        let cells = ["-1班", "=HYPERLINK(1)", "二班"];
+        let plain = Column::new("class".into(), cells);
+        let coded = plain.cast(&DataType::from_categories(Categories::global())).unwrap().with_name("coded".into());
+        let grade = Column::new("grade".into(), [-1i32, 2, 3]);
+        let df = DataFrame::new(3, vec![plain, coded, grade]).unwrap();
+        let mut out = Vec::new();
+        csv_rows(&mut out, &df, true).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "class,coded,grade\n'-1班,'-1班,-1\n'=HYPERLINK(1),'=HYPERLINK(1),2\n二班,二班,3\n");
     }
 
     #[test]

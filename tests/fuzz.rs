@@ -112,8 +112,13 @@ fn every_line_accounted(text: &str, table: &Table, what: &str) {
             covered[line] = true;
         }
     };
-    let texts: Vec<StringChunked> =
-        df.columns().iter().filter(|c| c.dtype() == &DataType::String).map(|c| c.str().unwrap().clone()).collect();
+    // Text columns, plain or coded as repeated (a school name with a line break in it).
+    let texts: Vec<StringChunked> = df
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.dtype(), DataType::String | DataType::Categorical(..)))
+        .map(|c| c.cast(&DataType::String).unwrap().str().unwrap().clone())
+        .collect();
     for (i, &row) in rows.iter().enumerate() {
         let breaks: usize = texts.iter().filter_map(|c| c.get(i)).map(|v| v.matches('\n').count()).sum();
         cover(&mut covered, row as usize, row as usize + breaks);

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::files::hex;
 use crate::ingest::table::{find_header_row, has_control, Part, Table, TableBuilder, HEADER_SEARCH_ROWS};
 use crate::ingest::{Encoding, IngestOptions};
 use crate::problems::{Code, Problem};
@@ -106,15 +107,15 @@ fn read_in_blocks(path: &Path, options: &IngestOptions, block_bytes: usize, piec
         let wanted = if end == 0 { pending.len().max(block_bytes) } else { block_bytes };
         at_end = fill(path, &mut file, &mut pending, wanted)?;
     }
-    one_part(tables, &start, path, options, hex(hasher))
+    one_part(tables, &start, path, options, hex(&hasher.finalize()))
 }
 
 /// Reads and decodes the whole file first: GB18030, a file that is not UTF-8 after its first
 /// block, old Mac line ends, a header not found in the first block.
 fn read_whole(path: &Path, options: &IngestOptions) -> Result<Table> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (decoded, sha256) = THREAD_POOL
-        .install(|| rayon::join(|| decode(path, &bytes, options.encoding), || hex(Sha256::new_with_prefix(&bytes))));
+    let (decoded, sha256) =
+        THREAD_POOL.install(|| rayon::join(|| decode(path, &bytes, options.encoding), || hex(&Sha256::digest(&bytes))));
     let mut text = decoded?;
     // Old Mac files end lines with CR alone: as lines, not as one line of records.
     if !text.contains('\n') && text.contains('\r') {
@@ -137,10 +138,6 @@ fn read_whole(path: &Path, options: &IngestOptions) -> Result<Table> {
 fn fill(path: &Path, file: &mut std::fs::File, buffer: &mut Vec<u8>, wanted: usize) -> Result<bool> {
     let read = file.by_ref().take(wanted as u64).read_to_end(buffer).map_err(|e| Error::io(path, e))?;
     Ok(read < wanted)
-}
-
-fn hex(hasher: Sha256) -> String {
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Line feeds in `bytes`, counted in byte lanes the compiler turns into vector code.
@@ -304,7 +301,9 @@ fn parse_pieces(
                 byte: at.offset + (a + e.valid_up_to()) as u64,
             })),
         })
-        .collect::<Result<std::result::Result<Vec<Table>, NotUtf8>>>()?;
+        .collect::<Vec<_>>();
+    // In file order, so that the first bad line is the one named (rayon keeps whichever failed first).
+    let parsed: std::result::Result<Vec<Table>, NotUtf8> = parsed.into_iter().collect::<Result<_>>()?;
     Ok(parsed.map(|tables| (tables, total)))
 }
 
@@ -473,7 +472,7 @@ mod tests {
             (4, Code::CellTextMark),
         ];
         assert_eq!(codes, expected);
-        assert_eq!(whole.sha256.as_deref(), Some(hex(Sha256::new_with_prefix(text.as_bytes()))).as_deref());
+        assert_eq!(whole.sha256.as_deref(), Some(hex(&Sha256::digest(text.as_bytes()))).as_deref());
         let shown = |t: &Table| {
             let problems: Vec<String> =
                 t.problems.iter().map(|p| format!("{} {:?} {}", p.record, p.code, p.message)).collect();

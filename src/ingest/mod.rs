@@ -365,7 +365,6 @@ pub fn read_inputs(inputs: &[PathBuf], options: &IngestOptions) -> Result<Record
     df.rechunk_mut_par();
     let record_ids = record_ids(&df, options.id_column.as_deref())?;
     df.insert_column(0, record_ids)?;
-    crate::columns::repeated(&mut df)?;
     Ok(Records { df, problems, preflight })
 }
 

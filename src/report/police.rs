@@ -542,7 +542,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<String> {
     let mut file = AtomicFile::create(path)?;
     file.writer().write_all(bytes).map_err(|e| Error::io(path, e))?;
     file.commit()?;
-    Ok(Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::files::hex(&Sha256::digest(bytes)))
 }
 
 #[cfg(test)]
