@@ -82,7 +82,7 @@ fn block_in_parts(
     let mut tagged = Vec::new();
     for group in rows.chunk_by(|a, b| (a.rule, a.pass, a.key) == (b.rule, b.pass, b.key)) {
         if group.len() > 1 {
-            let outcome = block::pair_keyed_block(group, 0, settings.max_block_size, &mut tagged);
+            let outcome = block::pair_keyed_block(group, 0, settings, &mut tagged);
             stats[group[0].rule as usize].count(outcome, group.len());
         }
     }
@@ -96,20 +96,25 @@ fn blocking_in_random_parts_makes_the_candidates_of_one_machine() {
     let features = Features::new(&run.records).unwrap();
     let numbers = features.numbers();
 
-    // The default rules, and blocks so small that most are skipped.
-    let tiny = BlockingSettings { max_block_size: 3, ..BlockingSettings::default() };
-    for settings in [BlockingSettings::default(), tiny] {
+    // The default rules, blocks so small that most are skipped, and each record lacking a
+    // number paired with only the one most like it.
+    let tiny = BlockingSettings { max_block_size: 2, ..BlockingSettings::default() };
+    let nearest = BlockingSettings { nearest: 1, ..BlockingSettings::default() };
+    let all = block::candidates(&run.records, numbers, &BlockingSettings::default(), 0).unwrap();
+    let fewer = block::candidates(&run.records, numbers, &nearest, 0).unwrap();
+    assert!(fewer.pairs.len() < all.pairs.len(), "the nearest one binds: {} of {}", fewer.pairs.len(), all.pairs.len());
+    for settings in [BlockingSettings::default(), tiny, nearest] {
         let whole = block::candidates(&run.records, numbers, &settings, 0).unwrap();
-        assert!(whole.pairs.len() > 200, "{} candidate pairs", whole.pairs.len());
+        assert!(whole.pairs.len() > 100, "{} candidate pairs", whole.pairs.len());
         for seed in 0..4 {
             let mut rng = Rng::keyed(seed, 0, 0);
             let (pairs, rules, stats) = block_in_parts(&run.records, numbers, &settings, &mut rng, seed % 2 == 1);
-            assert_eq!(pairs, whole.pairs, "max_block_size {}, seed {seed}", settings.max_block_size);
+            assert_eq!(pairs, whole.pairs, "{settings:?}, seed {seed}");
             assert_eq!(rules, whole.rules);
             assert_eq!(stats, whole.stats);
         }
         let skipped: u64 = whole.stats.iter().map(|s| s.skipped_blocks).sum();
-        assert_eq!(skipped > 0, settings.max_block_size == 3, "tiny blocks are skipped, and counted");
+        assert_eq!(skipped > 0, settings.max_block_size == 2, "tiny blocks are skipped, and counted");
     }
 }
 

@@ -23,6 +23,8 @@ pub struct KeyRow {
     pub record: u32,
     /// Whether the rule's pairs must include this record ([`Parts::probes`]).
     pub probe: bool,
+    /// How the record reads for choosing a probe's nearest ([`Parts::likeness`]).
+    pub likeness: u64,
     pub number: Option<String>,
 }
 
@@ -145,6 +147,7 @@ pub fn key_rows(
                     key,
                     record: index[i],
                     probe,
+                    likeness: parts.likeness(i),
                     number: keeps_number.then(|| parts.id.get(i).map(str::to_owned)).flatten(),
                 }));
             }
@@ -189,7 +192,7 @@ pub fn meeting(
 pub fn pair_keyed_block(
     rows: &[KeyRow],
     first_new: usize,
-    max_block_size: usize,
+    settings: &BlockingSettings,
     tagged: &mut Vec<(u64, u32)>,
 ) -> BlockOutcome {
     let records: Vec<u32> = rows.iter().map(|row| row.record).collect();
@@ -198,8 +201,10 @@ pub fn pair_keyed_block(
         &records,
         |k| rows[k].probe,
         |j, k| rows[j].number.is_some() && rows[j].number == rows[k].number,
+        |k| rows[k].likeness,
+        settings.rules.get(rule as usize).and_then(|r| settings.nearest_of(r)),
         first_new,
-        max_block_size,
+        settings.max_block_size,
         |x, y| tagged.push((pack(x, y), rule)),
     )
 }

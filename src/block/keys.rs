@@ -3,7 +3,7 @@
 
 use polars::prelude::*;
 
-use super::{KeyPart, Rule};
+use super::{KeyPart, Lacking, Rule};
 use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::ingest::rounded::{spreadsheet_digits, tells_no_one_apart};
@@ -157,6 +157,43 @@ impl<'a> Parts<'a> {
         })
     }
 
+    /// The birth date of record `i`: as typed, else the one its valid number carries.
+    fn birth_date(&self, i: usize) -> Option<Date> {
+        match self.birth.get(i) {
+            Some(days) => Some(Date::from_epoch_days(days)),
+            None => self.id.get(i).filter(|_| self.valid[i]).and_then(Date::of_number),
+        }
+    }
+
+    /// Record `i` as one word for telling which records of a block are most like it
+    /// ([`super::alike`]): one byte for each of birth date, birth month, sex, guardian's phone,
+    /// school, household register, name and county, a hash of the value (never 0) or 0 when
+    /// missing. Two unequal values share a byte once in 255; that only ranks a stranger nearer.
+    pub(super) fn likeness(&self, i: usize) -> u64 {
+        let text = |t: Option<&str>| {
+            t.map(|t| {
+                let mut hash = KeyHash(0);
+                hash.text(t.as_bytes());
+                hash.0
+            })
+        };
+        let birth = self.birth_date(i);
+        let hashes = [
+            birth.map(|b| b.to_epoch_days() as u64),
+            birth.map(|b| (b.year as u64) << 8 | u64::from(b.month)),
+            text(self.sex.get(i)),
+            text(self.phone.get(i)),
+            text(self.school.get(i)),
+            text(self.household.get(i)),
+            text(self.name.get(i)),
+            text(self.county.get(i)),
+        ];
+        hashes
+            .iter()
+            .enumerate()
+            .fold(0, |word, (k, hash)| word | hash.map_or(0, |h| splitmix64(h) % 255 + 1) << (8 * k))
+    }
+
     /// The ID number of record `i` as a spreadsheet left it, when it looks damaged (whether or
     /// not the zeros happen to pass MOD 11-2).
     fn spreadsheet_damaged(&self, i: usize) -> Option<std::borrow::Cow<'a, str>> {
@@ -166,7 +203,7 @@ impl<'a> Parts<'a> {
     /// Feeds one key part of record `i` to `sink`; `None` when the record has no such value.
     /// `pass` is the pass of a multi-pass part ([`KeyPart::passes`]).
     fn feed(&self, part: KeyPart, i: usize, pass: usize, sink: &mut impl Sink) -> Option<()> {
-        let birth = || self.birth.get(i).map(Date::from_epoch_days);
+        let birth = || self.birth_date(i);
         match part {
             // `2.11381E+17` is a whole school's column: no key.
             KeyPart::Id => sink.text(self.id.get(i).filter(|id| !tells_no_one_apart(id))?.as_bytes()),
@@ -260,9 +297,9 @@ impl<'a> Parts<'a> {
 
     /// The records a rule's pairs must include (`None`: every pair of a block is made). Pairs
     /// of two numbers of their own are two people, so a rule not keyed on the number pairs only
-    /// records lacking one ([`Rule::keys_on_number`]); MOD 11-2 catches every slip, so of two
-    /// numbers one slip apart one fails it; a spreadsheet rule pairs a damaged number with the
-    /// numbers it may have been.
+    /// records lacking one ([`Rule::keys_on_number`]), and lacking the rule's field too
+    /// ([`Rule::lacking`]); MOD 11-2 catches every slip, so of two numbers one slip apart one
+    /// fails it; a spreadsheet rule pairs a damaged number with the numbers it may have been.
     pub(super) fn probes(&self, rule: &Rule) -> Option<Vec<bool>> {
         let n = self.own.len();
         if rule.keys.contains(&KeyPart::IdSpreadsheet) {
@@ -272,7 +309,12 @@ impl<'a> Parts<'a> {
         } else if rule.keys_on_number() {
             None
         } else {
-            Some(self.own.iter().map(|o| !o).collect())
+            let lacks = |i: usize| match rule.lacking {
+                None => true,
+                Some(Lacking::Name) => self.name.get(i).is_none(),
+                Some(Lacking::BirthDate) => self.birth_date(i).is_none(),
+            };
+            Some((0..n).map(|i| !self.own[i] && lacks(i)).collect())
         }
     }
 

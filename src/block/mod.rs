@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use distributed::{key_rows, meeting, pair_keyed_block, KeyRow, Narrowing, ProbeFilter};
 use keys::Parts;
 pub use keys::BLOCKED;
-pub use settings::{BlockingSettings, KeyPart, Rule, MAX_RULES};
+pub use settings::{BlockingSettings, KeyPart, Lacking, Rule, MAX_RULES};
 
 use crate::columns::par_row_chunks;
 use crate::error::{Error, Result};
@@ -101,6 +101,7 @@ pub fn candidates(
         let mut rule_stats = RuleStats { rule: rule.name.clone(), ..Default::default() };
         let mut blocks: Vec<(usize, u32, usize)> = Vec::new();
         let same_number = same_number_skipped(rule);
+        let nearest = settings.nearest_of(rule);
         let probes = parts.probes(rule);
         let is_probe = |i: u32| probes.as_ref().is_none_or(|p| p[i as usize]);
         let same_id = |x: u32, y: u32| same_number && parts.id.get(x as usize) == parts.id.get(y as usize);
@@ -110,6 +111,8 @@ pub fn candidates(
                     &block,
                     |k| is_probe(block[k]),
                     |j, k| same_id(block[j], block[k]),
+                    |k| parts.likeness(block[k] as usize),
+                    nearest,
                     first_new,
                     settings.max_block_size,
                     |x, y| tagged.push((pack(x, y), r as u32)),
@@ -167,37 +170,80 @@ impl RuleStats {
 
 /// The pairs of one block: `block` lists its records by index in order (so the new ones come
 /// last); given positions in it, `is_probe` tells the records the rule's pairs must include
-/// ([`Parts::probes`]) and `same_id` the pairs of one number left to the `id` rule. Only pairs
-/// with a record at index `first_new` or later are made. The one place a block becomes pairs,
-/// on one machine or spread over a cluster ([`pair_keyed_block`]).
+/// ([`Parts::probes`]), `same_id` the pairs of one number left to the `id` rule and `likeness`
+/// a record's [`Parts::likeness`]. Only pairs with a record at index `first_new` or later are
+/// made. With `nearest` (a rule not keyed on the number), a probe is paired with at most that
+/// many records of its block, those most like it ([`alike`]): a key whose values do not grow
+/// with the province (a name and a birth month) makes blocks that do, and a probe paired with
+/// all of a block would make the pairs grow with the square of the province. The one place a
+/// block becomes pairs, on one machine or spread over a cluster ([`pair_keyed_block`]).
+#[allow(clippy::too_many_arguments)]
 pub fn pair_block(
     block: &[u32],
     is_probe: impl Fn(usize) -> bool,
     same_id: impl Fn(usize, usize) -> bool,
+    likeness: impl Fn(usize) -> u64,
+    nearest: Option<usize>,
     first_new: usize,
     max_block_size: usize,
     mut emit: impl FnMut(u32, u32),
 ) -> BlockOutcome {
     let size = block.len();
-    let probing = (0..size).filter(|&k| is_probe(k)).count();
+    let probes: Vec<usize> = (0..size).filter(|&k| is_probe(k)).collect();
     // Pairs with at least one probe: all pairs but those of two others.
-    let possible = size * (size - 1) / 2 - (size - probing) * (size - probing).saturating_sub(1) / 2;
+    let others = size - probes.len();
+    let possible = size * (size - 1) / 2 - others * others.saturating_sub(1) / 2;
     if possible == 0 {
         return BlockOutcome::Empty;
     }
-    if possible > max_block_size * (max_block_size - 1) / 2 {
+    let capped = nearest.filter(|&k| probes.len() < size && possible > probes.len() * k);
+    if possible.min(capped.map_or(possible, |k| probes.len() * k)) > max_block_size * (max_block_size - 1) / 2 {
         return BlockOutcome::Skipped;
+    }
+    let made = |j: usize, k: usize| block[j.max(k)] as usize >= first_new && !same_id(j, k);
+    if let Some(nearest) = capped {
+        // Each probe's nearest; a pair two probes both chose is made once.
+        let words: Vec<u64> = (0..size).map(&likeness).collect();
+        let mut chosen: Vec<(usize, usize)> = Vec::with_capacity(probes.len() * nearest);
+        let mut ranked: Vec<(u32, usize)> = Vec::with_capacity(size);
+        for &j in &probes {
+            ranked.clear();
+            ranked
+                .extend((0..size).filter(|&k| k != j && made(j, k)).map(|k| (u32::MAX - alike(words[j], words[k]), k)));
+            if ranked.len() > nearest {
+                ranked.select_nth_unstable(nearest - 1);
+                ranked.truncate(nearest);
+            }
+            chosen.extend(ranked.iter().map(|&(_, k)| (j.min(k), j.max(k))));
+        }
+        chosen.sort_unstable();
+        chosen.dedup();
+        for &(j, k) in &chosen {
+            emit(block[j], block[k]);
+        }
+        return BlockOutcome::Paired { pairs: chosen.len() as u64 };
     }
     let mut pairs = 0;
     for j in 0..size {
-        for k in (j + 1..size).filter(|&k| block[k] as usize >= first_new) {
-            if (is_probe(j) || is_probe(k)) && !same_id(j, k) {
+        for k in j + 1..size {
+            if (is_probe(j) || is_probe(k)) && made(j, k) {
                 emit(block[j], block[k]);
                 pairs += 1;
             }
         }
     }
     BlockOutcome::Paired { pairs }
+}
+
+/// How alike two records are ([`Parts::likeness`] words): how many of their values agree, a
+/// missing value (a zero byte) agreeing with none.
+pub fn alike(a: u64, b: u64) -> u32 {
+    (0..8)
+        .filter(|byte| {
+            let (x, y) = ((a >> (8 * byte)) & 0xff, (b >> (8 * byte)) & 0xff);
+            x != 0 && x == y
+        })
+        .count() as u32
 }
 
 /// The candidate pairs from every rule's `(pair, rule)` tags ([`pack`]ed, in any order): each
@@ -329,8 +375,9 @@ mod tests {
         };
         assert_eq!(met(&BlockingSettings::default()), [true, true, false, true], "one-digit number, pinyin, phone");
         let numbers_only = BlockingSettings {
-            rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit] }],
+            rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit], lacking: None }],
             max_block_size: 10,
+            ..BlockingSettings::default()
         };
         assert_eq!(met(&numbers_only), [true, false, false, false], "the rules given, not a fixed list");
     }
@@ -426,8 +473,9 @@ mod tests {
             ("440113201410050038", "王芳", "wang fang", 4, ""),
         ]);
         let settings = BlockingSettings {
-            rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit] }],
+            rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit], lacking: None }],
             max_block_size: 10,
+            ..BlockingSettings::default()
         };
         let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1), (0, 2)], "a substitution and a swap, not the twin's number two apart");
@@ -443,11 +491,16 @@ mod tests {
         ]);
         let settings = BlockingSettings {
             rules: vec![
-                Rule { name: "id".into(), keys: vec![KeyPart::Id] },
-                Rule { name: "phone".into(), keys: vec![KeyPart::GuardianPhone] },
-                Rule { name: "pinyin_birth".into(), keys: vec![KeyPart::NamePinyin, KeyPart::BirthDate] },
+                Rule { name: "id".into(), keys: vec![KeyPart::Id], lacking: None },
+                Rule { name: "phone".into(), keys: vec![KeyPart::GuardianPhone], lacking: None },
+                Rule {
+                    name: "pinyin_birth".into(),
+                    keys: vec![KeyPart::NamePinyin, KeyPart::BirthDate],
+                    lacking: None,
+                },
             ],
             max_block_size: 2,
+            ..BlockingSettings::default()
         };
         let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1)]);
@@ -477,8 +530,9 @@ mod tests {
             ("211221200903152000", "赵六", "zhao liu", 5, ""),
         ]);
         let settings = BlockingSettings {
-            rules: vec![Rule { name: "sheet".into(), keys: vec![KeyPart::IdSpreadsheet] }],
+            rules: vec![Rule { name: "sheet".into(), keys: vec![KeyPart::IdSpreadsheet], lacking: None }],
             max_block_size: 10,
+            ..BlockingSettings::default()
         };
         let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(
@@ -497,8 +551,13 @@ mod tests {
             ("", "王新", "wang xin", 1, ""),
         ]);
         let settings = BlockingSettings {
-            rules: vec![Rule { name: "p".into(), keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth] }],
+            rules: vec![Rule {
+                name: "p".into(),
+                keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth],
+                lacking: None,
+            }],
             max_block_size: 10,
+            ..BlockingSettings::default()
         };
         let c = candidates(&df, none(&df), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 1), (0, 2), (1, 2)]);
@@ -526,11 +585,85 @@ mod tests {
         df.with_column(BooleanChunked::from_slice("id_valid".into(), &valid).into_column()).unwrap();
         let own = crate::compare::own_numbers(&df, &valid).unwrap();
         let settings = BlockingSettings {
-            rules: vec![Rule { name: "p".into(), keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth] }],
+            rules: vec![Rule {
+                name: "p".into(),
+                keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth],
+                lacking: None,
+            }],
             max_block_size: 10,
+            ..BlockingSettings::default()
         };
         let c = candidates(&df, (&valid, &own), &settings, 0).unwrap();
         assert_eq!(c.pairs, vec![(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], "never the twins with each other");
+    }
+
+    #[test]
+    fn a_probe_in_a_large_block_is_paired_with_the_records_most_like_it() {
+        // Record 0 lacks a number; of thirty strangers, 17 agrees with it on four values and
+        // 23 on two, and a zero byte (a missing value) agrees with nothing.
+        let mut words = vec![0x0202_0202_0202_0202u64; 31];
+        words[0] = 0x0101_0101_0101_0100;
+        words[17] = 0x0101_0101_0202_0202;
+        words[23] = 0x0202_0202_0202_0100;
+        let block: Vec<u32> = (0..31).collect();
+        let pairs = |nearest: Option<usize>| {
+            let mut pairs = Vec::new();
+            let outcome =
+                pair_block(&block, |k| k == 0, |_, _| false, |k| words[k], nearest, 0, 500, |a, b| pairs.push((a, b)));
+            assert_eq!(outcome, BlockOutcome::Paired { pairs: pairs.len() as u64 });
+            pairs
+        };
+        assert_eq!(pairs(Some(2)), [(0, 17), (0, 23)]);
+        assert_eq!(pairs(None).len(), 30, "a rule keyed on the number makes every pair");
+        assert_eq!(pairs(Some(30)).len(), 30, "a block no larger than the nearest is paired whole");
+        assert_eq!(alike(words[0], words[0]), 7, "the missing value agrees with nothing, not even itself");
+    }
+
+    #[test]
+    fn a_rule_for_a_missing_field_pairs_records_lacking_it_and_a_number() {
+        let (a, b) = ("44011320141005001X", "440113201410050036");
+        let mut df = records(&[
+            (a, "张伟", "zhang wei", 16348, ""),
+            ("", "张伟", "zhang wei", 16348, ""),
+            ("", "", "", 16348, ""),
+            (b, "", "", 16348, ""),
+            ("", "李娜", "li na", 16348, ""),
+        ]);
+        let blank = |name: &str, values: &[&str]| {
+            StringChunked::from_iter_options(name.into(), values.iter().map(|v| Some(*v).filter(|v| !v.is_empty())))
+                .into_column()
+        };
+        df.with_column(blank("name_norm", &["张伟", "张伟", "", "", "李娜"])).unwrap();
+        df.with_column(blank("household_address", &["广东省广州市番禺区"; 5])).unwrap();
+        let numbered = [true, false, false, true, false];
+        let settings = BlockingSettings { rules: BlockingSettings::default().rules, ..BlockingSettings::default() };
+        let nameless = settings.rules.iter().find(|r| r.name == "household_birth_sex").unwrap().clone();
+        assert_eq!(nameless.lacking, Some(Lacking::Name));
+        let only = BlockingSettings { rules: vec![nameless], ..settings };
+        let c = candidates(&df, (&numbered, &numbered), &only, 0).unwrap();
+        assert_eq!(c.pairs, vec![(0, 2), (1, 2), (2, 3), (2, 4)], "the record with neither name nor number, with each");
+        let on_number = Rule { name: "x".into(), keys: vec![KeyPart::Id], lacking: Some(Lacking::Name) };
+        assert!(BlockingSettings { rules: vec![on_number], ..BlockingSettings::default() }.validate().is_err());
+    }
+
+    #[test]
+    fn a_birth_date_left_blank_is_read_from_the_number() {
+        let a = "44011320141005001X";
+        let mut df = records(&[(a, "张子涵", "zhang zi han", 0, ""), ("", "张子涵", "zhang zi han", 16364, "")]);
+        let births = Int32Chunked::from_iter_options("birth_date_norm".into(), [None, Some(16364)].into_iter());
+        df.with_column(births.into_date().into_column()).unwrap();
+        let numbered = [true, false];
+        let settings = BlockingSettings {
+            rules: vec![Rule {
+                name: "p".into(),
+                keys: vec![KeyPart::NamePinyin, KeyPart::BirthYearMonth],
+                lacking: None,
+            }],
+            ..BlockingSettings::default()
+        };
+        let c = candidates(&df, (&numbered, &numbered), &settings, 0).unwrap();
+        assert_eq!(c.pairs, vec![(0, 1)], "2014-10 from the number, 2014-10-21 as typed");
+        assert!(c.largest[0].key.ends_with("birth_year_month=201410"), "{:?}", c.largest);
     }
 
     #[test]
@@ -544,10 +677,11 @@ mod tests {
         let (valid, own) = none(&df);
         let settings = BlockingSettings {
             rules: vec![
-                Rule { name: "id".into(), keys: vec![KeyPart::Id] },
-                Rule { name: "one".into(), keys: vec![KeyPart::IdOneDigit] },
+                Rule { name: "id".into(), keys: vec![KeyPart::Id], lacking: None },
+                Rule { name: "one".into(), keys: vec![KeyPart::IdOneDigit], lacking: None },
             ],
             max_block_size: 10,
+            ..BlockingSettings::default()
         };
         let whole = candidates(&df, (valid, own), &settings, 0).unwrap();
         assert_eq!(whole.pairs, vec![(0, 1), (0, 2), (1, 2)]);
@@ -559,7 +693,7 @@ mod tests {
         let mut stats: Vec<RuleStats> =
             settings.rules.iter().map(|r| RuleStats { rule: r.name.clone(), ..Default::default() }).collect();
         for block in rows.chunk_by(|a, b| (a.rule, a.pass, a.key) == (b.rule, b.pass, b.key)).filter(|b| b.len() > 1) {
-            let outcome = pair_keyed_block(block, 0, settings.max_block_size, &mut tagged);
+            let outcome = pair_keyed_block(block, 0, &settings, &mut tagged);
             stats[block[0].rule as usize].count(outcome, block.len());
         }
         assert_eq!(union(tagged, &mut stats), (whole.pairs, whole.rules));
@@ -569,14 +703,20 @@ mod tests {
     #[test]
     fn settings_are_validated() {
         assert_eq!(BlockingSettings::default().validate(), Ok(()));
-        let rule = |n: usize| Rule { name: format!("r{n}"), keys: vec![KeyPart::Id] };
-        let many = BlockingSettings { rules: (0..65).map(rule).collect(), max_block_size: 10 };
+        let rule = |n: usize| Rule { name: format!("r{n}"), keys: vec![KeyPart::Id], lacking: None };
+        let many =
+            BlockingSettings { rules: (0..65).map(rule).collect(), max_block_size: 10, ..BlockingSettings::default() };
         assert!(many.validate().unwrap_err().contains("at most 64"));
-        let empty_rule = BlockingSettings { rules: vec![Rule { name: "x".into(), keys: vec![] }], max_block_size: 10 };
+        let empty_rule = BlockingSettings {
+            rules: vec![Rule { name: "x".into(), keys: vec![], lacking: None }],
+            max_block_size: 10,
+            ..BlockingSettings::default()
+        };
         assert!(empty_rule.validate().unwrap_err().contains("no keys"));
-        let twice = BlockingSettings { rules: vec![rule(1), rule(1)], max_block_size: 10 };
+        let twice =
+            BlockingSettings { rules: vec![rule(1), rule(1)], max_block_size: 10, ..BlockingSettings::default() };
         assert!(twice.validate().is_err());
-        let tiny = BlockingSettings { rules: vec![rule(1)], max_block_size: 1 };
+        let tiny = BlockingSettings { rules: vec![rule(1)], max_block_size: 1, ..BlockingSettings::default() };
         assert!(tiny.validate().is_err());
     }
 

@@ -77,16 +77,45 @@ impl KeyPart {
     }
 }
 
+/// A field a rule is there to do without: its pairs must include a record lacking it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lacking {
+    /// No name (`name_norm` empty).
+    Name,
+    /// No birth date, typed or in a valid number.
+    BirthDate,
+}
+
+impl Lacking {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Lacking::Name => "缺姓名",
+            Lacking::BirthDate => "缺出生日期",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     pub name: String,
     pub keys: Vec<KeyPart>,
+    /// Pairs only where a record lacks this as well as a number of its own: a key that does not
+    /// grow more selective with the province (a county, a birth date) pairs every popular name
+    /// with every record lacking a number, so a rule for records without a name or a birth date
+    /// pairs just those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lacking: Option<Lacking>,
 }
 
 impl Rule {
     /// The rule as people read it: its key parts joined (`姓名拼音 + 出生年月`).
     pub fn label_zh(&self) -> String {
-        self.keys.iter().map(|k| k.label_zh()).collect::<Vec<_>>().join(" + ")
+        let keys = self.keys.iter().map(|k| k.label_zh()).collect::<Vec<_>>().join(" + ");
+        match self.lacking {
+            Some(lacking) => format!("{keys}（{}）", lacking.label_zh()),
+            None => keys,
+        }
     }
 
     pub(super) fn passes(&self) -> usize {
@@ -115,13 +144,21 @@ pub struct BlockingSettings {
     /// Blocks that would make more pairs than a block of this many records (n(n-1)/2) are
     /// skipped and reported, never allowed to explode memory.
     pub max_block_size: usize,
+    /// A rule not keyed on the number pairs each record lacking one with at most this many
+    /// records of a block: those agreeing with it on the most of birth date, birth month, sex,
+    /// guardian's phone, school, household register, name and county. Blocks keyed on a name
+    /// and a birth month grow with the province; this keeps the pairs growing with the
+    /// records. Rules keyed on the number make every pair of their blocks: the u of the number
+    /// levels is counted among them (`score::u_probabilities`).
+    pub nearest: usize,
 }
 
 impl Default for BlockingSettings {
     /// Rules for Chinese student data: each kind of error a duplicate carries is caught by a rule
     /// that does not depend on the field it damaged.
     fn default() -> Self {
-        let rule = |name: &str, keys: &[KeyPart]| Rule { name: name.into(), keys: keys.to_vec() };
+        let rule = |name: &str, keys: &[KeyPart]| Rule { name: name.into(), keys: keys.to_vec(), lacking: None };
+        let lacking = |lacks: Lacking, rule: Rule| Rule { lacking: Some(lacks), ..rule };
         use KeyPart::*;
         BlockingSettings {
             rules: vec![
@@ -136,23 +173,29 @@ impl Default for BlockingSettings {
                 rule("id_date_sequence_household", &[IdDateSequence, Household]),
                 rule("pinyin_birth_month", &[NamePinyin, BirthYearMonth]),
                 rule("pinyin_birth_day_month", &[NamePinyin, BirthDayMonth]),
-                // No number and no usable birth date: the name and the household register.
-                rule("pinyin_household", &[NamePinyin, Household]),
+                // No number and no birth date: the name and the household register.
+                lacking(Lacking::BirthDate, rule("pinyin_household", &[NamePinyin, Household])),
                 rule("initials_birth_sex", &[NameInitials, BirthDate, Sex]),
                 // Birth year and sex keep county blocks small in populous counties.
                 rule("initials_county_birth_year_sex", &[NameInitials, County, BirthYear, Sex]),
                 rule("guardian_phone", &[GuardianPhone]),
-                // A blank name on one side and no usable number on the other: the child's
-                // household register, birth date and sex.
-                rule("household_birth_sex", &[Household, BirthDate, Sex]),
+                // No number and a blank name: the child's household register, birth date and sex.
+                lacking(Lacking::Name, rule("household_birth_sex", &[Household, BirthDate, Sex])),
                 rule("no_id_name_sex_birth", &[NoId, Name, Sex, BirthDate]),
             ],
             max_block_size: 500,
+            nearest: 10,
         }
     }
 }
 
 impl BlockingSettings {
+    /// How many records of a block a probe of `rule` is paired with at most ([`Self::nearest`]):
+    /// `None`, every one, for a rule keyed on the number.
+    pub fn nearest_of(&self, rule: &Rule) -> Option<usize> {
+        (!rule.keys_on_number()).then_some(self.nearest)
+    }
+
     /// The rule mask (bit i = rule i) of the rules keyed on the ID number.
     pub fn number_rules(&self) -> u64 {
         self.rules.iter().enumerate().filter(|(_, r)| r.keys_on_number()).map(|(i, _)| 1u64 << i).sum()
@@ -172,6 +215,15 @@ impl BlockingSettings {
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("two blocking rules are named {:?}", twice[0]));
+        }
+        if let Some(rule) = self.rules.iter().find(|r| r.lacking.is_some() && r.keys_on_number()) {
+            return Err(format!(
+                "blocking rule {:?} keys on the number: it cannot be for records lacking a field",
+                rule.name
+            ));
+        }
+        if self.nearest < 1 {
+            return Err("nearest must be at least 1".into());
         }
         if self.max_block_size < 2 {
             return Err(format!("max_block_size must be at least 2, it is {}", self.max_block_size));

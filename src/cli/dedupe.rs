@@ -19,7 +19,8 @@ use super::{InputArgs, ScoringArgs};
 /// dedupe_summary.json.
 ///
 /// Settings (--settings FILE.json; every field optional): {"blocking": {"rules": [{"name":
-/// "id", "keys": ["id"]}, ...], "max_block_size": 500}, "threshold": 0.6, "cohesion": 0.05,
+/// "id", "keys": ["id"]}, {"name": "pinyin_household", "keys": ["name_pinyin", "household"],
+/// "lacking": "birth_date"}, ...], "max_block_size": 500, "nearest": 10}, "threshold": 0.6, "cohesion": 0.05,
 /// "u_pairs": 1000000, "em_iterations": 100, "seed": 1}. A rules list replaces the defaults:
 /// id, id_one_digit, id_spreadsheet, id_date_sequence (+ name_first_letter),
 /// id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,
@@ -28,7 +29,9 @@ use super::{InputArgs, ScoringArgs};
 /// Key parts: id, id_one_digit, id_spreadsheet, id_date_sequence, name, name_pinyin,
 /// name_initials, name_first_letter, surname, birth_date, birth_year, birth_year_month,
 /// birth_day_month, sex, guardian_phone, county, household, school_code, no_id. Rules without
-/// a number part pair only records lacking a valid number of their own.
+/// a number part pair only records lacking a valid number of their own (and lacking the rule's
+/// "lacking" field, name or birth_date, if it names one), each with at most "nearest" records
+/// of a block: those most like it.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

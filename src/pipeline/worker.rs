@@ -132,20 +132,20 @@ const FILTER_FALSE_POSITIVES: f64 = 0.01;
 pub fn probe_filter(table: &DataFrame) -> Result<ProbeFilter> {
     let mut table = table.clone();
     table.rechunk_mut_par();
-    let (rules, passes, keys) = (indices(&table, "rule")?, indices(&table, "pass")?, hashes(&table)?);
+    let (rules, passes, keys) = (indices(&table, "rule")?, indices(&table, "pass")?, words(&table, "key")?);
     let keys: Vec<(u8, u8, u64)> = (0..table.height()).map(|i| (rules[i] as u8, passes[i] as u8, keys[i])).collect();
     Ok(ProbeFilter::new(&keys, FILTER_FALSE_POSITIVES))
 }
 
-/// The `key` column: 64 hash bits as Spark's signed `bigint`.
-fn hashes(table: &DataFrame) -> Result<Vec<u64>> {
-    let keys = table.column("key").map_err(|_| Error::Worker("no column key".into()))?;
-    let keys = keys.cast(&DataType::Int64)?;
-    let keys = keys.i64()?;
-    if keys.null_count() > 0 {
-        return Err(Error::Worker("column key has empty values".into()));
+/// A column of 64-bit words (`key`: hash bits) as Spark's signed `bigint`.
+fn words(table: &DataFrame, name: &str) -> Result<Vec<u64>> {
+    let words = table.column(name).map_err(|_| Error::Worker(format!("no column {name}")))?;
+    let words = words.cast(&DataType::Int64)?;
+    let words = words.i64()?;
+    if words.null_count() > 0 {
+        return Err(Error::Worker(format!("column {name} has empty values")));
     }
-    Ok(keys.into_no_null_iter().map(|k| k as u64).collect())
+    Ok(words.into_no_null_iter().map(|k| k as u64).collect())
 }
 
 /// Fails, naming the first, unless `table` has every one of `names`: a column left out would
@@ -173,7 +173,7 @@ fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
 
 /// Every rule's blocking keys of a part of the records, as `narrowing` says: `rule`, `pass`,
 /// `key` (the hash's bits as a signed integer), `record`, `probe` (whether the rule's pairs
-/// must include it) and `number` (where pairs of one number are left to the `id` rule).
+/// must include it), `likeness` (for choosing a probe's nearest) and `number` (where pairs of one number are left to the `id` rule).
 pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowing) -> Result<DataFrame> {
     require(records, block::BLOCKED.iter().chain(&["id_valid", "record"]))?;
     let mut records = records.clone();
@@ -190,6 +190,7 @@ pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowi
             Column::new("key".into(), rows.iter().map(|r| r.key as i64).collect::<Vec<_>>()),
             Column::new("record".into(), rows.iter().map(|r| i64::from(r.record)).collect::<Vec<_>>()),
             Column::new("probe".into(), rows.iter().map(|r| r.probe).collect::<Vec<_>>()),
+            Column::new("likeness".into(), rows.iter().map(|r| r.likeness as i64).collect::<Vec<_>>()),
             StringChunked::from_iter_options("number".into(), rows.iter().map(|r| r.number.as_deref())).into_column(),
         ],
     )?)
@@ -205,8 +206,9 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
     let mut keys = keys.clone();
     keys.rechunk_mut_par();
     let (rules, passes, records) = (indices(&keys, "rule")?, indices(&keys, "pass")?, indices(&keys, "record")?);
-    let hashes = hashes(&keys)?;
+    let hashes = words(&keys, "key")?;
     let probes: Vec<bool> = keys.column("probe")?.bool()?.iter().map(|p| p == Some(true)).collect();
+    let likeness = words(&keys, "likeness")?;
     let numbers = Text::of(&keys, "number")?;
     let mut rows: Vec<KeyRow> = (0..keys.height())
         .map(|i| {
@@ -217,6 +219,7 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
                 key: hashes[i],
                 record: records[i],
                 probe: probes[i],
+                likeness: likeness[i],
                 number: numbers.get(i).map(str::to_owned),
             })
         })
@@ -230,7 +233,7 @@ pub fn pairs(keys: &DataFrame, settings: &BlockingSettings) -> Result<DataFrame>
     let mut tagged = Vec::new();
     for block in rows.chunk_by(|x, y| (x.rule, x.pass, x.key) == (y.rule, y.pass, y.key)).filter(|b| b.len() > 1) {
         tagged.clear();
-        let outcome = block::pair_keyed_block(block, 0, settings.max_block_size, &mut tagged);
+        let outcome = block::pair_keyed_block(block, 0, settings, &mut tagged);
         for &(pair, r) in &tagged {
             let (x, y) = block::unpack(pair);
             rule.push(r as i32);
@@ -554,7 +557,7 @@ pub fn fit(
     value_counts.rechunk_mut_par();
     let (kinds, counts, firsts) =
         (indices(&value_counts, "kind")?, indices(&value_counts, "count")?, indices(&value_counts, "first")?);
-    let (keys, values) = (hashes(&value_counts)?, Text::of(&value_counts, "value")?);
+    let (keys, values) = (words(&value_counts, "key")?, Text::of(&value_counts, "value")?);
     let rows = (0..value_counts.height())
         .map(|i| ValueCount {
             kind: kinds[i] as u8,
