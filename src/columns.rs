@@ -81,8 +81,8 @@ impl<'a> Text<'a> {
 }
 
 /// The text columns of a records table that take a few values each: the originals as read,
-/// their normalized forms and the locality `check` derives.
-pub const REPEATED: [&str; 18] = [
+/// their normalized forms, the locality `check` derives and the place of the school.
+pub const REPEATED: [&str; 20] = [
     "source_file",
     "sex",
     "id_type",
@@ -101,6 +101,8 @@ pub const REPEATED: [&str; 18] = [
     "class_norm",
     "locality_city",
     "locality_county",
+    "place_city",
+    "place_county",
 ];
 
 /// Text columns that repeat a few values on every row (school, class, region, the source file)
