@@ -5,9 +5,10 @@
 //! comparing all pairs: a number's keys are the number without each position (equal for a
 //! substitution there) and without each adjacent pair followed by the pair in order (equal for a
 //! swap). Rules not keyed on the number pair only records lacking a number of their own (two
-//! own numbers are two people), so their blocks are found from those few records' keys. Blocks
-//! that would make more pairs than `max_block_size` records are skipped and reported, never
-//! allowed to explode memory.
+//! own numbers are two people), so their blocks are found from those few records' keys, and
+//! each such record is paired with the few of its block most like it, so that the pairs grow
+//! with the province and not with its square. Blocks that would make more pairs than
+//! `max_block_size` records are skipped and reported, never allowed to explode memory.
 
 mod distributed;
 mod keys;
@@ -196,7 +197,7 @@ pub fn pair_block(
     if possible == 0 {
         return BlockOutcome::Empty;
     }
-    let capped = nearest.filter(|&k| probes.len() < size && possible > probes.len() * k);
+    let capped = nearest.filter(|&k| possible > probes.len() * k);
     if possible.min(capped.map_or(possible, |k| probes.len() * k)) > max_block_size * (max_block_size - 1) / 2 {
         return BlockOutcome::Skipped;
     }
