@@ -8,6 +8,7 @@ use crate::columns::{par_row_chunks, Ints, Text};
 use crate::error::Result;
 use crate::ingest::rounded::{spreadsheet_digits, tells_no_one_apart};
 use crate::normalize::date::Date;
+use crate::normalize::id_number::ResidentNumber;
 use crate::normalize::name::{pinyin_letters, surname};
 use crate::normalize::region::{region_status, RegionStatus};
 use crate::rng::splitmix64;
@@ -161,7 +162,7 @@ impl<'a> Parts<'a> {
     fn birth_date(&self, i: usize) -> Option<Date> {
         match self.birth.get(i) {
             Some(days) => Some(Date::from_epoch_days(days)),
-            None => self.id.get(i).filter(|_| self.valid[i]).and_then(Date::of_number),
+            None => self.id.get(i).filter(|_| self.valid[i]).and_then(ResidentNumber::parse).and_then(|n| n.birth),
         }
     }
 

@@ -413,7 +413,7 @@ pub fn birth_level(a: &Side, b: &Side) -> BirthLevel {
     }
     // Each date confirmed by the record's own number (valid or not, the date survives most
     // damage): two birthdays, not one typed wrong.
-    let own_date = |s: &Side, d: Date| s.id.and_then(Date::of_number) == Some(d);
+    let own_date = |s: &Side, d: Date| s.id.and_then(number_date) == Some(d);
     if own_date(a, x) && own_date(b, y) {
         return BirthLevel::Different;
     }
@@ -541,13 +541,19 @@ pub fn own_numbers(records: &DataFrame, valid: &[bool]) -> Result<Vec<bool>> {
     let births = Ints::of(records, "birth_date_norm")?;
     let own = |i: usize| {
         let Some(id) = ids.get(i).filter(|_| valid[i]) else { return false };
-        let consistent = match (Date::of_number(id), births.get(i)) {
+        let consistent = match (number_date(id), births.get(i)) {
             (Some(d), Some(b)) => (d.to_epoch_days() - b).abs() <= OWN_NUMBER_DAYS,
             _ => true,
         };
         consistent && spreadsheet_digits(id).is_none()
     };
     Ok(par_row_chunks(valid.len(), |rows| rows.map(own).collect::<Vec<_>>()).concat())
+}
+
+/// The birth date a resident number carries (positions 7–14).
+fn number_date(id: &str) -> Option<Date> {
+    let digits = id.get(6..14)?;
+    Date::new(digits[..4].parse().ok()?, digits[4..6].parse().ok()?, digits[6..].parse().ok()?)
 }
 
 /// The columns of a records table that [`Features`] reads: what a cluster sends with each pair
@@ -629,7 +635,7 @@ impl<'a> Features<'a> {
     pub fn side(&self, i: usize) -> Side<'a> {
         let id = self.id.get(i);
         let id_valid = self.id_valid[i];
-        let id_birth = id.filter(|_| id_valid).and_then(Date::of_number);
+        let id_birth = id.filter(|_| id_valid).and_then(number_date);
         Side {
             name_raw: self.name_raw.get(i),
             name: self.name.get(i),

@@ -72,12 +72,6 @@ impl Date {
         on.year - self.year - i32::from((on.month, on.day) < (self.month, self.day))
     }
 
-    /// The birth date a resident number carries (positions 7–14), when they make a date.
-    pub fn of_number(id: &str) -> Option<Date> {
-        let digits = id.get(6..14)?;
-        Date::new(digits.get(..4)?.parse().ok()?, digits.get(4..6)?.parse().ok()?, digits.get(6..)?.parse().ok()?)
-    }
-
     /// `YYYYMMDD` as in an ID number.
     pub fn compact(self) -> String {
         format!("{:04}{:02}{:02}", self.year, self.month, self.day)
