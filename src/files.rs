@@ -178,6 +178,11 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Res
     file.commit()
 }
 
+/// Writes `bytes` to `path` as an [`AtomicFile`] (a page, a report).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     write_atomic(path, |out| {
         ParquetWriter::new(out).with_compression(ParquetCompression::Zstd(None)).finish(df)?;

@@ -50,10 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(&report)? + "\n";
     print!("{json}");
     if let Some(out) = &args.out {
-        xueji::files::write_atomic(out, |w| {
-            std::io::Write::write_all(w, json.as_bytes()).map_err(|e| xueji::Error::io(out, e))
-        })
-        .with_context(|| format!("writing {}", out.display()))?;
+        xueji::files::write_bytes(out, json.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
 }

@@ -206,13 +206,8 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     };
     // The manifest says complete first, the report last: stopped between the two, the report
     // still says incomplete (the safe side), never the other way round.
-    crate::files::write_atomic(&out.join("manifest.json"), |w| {
-        serde_json::to_writer_pretty(&mut *w, &manifest).map_err(|e| Error::input(out, e.to_string()))?;
-        std::io::Write::write_all(w, b"\n").map_err(|e| Error::io(out, e))
-    })?;
-    crate::files::write_atomic(&out.join("report.html"), |w| {
-        std::io::Write::write_all(w, html.as_bytes()).map_err(|e| Error::io(out, e))
-    })?;
+    crate::files::write_json(&out.join("manifest.json"), &manifest)?;
+    crate::files::write_bytes(&out.join("report.html"), html.as_bytes())?;
     Ok(manifest)
 }
 
@@ -241,9 +236,7 @@ fn start_writing(out: &Path) -> Result<()> {
         if earlier["complete"] == serde_json::Value::Bool(false) { earlier["earlier"].clone() } else { earlier };
     // The report first, then the manifest: at no moment does a manifest say incomplete beside
     // a report of a finished campaign.
-    crate::files::write_atomic(&out.join("report.html"), |w| {
-        std::io::Write::write_all(w, INCOMPLETE_REPORT.as_bytes()).map_err(|e| Error::io(out, e))
-    })?;
+    crate::files::write_bytes(&out.join("report.html"), INCOMPLETE_REPORT.as_bytes())?;
     crate::files::write_atomic(&out.join("manifest.json"), |w| {
         let note = serde_json::json!({
             "xueji_version": env!("CARGO_PKG_VERSION"),

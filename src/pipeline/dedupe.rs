@@ -443,9 +443,7 @@ impl DedupeRun {
         };
         outputs.write(out)?;
         let page = report::review::review_page(self, crate::lang::pick("一人多籍复核", "duplicate review"))?;
-        crate::files::write_atomic(&out.join("review.html"), |w| {
-            std::io::Write::write_all(w, page.as_bytes()).map_err(|e| Error::io(out, e))
-        })?;
+        crate::files::write_bytes(&out.join("review.html"), page.as_bytes())?;
         watch.finish(&mut self.check.timings);
         Ok(())
     }

@@ -539,9 +539,7 @@ fn write_csv(path: &Path, rows: &[[String; HEADERS.len()]]) -> Result<String> {
 
 /// Writes `bytes` atomically and returns their SHA-256 in hex.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<String> {
-    let mut file = AtomicFile::create(path)?;
-    file.writer().write_all(bytes).map_err(|e| Error::io(path, e))?;
-    file.commit()?;
+    crate::files::write_bytes(path, bytes)?;
     Ok(crate::files::hex(&Sha256::digest(bytes)))
 }
 
