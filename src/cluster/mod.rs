@@ -42,6 +42,13 @@ pub struct Clustering {
     pub split_components: Vec<usize>,
 }
 
+impl Clustering {
+    /// Each clustered record's cluster, by its place in [`Clustering::clusters`].
+    pub fn index(&self) -> std::collections::HashMap<u32, usize> {
+        self.clusters.iter().enumerate().flat_map(|(k, c)| c.iter().map(move |&r| (r, k))).collect()
+    }
+}
+
 /// Clusters the records linked by `matches` (pairs with their probability). `probability(a, b)`
 /// scores any two records (used for member pairs that were not candidates: only pairs of
 /// [`member_pairs`]); two members of one cluster must score at least `cohesion`.

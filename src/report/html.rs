@@ -448,8 +448,7 @@ td:last-child{{text-align:right}} .totals td:first-child{{font-weight:bold}}
         let gap = |p: &crate::outcome::ScoredPair| (p.score.probability - threshold).abs();
         gap(a).total_cmp(&gap(b)).then((a.a, a.b).cmp(&(b.a, b.b)))
     });
-    let cluster_of: HashMap<u32, usize> =
-        run.clustering.clusters.iter().enumerate().flat_map(|(k, c)| c.iter().map(move |&r| (r, k))).collect();
+    let cluster_of = run.clustering.index();
     let mut shown = std::collections::HashSet::new();
     let examples =
         matches.into_iter().filter(|p| shown.insert(cluster_of.get(&p.a).copied().unwrap_or(usize::MAX))).take(3);

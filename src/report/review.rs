@@ -38,6 +38,14 @@ const SHOWN: [(&str, &str); 13] = [
 pub const FIELD_LABELS: [&str; FIELDS.len()] =
     ["姓名", "出生日期", "身份证件号", "性别", "学校", "监护人", "户口所在地", "民族"];
 
+/// The pairs put to review, page and 复核清单 alike: each reported pair and each candidate scored
+/// below the threshold (`run.near`), with its kind: 0 below the threshold, 1 a match, 2 an ID
+/// conflict.
+fn reviewed(run: &DedupeRun) -> impl Iterator<Item = (&ScoredPair, usize)> {
+    let reported = run.pairs.iter().map(|p| (p, if p.kind == PairKind::IdConflict { 2 } else { 1 }));
+    reported.chain(run.near.iter().map(|p| (p, 0)))
+}
+
 /// The page for `run`: its reported pairs and, beside them, the candidates it scored below the
 /// threshold (`run.near`).
 pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
@@ -47,12 +55,7 @@ pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
         .iter()
         .map(|(name, _)| records.column(name).is_ok().then(|| Text::of(records, name)).transpose())
         .collect::<Result<Vec<_>>>()?;
-    let pairs: Vec<(&ScoredPair, u8)> = run
-        .pairs
-        .iter()
-        .map(|p| (p, if p.kind == PairKind::IdConflict { 2 } else { 1 }))
-        .chain(run.near.iter().map(|p| (p, 0)))
-        .collect();
+    let pairs: Vec<(&ScoredPair, usize)> = reviewed(run).collect();
 
     // Records once, by their place in the page's table.
     let mut index: HashMap<u32, usize> = HashMap::new();
@@ -63,8 +66,7 @@ pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
             shown.len() - 1
         })
     };
-    let cluster_of: HashMap<u32, usize> =
-        run.clustering.clusters.iter().enumerate().flat_map(|(k, c)| c.iter().map(move |&r| (r, k))).collect();
+    let cluster_of = run.clustering.index();
     let round = |v: f64, digits: i32| (v * 10f64.powi(digits)).round() / 10f64.powi(digits);
     let pair_rows: Vec<serde_json::Value> = pairs
         .iter()
@@ -177,12 +179,7 @@ pub fn write_worklists(
         crate::lang::pick("证件号冲突", "ID conflict"),
     ];
     let mut by_county: std::collections::BTreeMap<(&str, &str), Vec<[String; LIST_HEADERS.len()]>> = Default::default();
-    let pairs = run
-        .pairs
-        .iter()
-        .map(|p| (p, if p.kind == PairKind::IdConflict { 2 } else { 1 }))
-        .chain(run.near.iter().map(|p| (p, 0)));
-    for (p, kind) in pairs {
+    for (p, kind) in reviewed(run) {
         let (a, b) = (p.a as usize, p.b as usize);
         let both = |t: &Text| [t.get(a).unwrap_or("").to_owned(), t.get(b).unwrap_or("").to_owned()];
         let [id1, id2] = both(&ids);
