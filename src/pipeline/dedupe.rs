@@ -164,8 +164,8 @@ pub fn dedupe_records_from(
     // Labels decide their pairs; records 同一人 labels tie together (A = B = C) stay together.
     let tied = review.same_groups();
     let clustering = cluster::cluster(n, &matches, settings.cohesion, |a, b| match review.judgement(a, b) {
-        Some(Judgement::Same) => 1.0,
         Some(Judgement::Different) => 0.0,
+        // A pair labelled 同一人 is in one group, as are records tied through others.
         _ if tied.get(&a).is_some_and(|g| tied.get(&b) == Some(g)) => 1.0,
         _ => {
             let levels = features.compare(a as usize, b as usize);
