@@ -81,7 +81,7 @@ fn read_in_blocks(path: &Path, options: &IngestOptions, block_bytes: usize, piec
         let at = Place { lines_before, offset };
         let (parsed, ()) = THREAD_POOL.install(|| {
             rayon::join(
-                || parse_pieces(path, &pending[..end], &cuts, at, &start, options),
+                || parse_pieces(path, &pending[..end], &cuts, at, &start, options, at_end),
                 || hasher.update(&pending[fresh..]),
             )
         });
@@ -128,7 +128,7 @@ fn read_whole(path: &Path, options: &IngestOptions) -> Result<Table> {
     let cuts = cuts(body, start.delimiter, true, PIECE_BYTES).unwrap_or_else(|| vec![body.len()]);
     // Decoded text, UTF-8 throughout: the piece's own check cannot fail (the offset is in the text).
     let at = Place { lines_before: start.lines, offset: start.body as u64 };
-    match THREAD_POOL.install(|| parse_pieces(path, body, &cuts, at, &start, options))? {
+    match THREAD_POOL.install(|| parse_pieces(path, body, &cuts, at, &start, options, true))? {
         Ok((tables, _)) => one_part(tables, &start, path, options, sha256),
         Err(NotUtf8 { line, byte }) => Err(not_utf8(path, line, byte)),
     }
@@ -263,6 +263,24 @@ fn cuts(text: &[u8], delimiter: u8, whole: bool, piece_bytes: usize) -> Option<V
     Some(cuts)
 }
 
+/// Whether `raw`, a record's text to the end of the file, ends inside a quoted field: a quote
+/// never closed (a quote inside an unquoted field is text, as the reader takes it).
+fn open_at_end(raw: &[u8], delimiter: u8) -> bool {
+    let (mut quoted, mut field_start) = (false, true);
+    let mut bytes = raw.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        if quoted {
+            if b == b'"' && bytes.next_if_eq(&&b'"').is_none() {
+                quoted = false;
+            }
+        } else if b == b'"' && field_start {
+            quoted = true;
+        }
+        field_start = !quoted && (b == delimiter || b == b'\n' || b == b'\r');
+    }
+    quoted
+}
+
 /// Where a text starts in its file: the line feeds and bytes before it.
 #[derive(Clone, Copy)]
 struct Place {
@@ -277,7 +295,7 @@ struct NotUtf8 {
 }
 
 /// The records of `bytes` (starting at a record), cut at `cuts`, parsed in parallel; with the
-/// line feeds they hold.
+/// line feeds they hold. `ends_file`: the bytes run to the end of the file.
 fn parse_pieces(
     path: &Path,
     bytes: &[u8],
@@ -285,6 +303,7 @@ fn parse_pieces(
     at: Place,
     start: &Start,
     options: &IngestOptions,
+    ends_file: bool,
 ) -> Result<std::result::Result<(Vec<Table>, u64), NotUtf8>> {
     let bounds: Vec<(usize, usize)> =
         cuts.iter().scan(0, |from, &to| Some((std::mem::replace(from, to), to))).collect();
@@ -295,7 +314,7 @@ fn parse_pieces(
     let parsed = pieces
         .into_par_iter()
         .map(|(a, b, lines_before)| match std::str::from_utf8(&bytes[a..b]) {
-            Ok(piece) => parse_piece(path, piece, lines_before, start, options).map(Ok),
+            Ok(piece) => parse_piece(path, piece, lines_before, start, options, ends_file && b == bytes.len()).map(Ok),
             Err(e) => Ok(Err(NotUtf8 {
                 line: lines_before + 1 + count_lines(&bytes[a..a + e.valid_up_to()]),
                 byte: at.offset + (a + e.valid_up_to()) as u64,
@@ -307,8 +326,16 @@ fn parse_pieces(
     Ok(parsed.map(|tables| (tables, total)))
 }
 
-/// The records of one piece; `lines_before` line feeds precede it in the file.
-fn parse_piece(path: &Path, piece: &str, lines_before: u64, start: &Start, options: &IngestOptions) -> Result<Table> {
+/// The records of one piece; `lines_before` line feeds precede it in the file, and `ends_file`
+/// says whether it runs to the file's end.
+fn parse_piece(
+    path: &Path,
+    piece: &str,
+    lines_before: u64,
+    start: &Start,
+    options: &IngestOptions,
+    ends_file: bool,
+) -> Result<Table> {
     let mut table = TableBuilder::new(path, &start.header, start.header_line, &options.headers)?;
     table.controls_possible(has_control(piece));
     let mut reader = csv_reader(piece, start.delimiter);
@@ -320,10 +347,14 @@ fn parse_piece(path: &Path, piece: &str, lines_before: u64, start: &Start, optio
         let cells = || record.iter().map(|c| unsafe { std::str::from_utf8_unchecked(c) });
         let line = lines_before + line_of(piece, record.position());
         // A quote that is never closed swallows the lines after it into one cell: every one of
-        // them is named, never lost unseen. (A cell with a line break of its own keeps the row's
-        // field count.)
+        // them is named, never lost unseen. A cell with a line break of its own keeps the row's
+        // field count; one whose quote is still open at the end of the file does not close.
         let joined = || -> usize { cells().map(|c| c.trim_end_matches(['\r', '\n']).matches('\n').count()).sum() };
-        if record.len() != table.width() && joined() > 0 {
+        let unclosed = || {
+            let from = record.position().map_or(0, |p| p.byte() as usize);
+            ends_file && reader.position().byte() as usize == piece.len() && open_at_end(&piece.as_bytes()[from..], start.delimiter)
+        };
+        if (record.len() != table.width() || unclosed()) && joined() > 0 {
             let joined = joined();
             let message = crate::say!(
                 "第{line}–{}行被读成一条记录：第{line}行的引号(\")没有闭合，其后{joined}行都并入了一个单元格；请补上引号后重新读取",
@@ -439,6 +470,15 @@ mod tests {
         assert_eq!(cuts(b"a,\"b\"c\nd\n", b',', true, 1), None, "text after a closing quote");
         assert_eq!(cuts(b"a,\"b\nc\n", b',', true, 1), None, "a quote never closed");
         assert_eq!(cuts(b"a;\"b;\n\";c\n", b';', true, 1), Some(vec![10]), "the file's own delimiter");
+    }
+
+    #[test]
+    fn a_quote_still_open_at_the_end_is_told_from_closed_ones() {
+        assert!(open_at_end(b"a,\"b\nc,d\n", b','), "never closed");
+        assert!(open_at_end(b"\n\na,\"b\"\"\nc", b','), "a doubled quote is text in the cell");
+        assert!(!open_at_end(b"a,\"b\nc\",d\n", b','), "a cell with a line break of its own");
+        assert!(!open_at_end(b"a,b\"c\nd\n", b','), "a quote inside an unquoted cell is text");
+        assert!(!open_at_end(b"a;\"b;\n\";c\n", b';'), "the file's own delimiter");
     }
 
     /// A file read in blocks of a few bytes, cut into pieces of a few bytes, is the file read in
