@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::columns::Text;
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
+use crate::problems::Code;
 use crate::schema::HeaderMap;
 
 /// What an analyst said of a pair.
@@ -66,7 +67,8 @@ pub struct Label {
 }
 
 /// Reads labels from tables `ingest` reads. A row whose 判定 is blank is no label; one whose
-/// 判定 is another word, or that lacks a record id, is an error naming its file, row and column.
+/// 判定 is another word, or that lacks a record id, is an error naming its file, row and column,
+/// as are rows folded together by a quote never closed.
 pub fn read(files: &[PathBuf]) -> Result<Vec<Label>> {
     let headers = HeaderMap::new(&[]).map_err(Error::Usage)?.requiring(&["record_id_l", "record_id_r", "judgement"]);
     let options = IngestOptions { headers, ..IngestOptions::default() };
@@ -81,6 +83,11 @@ pub fn read(files: &[PathBuf]) -> Result<Vec<Label>> {
             Text::optional(df, "review_note")?,
         );
         let rows = df.column("source_row")?.u32()?;
+        // A quote never closed folds the rows after it into one cell: their labels would be lost.
+        if let Some(joined) = table.problems.iter().find(|p| p.code == Code::RowsJoined) {
+            let row = rows.get(joined.record).unwrap_or(0);
+            return Err(Error::input(path, crate::say!("第{row}行：{}", "row {row}: {}", joined.message)));
+        }
         for i in 0..df.height() {
             let row = rows.get(i).unwrap_or(0);
             let cell = judgement.get(i).map(str::trim).unwrap_or("");
@@ -353,6 +360,18 @@ mod tests {
         for judgement in [Judgement::Same, Judgement::Different, Judgement::Unsure] {
             assert_eq!(Judgement::parse(judgement.word()), Some(judgement));
         }
+    }
+
+    #[test]
+    fn a_quote_never_closed_stops_the_labels_naming_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("复核标签.csv");
+        let text = "记录号1,记录号2,判定,复核备注\nA1,A2,同一人,\nB1,B2,不同人,\"双胞胎\nC1,C2,不同人,\nD1,D2,同一人,\n";
+        std::fs::write(&path, text).unwrap();
+        let error = read(&[path.clone()]).unwrap_err().to_string();
+        assert!(error.contains("复核标签.csv") && error.contains("第3行"), "{error}");
+        std::fs::write(&path, text.replace("\"双胞胎", "双胞胎")).unwrap();
+        assert_eq!(read(&[path]).unwrap().len(), 4);
     }
 
     #[test]
