@@ -21,20 +21,12 @@ import argparse
 import csv
 import json
 import random
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-AS_OF = "2026-11-29"
-
-
-def xueji(binary, *args):
-    done = subprocess.run([binary, *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"xueji {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
+from xueji_run import AS_OF, xueji
 
 
 def dedupe(binary, province, out, *extra):

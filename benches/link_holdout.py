@@ -18,7 +18,6 @@ PY is spark/setup.sh's python (pyarrow); XUEJI any build of xueji, so that two b
 import argparse
 import hashlib
 import json
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,20 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-AS_OF = "2026-11-29"
+from xueji_run import AS_OF, xueji
 
 
 def draw(seed, key, salt):
     """A number in [0, 1) fixed by seed, key and salt: the same split for every build."""
     digest = hashlib.sha256(f"{seed}:{salt}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def xueji(binary, *args):
-    done = subprocess.run([binary, *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"xueji {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
 
 
 def typed_in_pinyin(pinyin, style):
