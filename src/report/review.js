@@ -196,7 +196,7 @@ function labelsView() {
 
 function exportLabels() {
   // Cells that start with = + - @ are made inert, as xueji's own CSV files are.
-  const cell = v => { let s = String(v); if (/^[=+\-@]/.test(s)) s = "'" + s; return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+  const cell = v => { let s = String(v); if (/^[=+\-@]/.test(s)) s = "'" + s; return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
   const lines = [["记录号1", "记录号2", "判定", "复核备注"]].concat(Object.keys(labels).map(k => k.split("\t").concat([labels[k].j, labels[k].note || ""])));
   const blob = new Blob(["\ufeff" + lines.map(l => l.map(cell).join(",")).join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
   const a = document.createElement("a");
