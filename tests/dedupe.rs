@@ -233,6 +233,14 @@ fn labels_decide_their_pairs_and_the_clusters_obey_them() {
         for row in &rows[2..] {
             listed.insert((row[0].clone(), row[1].clone()));
         }
+        // The doubtful first: nearest the threshold (0.6) on either side, ID conflicts last.
+        let doubt: Vec<(bool, f64)> =
+            rows[2..].iter().map(|r| (r[5] == "证件号冲突", (r[4].parse::<f64>().unwrap() - 0.6).abs())).collect();
+        // (Read back at four decimals: equal distances may differ in the last bit.)
+        assert!(
+            doubt.windows(2).all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 <= w[1].1 + 1e-9)),
+            "{list}: {doubt:?}"
+        );
         if first_row.is_none() {
             first_row = rows[2..].iter().find(|r| r[5] == "匹配").cloned();
         }

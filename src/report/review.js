@@ -14,6 +14,8 @@ const rec = (i, col) => D.records[i][COL[col]] || "";
 const key = p => rec(p[0], "record_id") + "\t" + rec(p[1], "record_id");
 const esc = s => String(s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const pattern = p => p[6].join(".");
+// How far a pair's probability is from the threshold: the nearest are the least certain.
+const doubt = i => Math.abs(D.pairs[i][2] - D.threshold);
 const patternText = levels => levels.map((l, f) => D.model[f].label + ":" + D.model[f].levels[l][0]).join(" · ");
 
 let labels = {};
@@ -54,8 +56,8 @@ function filtered() {
     if (state.school && ![p[0], p[1]].some(r => rec(r, "school_name").includes(state.school))) return false;
     if (q && ![p[0], p[1]].some(r => ["name", "id_number", "record_id"].some(c => rec(r, c).toLowerCase().includes(q)))) return false;
     return true;
-  // The doubtful first: candidates and matches by rising probability, ID conflicts after them.
-  }).sort((x, y) => (D.pairs[x][4] === 2) - (D.pairs[y][4] === 2) || D.pairs[x][2] - D.pairs[y][2] || x - y);
+  // The doubtful first: nearest the threshold on either side, ID conflicts after them.
+  }).sort((x, y) => (D.pairs[x][4] === 2) - (D.pairs[y][4] === 2) || doubt(x) - doubt(y) || x - y);
 }
 
 // Characters of `a` that are not in a longest common subsequence with `b`, marked.

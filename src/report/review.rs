@@ -179,7 +179,14 @@ pub fn write_worklists(
         crate::lang::pick("证件号冲突", "ID conflict"),
     ];
     let mut by_county: std::collections::BTreeMap<(&str, &str), Vec<[String; LIST_HEADERS.len()]>> = Default::default();
-    for (p, kind) in reviewed(run) {
+    // The doubtful first, as on the page: nearest the threshold on either side, ID conflicts last.
+    let threshold = run.settings.threshold;
+    let mut pairs: Vec<(&ScoredPair, usize)> = reviewed(run).collect();
+    pairs.sort_by(|(p, k), (q, l)| {
+        let doubt = |p: &ScoredPair| (p.score.probability - threshold).abs();
+        (*k == 2).cmp(&(*l == 2)).then(doubt(p).total_cmp(&doubt(q))).then((p.a, p.b).cmp(&(q.a, q.b)))
+    });
+    for (p, kind) in pairs {
         let (a, b) = (p.a as usize, p.b as usize);
         let both = |t: &Text| [t.get(a).unwrap_or("").to_owned(), t.get(b).unwrap_or("").to_owned()];
         let [id1, id2] = both(&ids);
@@ -213,9 +220,7 @@ pub fn write_worklists(
     }
     // A workbook per county, made in parallel.
     let write =
-        |((city, county), mut rows): ((&str, &str), Vec<[String; LIST_HEADERS.len()]>)| -> Result<std::path::PathBuf> {
-            // Least certain first: they need the closest look.
-            rows.sort_by(|x, y| x[4].cmp(&y[4]).then_with(|| x[..2].cmp(&y[..2])));
+        |((city, county), rows): ((&str, &str), Vec<[String; LIST_HEADERS.len()]>)| -> Result<std::path::PathBuf> {
             let unknown = |t: &str| if t.is_empty() { "未知".to_owned() } else { crate::files::file_stem(t) };
             let relative = std::path::PathBuf::from(unknown(city)).join(format!("复核清单_{}.xlsx", unknown(county)));
             let path = dir.join(&relative);
