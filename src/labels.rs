@@ -366,7 +366,8 @@ mod tests {
     fn a_quote_never_closed_stops_the_labels_naming_the_row() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("复核标签.csv");
-        let text = "记录号1,记录号2,判定,复核备注\nA1,A2,同一人,\nB1,B2,不同人,\"双胞胎\nC1,C2,不同人,\nD1,D2,同一人,\n";
+        let text =
+            "记录号1,记录号2,判定,复核备注\nA1,A2,同一人,\nB1,B2,不同人,\"双胞胎\nC1,C2,不同人,\nD1,D2,同一人,\n";
         std::fs::write(&path, text).unwrap();
         let error = read(&[path.clone()]).unwrap_err().to_string();
         assert!(error.contains("复核标签.csv") && error.contains("第3行"), "{error}");

@@ -352,7 +352,9 @@ fn parse_piece(
         let joined = || -> usize { cells().map(|c| c.trim_end_matches(['\r', '\n']).matches('\n').count()).sum() };
         let unclosed = || {
             let from = record.position().map_or(0, |p| p.byte() as usize);
-            ends_file && reader.position().byte() as usize == piece.len() && open_at_end(&piece.as_bytes()[from..], start.delimiter)
+            ends_file
+                && reader.position().byte() as usize == piece.len()
+                && open_at_end(&piece.as_bytes()[from..], start.delimiter)
         };
         if (record.len() != table.width() || unclosed()) && joined() > 0 {
             let joined = joined();
