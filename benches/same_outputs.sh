@@ -19,8 +19,8 @@ if [ "$1" = --compare ]; then
     while IFS= read -r file; do
         if [ ! -f "$b/$file" ]; then echo "only in $a: $file"; differ=1; continue; fi
         case "$file" in
-            *.json) same() { cmp -s <(jq -S 'walk(if type == "object" then del(.timings, .seconds, .started, .finished, .elapsed) else . end)' "$1") \
-                                     <(jq -S 'walk(if type == "object" then del(.timings, .seconds, .started, .finished, .elapsed) else . end)' "$2"); } ;;
+            *.json) same() { cmp -s <(jq -S 'walk(if type == "object" then del(.timings, .peak_memory, .seconds, .started, .finished, .elapsed) else . end)' "$1") \
+                                     <(jq -S 'walk(if type == "object" then del(.timings, .peak_memory, .seconds, .started, .finished, .elapsed) else . end)' "$2"); } ;;
             *.html|*.log) same() { cmp -s <(untimed "$1") <(untimed "$2"); } ;;
             *) same() { cmp -s "$1" "$2"; } ;;
         esac

@@ -1,7 +1,8 @@
 //! Progress of the long stages, for whoever shows it (the CLI draws spinners on a terminal);
 //! silent unless an observer is set. Every stage is timed whether or not anyone watches.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A stage started, or finished after so long; or something to tell (what the inputs hold,
@@ -52,6 +53,7 @@ pub struct Stopwatch {
 
 impl Stopwatch {
     pub fn start(stage: &'static str) -> Stopwatch {
+        sample_memory();
         notify(Event::Started(stage));
         Stopwatch { stage, started: Instant::now() }
     }
@@ -66,8 +68,59 @@ impl Stopwatch {
         release_free_memory();
         let elapsed = self.started.elapsed();
         timings.push((self.stage, elapsed));
+        if let Some(peak) = take_stage_peak() {
+            PEAKS.lock().unwrap_or_else(|e| e.into_inner()).push((self.stage, peak));
+        }
         notify(Event::Finished(self.stage, elapsed));
     }
+}
+
+/// The highest resident memory of each stage timed so far in this process, in bytes, in order.
+static PEAKS: Mutex<Vec<(&'static str, u64)>> = Mutex::new(Vec::new());
+
+/// The highest resident memory sampled since the current stage started.
+static STAGE_PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// Each stage's highest resident memory (Linux; empty elsewhere): where a run's peak goes.
+pub fn stage_peaks() -> Vec<(&'static str, u64)> {
+    PEAKS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Starts, once per process, a thread that samples resident memory every 20 ms into
+/// [`STAGE_PEAK`]. Sampled, not read from the kernel's high-water mark: resetting that mark per
+/// stage would also reset what `time` and other observers report as the process's peak.
+fn sample_memory() {
+    static SAMPLER: OnceLock<()> = OnceLock::new();
+    SAMPLER.get_or_init(|| {
+        if resident_memory().is_some() {
+            let _ = std::thread::Builder::new().name("memory sampler".into()).spawn(|| loop {
+                if let Some(rss) = resident_memory() {
+                    STAGE_PEAK.fetch_max(rss, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            });
+        }
+    });
+}
+
+/// The stage's peak, and the mark reset for the next stage to what the process holds now.
+fn take_stage_peak() -> Option<u64> {
+    let now = resident_memory()?;
+    Some(STAGE_PEAK.swap(now, Ordering::Relaxed).max(now))
+}
+
+/// The process's resident memory in bytes (Linux: `/proc/self/statm`, in pages).
+fn resident_memory() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        // SAFETY: sysconf reads a constant of the system.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        u64::try_from(page).ok().map(|page| pages * page)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 /// Hands what a stage freed back to the system as it ends. A stage works on every thread, each

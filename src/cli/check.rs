@@ -63,6 +63,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("  {:<8} {code:<28} {count:>8}  {kind}", severity.label());
     }
     println!("{}", super::time_line(run.timings.iter().map(|(stage, t)| (*stage, t.as_secs_f64()))));
+    if let Some(line) = super::memory_line() {
+        println!("{line}");
+    }
     println!("{}", xueji::say!("已写入{}：{}", "wrote {} in {}", args.out.display(), CHECK_OUTPUTS.join(", ")));
     Ok(())
 }

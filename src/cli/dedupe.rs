@@ -123,6 +123,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!("{}", super::time_line(summary.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
+    if let Some(line) = super::memory_line() {
+        println!("{line}");
+    }
     println!("{}", say!("已写入{}：{}", "wrote {} in {}", args.out.display(), DEDUPE_OUTPUTS.join(", ")));
     Ok(())
 }

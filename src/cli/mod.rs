@@ -156,6 +156,21 @@ pub fn time_line<'a>(timings: impl Iterator<Item = (&'a str, f64)>) -> String {
     format!("{}{}", xueji::lang::pick("用时：", "time: "), parts.join(xueji::lang::pick("，", ", ")))
 }
 
+/// `峰值内存：读取 2.10GiB，…` / `peak memory: ingest 2.10GiB, …`: each stage's highest resident
+/// memory (nothing where the system does not tell it).
+pub fn memory_line() -> Option<String> {
+    let peaks = xueji::progress::stage_peaks();
+    let parts: Vec<String> = peaks
+        .iter()
+        .map(|(stage, bytes)| {
+            format!("{} {:.2}GiB", xueji::progress::stage_name(stage), *bytes as f64 / (1u64 << 30) as f64)
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!("{}{}", xueji::lang::pick("峰值内存：", "peak memory: "), parts.join(xueji::lang::pick("，", ", ")))
+    })
+}
+
 /// School sheets to read, and how.
 #[derive(Args, Debug)]
 pub struct InputArgs {

@@ -90,6 +90,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{line}");
     }
     println!("{}", super::time_line(manifest.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
+    if let Some(line) = super::memory_line() {
+        println!("{line}");
+    }
     println!(
         "{}",
         xueji::say!(

@@ -53,6 +53,8 @@ pub struct Manifest {
     pub review: Option<crate::labels::ReviewSummary>,
     /// Seconds per stage, in order.
     pub timings: Vec<(String, f64)>,
+    /// Each stage's highest resident memory in bytes, in order (Linux): where the peak goes.
+    pub peak_memory: Vec<(String, u64)>,
 }
 
 /// What a campaign needs besides its inputs.
@@ -203,6 +205,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         photo_retakes: photos.map(|p| p.retake_lists).unwrap_or_default(),
         review: run.review.clone(),
         timings,
+        peak_memory: crate::progress::stage_peaks().into_iter().map(|(s, b)| (s.to_string(), b)).collect(),
     };
     // The manifest says complete first, the report last: stopped between the two, the report
     // still says incomplete (the safe side), never the other way round.

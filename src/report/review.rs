@@ -7,10 +7,9 @@
 //! browser and exported as a CSV that `--labels` reads.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use rayon::prelude::*;
-use serde_json::json;
 
 use crate::columns::Text;
 use crate::compare::{FIELDS, LEVELS, LEVELS_ZH};
@@ -68,7 +67,7 @@ pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
     };
     let cluster_of = run.clustering.index();
     let round = |v: f64, digits: i32| (v * 10f64.powi(digits)).round() / 10f64.powi(digits);
-    let pair_rows: Vec<serde_json::Value> = pairs
+    let pair_rows: Vec<PairRow> = pairs
         .iter()
         .map(|(p, kind)| {
             let (a, b) = (slot(p.a), slot(p.b));
@@ -76,61 +75,116 @@ pub fn review_page(run: &DedupeRun, title: &str) -> Result<String> {
                 (Some(x), Some(y)) if x == y => *x as i64,
                 _ => -1,
             };
-            json!([
+            (
                 a,
                 b,
                 round(p.score.probability, 6),
                 round(p.score.weight, 2),
-                kind,
+                *kind,
                 cluster,
                 p.levels.indices(),
-                p.score.field_weights.iter().map(|w| round(*w, 2)).collect::<Vec<_>>()
-            ])
+                p.score.field_weights.map(|w| round(w, 2)),
+            )
         })
         .collect();
     let clusters: Vec<Vec<usize>> =
         run.clustering.clusters.iter().map(|c| c.iter().map(|&r| slot(r)).collect()).collect();
-    let model: Vec<serde_json::Value> = run
+    let model: Vec<FieldModel> = run
         .model
         .fields
         .iter()
         .enumerate()
-        .map(|(f, field)| {
-            json!({
-                "field": FIELDS[f],
-                "label": FIELD_LABELS[f],
-                "levels": field.levels.iter().enumerate().map(|(l, level)| json!([
-                    LEVELS_ZH[f][l], LEVELS[f][l], level.m, level.u, round(level.weight, 3)
-                ])).collect::<Vec<_>>(),
-            })
+        .map(|(f, field)| FieldModel {
+            field: FIELDS[f],
+            label: FIELD_LABELS[f],
+            levels: field
+                .levels
+                .iter()
+                .enumerate()
+                .map(|(l, level)| (LEVELS_ZH[f][l], LEVELS[f][l], level.m, level.u, round(level.weight, 3)))
+                .collect(),
         })
         .collect();
-    let data = json!({
-        "title": title,
-        "threshold": run.settings.threshold,
-        "prior": round((run.model.lambda / (1.0 - run.model.lambda)).log2(), 3),
-        "columns": SHOWN.iter().map(|(name, zh)| [*name, *zh]).collect::<Vec<_>>(),
-        "records": shown,
-        "pairs": pair_rows,
-        "clusters": clusters,
-        "model": model,
-    });
-    // `</` never appears inside the script element, whatever a cell holds.
-    let data = serde_json::to_string(&data)
-        .map_err(|e| crate::error::Error::Internal(format!("review.html data: {e}")))?
-        .replace("</", "<\\/");
-    let mut html = String::with_capacity(data.len() + 32 * 1024);
+    let data = PageData {
+        clusters,
+        columns: SHOWN.iter().map(|(name, zh)| [*name, *zh]).collect(),
+        model,
+        pairs: pair_rows,
+        prior: round((run.model.lambda / (1.0 - run.model.lambda)).log2(), 3),
+        records: shown,
+        threshold: run.settings.threshold,
+        title,
+    };
+    // Written as it is serialized, not built as a tree of values first: at 10M records a tree
+    // of the pairs took gigabytes, ten times the page.
+    let mut html: Vec<u8> = Vec::with_capacity(32 * 1024);
     let _ = write!(
         html,
         r#"<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title><style>{css}</style></head><body>
-<script type="application/json" id="data">{data}</script>
-<div id="app"></div><script>{js}</script></body></html>
-"#,
+<script type="application/json" id="data">"#,
         title = super::html::esc(title),
         css = include_str!("review.css"),
+    );
+    serde_json::to_writer(ScriptText { out: &mut html, after_lt: false }, &data)
+        .map_err(|e| crate::error::Error::Internal(format!("review.html data: {e}")))?;
+    let _ = write!(
+        html,
+        r#"</script>
+<div id="app"></div><script>{js}</script></body></html>
+"#,
         js = include_str!("review.js"),
     );
-    Ok(html)
+    // Valid UTF-8: serde_json writes it, and the escape only adds ASCII.
+    String::from_utf8(html).map_err(|e| crate::error::Error::Internal(format!("review.html: {e}")))
+}
+
+/// One pair of the page: the two records' places in its table, probability, weight, kind,
+/// cluster (−1 when the two are not in one), comparison levels and field weights.
+type PairRow = (usize, usize, f64, f64, usize, i64, [u8; FIELDS.len()], [f64; FIELDS.len()]);
+
+/// The page's data; fields in alphabetical order, as the page has always had its keys.
+#[derive(serde::Serialize)]
+struct PageData<'a> {
+    clusters: Vec<Vec<usize>>,
+    columns: Vec<[&'static str; 2]>,
+    model: Vec<FieldModel>,
+    pairs: Vec<PairRow>,
+    prior: f64,
+    records: Vec<Vec<&'a str>>,
+    threshold: f64,
+    title: &'a str,
+}
+
+/// A field of the model: each level's Chinese and English name, m, u and weight.
+#[derive(serde::Serialize)]
+struct FieldModel {
+    field: &'static str,
+    label: &'static str,
+    levels: Vec<(&'static str, &'static str, f64, f64, f64)>,
+}
+
+/// Writes JSON inside a script element: `</` never appears there, whatever a cell holds (it
+/// becomes `<\/`, the same string to a JSON reader), even when split across two writes.
+struct ScriptText<'a> {
+    out: &'a mut Vec<u8>,
+    after_lt: bool,
+}
+
+impl std::io::Write for ScriptText<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &byte in buf {
+            if self.after_lt && byte == b'/' {
+                self.out.push(b'\\');
+            }
+            self.out.push(byte);
+            self.after_lt = byte == b'<';
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The 复核清单 headers: the pair, the judgement to make, then what to judge by.
