@@ -71,7 +71,7 @@ pub fn group_key(id: Option<&str>, name: Option<&str>, sex: Option<&str>, birth:
 }
 
 pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec<Problem>> {
-    let ids = df.column("id_norm")?.str()?;
+    let ids = Text::of(df, "id_norm")?;
     let doc_types = Text::of(df, "id_type_norm")?;
     let names = df.column("name_norm")?.str()?;
     let pinyins = df.column("name_pinyin")?.str()?;
@@ -82,21 +82,10 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     // A name of nothing but digits or symbols is no name: no evidence of another person.
     let person = |i: usize| Person { name: names.get(i).filter(|n| has_name(n)), pinyin: pinyins.get(i) };
 
-    // Only numbers that occur more than once need a hash entry: Polars finds them in parallel.
-    let repeated = DataFrame::new(df.height(), vec![df.column("id_norm")?.clone()])?.is_duplicated()?;
-    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, (id, repeated)) in ids.iter().zip(repeated.iter()).enumerate() {
-        if let (Some(id), Some(true)) = (id, repeated) {
-            if !lost_ids.contains(&i) {
-                by_id.entry(id).or_default().push(i);
-            }
-        }
-    }
     let mut problems = Vec::new();
-    for (id, rows) in &by_id {
-        if rows.len() < 2 {
-            continue;
-        }
+    for rows in crate::columns::repeated_values(ids, df.height(), |i| !lost_ids.contains(&i)) {
+        let rows = &rows;
+        let id = ids.get(rows[0]).unwrap_or_default();
         let persons = people(&rows.iter().map(|&i| person(i)).collect::<Vec<_>>());
         let others = |i: usize| named_others(rows, i, |j| record_ids.get(j).unwrap_or(""));
         for &i in rows {
