@@ -64,38 +64,26 @@ pub fn problems_frame(records: &DataFrame, problems: &[Problem]) -> Result<DataF
     let files = Text::of(records, "source_file")?;
     let rows = records.column("source_row")?.u32()?;
     let n = problems.len();
-    let mut columns: [Vec<Option<String>>; 8] = Default::default();
-    let mut source_rows = Vec::with_capacity(n);
-    for p in problems {
-        let kind = p.code.kind();
-        let values = [
-            record_ids.get(p.record).map(str::to_owned),
-            files.get(p.record).map(str::to_owned),
-            Some(p.code.as_str().to_owned()),
-            Some(kind.severity.as_str().to_owned()),
-            Some(kind.field.to_owned()),
-            Some(kind.label().to_owned()),
-            p.raw.clone(),
-            Some(p.message.clone()),
-        ];
-        for (column, value) in columns.iter_mut().zip(values) {
-            column.push(value);
-        }
-        source_rows.push(rows.get(p.record));
+    // Each column straight from the problems and records, never a copy of every cell first.
+    fn column<'p, 's>(name: &str, problems: &'p [Problem], value: impl Fn(&'p Problem) -> Option<&'s str>) -> Column {
+        StringChunked::from_iter_options(name.into(), problems.iter().map(value)).into_column()
     }
-    let names = ["record_id", "source_file", "code", "severity", "field", "problem", "raw_value", "message"];
-    let mut out: Vec<Column> = names
-        .iter()
-        .zip(columns)
-        .map(|(name, values)| StringChunked::from_iter_options((*name).into(), values.into_iter()).into_column())
-        .collect();
-    out.insert(2, UInt32Chunked::from_iter_options("source_row".into(), source_rows.into_iter()).into_column());
+    let mut out = vec![
+        column("record_id", problems, |p| record_ids.get(p.record)),
+        column("source_file", problems, |p| files.get(p.record)),
+        UInt32Chunked::from_iter_options("source_row".into(), problems.iter().map(|p| rows.get(p.record)))
+            .into_column(),
+        column("code", problems, |p| Some(p.code.as_str())),
+        column("severity", problems, |p| Some(p.code.kind().severity.as_str())),
+        column("field", problems, |p| Some(p.code.kind().field)),
+        column("problem", problems, |p| Some(p.code.kind().label())),
+        column("raw_value", problems, |p| p.raw.as_deref()),
+        column("message", problems, |p| Some(p.message.as_str())),
+    ];
     // Who the problem is about, as the school knows them: a school can act on its rows alone.
     for name in ["name", "school_name", "grade", "class"] {
         let values = Text::optional(records, name)?;
-        out.push(
-            StringChunked::from_iter_options(name.into(), problems.iter().map(|p| values.get(p.record))).into_column(),
-        );
+        out.push(column(name, problems, |p| values.get(p.record)));
     }
     Ok(DataFrame::new(n, out)?)
 }
