@@ -7,5 +7,6 @@ mod cli;
 static ALLOCATOR: xueji::ingest::guard::BoundedAllocator = xueji::ingest::guard::BoundedAllocator;
 
 fn main() -> std::process::ExitCode {
+    xueji::progress::map_large_blocks();
     cli::main()
 }

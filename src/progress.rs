@@ -134,6 +134,18 @@ fn release_free_memory() {
     }
 }
 
+/// Has every block of 256 KiB or more mapped on its own and handed back to the system when freed.
+/// Left to itself, glibc raises that threshold to the largest block freed so far, and the next
+/// columns come from its arenas, where what they free stays resident: making a 10M-record table
+/// one chunk a column then held 1.4 GiB of freed pieces. Call once, before any work.
+pub fn map_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the allocator.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// A stage's name on screen (the manifest and JSON keep the English one).
 pub fn stage_name(stage: &str) -> &str {
     if crate::lang::english() {
