@@ -235,6 +235,25 @@ mod tests {
     }
 
     #[test]
+    fn repeated_values_group_the_rows_of_a_value() {
+        let ids = ["1101", "", "2202", "1101", "3303", "2202", "1101", "x"];
+        let column =
+            StringChunked::from_iter_options("id".into(), ids.iter().map(|v| Some(*v).filter(|v| !v.is_empty())));
+        let df = DataFrame::new(ids.len(), vec![column.into_column()]).unwrap();
+        let ids = Text::of(&df, "id").unwrap();
+        assert_eq!(repeated_values(ids, 8, |_| true), vec![vec![0, 3, 6], vec![2, 5]]);
+        assert_eq!(repeated_values(ids, 8, |i| i != 2), vec![vec![0, 3, 6]], "a refused row joins none");
+        // Many rows of a chunk and across chunks, in row order whatever the hash order.
+        let many: Vec<String> = (0..3 * CHUNK_ROWS).map(|i| format!("{}", i % 5)).collect();
+        let df = DataFrame::new(many.len(), vec![Column::new("id".into(), &many)]).unwrap();
+        let groups = repeated_values(Text::of(&df, "id").unwrap(), many.len(), |_| true);
+        assert_eq!(groups.len(), 5);
+        for (k, group) in groups.iter().enumerate() {
+            assert!(group.iter().enumerate().all(|(j, &i)| i == k + 5 * j), "group {k} in row order");
+        }
+    }
+
+    #[test]
     fn repeated_columns_read_the_same_values_coded() {
         let plain = table();
         let mut coded = plain.clone();

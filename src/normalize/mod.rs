@@ -46,13 +46,14 @@ pub fn normalize(df: &mut DataFrame) -> Result<Vec<Problem>> {
             // Said as a person reads it: the name in quotes, an ideographic space as 全角空格, and
             // what it is compared as only where that differs.
             let shown = |text: &str| text.replace('\u{3000}', "[全角空格]").replace('\t', "[制表符]");
-            let message = if norm == raw {
-                crate::say!("姓名“{}”", "name {:?}", shown(raw))
-            } else {
-                crate::say!("姓名“{}”按“{}”比对", "name {:?}, compared as {:?}", shown(raw), shown(&norm))
-            };
-            for (flag, code) in pairs {
-                if flag {
+            // Made only for a name with something to say: most have nothing.
+            if pairs.iter().any(|(flag, _)| *flag) {
+                let message = if norm == raw {
+                    crate::say!("姓名“{}”", "name {:?}", shown(raw))
+                } else {
+                    crate::say!("姓名“{}”按“{}”比对", "name {:?}, compared as {:?}", shown(raw), shown(&norm))
+                };
+                for (_, code) in pairs.into_iter().filter(|(flag, _)| *flag) {
                     findings.push((code, message.clone()));
                 }
             }
