@@ -14,9 +14,9 @@ use super::{InputArgs, ScoringArgs};
 /// review.html (as `check` and `dedupe` name them), police/ (match lists for identity
 /// verification by city, .xlsx and .csv, with SHA256SUMS), returns/ (school return workbooks),
 /// review/ (each county's 复核清单 of the pairs, to judge in Excel), report.html and
-/// manifest.json (version, inputs with SHA-256, settings, counts, timings); with --photos, the
-/// photo audit of `xueji photos` as well. Rerun on the same inputs and settings, every file but
-/// the manifest and the report is byte-identical.
+/// manifest.json (version, inputs with SHA-256, settings, counts, and each stage's time and
+/// peak memory); with --photos, the photo audit of `xueji photos` as well. Rerun on the same
+/// inputs and settings, every file but the manifest and the report is byte-identical.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
