@@ -156,6 +156,7 @@ pub fn stage_name(stage: &str) -> &str {
         "normalize" => "规范化",
         "check" => "核查",
         "write problems" => "写出问题学籍",
+        "write records" => "写出学籍记录",
         "block" => "分块",
         "compare" => "比对",
         "frequencies" => "统计频次",
