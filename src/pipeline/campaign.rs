@@ -77,7 +77,7 @@ pub struct Campaign<'a> {
 /// Runs check, dedupe and the police export into `out`, and writes `manifest.json`.
 pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Result<Manifest> {
     let started = Instant::now();
-    let check = check_inputs(inputs, campaign.ingest, &campaign.check)?;
+    let mut check = check_inputs(inputs, campaign.ingest, &campaign.check)?;
     // The police the lists go to: the campaign's province, said before the work goes on and in
     // the manifest.
     let province = match &campaign.export.province {
@@ -100,7 +100,6 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     // an earlier campaign as it was).
     start_writing(out)?;
     // The records go out while they have every column: those only dedupe reads are let go after it.
-    let mut check = check;
     write_records(&mut check, out)?;
     let mut run = dedupe_records(check, &campaign.dedupe, campaign.model, &campaign.labels)?;
     for name in COMPARED_ONLY {
