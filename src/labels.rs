@@ -7,7 +7,7 @@
 //! leaves the model to decide. Labels on pairs the model also scored estimate its precision per
 //! probability band ([`Review::bands`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -142,10 +142,15 @@ pub struct Review {
 impl Review {
     /// `labels` on the records whose ids are `ids` (by record index).
     pub fn resolve(labels: &[Label], ids: &Text, records: usize) -> Review {
-        let mut index: HashMap<&str, u32> = HashMap::with_capacity(records);
-        for i in 0..records {
-            if let Some(id) = ids.get(i) {
-                index.entry(id).or_insert(i as u32);
+        // Only the ids the labels name are looked for: a map of every record id was 10M strings
+        // at 10M records, built even with no label at all.
+        let named: HashSet<&str> = labels.iter().flat_map(|l| [l.left.as_str(), l.right.as_str()]).collect();
+        let mut index: HashMap<&str, u32> = HashMap::with_capacity(named.len());
+        if !named.is_empty() {
+            for i in 0..records {
+                if let Some(id) = ids.get(i).filter(|id| named.contains(id)) {
+                    index.entry(id).or_insert(i as u32);
+                }
             }
         }
         let mut review = Review { read: labels.len(), ..Review::default() };
