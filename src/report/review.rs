@@ -313,3 +313,29 @@ pub fn write_worklists(
         .install(|| by_county.into_par_iter().map(write).collect::<Result<Vec<_>>>())?;
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::ScriptText;
+
+    /// A cell holding `</script>` never ends the page's data early, however serde_json splits
+    /// what it writes, and the data reads back as the cell was.
+    #[test]
+    fn a_closing_tag_in_a_cell_cannot_end_the_script() {
+        let mut out = Vec::new();
+        let mut text = ScriptText { out: &mut out, after_lt: false };
+        text.write_all(b"a<").unwrap();
+        text.write_all(b"/script> <</b / <").unwrap();
+        text.write_all(b"/").unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r"a<\/script> <<\/b / <\/");
+
+        let cell = "王芳</script><script>alert(1)</script>";
+        let mut out = Vec::new();
+        serde_json::to_writer(ScriptText { out: &mut out, after_lt: false }, &[cell]).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        assert!(!page.contains("</"), "{page}");
+        assert_eq!(serde_json::from_str::<Vec<String>>(&page).unwrap(), [cell]);
+    }
+}
