@@ -173,7 +173,8 @@ fn indices(table: &DataFrame, name: &str) -> Result<Vec<u32>> {
 
 /// Every rule's blocking keys of a part of the records, as `narrowing` says: `rule`, `pass`,
 /// `key` (the hash's bits as a signed integer), `record`, `probe` (whether the rule's pairs
-/// must include it), `likeness` (for choosing a probe's nearest) and `number` (where pairs of one number are left to the `id` rule).
+/// must include it), `likeness` (for choosing a probe's nearest) and `number` (where pairs of
+/// one number are left to the `id` rule).
 pub fn keys(records: &DataFrame, settings: &BlockingSettings, narrowing: Narrowing) -> Result<DataFrame> {
     require(records, block::BLOCKED.iter().chain(&["id_valid", "record"]))?;
     let mut records = records.clone();
