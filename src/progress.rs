@@ -2,7 +2,7 @@
 //! silent unless an observer is set. Every stage is timed whether or not anyone watches.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A stage started, or finished after so long; or something to tell (what the inputs hold,
@@ -45,6 +45,15 @@ pub fn say(text: &str) {
     notify(Event::Said(text));
 }
 
+/// One stage of a run: how long it took, and the process's highest resident memory while it ran
+/// (none where the system does not tell it).
+#[derive(Clone, Copy, Debug)]
+pub struct StageTime {
+    pub stage: &'static str,
+    pub elapsed: Duration,
+    pub peak_memory: Option<u64>,
+}
+
 /// Times one stage after another.
 pub struct Stopwatch {
     stage: &'static str,
@@ -59,32 +68,22 @@ impl Stopwatch {
     }
 
     /// Ends the current stage, its time added to `timings`, and starts `next`.
-    pub fn next(&mut self, next: &'static str, timings: &mut Vec<(&'static str, Duration)>) {
+    pub fn next(&mut self, next: &'static str, timings: &mut Vec<StageTime>) {
         self.finish(timings);
         *self = Stopwatch::start(next);
     }
 
-    pub fn finish(&self, timings: &mut Vec<(&'static str, Duration)>) {
+    pub fn finish(&self, timings: &mut Vec<StageTime>) {
         release_free_memory();
         let elapsed = self.started.elapsed();
-        timings.push((self.stage, elapsed));
-        if let Some(peak) = take_stage_peak() {
-            PEAKS.lock().unwrap_or_else(|e| e.into_inner()).push((self.stage, peak));
-        }
+        timings.push(StageTime { stage: self.stage, elapsed, peak_memory: take_stage_peak() });
         notify(Event::Finished(self.stage, elapsed));
     }
 }
 
-/// The highest resident memory of each stage timed so far in this process, in bytes, in order.
-static PEAKS: Mutex<Vec<(&'static str, u64)>> = Mutex::new(Vec::new());
-
-/// The highest resident memory sampled since the current stage started.
+/// The highest resident memory sampled since the current stage started: the process's, so two
+/// runs at once in one process (tests) share it.
 static STAGE_PEAK: AtomicU64 = AtomicU64::new(0);
-
-/// Each stage's highest resident memory (Linux; empty elsewhere): where a run's peak goes.
-pub fn stage_peaks() -> Vec<(&'static str, u64)> {
-    PEAKS.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
 
 /// Starts, once per process, a thread that samples resident memory every 20 ms into
 /// [`STAGE_PEAK`]. Sampled, not read from the kernel's high-water mark: resetting that mark per

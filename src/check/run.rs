@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use polars::prelude::*;
 
@@ -13,7 +12,7 @@ use crate::error::Result;
 use crate::ingest::{self, IngestOptions};
 use crate::normalize::{self, id_number};
 use crate::problems::{Code, Problem};
-use crate::progress::Stopwatch;
+use crate::progress::{StageTime, Stopwatch};
 
 /// The outcome of `check`: every record with its normalized columns, and every problem.
 pub struct CheckRun {
@@ -24,8 +23,8 @@ pub struct CheckRun {
     pub problems: Vec<Problem>,
     /// What was found and how each file was read (paths, records, blank rows).
     pub preflight: ingest::Preflight,
-    /// Wall time per stage, in order.
-    pub timings: Vec<(&'static str, Duration)>,
+    /// Time and peak memory per stage, in order.
+    pub timings: Vec<StageTime>,
 }
 
 /// Reads, normalizes and checks the inputs.

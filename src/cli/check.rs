@@ -62,8 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let kind = xueji::problems::Code::parse(code).map(|c| c.kind().label()).unwrap_or("");
         println!("  {:<8} {code:<28} {count:>8}  {kind}", severity.label());
     }
-    println!("{}", super::time_line(run.timings.iter().map(|(stage, t)| (*stage, t.as_secs_f64()))));
-    if let Some(line) = super::memory_line() {
+    println!("{}", super::stage_time_line(&run.timings));
+    if let Some(line) = super::stage_memory_line(&run.timings) {
         println!("{line}");
     }
     println!("{}", xueji::say!("已写入{}：{}", "wrote {} in {}", args.out.display(), CHECK_OUTPUTS.join(", ")));

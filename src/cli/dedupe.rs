@@ -20,10 +20,10 @@ use super::{InputArgs, ScoringArgs};
 ///
 /// Settings (--settings FILE.json; every field optional): {"blocking": {"rules": [{"name":
 /// "id", "keys": ["id"]}, {"name": "pinyin_household", "keys": ["name_pinyin", "household"],
-/// "lacking": "birth_date"}, ...], "max_block_size": 500, "nearest": 10}, "threshold": 0.6, "cohesion": 0.05,
-/// "u_pairs": 1000000, "em_iterations": 100, "seed": 1}. A rules list replaces the defaults:
-/// id, id_one_digit, id_spreadsheet, id_date_sequence (+ name_first_letter),
-/// id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,
+/// "lacking": "birth_date"}, ...], "max_block_size": 500, "nearest": 10}, "threshold": 0.6,
+/// "cohesion": 0.05, "u_pairs": 1000000, "em_iterations": 100, "seed": 1}. A rules list
+/// replaces the defaults: id, id_one_digit, id_spreadsheet, id_date_sequence (+
+/// name_first_letter), id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,
 /// pinyin_birth_day_month, pinyin_household, initials_birth_sex,
 /// initials_county_birth_year_sex, guardian_phone, household_birth_sex, no_id_name_sex_birth.
 /// Key parts: id, id_one_digit, id_spreadsheet, id_date_sequence, name, name_pinyin,
@@ -122,8 +122,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     }
-    println!("{}", super::time_line(summary.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
-    if let Some(line) = super::memory_line() {
+    println!("{}", super::stage_time_line(&summary.timings));
+    if let Some(line) = super::stage_memory_line(&summary.timings) {
         println!("{line}");
     }
     println!("{}", say!("已写入{}：{}", "wrote {} in {}", args.out.display(), DEDUPE_OUTPUTS.join(", ")));

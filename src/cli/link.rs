@@ -67,7 +67,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for line in summary.review.iter().flat_map(|review| review.lines()) {
         println!("{line}");
     }
-    println!("{}", super::time_line(summary.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
+    println!("{}", super::stage_time_line(&summary.timings));
+    if let Some(line) = super::stage_memory_line(&summary.timings) {
+        println!("{line}");
+    }
     println!("{}", xueji::say!("已写入{}：{}", "wrote {} in {}", args.out.display(), DEDUPE_OUTPUTS.join(", ")));
     Ok(())
 }

@@ -19,6 +19,7 @@ use xueji::check::CheckOptions;
 use xueji::ingest::{Encoding, IngestOptions, Limits};
 use xueji::normalize::date::{parse_date, Date};
 use xueji::outcome::DedupeSettings;
+use xueji::progress::StageTime;
 use xueji::schema::HeaderMap;
 use xueji::score::Model;
 
@@ -156,19 +157,27 @@ pub fn time_line<'a>(timings: impl Iterator<Item = (&'a str, f64)>) -> String {
     format!("{}{}", xueji::lang::pick("用时：", "time: "), parts.join(xueji::lang::pick("，", ", ")))
 }
 
+/// [`time_line`] of a run's stages.
+pub fn stage_time_line(timings: &[StageTime]) -> String {
+    time_line(timings.iter().map(|t| (t.stage, t.elapsed.as_secs_f64())))
+}
+
 /// `峰值内存：读取 2.10GiB，…` / `peak memory: ingest 2.10GiB, …`: each stage's highest resident
 /// memory (nothing where the system does not tell it).
-pub fn memory_line() -> Option<String> {
-    let peaks = xueji::progress::stage_peaks();
+pub fn memory_line<'a>(peaks: impl Iterator<Item = (&'a str, u64)>) -> Option<String> {
     let parts: Vec<String> = peaks
-        .iter()
         .map(|(stage, bytes)| {
-            format!("{} {:.2}GiB", xueji::progress::stage_name(stage), *bytes as f64 / (1u64 << 30) as f64)
+            format!("{} {:.2}GiB", xueji::progress::stage_name(stage), bytes as f64 / (1u64 << 30) as f64)
         })
         .collect();
     (!parts.is_empty()).then(|| {
         format!("{}{}", xueji::lang::pick("峰值内存：", "peak memory: "), parts.join(xueji::lang::pick("，", ", ")))
     })
+}
+
+/// [`memory_line`] of a run's stages.
+pub fn stage_memory_line(timings: &[StageTime]) -> Option<String> {
+    memory_line(timings.iter().filter_map(|t| Some((t.stage, t.peak_memory?))))
 }
 
 /// School sheets to read, and how.

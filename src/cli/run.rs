@@ -90,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{line}");
     }
     println!("{}", super::time_line(manifest.timings.iter().map(|(stage, t)| (stage.as_str(), *t))));
-    if let Some(line) = super::memory_line() {
+    if let Some(line) = super::memory_line(manifest.peak_memory.iter().map(|(stage, b)| (stage.as_str(), *b))) {
         println!("{line}");
     }
     println!(

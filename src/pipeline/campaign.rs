@@ -178,7 +178,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         })
         .collect::<Result<Vec<_>>>()?;
     let mut timings: Vec<(String, f64)> =
-        run.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
+        run.check.timings.iter().map(|t| (t.stage.to_string(), t.elapsed.as_secs_f64())).collect();
     timings.push(("total".into(), started.elapsed().as_secs_f64()));
     let title = crate::say!("学籍查重 campaign {}", "Duplicate registration campaign {}", campaign.check.as_of);
     let photo_figures = photos.as_ref().map(|p| crate::report::html::PhotoFigures {
@@ -214,7 +214,7 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
         photo_retakes: photos.map(|p| p.retake_lists).unwrap_or_default(),
         review: run.review.clone(),
         timings,
-        peak_memory: crate::progress::stage_peaks().into_iter().map(|(s, b)| (s.to_string(), b)).collect(),
+        peak_memory: run.check.timings.iter().filter_map(|t| Some((t.stage.to_string(), t.peak_memory?))).collect(),
     };
     // The manifest says complete first, the report last: stopped between the two, the report
     // still says incomplete (the safe side), never the other way round.

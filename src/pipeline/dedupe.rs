@@ -426,7 +426,7 @@ impl DedupeRun {
             &self.histogram,
             self.settings.threshold,
         );
-        summary.timings = self.check.timings.iter().map(|(s, t)| (s.to_string(), t.as_secs_f64())).collect();
+        summary.timings = self.check.timings.clone();
         summary.review = self.review.clone();
         summary
     }
@@ -502,7 +502,7 @@ pub struct DedupeSummary {
     pub review: Option<ReviewSummary>,
     /// Not written to dedupe_summary.json, which must be the same on every run.
     #[serde(skip)]
-    pub timings: Vec<(String, f64)>,
+    pub timings: Vec<crate::progress::StageTime>,
 }
 
 impl DedupeSummary {
