@@ -346,6 +346,13 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
     if readings(a, &turned_a).any(|p| readings(b, &turned_b).any(|q| same_letters(p, q))) {
         return NameLevel::Pinyin;
     }
+    // In one family a name of the same length that does not sound alike is a sibling's, however
+    // close it is written (刘宏川/刘宏浩, 张茜/张苒): twins and siblings share the surname, the
+    // guardian and often one character, which a typo of one child's name would share too. What
+    // a parent's pinyin keyboard slips between (张森/张深) is still one name.
+    if same_family(a, b) && x.chars().count() == y.chars().count() && sound_apart(a, b) {
+        return NameLevel::Different;
+    }
     // A one-character slip is the more specific finding; pinyin closeness then catches near
     // homophones (平翘舌, 前后鼻音: zhang sen / zhang shen) of two-character names.
     if han_close(x, y) {
@@ -360,6 +367,50 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
         }
     }
     NameLevel::Different
+}
+
+/// One guardian, by phone or by name: the two records are of one family.
+fn same_family(a: &Side, b: &Side) -> bool {
+    matches!(guardian_level(a, b), GuardianLevel::Phone | GuardianLevel::Name)
+}
+
+/// Whether two names' every reading is known and none of them sounds like one of the other's
+/// to a pinyin keyboard's fuzzy setting ([`fuzzy_homophones`]). A character without a known
+/// reading (kept as itself in the pinyin) may sound like anything.
+fn sound_apart(a: &Side, b: &Side) -> bool {
+    let known = |p: &str| p.split(' ').all(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase()));
+    let none = None;
+    let (ra, rb): (Vec<&str>, Vec<&str>) = (readings(a, &none).collect(), readings(b, &none).collect());
+    !ra.is_empty()
+        && !rb.is_empty()
+        && ra.iter().chain(&rb).all(|p| known(p))
+        && !ra.iter().any(|p| rb.iter().any(|q| fuzzy_homophones(p, q)))
+}
+
+/// Two readings (`zhang sen`, `zhang shen`) that a pinyin keyboard's fuzzy setting (模糊音)
+/// types alike: syllable by syllable equal once the initials zh/z, ch/c, sh/s, n/l, h/f, r/l
+/// and the finals ang/an, eng/en, ing/in, iang/ian, uang/uan are folded together. The slips of
+/// a parent typing a child's name; 张茜/张苒 (qian/ran) is none.
+pub fn fuzzy_homophones(p: &str, q: &str) -> bool {
+    fn folded(syllable: &str) -> String {
+        let retroflex = ["zh", "ch", "sh"].iter().find_map(|i| syllable.strip_prefix(i).map(|rest| (&i[..1], rest)));
+        let (initial, rest) = retroflex.unwrap_or_else(|| {
+            let first = syllable.chars().next().map_or(0, char::len_utf8);
+            syllable.split_at(first)
+        });
+        let initial = match initial {
+            "n" | "r" => "l",
+            "f" => "h",
+            other => other,
+        };
+        // ang/an, eng/en, ing/in (with iang/ian, uang/uan): the nasal finals folded to -n.
+        match rest.strip_suffix("ng") {
+            Some(stem) if stem.ends_with(['a', 'e', 'i']) => format!("{initial}{stem}n"),
+            _ => format!("{initial}{rest}"),
+        }
+    }
+    let (ps, qs): (Vec<&str>, Vec<&str>) = (p.split(' ').collect(), q.split(' ').collect());
+    ps.len() == qs.len() && ps.iter().zip(&qs).all(|(x, y)| x == y || folded(x) == folded(y))
 }
 
 /// Names of which one holds a character no system can compare ([`UNKNOWN_CHAR`]). Where both
@@ -736,6 +787,74 @@ mod tests {
         assert_eq!(name_level(&zw, &Side::default()), N::Missing);
         assert_eq!(name_level(&zw, &named("")), N::Missing, "an empty name is missing, not different");
         assert_eq!(name_level(&zw, &named("2")), N::Missing, "no name at all in it");
+    }
+
+    #[test]
+    fn fuzzy_homophones_are_a_pinyin_keyboards_slips() {
+        assert!(fuzzy_homophones("zhang sen", "zhang shen"), "平翘舌");
+        assert!(fuzzy_homophones("li ming", "li min"), "前后鼻音");
+        assert!(fuzzy_homophones("wang liang", "wang lian"));
+        assert!(fuzzy_homophones("liu na", "liu la"), "n/l");
+        assert!(fuzzy_homophones("hu fei", "hu hei"), "f/h");
+        assert!(fuzzy_homophones("zhang qian", "zhang qian"));
+        assert!(!fuzzy_homophones("zhang qian", "zhang ran"), "茜/苒: another name");
+        assert!(!fuzzy_homophones("liu hong chuan", "liu hong hao"), "川/浩");
+        assert!(!fuzzy_homophones("wang bo", "wang yi bo"), "another length");
+        assert!(!fuzzy_homophones("li tong", "li ton"), "ong has no -n form");
+        assert!(fuzzy_homophones("", ""));
+        assert!(!fuzzy_homophones("zh\u{0}", "z"), "no panic on any text");
+    }
+
+    /// A child of the family of guardian 张建国 (13912345678).
+    fn of_family(raw: &'static str) -> Side<'static> {
+        Side { guardian_name: Some("张建国"), guardian_phone: Some("13912345678"), ..named(raw) }
+    }
+
+    #[test]
+    fn in_one_family_a_name_that_sounds_apart_is_a_siblings() {
+        use NameLevel as N;
+        assert_eq!(name_level(&of_family("张茜"), &of_family("张苒")), N::Different, "twin sisters");
+        assert_eq!(name_level(&of_family("刘宏川"), &of_family("刘宏浩")), N::Different, "twin brothers");
+        assert_eq!(name_level(&of_family("张森"), &of_family("张深")), N::PinyinClose, "a keyboard's slip");
+        assert_eq!(name_level(&of_family("张伟"), &of_family("张炜")), N::Pinyin, "a homophone");
+        assert_eq!(name_level(&of_family("张茜"), &of_family("张茜")), N::Exact);
+        assert_eq!(name_level(&of_family("王一博"), &of_family("王博")), N::HanClose, "a dropped character");
+        assert_eq!(name_level(&of_family("王[女吉]"), &of_family("王吉")), N::HanClose, "an unknown character");
+        let unread = Side { pinyin: Some("wang \u{30000}"), ..of_family("王\u{30000}") };
+        assert_eq!(name_level(&unread, &of_family("王浩")), N::Different, "not one character apart either");
+        assert_eq!(name_level(&named("刘宏川"), &named("刘宏浩")), N::HanClose, "strangers: one character apart");
+        let other_phone = Side { guardian_phone: Some("13800000000"), ..of_family("刘宏浩") };
+        assert_eq!(name_level(&of_family("刘宏川"), &other_phone), N::Different, "one guardian by name");
+    }
+
+    /// Twins and borrowed numbers against a typo: the three shapes of issue #26.
+    #[test]
+    fn twins_and_borrowed_numbers_are_two_children() {
+        let child = |raw: &'static str, id: &'static str| Side {
+            birth: Date::new(2015, 3, 9),
+            id: Some(id),
+            id_valid: crate::normalize::id_number::is_valid(id, Date::new(2026, 11, 29).unwrap()),
+            school: Some("3421000001"),
+            grade: Some(5),
+            sex: Some("2"),
+            household: Some("辽宁省铁岭市铁岭县"),
+            ..of_family(raw)
+        };
+        let own = |s: Side<'static>| Side { id_own: s.id_valid, ..s };
+        let number = valid("21122120150309246");
+        // 张苒 registered with her twin sister's number.
+        let borrowed = compare(&own(child("张茜", number)), &own(child("张苒", number)));
+        assert!(borrowed.is_id_conflict() && borrowed.decided_apart(), "{borrowed:?}");
+        // Twins …2474 and …2454: one digit of the sequence apart, the second's check digit wrong.
+        let (first, second) = ("211221201503092474", "211221201503092454");
+        assert!(crate::normalize::id_number::is_valid(first, Date::new(2026, 11, 29).unwrap()));
+        assert!(!crate::normalize::id_number::is_valid(second, Date::new(2026, 11, 29).unwrap()));
+        let twins = compare(&own(child("刘宏川", first)), &own(child("刘宏浩", second)));
+        assert_eq!(twins.id, IdLevel::OneDigit);
+        assert!(twins.decided_apart() && !twins.is_id_conflict(), "{twins:?}");
+        // One child, a digit of her number mistyped at the second school.
+        let typo = compare(&own(child("张茜", first)), &own(child("张茜", second)));
+        assert!(!typo.decided_apart() && typo.identifies(), "{typo:?}");
     }
 
     #[test]
