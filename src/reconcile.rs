@@ -306,6 +306,9 @@ pub struct ReconcileSummary {
     pub held: usize,
     /// Corrections from the schools' return workbooks proposed on registrations kept.
     pub corrections_applied: usize,
+    /// Registrations the schools' 是否同一学生 answers decided: deleted as one child's
+    /// duplicate, or kept as another child.
+    pub school_answers_applied: usize,
     pub actions: BTreeMap<&'static str, usize>,
     pub unique_students: usize,
 }
@@ -322,18 +325,39 @@ pub struct Correction {
     pub value: String,
 }
 
+/// A school's answer under 是否同一学生 in its return workbook: whether a registration of a
+/// duplicate group or an ID conflict is the same child as the others of its group.
+#[derive(Clone, Debug)]
+pub struct SchoolAnswer {
+    pub file: String,
+    pub row: u32,
+    pub record_id: String,
+    pub same_child: bool,
+}
+
+/// What the schools' return workbooks bring back.
+#[derive(Debug, Default)]
+pub struct Returned {
+    pub corrections: Vec<Correction>,
+    pub answers: Vec<SchoolAnswer>,
+    /// What could not be taken (a rounded number, an answer that says neither), never lost.
+    pub problems: Vec<ReplyProblem>,
+}
+
 /// Reads the return workbooks schools filled in (`returns/…/*.xlsx` of a campaign): every
 /// non-empty 更正后 cell, keyed by 记录号. What Excel does to a typed value is undone where it can
 /// be (full-width digits, spaces, a number typed as a number); a number a spreadsheet rounded,
-/// or a date or code that cannot be read, is listed in the problems, never applied.
-pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProblem>)> {
+/// or a date or code that cannot be read, is listed in the problems, never applied. And every
+/// answer under 是否同一学生 ([`report::returns::SAME_CHILD`]).
+pub fn read_returns(files: &[PathBuf]) -> Result<Returned> {
     // The corrected number is read as a number column is, so that one typed as a number (Excel
     // kept 15 digits of it) is known for what it is.
     let maps = [("更正后身份证件号", "id_number"), ("corrected id_number", "id_number")];
     let maps: Vec<(String, String)> = maps.iter().map(|(h, f)| (h.to_string(), f.to_string())).collect();
     let headers = HeaderMap::new(&maps).map_err(Error::Usage)?.requiring(&["record_no"]);
     let options = IngestOptions { headers, ..IngestOptions::default() };
-    let (mut corrections, mut problems) = (Vec::new(), Vec::new());
+    let (mut corrections, mut answers, mut problems) = (Vec::new(), Vec::new(), Vec::new());
+    let (same_zh, same_en) = report::returns::SAME_CHILD;
     for path in files {
         let table = ingest::read_file(path, &options)?;
         let df = &table.df;
@@ -358,6 +382,8 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
         if df.column("id_number").is_ok() {
             columns.push(("id_number", Text::of(df, "id_number")?));
         }
+        let same_child =
+            [same_zh, same_en].into_iter().find(|h| df.column(h).is_ok()).map(|h| Text::of(df, h)).transpose()?;
         let file = path.display().to_string();
         // What reading the workbook found (a ragged row, an error cell) is listed as for replies;
         // a number typed as a number is said below, with the correction it spoils.
@@ -375,7 +401,9 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
             let row = rows.get(i).unwrap_or(0);
             let problem =
                 |message: String| ReplyProblem { file: file.clone(), row, code: CORRECTION_NOT_APPLIED, message };
-            let typed_any = columns.iter().any(|(_, c)| c.get(i).is_some_and(|v| !v.trim().is_empty()));
+            let answer = same_child.and_then(|c| c.get(i)).map(str::trim).filter(|v| !v.is_empty());
+            let typed_any =
+                answer.is_some() || columns.iter().any(|(_, c)| c.get(i).is_some_and(|v| !v.trim().is_empty()));
             let Some(record_id) = ids.get(i).map(|v| crate::files::uninert(v).trim().to_owned()) else {
                 // A correction on a row whose 记录号 was cleared cannot be placed: said, not lost.
                 if typed_any {
@@ -386,6 +414,17 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
                 }
                 continue;
             };
+            if let Some(typed) = answer {
+                match report::returns::same_child(typed) {
+                    Some(same_child) => {
+                        answers.push(SchoolAnswer { file: file.clone(), row, record_id: record_id.clone(), same_child })
+                    }
+                    None => problems.push(problem(crate::say!(
+                        "{record_id}的“{same_zh}”填写为“{typed}”，不是“同一学生”或“不是同一学生”：未采用",
+                        "{record_id}: {same_en} {typed:?} is neither “same child” nor “not the same child”: not applied"
+                    ))),
+                }
+            }
             for (field, column) in &columns {
                 let Some(typed) = column.get(i).map(str::trim).filter(|v| !v.is_empty()) else { continue };
                 let lost = *field == "id_number" && rounded.contains(&i);
@@ -406,7 +445,7 @@ pub fn read_returns(files: &[PathBuf]) -> Result<(Vec<Correction>, Vec<ReplyProb
             }
         }
     }
-    Ok((corrections, problems))
+    Ok(Returned { corrections, answers, problems })
 }
 
 fn lost_digits() -> String {
@@ -469,8 +508,8 @@ pub fn reconcile(
     records.rechunk_mut_par();
     let sent = read_sent(campaign)?;
     let (replies, mut reply_problems) = read_replies(verdict_files, maps)?;
-    let (corrections, correction_problems) = read_returns(return_files)?;
-    reply_problems.extend(correction_problems);
+    let returned = read_returns(return_files)?;
+    reply_problems.extend(returned.problems);
 
     // Match replies to sent rows: by record id, else by number and name, else by number alone.
     let by_record: HashMap<&str, usize> = sent.iter().enumerate().map(|(i, s)| (s.record_id.as_str(), i)).collect();
@@ -528,7 +567,8 @@ pub fn reconcile(
     summary.sent_without_verdict = unanswered.len();
 
     let mut decisions = decide(&records, &sent, &answers)?;
-    summary.corrections_applied = apply_corrections(&mut decisions, &corrections, &mut reply_problems);
+    summary.school_answers_applied = apply_school_answers(&mut decisions, &returned.answers, &mut reply_problems);
+    summary.corrections_applied = apply_corrections(&mut decisions, &returned.corrections, &mut reply_problems);
     for d in &decisions {
         *summary.actions.entry(d.action.label()).or_default() += 1;
     }
@@ -777,6 +817,90 @@ fn decide(records: &DataFrame, sent: &[SentRow], answers: &HashMap<usize, Vec<An
     }
     decisions.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     Ok(decisions)
+}
+
+/// The schools' answers under 是否同一学生. A registration sent back to its school (学校核实)
+/// that the school says is the same child is deleted as the duplicate it is. One the school
+/// says is another child is never deleted, whatever police said: it is kept as a person of its
+/// own, its own number to be sent (佐证). When the school of a group's kept registration says
+/// its child is not the others, each registration the group would lose goes back to its own
+/// school instead. A held group stays held; an answer that agrees with the decision changes
+/// only its reason. Returns how many registrations an answer decided.
+fn apply_school_answers(
+    decisions: &mut [Decision],
+    answers: &[SchoolAnswer],
+    problems: &mut Vec<ReplyProblem>,
+) -> usize {
+    let index: HashMap<&str, usize> = decisions.iter().enumerate().map(|(k, d)| (d.record_id.as_str(), k)).collect();
+    // Each registration's answer; `None` once two workbooks said both (neither is taken).
+    let mut given: HashMap<usize, Option<bool>> = HashMap::new();
+    for a in answers {
+        let skip =
+            |why: String| ReplyProblem { file: a.file.clone(), row: a.row, code: CORRECTION_NOT_APPLIED, message: why };
+        let Some(&k) = index.get(a.record_id.as_str()) else {
+            problems.push(skip(crate::say!(
+                "{}的“是否同一学生”未采用：本次查重无此记录",
+                "{}: “same child?” not applied: no such record in this campaign",
+                a.record_id
+            )));
+            continue;
+        };
+        let answer = given.entry(k).or_insert(Some(a.same_child));
+        if answer.is_some_and(|same| same != a.same_child) {
+            *answer = None;
+            problems.push(skip(crate::say!(
+                "{}的“是否同一学生”前后填写不一致：未采用",
+                "{}: “same child?” answered both ways: not applied",
+                a.record_id
+            )));
+        }
+    }
+    let answered: HashMap<usize, bool> = given.into_iter().filter_map(|(k, a)| Some((k, a?))).collect();
+    // A group whose kept registration's school says its child is not the others.
+    let kept = |d: &Decision| matches!(d.action, Action::Keep | Action::Change | Action::Evidence);
+    let disowned: HashSet<String> = answered
+        .iter()
+        .filter(|&(&k, &same)| !same && kept(&decisions[k]))
+        .map(|(&k, _)| decisions[k].person.clone())
+        .collect();
+    let mut decided = 0;
+    for (k, d) in decisions.iter_mut().enumerate() {
+        let answer = answered.get(&k).copied();
+        let before = d.action;
+        match (answer, d.action) {
+            (_, Action::Held) => {}
+            (Some(true), Action::SchoolCheck) => {
+                d.action = Action::Delete;
+                d.reason.push_str(&crate::say!(
+                    "；学校核实：同一学生，删除重复学籍",
+                    "; the school: the same child, duplicate deleted"
+                ));
+            }
+            (Some(false), action) if action.removes() || action == Action::SchoolCheck => {
+                d.action = Action::Evidence;
+                d.person = d.record_id.clone();
+                d.reason.push_str(&crate::say!(
+                    "；学校核实：不是同一学生，保留为另一学生；证件号非本人的，补报本人证件号",
+                    "; the school: not the same child, kept as another child; send the child's own number if this one is not"
+                ));
+            }
+            (None, action) if action.removes() && disowned.contains(&d.person) => {
+                d.action = Action::SchoolCheck;
+                d.reason.push_str(&crate::say!(
+                    "；所在组保留学籍的学校核实为不是同一学生：学校核实是否为同一学生",
+                    "; the school of the registration kept says it is not the same child: school to check"
+                ));
+            }
+            (Some(same), _) => d.reason.push_str(&if same {
+                crate::say!("；学校核实：同一学生", "; the school: the same child")
+            } else {
+                crate::say!("；学校核实：不是同一学生", "; the school: not the same child")
+            }),
+            (None, _) => {}
+        }
+        decided += usize::from(d.action != before);
+    }
+    decided
 }
 
 /// Proposes the schools' corrections on the registrations kept (保留 becomes 变更); one on a
@@ -1047,6 +1171,10 @@ mod tests {
     /// A group of registrations `("F1", number, name)` sent in one cluster, each answered with
     /// the replies given (a verdict's wording, `""` for a blank one), in order.
     fn decide_group(rows: &[(&str, &str, &str, &[&str])]) -> Vec<(String, Action)> {
+        decisions_of(rows).into_iter().map(|d| (d.record_id, d.action)).collect()
+    }
+
+    fn decisions_of(rows: &[(&str, &str, &str, &[&str])]) -> Vec<Decision> {
         let df = df!(
             "record_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
             "id_norm" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
@@ -1088,7 +1216,68 @@ mod tests {
                 }
             }
         }
-        decide(&df, &sent, &answers).unwrap().into_iter().map(|d| (d.record_id, d.action)).collect()
+        decide(&df, &sent, &answers).unwrap()
+    }
+
+    /// The group's decisions once its schools answered 是否同一学生 (`(record, same child)`):
+    /// each registration's action and person, and what could not be taken.
+    fn after_schools(
+        rows: &[(&str, &str, &str, &[&str])],
+        answers: &[(&str, bool)],
+    ) -> (Vec<(Action, String)>, Vec<ReplyProblem>) {
+        let mut decisions = decisions_of(rows);
+        let answers: Vec<SchoolAnswer> = answers
+            .iter()
+            .enumerate()
+            .map(|(k, &(record, same_child))| SchoolAnswer {
+                file: "回执.xlsx".into(),
+                row: k as u32 + 2,
+                record_id: record.into(),
+                same_child,
+            })
+            .collect();
+        let mut problems = Vec::new();
+        apply_school_answers(&mut decisions, &answers, &mut problems);
+        (decisions.into_iter().map(|d| (d.action, d.person)).collect(), problems)
+    }
+
+    /// Issue #26: twin sisters, one registered with the other's number. Police answer 一致 for
+    /// 张茜 and 姓名与身份证号码不匹配 for 张苒; only her school can say whether she is 张茜 typed
+    /// wrong or her sister, and until it does nothing is deleted.
+    #[test]
+    fn only_the_school_decides_one_child_or_two() {
+        use Action::*;
+        let twins: &[(&str, &str, &str, &[&str])] =
+            &[("F1", A, "张茜", &["一致"]), ("F2", A, "张苒", &["姓名与身份证号码不匹配"])];
+        let actions =
+            |(decided, _): (Vec<(Action, String)>, _)| decided.into_iter().map(|(a, _)| a).collect::<Vec<_>>();
+        assert_eq!(actions(after_schools(twins, &[])), [Keep, SchoolCheck]);
+        // Not the same child: both registrations stay, as two people.
+        let (two, problems) = after_schools(twins, &[("F2", false)]);
+        assert_eq!(two.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [Keep, Evidence]);
+        assert!(two.iter().all(|(a, _)| !a.removes()) && problems.is_empty());
+        assert_ne!(two[0].1, two[1].1, "two people: {two:?}");
+        // The same child: the registration sent back goes.
+        assert_eq!(actions(after_schools(twins, &[("F2", true)])), [Keep, Delete]);
+        // Answered both ways: neither is taken, and that is said.
+        let (undecided, problems) = after_schools(twins, &[("F2", true), ("F2", false)]);
+        assert_eq!(undecided.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [Keep, SchoolCheck]);
+        assert!(problems.iter().any(|p| p.message.contains("前后填写不一致")), "{problems:?}");
+
+        // A number police say does not exist, on a child the school says is another: kept.
+        let other: &[(&str, &str, &str, &[&str])] =
+            &[("F1", A, "陈梓涵", &["一致"]), ("F2", B, "陈梓瀚", &["身份证号不存在"])];
+        assert_eq!(actions(after_schools(other, &[("F2", false)])), [Keep, Evidence]);
+        // The school of the registration kept says its child is not the other: the one the group
+        // would lose goes back to its own school.
+        let unchecked: &[(&str, &str, &str, &[&str])] = &[("F1", A, "张三", &["一致"]), ("F2", B, "张三", &[])];
+        assert_eq!(actions(after_schools(unchecked, &[])), [Keep, DeleteUnchecked]);
+        assert_eq!(actions(after_schools(unchecked, &[("F1", false)])), [Keep, SchoolCheck]);
+        // A held group stays held; a record not in the campaign is said, not lost.
+        let held: &[(&str, &str, &str, &[&str])] = &[("F1", A, "张三", &["一致", "不一致"])];
+        let (still, problems) = after_schools(held, &[("F1", false), ("F9", true)]);
+        assert_eq!(still.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [Held]);
+        assert!(problems.iter().any(|p| p.message.contains("F9")), "{problems:?}");
     }
 
     fn actions(rows: &[(&str, &str, &str, &[&str])]) -> Vec<Action> {

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 use xueji::check::verify_document;
-use xueji::compare::{compare, han_close, Side};
+use xueji::compare::{compare, fuzzy_homophones, han_close, Side};
 use xueji::files::{inert, uninert};
 use xueji::ingest::rounded::{rounding, spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
 use xueji::labels::Judgement;
@@ -26,6 +26,7 @@ use xueji::normalize::region::{city_code, region_name, region_status};
 use xueji::photos::naming::{folder_grade_class, without_copy_mark, PhotoName};
 use xueji::reconcile::parse_verdict;
 use xueji::report::police::mask;
+use xueji::report::returns::same_child;
 
 /// Cases per function and strategy.
 const CASES: u32 = 5000;
@@ -173,7 +174,7 @@ fn no_whitespace(text: &str) -> bool {
 }
 
 #[test]
-fn cell_functions_34_survive_340000_cases_of_arbitrary_unicode() {
+fn cell_functions_36_survive_360000_cases_of_arbitrary_unicode() {
     let today = Date::new(2026, 9, 1).unwrap();
     let mut suite = Suite { functions: 0, cases: 0 };
 
@@ -337,9 +338,26 @@ fn cell_functions_34_survive_340000_cases_of_arbitrary_unicode() {
         let side =
             |raw, name, pinyin| Side { name_raw: Some(raw), name: Some(name), pinyin: Some(pinyin), ..Side::default() };
         compare(&side(a, &na, &pa), &side(b, &nb, &pb));
+        // In one family, where names that sound apart are siblings'.
+        let phone = Some("13912345678");
+        compare(
+            &Side { guardian_phone: phone, ..side(a, &na, &pa) },
+            &Side { guardian_phone: phone, ..side(b, &nb, &pb) },
+        );
         has_name(&na);
         han_close(&na, &nb);
         pinyin_letters(&pa).count();
+        Ok(())
+    });
+    suite.check("fuzzy_homophones", |t| {
+        let (a, b) = t.split_at(t.char_indices().nth(t.chars().count() / 2).map_or(t.len(), |(i, _)| i));
+        prop_assert!(fuzzy_homophones(a, a), "a reading sounds like itself");
+        prop_assert_eq!(fuzzy_homophones(a, b), fuzzy_homophones(b, a), "both ways alike");
+        Ok(())
+    });
+    suite.check("same_child", |t| {
+        // An answer reads back the same from what a spreadsheet shows of it.
+        prop_assert_eq!(same_child(&inert(t)), same_child(t));
         Ok(())
     });
     suite.check("parse_verdict", |t| {
@@ -368,5 +386,5 @@ fn cell_functions_34_survive_340000_cases_of_arbitrary_unicode() {
         "property suite: {} functions, {} cases (arbitrary Unicode and template vocabulary, {CASES} each)",
         suite.functions, suite.cases
     );
-    assert_eq!(suite.functions, 34);
+    assert_eq!(suite.functions, 36);
 }

@@ -377,3 +377,93 @@ fn the_whole_loop_decides_clean_groups_and_holds_the_others() {
     let lost: Vec<&str> = problems.lines().filter(|l| l.contains("丢失位数")).collect();
     assert!(lost.iter().all(|l| l.starts_with("学校更正未采用,") && l.contains("return_")), "{lost:?}");
 }
+
+/// Issue #26, through the files people handle: police answer 一致 for one registration of a
+/// group and 姓名与身份证号码不匹配 for the other; the other's school writes 不是同一学生 under
+/// 是否同一学生 in its return workbook. Both registrations stay, as two children.
+#[test]
+fn a_school_that_says_not_the_same_child_keeps_both_registrations() {
+    use calamine::Reader;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, campaign) = (dir.path().join("g"), dir.path().join("campaign"));
+    generate(&data, 3000, 31, &["--format", "csv"]);
+    on_generated("run", &data.join("sheets"), &campaign, &[]);
+
+    // The first group of two sent to police.
+    let mut sent: Vec<(String, String, String)> = Vec::new();
+    for path in walk(&campaign.join("police")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "csv")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.trim_start_matches('\u{FEFF}').lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (record_at, number_at, cluster_at) = (at("记录号"), at("身份证件号"), at("聚类号"));
+        for row in lines {
+            let cells: Vec<&str> = row.split(',').collect();
+            sent.push((cells[cluster_at].into(), cells[record_at].into(), cells[number_at].into()));
+        }
+    }
+    let group = sent
+        .iter()
+        .map(|s| &s.0)
+        .find(|c| !c.is_empty() && sent.iter().filter(|s| &s.0 == *c).count() == 2)
+        .expect("a group of two was sent")
+        .clone();
+    let pair: Vec<&(String, String, String)> = sent.iter().filter(|s| s.0 == group).collect();
+    let (first, second) = (&pair[0].1, &pair[1].1);
+    let reply = dir.path().join("公安回复.csv");
+    std::fs::write(
+        &reply,
+        format!(
+            "记录号,身份证件号,核查结果\n{first},{},一致\n{second},{},姓名与身份证号码不匹配\n",
+            pair[0].2, pair[1].2
+        ),
+    )
+    .unwrap();
+
+    // The second's school answers in the column its workbook offers.
+    let mut answered = None;
+    for path in walk(&campaign.join("returns")).into_iter().filter(|p| !p.to_string_lossy().contains("汇总_")) {
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+        let range = book.worksheet_range_at(0).unwrap().unwrap();
+        let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+        let record_at = rows[0].iter().position(|h| h == "记录号").unwrap();
+        let Some(r) = rows.iter().position(|row| row.get(record_at) == Some(second)) else { continue };
+        let same_at = rows[0].iter().position(|h| h == "是否同一学生").expect("a group's row asks 是否同一学生");
+        let mut out = Workbook::new();
+        let sheet = out.add_worksheet();
+        for (k, row) in rows.iter().enumerate() {
+            for (c, value) in row.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
+                sheet.write_string(k as u32, c as u16, value).unwrap();
+            }
+        }
+        sheet.write_string(r as u32, same_at as u16, "不是同一学生").unwrap();
+        let copy = dir.path().join("回执.xlsx");
+        out.save(&copy).unwrap();
+        answered = Some(copy);
+    }
+    let answered = answered.expect("the second registration's school has a return workbook");
+
+    let decide = |returns: &[&std::path::Path], out: &std::path::Path| {
+        let mut args =
+            vec!["reconcile", "--campaign", campaign.to_str().unwrap(), "--verdicts", reply.to_str().unwrap()];
+        if !returns.is_empty() {
+            args.push("--returns");
+            args.extend(returns.iter().map(|p| p.to_str().unwrap()));
+        }
+        args.extend(["--out", out.to_str().unwrap()]);
+        common::xueji(&args);
+        let decisions = read_parquet(&out.join("decisions.parquet"));
+        let (ids, actions) = (strings(&decisions, "record_id"), strings(&decisions, "action"));
+        let action = |id: &str| actions[ids.iter().position(|i| i == id).unwrap()].clone();
+        let kept: HashSet<String> =
+            strings(&read_parquet(&out.join("unique_students.parquet")), "record_id").into_iter().collect();
+        (action(first), action(second), kept.contains(first.as_str()), kept.contains(second.as_str()))
+    };
+    // Before the school answers: sent back to it, not deleted, not yet a student of its own.
+    let (a, b, _, _) = decide(&[], &dir.path().join("before"));
+    assert!(matches!(a.as_str(), "保留" | "变更") && b == "学校核实", "{a} {b}");
+    // After: both registrations stay, each a student.
+    let (a, b, kept_a, kept_b) = decide(&[&answered], &dir.path().join("after"));
+    assert!(matches!(a.as_str(), "保留" | "变更") && b == "佐证", "{a} {b}");
+    assert!(kept_a && kept_b, "both in the unique-student list");
+}

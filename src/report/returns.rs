@@ -91,16 +91,16 @@ fn advice(code: Code) -> String {
     let field = |f: &str| crate::lang::pick(schema::label(f), f).to_owned();
     match (code, kind.field, kind.severity) {
         (Code::IdDuplicate | Code::NoIdDuplicate, _, _) => crate::say!(
-            "同一学生多处学籍：核实后保留一处，其余报县区注销",
-            "one student registered several times: keep one registration, report the others to the county"
+            "同一学生多处学籍：核实是否同一学生并在“是否同一学生”列填写；同一学生只保留一处，其余报县区注销",
+            "one student registered several times: say under “same child?” whether it is; keep one registration of one child, report the others to the county"
         ),
         (Code::DuplicateSuspected, _, _) => crate::say!(
-            "等待公安核查；核查后如为同一学生，只保留一处学籍",
-            "wait for police; if it is one student, keep one registration"
+            "疑似同一学生：核实后在“是否同一学生”列填写；双胞胎、兄弟姐妹填“不是同一学生”",
+            "possibly one student: say under “same child?” whether it is; twins and siblings are not the same child"
         ),
         (Code::IdConflict, _, _) => crate::say!(
-            "多名学生共用一个证件号：核对各人证件，在“更正后身份证件号”列更正错填者",
-            "several students share one number: check their documents and correct the wrong one under corrected id_number"
+            "多名学生共用一个证件号：核对各人证件，在“是否同一学生”列填写；不是同一学生的，在“更正后身份证件号”列补报本人证件号",
+            "several students share one number: check their documents and say under “same child?”; for another child, write the child's own number under corrected id_number"
         ),
         (_, "row", _) => crate::say!("核对原表该行，补全或更正后重新报送", "check this row of the sheet, complete or correct it and send it again"),
         (_, f, Severity::Error) => {
@@ -108,6 +108,32 @@ fn advice(code: Code) -> String {
         }
         (_, f, _) => crate::say!("核对{0}，有误则在“更正后{0}”列填写正确值", "check {0}; if wrong, write the right value under corrected {0}", field(f)),
     }
+}
+
+/// The column where a school answers whether a registration of a duplicate group or an ID
+/// conflict is the same child as the others: only it can tell twins, or a child registered with
+/// a sibling's number, from one child typed twice. `reconcile` reads it ([`same_child`]).
+pub const SAME_CHILD: (&str, &str) = ("是否同一学生", "same child?");
+/// The two answers offered in [`SAME_CHILD`]'s list.
+const ANSWERS: [(&str, &str); 2] = [("同一学生", "same child"), ("不是同一学生", "not the same child")];
+
+/// A school's answer under [`SAME_CHILD`], as typed: `Some(true)` one child, `Some(false)` two
+/// children, `None` for a cell that says neither (never guessed).
+pub fn same_child(typed: &str) -> Option<bool> {
+    let typed = crate::files::uninert(typed.trim()).trim().trim_end_matches(['。', '.']).to_lowercase();
+    match typed.as_str() {
+        "同一学生" | "是同一学生" | "同一人" | "是同一人" | "是" | "same child" | "same" | "yes" => {
+            Some(true)
+        }
+        "不是同一学生" | "非同一学生" | "不是同一人" | "非同一人" | "否" | "不是" | "not the same child"
+        | "not the same" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Codes of the records a school answers [`SAME_CHILD`] for.
+fn asks_same_child(code: Code) -> bool {
+    matches!(code, Code::IdDuplicate | Code::NoIdDuplicate | Code::DuplicateSuspected | Code::IdConflict)
 }
 
 /// "更正后…" / "corrected …": the column a school writes a correction into.
@@ -144,6 +170,11 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     if sheets {
         headers.insert(0, crate::lang::pick("工作表", "sheet").to_owned());
     }
+    // Duplicate groups and shared numbers: the school says whether it is one child.
+    let asks = school.records.values().flatten().any(|p| asks_same_child(p.code));
+    if asks {
+        headers.push(crate::lang::pick(SAME_CHILD.0, SAME_CHILD.1).to_owned());
+    }
     // Each field to correct: its value as the sheet had it, and an empty column beside it.
     for f in &fields {
         headers.push(crate::say!("原{}", "original {}", crate::lang::pick(schema::label(f), f)));
@@ -171,6 +202,9 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
             if sheets {
                 cells.insert(0, sheet_of(i).unwrap_or("").to_owned());
             }
+            if asks {
+                cells.push(String::new());
+            }
             for original in &originals {
                 cells.push(get(original));
                 cells.push(String::new());
@@ -188,6 +222,14 @@ fn school_workbook(records: &DataFrame, school: &School, path: &Path, day: Date)
     let first_correction = headers.len() - 2 * fields.len() + 1;
     let fillable = rust_xlsxwriter::Format::new().set_num_format("@").set_unlocked();
     let last_row = rows.len().max(1) as u32;
+    if asks {
+        // Text like the 更正后 columns, with Excel offering the two answers.
+        let col = (headers.len() - 2 * fields.len() - 1) as u16;
+        sheet.set_column_format(col, &fillable).map_err(xlsx)?;
+        let answers = ANSWERS.map(|(zh, en)| crate::lang::pick(zh, en));
+        let list = rust_xlsxwriter::DataValidation::new().allow_list_strings(&answers).map_err(xlsx)?;
+        sheet.add_data_validation(1, col, last_row, col, &list).map_err(xlsx)?;
+    }
     for (k, field) in fields.iter().enumerate() {
         let col = (first_correction + 2 * k) as u16;
         sheet.set_column_format(col, &fillable).map_err(xlsx)?;
