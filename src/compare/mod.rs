@@ -346,11 +346,11 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
     if readings(a, &turned_a).any(|p| readings(b, &turned_b).any(|q| same_letters(p, q))) {
         return NameLevel::Pinyin;
     }
-    // In one family a name of the same length that does not sound alike is a sibling's, however
-    // close it is written (刘宏川/刘宏浩, 张茜/张苒): twins and siblings share the surname, the
-    // guardian and often one character, which a typo of one child's name would share too. What
-    // a parent's pinyin keyboard slips between (张森/张深) is still one name.
-    if same_family(a, b) && x.chars().count() == y.chars().count() && sound_apart(a, b) {
+    // In one family a name that does not sound alike is a sibling's, however close it is
+    // written (刘宏川/刘宏浩, 张茜/张苒, 杨欣/杨曦心): twins and siblings share the surname, the
+    // guardian and often a character, which a typo of one child's name would share too. What a
+    // parent's pinyin keyboard slips between (张森/张深) is still one name.
+    if same_family(a, b) && sound_apart(a, b) {
         return NameLevel::Different;
     }
     // A one-character slip is the more specific finding; pinyin closeness then catches near
@@ -378,7 +378,7 @@ fn same_family(a: &Side, b: &Side) -> bool {
 /// to a pinyin keyboard's fuzzy setting ([`fuzzy_homophones`]). A character without a known
 /// reading (kept as itself in the pinyin) may sound like anything.
 fn sound_apart(a: &Side, b: &Side) -> bool {
-    let known = |p: &str| p.split(' ').all(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase()));
+    let known = |p: &str| p.split(' ').all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == 'ü'));
     let none = None;
     let (ra, rb): (Vec<&str>, Vec<&str>) = (readings(a, &none).collect(), readings(b, &none).collect());
     !ra.is_empty()
@@ -818,7 +818,8 @@ mod tests {
         assert_eq!(name_level(&of_family("张森"), &of_family("张深")), N::PinyinClose, "a keyboard's slip");
         assert_eq!(name_level(&of_family("张伟"), &of_family("张炜")), N::Pinyin, "a homophone");
         assert_eq!(name_level(&of_family("张茜"), &of_family("张茜")), N::Exact);
-        assert_eq!(name_level(&of_family("王一博"), &of_family("王博")), N::HanClose, "a dropped character");
+        assert_eq!(name_level(&of_family("杨欣"), &of_family("杨曦心")), N::Different, "a sister");
+        assert_eq!(name_level(&of_family("吕一海"), &of_family("吕一勇")), N::Different, "lü: a known reading");
         assert_eq!(name_level(&of_family("王[女吉]"), &of_family("王吉")), N::HanClose, "an unknown character");
         let unread = Side { pinyin: Some("wang \u{30000}"), ..of_family("王\u{30000}") };
         assert_eq!(name_level(&unread, &of_family("王浩")), N::Different, "not one character apart either");

@@ -83,9 +83,14 @@ impl NamePools {
         name
     }
 
-    /// A twin's given name: shares one character with the sibling's when it can (子轩 / 子涵).
+    /// A twin's given name: shares one character with the sibling's when it can (子轩 / 子涵),
+    /// and never sounds like it, not even to a pinyin keyboard's fuzzy setting (子豪 / 子浩):
+    /// parents call twins by names they can tell apart.
     pub fn twin_name(&self, sibling: &str, rng: &mut Rng) -> String {
         let chars: Vec<char> = sibling.chars().collect();
+        let reading = crate::normalize::name::name_pinyin(sibling);
+        let sounds_apart =
+            |name: &str| !crate::compare::fuzzy_homophones(&crate::normalize::name::name_pinyin(name), &reading);
         loop {
             let name = if chars.len() == 2 {
                 let mut n = String::new();
@@ -95,7 +100,7 @@ impl NamePools {
             } else {
                 self.given_name(rng)
             };
-            if name != sibling {
+            if name != sibling && sounds_apart(&name) {
                 return name;
             }
         }

@@ -35,6 +35,14 @@ pub const RARE_CHARACTERS: [(char, char, &str); 2] = [('𠮷', '吉', "⿱土口
 /// The share of children whose name ends in a rare character.
 const RARE_SHARE: f64 = 0.02;
 
+/// The share of twins whose school puts them in different classes of their grade.
+const TWINS_APART: f64 = 0.3;
+
+/// The share of twins where the second is registered with the first's number (a household
+/// register read wrong, a form filled in once for both): police answer 一致 for one and
+/// 姓名与身份证号码不匹配 for the other.
+const TWIN_BORROWS: f64 = 0.03;
+
 pub const DATE_FORMATS: usize = 5;
 
 /// The columns of a generated sheet, as the template names them.
@@ -235,13 +243,25 @@ impl<'a> World<'a> {
             && self.rng(i, PURPOSE_TWIN).chance(4.0 * self.options.twin_rate)
     }
 
-    /// Person `i` (2 mod 4) carries the number of classmate `i + 1` (never a twin).
+    /// Person `i` (2 mod 4) carries the number of classmate `i + 1` (never a twin); a second
+    /// twin (1 mod 4) may carry the first's ([`TWIN_BORROWS`]).
     fn misuses(&self, i: usize) -> Option<usize> {
+        if i % 4 == 1 && self.twin_pair_starts_at(i - 1) {
+            return self.rng(i, PURPOSE_MISUSE).chance(TWIN_BORROWS).then_some(i - 1);
+        }
         let misuses = i % 4 == 2
             && i + 1 < self.options.students
             && self.province.class_of(i) == self.province.class_of(i + 1)
             && self.rng(i, PURPOSE_MISUSE).chance(4.0 * self.options.misuse_rate);
         misuses.then_some(i + 1)
+    }
+
+    /// Another class of `class`'s school and grade, next to it, if the grade has two.
+    fn class_beside(&self, class: usize) -> Option<usize> {
+        let classes = &self.province.classes;
+        let alike =
+            |c: &usize| classes[*c].school == classes[class].school && classes[*c].grade == classes[class].grade;
+        [class + 1, class.wrapping_sub(1)].into_iter().filter(|&c| c < classes.len()).find(alike)
     }
 
     pub fn identity(&self, i: usize) -> Identity {
@@ -252,7 +272,8 @@ impl<'a> World<'a> {
             // Adjacent sequence numbers: +1 flips the parity (sex), +2 keeps it.
             let step = if male == sibling.male { 2 } else { 1 };
             let seq = if sibling.seq + step <= 999 { sibling.seq + step } else { sibling.seq - 4 + step };
-            return Identity { male, seq, twin_of: Some(i - 1), ..sibling };
+            let apart = rng.chance(TWINS_APART).then(|| self.class_beside(sibling.class)).flatten();
+            return Identity { male, seq, twin_of: Some(i - 1), class: apart.unwrap_or(sibling.class), ..sibling };
         }
         let class = self.province.class_of(i);
         let grade = i32::from(self.province.classes[class].grade);
