@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::ingest::rounded::{spreadsheet_digits, spreadsheet_keeps, tells_no_one_apart};
 use crate::normalize::date::Date;
 use crate::normalize::name::{
-    has_name, is_han, is_name_char, pinyin_letters, unknown_chars, LONGEST_NAME, UNKNOWN_CHAR,
+    has_name, is_han, is_name_char, name_pinyin, pinyin_letters, unknown_chars, LONGEST_NAME, UNKNOWN_CHAR,
 };
 
 /// Declares the levels of one compared field, each with its label, EM's starting m (the share
@@ -416,14 +416,20 @@ pub fn fuzzy_homophones(p: &str, q: &str) -> bool {
 /// Names of which one holds a character no system can compare ([`UNKNOWN_CHAR`]). Where both
 /// hold them at the same places, typed alike (the same parts described, the same private code),
 /// the names are equal as typed otherwise; described with other parts, they are different
-/// characters. An unknown character against a known one may be any: the most the two agree is
-/// as names one character apart, when every other character agrees. So twins `王[女吉]` and
-/// `王[女乐]` are never one name by it.
+/// characters. An unknown character against a rare one ([`is_rare`]) is that character as well
+/// as it can be told: a private code or a description is how a system without the character
+/// keeps it, and no school codes or describes a common one. Against a common character it may
+/// be any: the most the two agree is as names one character apart. So twins `王[女吉]` and
+/// `王[女乐]` are never one name by it. The other characters must agree, or sound alike (a
+/// homophone typed beside the unknown one).
 fn unknown_char_level(x: &str, y: &str, raw_x: Option<&str>, raw_y: Option<&str>) -> NameLevel {
     let (cx, cy): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    let unknown = |c: &char| *c == UNKNOWN_CHAR;
+    let homophones =
+        |p: &char, q: &char| !unknown(p) && !unknown(q) && name_pinyin(&p.to_string()) == name_pinyin(&q.to_string());
     let aligned =
-        cx.len() == cy.len() && cx.iter().zip(&cy).all(|(p, q)| p == q || *p == UNKNOWN_CHAR || *q == UNKNOWN_CHAR);
-    if !aligned || !cx.iter().zip(&cy).any(|(p, q)| p == q && *p != UNKNOWN_CHAR) {
+        cx.len() == cy.len() && cx.iter().zip(&cy).all(|(p, q)| p == q || unknown(p) || unknown(q) || homophones(p, q));
+    if !aligned || !cx.iter().zip(&cy).any(|(p, q)| p == q && !unknown(p)) {
         return NameLevel::Different;
     }
     if x == y {
@@ -436,7 +442,22 @@ fn unknown_char_level(x: &str, y: &str, raw_x: Option<&str>, raw_y: Option<&str>
             _ => NameLevel::HanClose,
         };
     }
-    NameLevel::HanClose
+    let rare_faced = cx
+        .iter()
+        .zip(&cy)
+        .all(|(p, q)| !(unknown(p) || unknown(q)) || (unknown(p) && is_rare(*q)) || (unknown(q) && is_rare(*p)));
+    let sounds = cx.iter().zip(&cy).any(|(p, q)| p != q && homophones(p, q));
+    match (rare_faced, sounds) {
+        (true, false) => NameLevel::Normalized,
+        (true, true) => NameLevel::Pinyin,
+        (false, _) => NameLevel::HanClose,
+    }
+}
+
+/// A character of CJK Extension A or later (䶮, 𠮷): what systems built on GB 2312 or GBK lack,
+/// and keep as a private code or a description.
+pub fn is_rare(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x20000..=0x323AF)
 }
 
 /// One character apart (substituted, inserted or deleted) in names of three or more characters,
@@ -773,6 +794,11 @@ mod tests {
         assert_eq!(name_level(&named("王\u{E816}"), &named("王[女吉]")), N::HanClose);
         assert_eq!(name_level(&named("王\u{E816}"), &named("李\u{E816}")), N::Different);
         assert_eq!(name_level(&named("王\u{E816}芳"), &named("王芳")), N::Different, "lengths differ");
+        assert_eq!(name_level(&named("钟\u{E816}"), &named("钟䶮")), N::Normalized, "a private code for a rare one");
+        assert_eq!(name_level(&named("朱明⿱土口"), &named("朱明𠮷")), N::Normalized, "a description of a rare one");
+        assert_eq!(name_level(&named("周梓\u{E816}"), &named("周子𠮷")), N::Pinyin, "and a homophone beside it");
+        assert_eq!(name_level(&named("周梓\u{E816}"), &named("周子吉")), N::HanClose, "against a common one");
+        assert_eq!(name_level(&named("周梓\u{E816}"), &named("周强𠮷")), N::Different, "another character beside it");
         assert_eq!(name_level(&zw, &named("张炜")), N::Pinyin, "homophone");
         let hang = Side { pinyin_alt: Some("wang hang"), ..named("王行") };
         assert_eq!(name_level(&hang, &named("王航")), N::Pinyin, "any heteronym reading");
