@@ -24,8 +24,8 @@ pub struct Person<'a> {
 /// Two records sharing a number are the same person when their names agree as dedupe compares
 /// them (`compare::name_level`): the same characters after normalization and once digits or
 /// placeholders typed into them are dropped (王伟2, 王□), the same pinyin (a homophone, or the
-/// name typed in pinyin), or one character apart in a name of three or more with the same
-/// surname. Recorded birth dates are not asked: the number carries the birth date, and a
+/// name typed in pinyin), one character apart in a name of three or more with the same
+/// surname, or equal but for a character no system can compare. Recorded birth dates are not asked: the number carries the birth date, and a
 /// recorded one that disagrees is reported as ID_BIRTH_MISMATCH.
 pub fn same_person(a: &Person, b: &Person) -> bool {
     use crate::compare::{name_level, NameLevel, Side};
@@ -33,7 +33,10 @@ pub fn same_person(a: &Person, b: &Person) -> bool {
         Side { name: a.name, pinyin: a.pinyin, ..Side::default() },
         Side { name: b.name, pinyin: b.pinyin, ..Side::default() },
     );
-    matches!(name_level(&x, &y), NameLevel::Exact | NameLevel::Normalized | NameLevel::Pinyin | NameLevel::HanClose)
+    matches!(
+        name_level(&x, &y),
+        NameLevel::Exact | NameLevel::Normalized | NameLevel::Pinyin | NameLevel::HanClose | NameLevel::Unreadable
+    )
 }
 
 /// Splits records into people: each named record joins the first person whose first record it

@@ -69,7 +69,7 @@ pub enum Term {
 
 levels! {
     NameLevel {
-        Exact = "exact" "完全相同", 0.70, Name;
+        Exact = "exact" "完全相同", 0.69, Name;
         /// Equal after width, space, dot and traditional folding, or once digits and symbols
         /// typed into it are dropped (`李娜2`).
         Normalized = "normalized" "规范化后相同", 0.10, Name;
@@ -80,6 +80,9 @@ levels! {
         /// One character slipped in a name of three or more.
         HanClose = "han_close" "差一个字", 0.02;
         Different = "different" "不同", 0.02;
+        /// Equal but for a character no system can compare (a private code, a description)
+        /// against a common one: a school without the rare character types its substitute.
+        Unreadable = "unreadable" "含无法比对的字", 0.01;
     }
 }
 
@@ -419,11 +422,14 @@ pub fn fuzzy_homophones(p: &str, q: &str) -> bool {
 /// characters. An unknown character against a rare one ([`is_rare`]) is that character as well
 /// as it can be told: a private code or a description is how a system without the character
 /// keeps it, and no school codes or describes a common one. Against a common character it may
-/// be any: the most the two agree is as names one character apart. So twins `王[女吉]` and
-/// `王[女乐]` are never one name by it. The other characters must agree, or sound alike (a
+/// be any, or the substitute a school typed for it: [`NameLevel::Unreadable`], weighed by what
+/// such pairs turn out to be, and never enough alone to identify a child. So twins `王[女吉]`
+/// and `王[女乐]` are never one name by it. The other characters must agree, or sound alike (a
 /// homophone typed beside the unknown one).
 fn unknown_char_level(x: &str, y: &str, raw_x: Option<&str>, raw_y: Option<&str>) -> NameLevel {
-    let (cx, cy): (Vec<char>, Vec<char>) = (x.chars().collect(), y.chars().collect());
+    // Digits and symbols typed into a name (`叶佳俨7`) are no characters of it.
+    let chars = |n: &str| -> Vec<char> { n.chars().filter(|&c| c == UNKNOWN_CHAR || is_name_char(c)).collect() };
+    let (cx, cy) = (chars(x), chars(y));
     let unknown = |c: &char| *c == UNKNOWN_CHAR;
     let homophones =
         |p: &char, q: &char| !unknown(p) && !unknown(q) && name_pinyin(&p.to_string()) == name_pinyin(&q.to_string());
@@ -432,14 +438,14 @@ fn unknown_char_level(x: &str, y: &str, raw_x: Option<&str>, raw_y: Option<&str>
     if !aligned || !cx.iter().zip(&cy).any(|(p, q)| p == q && !unknown(p)) {
         return NameLevel::Different;
     }
-    if x == y {
+    if cx == cy {
         let (ux, uy) = (raw_x.map(unknown_chars), raw_y.map(unknown_chars));
         return match (ux, uy) {
             (Some(ux), Some(uy)) if ux == uy => NameLevel::Normalized,
             // Two descriptions of other parts are two characters; private codes of two systems
             // may stand for one.
             (Some(ux), Some(uy)) if ux.iter().chain(&uy).all(|u| u.chars().all(is_han)) => NameLevel::Different,
-            _ => NameLevel::HanClose,
+            _ => NameLevel::Unreadable,
         };
     }
     let rare_faced = cx
@@ -450,7 +456,7 @@ fn unknown_char_level(x: &str, y: &str, raw_x: Option<&str>, raw_y: Option<&str>
     match (rare_faced, sounds) {
         (true, false) => NameLevel::Normalized,
         (true, true) => NameLevel::Pinyin,
-        (false, _) => NameLevel::HanClose,
+        (false, _) => NameLevel::Unreadable,
     }
 }
 
@@ -786,18 +792,19 @@ mod tests {
         assert_eq!(name_level(&named("李娜"), &named("李娜2")), N::Normalized, "a digit typed into the name");
         assert_eq!(name_level(&named("王□"), &named("王")), N::Normalized, "a placeholder symbol");
         assert_eq!(name_level(&named("张𠮷"), &named("张吉")), N::Pinyin, "Extension B and its substitute");
-        assert_eq!(name_level(&named("王[女吉]"), &named("王吉")), N::HanClose, "a described character");
+        assert_eq!(name_level(&named("王[女吉]"), &named("王吉")), N::Unreadable, "a described character");
         assert_eq!(name_level(&named("王[女吉]"), &named("王⿰女吉")), N::Normalized, "described two ways");
         assert_eq!(name_level(&named("王[女吉]"), &named("王[女乐]")), N::Different, "twins: two characters");
         assert_eq!(name_level(&named("王\u{E816}"), &named("王 \u{E816}")), N::Normalized, "one private code");
-        assert_eq!(name_level(&named("王\u{E816}"), &named("王\u{E817}")), N::HanClose, "two codes: may be one");
-        assert_eq!(name_level(&named("王\u{E816}"), &named("王[女吉]")), N::HanClose);
+        assert_eq!(name_level(&named("王\u{E816}"), &named("王\u{E817}")), N::Unreadable, "two codes: may be one");
+        assert_eq!(name_level(&named("王\u{E816}"), &named("王[女吉]")), N::Unreadable);
         assert_eq!(name_level(&named("王\u{E816}"), &named("李\u{E816}")), N::Different);
         assert_eq!(name_level(&named("王\u{E816}芳"), &named("王芳")), N::Different, "lengths differ");
         assert_eq!(name_level(&named("钟\u{E816}"), &named("钟䶮")), N::Normalized, "a private code for a rare one");
+        assert_eq!(name_level(&named("叶佳[龙天]"), &named("叶佳俨7")), N::Unreadable, "a digit typed beside");
         assert_eq!(name_level(&named("朱明⿱土口"), &named("朱明𠮷")), N::Normalized, "a description of a rare one");
         assert_eq!(name_level(&named("周梓\u{E816}"), &named("周子𠮷")), N::Pinyin, "and a homophone beside it");
-        assert_eq!(name_level(&named("周梓\u{E816}"), &named("周子吉")), N::HanClose, "against a common one");
+        assert_eq!(name_level(&named("周梓\u{E816}"), &named("周子吉")), N::Unreadable, "against a common one");
         assert_eq!(name_level(&named("周梓\u{E816}"), &named("周强𠮷")), N::Different, "another character beside it");
         assert_eq!(name_level(&zw, &named("张炜")), N::Pinyin, "homophone");
         let hang = Side { pinyin_alt: Some("wang hang"), ..named("王行") };
@@ -846,7 +853,7 @@ mod tests {
         assert_eq!(name_level(&of_family("张茜"), &of_family("张茜")), N::Exact);
         assert_eq!(name_level(&of_family("杨欣"), &of_family("杨曦心")), N::Different, "a sister");
         assert_eq!(name_level(&of_family("吕一海"), &of_family("吕一勇")), N::Different, "lü: a known reading");
-        assert_eq!(name_level(&of_family("王[女吉]"), &of_family("王吉")), N::HanClose, "an unknown character");
+        assert_eq!(name_level(&of_family("王[女吉]"), &of_family("王吉")), N::Unreadable, "an unknown character");
         let unread = Side { pinyin: Some("wang \u{30000}"), ..of_family("王\u{30000}") };
         assert_eq!(name_level(&unread, &of_family("王浩")), N::Different, "not one character apart either");
         assert_eq!(name_level(&named("刘宏川"), &named("刘宏浩")), N::HanClose, "strangers: one character apart");
@@ -1025,6 +1032,8 @@ mod tests {
         let family = |name, id| Levels { guardian: GuardianLevel::Phone, ..with(name, id) };
         assert!(family(N::Missing, I::Spreadsheet).identifies());
         assert!(!with(N::HanClose, I::Missing).identifies(), "a twin's name one character off, no number");
+        assert!(!with(N::Unreadable, I::Missing).identifies(), "an unknown character is not enough alone");
+        assert!(with(N::Unreadable, I::Exact).identifies() && !with(N::Unreadable, I::Exact).decided_apart());
         assert!(!with(N::Different, I::Different).identifies(), "another name, a number two typos away");
         assert!(!with(N::PinyinClose, I::Missing).identifies(), "pinyin merely close");
         assert!(with(N::Different, I::Exact).decided_apart(), "one number, two names: an ID conflict");

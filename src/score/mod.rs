@@ -688,8 +688,8 @@ mod tests {
         // Matches agree on the name (exactly or as a homophone): a different name is decisive.
         let names = NameLevel::ALL;
         let births = BirthLevel::ALL;
-        let true_m_name = [0.0, 0.9, 0.0, 0.1, 0.0, 0.0, 0.0];
-        let true_u_name = [0.0, 0.01, 0.0, 0.0, 0.0, 0.0, 0.99];
+        let true_m_name = [0.0, 0.9, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0];
+        let true_u_name = [0.0, 0.01, 0.0, 0.0, 0.0, 0.0, 0.99, 0.0];
         // Matches' birth dates agree up to a slip: a name with another birthday is no match.
         let true_m_birth = [0.0, 0.8, 0.0, 0.0, 0.0, 0.0, 0.2, 0.0];
         let true_u_birth = [0.0, 0.002, 0.0, 0.0, 0.0, 0.0, 0.05, 0.948];
