@@ -340,6 +340,9 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
         return NameLevel::Exact;
     }
     if x.contains(UNKNOWN_CHAR) || y.contains(UNKNOWN_CHAR) {
+        if typed_around_unknown(a, b) || typed_around_unknown(b, a) {
+            return NameLevel::Unreadable;
+        }
         return unknown_char_level(x, y, a.name_raw, b.name_raw);
     }
     if x == y || x.chars().filter(|&c| is_name_char(c)).eq(y.chars().filter(|&c| is_name_char(c))) {
@@ -458,6 +461,31 @@ fn unknown_char_level(x: &str, y: &str, raw_x: Option<&str>, raw_y: Option<&str>
         (true, true) => NameLevel::Pinyin,
         (false, _) => NameLevel::Unreadable,
     }
+}
+
+/// Whether `latin`, a name typed in pinyin (`Liu Ziji`), reads as `other`, a name holding one
+/// unknown character (`刘子⿱土口`): its letters begin with the readings of the characters before
+/// the unknown one and end with those after it, with a syllable's letters between.
+fn typed_around_unknown(latin: &Side, other: &Side) -> bool {
+    let (Some(typed), Some(name), Some(held), Some(reading)) = (latin.pinyin, latin.name, other.name, other.pinyin)
+    else {
+        return false;
+    };
+    if name.chars().any(is_han) || !name.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return false;
+    }
+    // The reading has a syllable for each known character, none for the unknown one.
+    let chars: Vec<char> = held.chars().filter(|&c| c == UNKNOWN_CHAR || is_han(c)).collect();
+    let syllables: Vec<&str> = reading.split(' ').filter(|s| !s.is_empty()).collect();
+    let mut unknowns = chars.iter().enumerate().filter(|(_, &c)| c == UNKNOWN_CHAR).map(|(i, _)| i);
+    let (Some(at), None) = (unknowns.next(), unknowns.next()) else { return false };
+    if syllables.len() + 1 != chars.len() {
+        return false;
+    }
+    let letters: Vec<u8> = pinyin_letters(typed).collect();
+    let before: Vec<u8> = syllables[..at].iter().flat_map(|s| pinyin_letters(s)).collect();
+    let after: Vec<u8> = syllables[at..].iter().flat_map(|s| pinyin_letters(s)).collect();
+    letters.len() > before.len() + after.len() && letters.starts_with(&before) && letters.ends_with(&after)
 }
 
 /// A character of CJK Extension A or later (䶮, 𠮷): what systems built on GB 2312 or GBK lack,
@@ -802,6 +830,10 @@ mod tests {
         assert_eq!(name_level(&named("王\u{E816}芳"), &named("王芳")), N::Different, "lengths differ");
         assert_eq!(name_level(&named("钟\u{E816}"), &named("钟䶮")), N::Normalized, "a private code for a rare one");
         assert_eq!(name_level(&named("叶佳[龙天]"), &named("叶佳俨7")), N::Unreadable, "a digit typed beside");
+        assert_eq!(name_level(&named("Liu Ziji"), &named("刘子⿱土口")), N::Unreadable, "typed in pinyin");
+        assert_eq!(name_level(&named("林子\u{E816}"), &named("Lin Ziji")), N::Unreadable);
+        assert_eq!(name_level(&named("Liu Zi"), &named("刘子⿱土口")), N::Different, "no syllable for it");
+        assert_eq!(name_level(&named("Wang Ziji"), &named("刘子⿱土口")), N::Different, "another surname");
         assert_eq!(name_level(&named("朱明⿱土口"), &named("朱明𠮷")), N::Normalized, "a description of a rare one");
         assert_eq!(name_level(&named("周梓\u{E816}"), &named("周子𠮷")), N::Pinyin, "and a homophone beside it");
         assert_eq!(name_level(&named("周梓\u{E816}"), &named("周子吉")), N::Unreadable, "against a common one");
