@@ -6,6 +6,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 
 use common::{generate, on_generated, read_parquet, xueji_ok};
+use polars::prelude::SerReader;
 use xueji::normalize::date::Date;
 use xueji::normalize::id_number::is_valid;
 
@@ -252,4 +253,56 @@ fn schools_send_their_files_as_schools_make_them() {
             assert!(expected("CELL_NUMBER_PRECISION_LOST") > 200, "schools whose CSV Excel saved");
         }
     }
+}
+
+/// Twins as families have them (issue #26): names that never sound alike, a share in different
+/// classes of their grade, and now and then the second registered with the first's number.
+#[test]
+fn twins_as_families_have_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    generate(&out, 40_000, 26, &["--format", "csv"]);
+    let truth = read_parquet(&out.join("truth/records.parquet"));
+    let sheet = polars::prelude::CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(out.join("sheets/students.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let (records, persons, roles, twins, names) = (
+        column(&truth, "record_id"),
+        column(&truth, "person_id"),
+        column(&truth, "role"),
+        column(&truth, "twin_of"),
+        column(&truth, "true_name"),
+    );
+    let (sheet_ids, classes, numbers) =
+        (column(&sheet, "学籍辅号"), column(&sheet, "班级"), column(&sheet, "身份证件号"));
+    let row_of: HashMap<&str, usize> =
+        sheet_ids.iter().enumerate().map(|(k, id)| (id.as_deref().unwrap(), k)).collect();
+    // Each twin's first registration: its class and the number typed for it.
+    let mut first: HashMap<&str, (usize, &str)> = HashMap::new();
+    for k in 0..truth.height() {
+        if twins[k].is_some() && roles[k].as_deref() != Some("duplicate") {
+            first.insert(persons[k].as_deref().unwrap(), (k, names[k].as_deref().unwrap()));
+        }
+    }
+    let (mut pairs, mut apart, mut borrowed) = (0, 0, 0);
+    for (&person, &(k, name)) in &first {
+        let other = twins[k].as_deref().unwrap();
+        if person > other {
+            continue;
+        }
+        let (j, other_name) = first[other];
+        pairs += 1;
+        let reading = |n: &str| xueji::normalize::name::name_pinyin(&xueji::normalize::name::normalize_name(n).0);
+        assert!(!xueji::compare::fuzzy_homophones(&reading(name), &reading(other_name)), "{name} / {other_name}");
+        let (a, b) = (row_of[records[k].as_deref().unwrap()], row_of[records[j].as_deref().unwrap()]);
+        apart += usize::from(classes[a] != classes[b]);
+        borrowed += usize::from(numbers[a] == numbers[b]);
+    }
+    assert!(pairs > 300, "{pairs} twin pairs");
+    let share = apart as f64 / pairs as f64;
+    assert!((0.15..0.45).contains(&share), "{apart} of {pairs} twin pairs in different classes");
+    assert!((1..pairs / 10).contains(&borrowed), "{borrowed} of {pairs} twin pairs registered with one number");
 }
