@@ -19,20 +19,32 @@ const NAMED_IN_MESSAGE: usize = 5;
 pub struct Person<'a> {
     pub name: Option<&'a str>,
     pub pinyin: Option<&'a str>,
+    /// The guardian's name and phone (digits): in one family a name that sounds apart is a
+    /// sibling's (`compare::name_level`).
+    pub guardian_name: Option<&'a str>,
+    pub guardian_phone: Option<&'a str>,
 }
 
 /// Two records sharing a number are the same person when their names agree as dedupe compares
 /// them (`compare::name_level`): the same characters after normalization and once digits or
 /// placeholders typed into them are dropped (王伟2, 王□), the same pinyin (a homophone, or the
 /// name typed in pinyin), one character apart in a name of three or more with the same
-/// surname, or equal but for a character no system can compare. Recorded birth dates are not asked: the number carries the birth date, and a
-/// recorded one that disagrees is reported as ID_BIRTH_MISMATCH.
+/// surname, or equal but for a character no system can compare. In one family (one guardian) a
+/// name that sounds apart is a sibling's: twins on one number are an ID conflict. Recorded birth
+/// dates are not asked: the number carries the birth date, and a recorded one that disagrees is
+/// reported as ID_BIRTH_MISMATCH.
 pub fn same_person(a: &Person, b: &Person) -> bool {
     use crate::compare::{name_level, NameLevel, Side};
-    let (x, y) = (
-        Side { name: a.name, pinyin: a.pinyin, ..Side::default() },
-        Side { name: b.name, pinyin: b.pinyin, ..Side::default() },
-    );
+    fn side<'a>(p: &Person<'a>) -> Side<'a> {
+        Side {
+            name: p.name,
+            pinyin: p.pinyin,
+            guardian_name: p.guardian_name,
+            guardian_phone: p.guardian_phone,
+            ..Side::default()
+        }
+    }
+    let (x, y) = (side(a), side(b));
     matches!(
         name_level(&x, &y),
         NameLevel::Exact | NameLevel::Normalized | NameLevel::Pinyin | NameLevel::HanClose | NameLevel::Unreadable
@@ -83,7 +95,13 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     let births = births.i32()?;
     let record_ids = df.column("record_id")?.str()?;
     // A name of nothing but digits or symbols is no name: no evidence of another person.
-    let person = |i: usize| Person { name: names.get(i).filter(|n| has_name(n)), pinyin: pinyins.get(i) };
+    let (guardians, phones) = (Text::optional(df, "guardian_name")?, Text::of(df, "guardian_phone_norm")?);
+    let person = |i: usize| Person {
+        name: names.get(i).filter(|n| has_name(n)),
+        pinyin: pinyins.get(i),
+        guardian_name: guardians.get(i),
+        guardian_phone: phones.get(i),
+    };
 
     let mut problems = Vec::new();
     for rows in crate::columns::repeated_values(ids, df.height(), |i| !lost_ids.contains(&i)) {
@@ -172,7 +190,7 @@ mod tests {
     }
 
     fn p<'a>(name: &'a str, pinyin: &'a str) -> Person<'a> {
-        Person { name: Some(name), pinyin: Some(pinyin) }
+        Person { name: Some(name), pinyin: Some(pinyin), guardian_name: None, guardian_phone: None }
     }
 
     #[test]
@@ -186,13 +204,17 @@ mod tests {
         assert!(!same_person(&p("刘思琪", "liu si qi"), &p("王思琪", "wang si qi")), "another surname");
         assert!(same_person(&p("王伟2", "wang wei 2"), &p("王伟", "wang wei")), "a stray digit");
         assert!(same_person(&p("WANGXINYI", "wangxinyi"), &p("王欣怡", "wang xin yi")), "typed in pinyin");
-        let nameless = Person { name: None, pinyin: None };
+        let nameless = Person { name: None, pinyin: None, guardian_name: None, guardian_phone: None };
         assert!(!same_person(&nameless, &nameless));
+        // Twins on one number: one guardian, names one character apart that sound apart.
+        let twin = |name, pinyin| Person { guardian_phone: Some("13912345678"), ..p(name, pinyin) };
+        assert!(!same_person(&twin("刘宏川", "liu hong chuan"), &twin("刘宏浩", "liu hong hao")), "twins");
+        assert!(same_person(&twin("张伟", "zhang wei"), &twin("张炜", "zhang wei")), "a homophone in one family");
     }
 
     #[test]
     fn nameless_records_join_the_first_person() {
-        let nameless = Person { name: None, pinyin: None };
+        let nameless = Person { name: None, pinyin: None, guardian_name: None, guardian_phone: None };
         assert_eq!(people(&[nameless, p("张伟", "zhang wei")]), vec![vec![0, 1]]);
         assert_eq!(people(&[nameless, p("张伟", "zhang wei"), p("李娜", "li na")]), vec![vec![0, 1], vec![2]]);
         assert_eq!(people(&[nameless, nameless]), vec![vec![0, 1]]);
