@@ -159,7 +159,9 @@ def read_and_check(job):
 
     # Every record of one number (or, without a number, of one name, sex and birth date) meets
     # the others in one part: the key is xueji's (`duplicates_key`).
+    # The guardian too: in one family a name that sounds apart is a sibling's.
     wanted = ["record", "record_id", "id_norm", "id_type_norm", "name_norm", "name_pinyin", "sex_norm"]
+    wanted += ["guardian_phone_norm"] + [c for c in ("guardian_name",) if c in records.columns]
     grouped = records.select(*wanted, "birth_date_norm", "id_digits_lost", "duplicates_key")
     grouped = grouped.repartition(args.partitions, "duplicates_key")
     duplicates = job.through(grouped, "duplicates")

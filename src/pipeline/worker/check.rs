@@ -111,11 +111,12 @@ pub fn prepare(read: &DataFrame, fields: &[String], options: &CheckOptions) -> R
 
 /// Prepared records, every record of each number (and, without one, of each name, sex and
 /// birth date) in one part: `record`, `record_id`, `id_norm`, `id_type_norm`, `name_norm`,
-/// `name_pinyin`, `sex_norm`, `birth_date_norm`, `id_digits_lost` → `record`, `duplicates`:
-/// the exact-duplicate problems of each record that has any.
+/// `name_pinyin`, `sex_norm`, `birth_date_norm`, `guardian_phone_norm`, `guardian_name` (when
+/// some file has it), `id_digits_lost` → `record`, `duplicates`: the exact-duplicate problems
+/// of each record that has any.
 pub fn duplicates(records: &DataFrame) -> Result<DataFrame> {
     let needed = ["record", "record_id", "id_norm", "id_type_norm", "name_norm", "name_pinyin"];
-    require(records, needed.iter().chain(&["sex_norm", "birth_date_norm", "id_digits_lost"]))?;
+    require(records, needed.iter().chain(&["sex_norm", "birth_date_norm", "guardian_phone_norm", "id_digits_lost"]))?;
     let mut records = records.sort(["record"], SortMultipleOptions::default())?;
     records.rechunk_mut_par();
     let lost: HashSet<usize> = records
