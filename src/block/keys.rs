@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ingest::rounded::{spreadsheet_digits, tells_no_one_apart};
 use crate::normalize::date::Date;
 use crate::normalize::id_number::ResidentNumber;
-use crate::normalize::name::{pinyin_letters, surname};
+use crate::normalize::name::{is_han, pinyin_letters, surname, UNKNOWN_CHAR};
 use crate::normalize::region::{region_status, RegionStatus};
 use crate::rng::splitmix64;
 
@@ -245,6 +245,21 @@ impl<'a> Parts<'a> {
                 sink.text(Bytes::of(initials)?.as_slice());
             }
             KeyPart::NameFirstLetter => sink.text(&[pinyin_letters(self.pinyin.get(i)?).next()?]),
+            KeyPart::NameStem => {
+                let (name, pinyin) = (self.name.get(i)?, self.pinyin.get(i)?);
+                let chars: Vec<char> = name.chars().collect();
+                let syllables: Vec<&str> = pinyin.split(' ').filter(|s| !s.is_empty()).collect();
+                // An unknown last character has no syllable: the reading is the stem already.
+                let stem = match chars.split_last()? {
+                    (&UNKNOWN_CHAR, rest) if syllables.len() == rest.len() => &syllables[..],
+                    (_, rest) if syllables.len() == chars.len() => &syllables[..rest.len()],
+                    _ => return None,
+                };
+                if chars.len() < 3 || !chars[..chars.len() - 1].iter().copied().all(is_han) {
+                    return None;
+                }
+                sink.text(Bytes::of(stem.iter().flat_map(|s| pinyin_letters(s)))?.as_slice());
+            }
             KeyPart::Surname => sink.text(surname(self.name.get(i)?).as_bytes()),
             KeyPart::BirthDate => {
                 let b = birth()?;

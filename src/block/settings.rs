@@ -24,6 +24,9 @@ pub enum KeyPart {
     NameInitials,
     /// The first letter of the name's pinyin (`z` for 张子轩 and for `Zhang Zixuan`).
     NameFirstLetter,
+    /// The pinyin of a name of three or more characters without its last one (`he jun` for
+    /// 何俊𠮷, 何俊吉 and 何俊 with a private code): a rare last character typed three ways.
+    NameStem,
     Surname,
     BirthDate,
     BirthYear,
@@ -54,6 +57,7 @@ impl KeyPart {
             KeyPart::NamePinyin => "姓名拼音",
             KeyPart::NameInitials => "姓名拼音首字母",
             KeyPart::NameFirstLetter => "姓名拼音第一个字母",
+            KeyPart::NameStem => "姓名去掉末字的拼音",
             KeyPart::Surname => "姓",
             KeyPart::BirthDate => "出生日期",
             KeyPart::BirthYear => "出生年",
@@ -179,6 +183,8 @@ impl Default for BlockingSettings {
                 // Birth year and sex keep county blocks small in populous counties.
                 rule("initials_county_birth_year_sex", &[NameInitials, County, BirthYear, Sex]),
                 rule("guardian_phone", &[GuardianPhone]),
+                // No number and a rare last character, typed, substituted or unreadable.
+                rule("stem_birth", &[NameStem, BirthDate]),
                 // No number and a blank name: the child's household register, birth date and sex.
                 lacking(Lacking::Name, rule("household_birth_sex", &[Household, BirthDate, Sex])),
                 rule("no_id_name_sex_birth", &[NoId, Name, Sex, BirthDate]),

@@ -25,9 +25,9 @@ use super::{InputArgs, ScoringArgs};
 /// replaces the defaults: id, id_one_digit, id_spreadsheet, id_date_sequence (+
 /// name_first_letter), id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,
 /// pinyin_birth_day_month, pinyin_household, initials_birth_sex,
-/// initials_county_birth_year_sex, guardian_phone, household_birth_sex, no_id_name_sex_birth.
-/// Key parts: id, id_one_digit, id_spreadsheet, id_date_sequence, name, name_pinyin,
-/// name_initials, name_first_letter, surname, birth_date, birth_year, birth_year_month,
+/// initials_county_birth_year_sex, guardian_phone, stem_birth, household_birth_sex,
+/// no_id_name_sex_birth. Key parts: id, id_one_digit, id_spreadsheet, id_date_sequence, name,
+/// name_pinyin, name_initials, name_first_letter, name_stem, surname, birth_date, birth_year, birth_year_month,
 /// birth_day_month, sex, guardian_phone, county, household, school_code, no_id. Rules without
 /// a number part pair only records lacking a valid number of their own (and lacking the rule's
 /// "lacking" field, name or birth_date, if it names one), each with at most "nearest" records
