@@ -383,6 +383,32 @@ mod tests {
         assert_eq!(met(&numbers_only), [true, false, false, false], "the rules given, not a fixed list");
     }
 
+    /// A rare last character typed as itself, as its substitute or as a private code: the name
+    /// less its last character, with the birth date, meets the others (`stem_birth`).
+    #[test]
+    fn a_rare_last_character_meets_its_substitute_and_its_code() {
+        let intake = records(&[("", "何俊𠮷", "he jun ji", 100, "")]);
+        let registry = records(&[
+            ("", "何俊吉", "he jun ji", 100, ""),
+            ("", "何俊〓", "he jun", 100, ""),
+            ("", "何俊", "he jun", 100, ""),
+            ("", "何俊吉", "he jun ji", 101, ""),
+            ("", "何军吉", "he jun ji", 100, ""),
+        ]);
+        let stem = BlockingSettings {
+            rules: vec![Rule { name: "stem".into(), keys: vec![KeyPart::NameStem, KeyPart::BirthDate], lacking: None }],
+            ..BlockingSettings::default()
+        };
+        let index: Vec<u32> = (0..intake.height() as u32).collect();
+        let keys: Vec<(u8, u8, u64)> = key_rows(&intake, none(&intake), &stem, &index, Narrowing::All)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.rule, r.pass, r.key))
+            .collect();
+        let met = meeting(&registry, none(&registry), &stem, &ProbeFilter::new(&keys, 1e-9)).unwrap();
+        assert_eq!(met, [true, true, false, false, true], "a two-character name has no stem; another birthday");
+    }
+
     #[test]
     fn a_probe_filter_holds_its_keys_and_few_others() {
         let mut rng = crate::rng::Rng::keyed(5, 0, 0);
