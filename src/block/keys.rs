@@ -248,16 +248,17 @@ impl<'a> Parts<'a> {
             KeyPart::NameStem => {
                 let (name, pinyin) = (self.name.get(i)?, self.pinyin.get(i)?);
                 let chars: Vec<char> = name.chars().collect();
-                let syllables: Vec<&str> = pinyin.split(' ').filter(|s| !s.is_empty()).collect();
-                // An unknown last character has no syllable: the reading is the stem already.
-                let stem = match chars.split_last()? {
-                    (&UNKNOWN_CHAR, rest) if syllables.len() == rest.len() => &syllables[..],
-                    (_, rest) if syllables.len() == chars.len() => &syllables[..rest.len()],
-                    _ => return None,
-                };
-                if chars.len() < 3 || !chars[..chars.len() - 1].iter().copied().all(is_han) {
+                let (last, rest) = chars.split_last()?;
+                if rest.len() < 2 || !rest.iter().copied().all(is_han) {
                     return None;
                 }
+                let syllables: Vec<&str> = pinyin.split(' ').filter(|s| !s.is_empty()).collect();
+                // An unknown last character has no syllable: the reading is the stem already.
+                let stem = match *last {
+                    UNKNOWN_CHAR if syllables.len() == rest.len() => &syllables[..],
+                    _ if syllables.len() == chars.len() => &syllables[..rest.len()],
+                    _ => return None,
+                };
                 sink.text(Bytes::of(stem.iter().flat_map(|s| pinyin_letters(s)))?.as_slice());
             }
             KeyPart::Surname => sink.text(surname(self.name.get(i)?).as_bytes()),
