@@ -7,23 +7,13 @@ use std::collections::{HashMap, HashSet};
 use polars::prelude::*;
 
 use crate::columns::Text;
+use crate::compare::{name_level, NameLevel, Side};
 use crate::error::Result;
 use crate::normalize::name::has_name;
 use crate::problems::{Code, Problem};
 
 /// How many of the other records a duplicate's message names.
 const NAMED_IN_MESSAGE: usize = 5;
-
-/// One record as far as "is it the same person?" goes.
-#[derive(Clone, Copy, Debug)]
-pub struct Person<'a> {
-    pub name: Option<&'a str>,
-    pub pinyin: Option<&'a str>,
-    /// The guardian's name and phone (digits): in one family a name that sounds apart is a
-    /// sibling's (`compare::name_level`).
-    pub guardian_name: Option<&'a str>,
-    pub guardian_phone: Option<&'a str>,
-}
 
 /// Two records sharing a number are the same person when their names agree as dedupe compares
 /// them (`compare::name_level`): the same characters after normalization and once digits or
@@ -33,27 +23,16 @@ pub struct Person<'a> {
 /// name that sounds apart is a sibling's: twins on one number are an ID conflict. Recorded birth
 /// dates are not asked: the number carries the birth date, and a recorded one that disagrees is
 /// reported as ID_BIRTH_MISMATCH.
-pub fn same_person(a: &Person, b: &Person) -> bool {
-    use crate::compare::{name_level, NameLevel, Side};
-    fn side<'a>(p: &Person<'a>) -> Side<'a> {
-        Side {
-            name: p.name,
-            pinyin: p.pinyin,
-            guardian_name: p.guardian_name,
-            guardian_phone: p.guardian_phone,
-            ..Side::default()
-        }
-    }
-    let (x, y) = (side(a), side(b));
+pub fn same_person(a: &Side, b: &Side) -> bool {
     matches!(
-        name_level(&x, &y),
+        name_level(a, b),
         NameLevel::Exact | NameLevel::Normalized | NameLevel::Pinyin | NameLevel::HanClose | NameLevel::Unreadable
     )
 }
 
 /// Splits records into people: each named record joins the first person whose first record it
 /// matches. A record without a name is no evidence of another person: it joins the first one.
-pub fn people(records: &[Person]) -> Vec<Vec<usize>> {
+pub fn people(records: &[Side]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, record) in records.iter().enumerate().filter(|(_, r)| r.name.is_some()) {
         match groups.iter_mut().find(|g| same_person(&records[g[0]], record)) {
@@ -94,13 +73,15 @@ pub fn exact_duplicates(df: &DataFrame, lost_ids: &HashSet<usize>) -> Result<Vec
     let births = df.column("birth_date_norm")?.to_physical_repr();
     let births = births.i32()?;
     let record_ids = df.column("record_id")?.str()?;
-    // A name of nothing but digits or symbols is no name: no evidence of another person.
     let (guardians, phones) = (Text::optional(df, "guardian_name")?, Text::of(df, "guardian_phone_norm")?);
-    let person = |i: usize| Person {
+    // A record as far as "is it the same person?" goes: its name (one of nothing but digits or
+    // symbols is no name, no evidence of another person), its reading and its guardian.
+    let person = |i: usize| Side {
         name: names.get(i).filter(|n| has_name(n)),
         pinyin: pinyins.get(i),
         guardian_name: guardians.get(i),
         guardian_phone: phones.get(i),
+        ..Side::default()
     };
 
     let mut problems = Vec::new();
@@ -189,8 +170,8 @@ mod tests {
         assert_eq!(key(None, Some("张伟"), None, Some(5)), None, "no number and no sex: meets no one");
     }
 
-    fn p<'a>(name: &'a str, pinyin: &'a str) -> Person<'a> {
-        Person { name: Some(name), pinyin: Some(pinyin), guardian_name: None, guardian_phone: None }
+    fn p<'a>(name: &'a str, pinyin: &'a str) -> Side<'a> {
+        Side { name: Some(name), pinyin: Some(pinyin), ..Side::default() }
     }
 
     #[test]
@@ -204,17 +185,17 @@ mod tests {
         assert!(!same_person(&p("刘思琪", "liu si qi"), &p("王思琪", "wang si qi")), "another surname");
         assert!(same_person(&p("王伟2", "wang wei 2"), &p("王伟", "wang wei")), "a stray digit");
         assert!(same_person(&p("WANGXINYI", "wangxinyi"), &p("王欣怡", "wang xin yi")), "typed in pinyin");
-        let nameless = Person { name: None, pinyin: None, guardian_name: None, guardian_phone: None };
+        let nameless = Side::default();
         assert!(!same_person(&nameless, &nameless));
         // Twins on one number: one guardian, names one character apart that sound apart.
-        let twin = |name, pinyin| Person { guardian_phone: Some("13912345678"), ..p(name, pinyin) };
+        let twin = |name, pinyin| Side { guardian_phone: Some("13912345678"), ..p(name, pinyin) };
         assert!(!same_person(&twin("刘宏川", "liu hong chuan"), &twin("刘宏浩", "liu hong hao")), "twins");
         assert!(same_person(&twin("张伟", "zhang wei"), &twin("张炜", "zhang wei")), "a homophone in one family");
     }
 
     #[test]
     fn nameless_records_join_the_first_person() {
-        let nameless = Person { name: None, pinyin: None, guardian_name: None, guardian_phone: None };
+        let nameless = Side::default();
         assert_eq!(people(&[nameless, p("张伟", "zhang wei")]), vec![vec![0, 1]]);
         assert_eq!(people(&[nameless, p("张伟", "zhang wei"), p("李娜", "li na")]), vec![vec![0, 1], vec![2]]);
         assert_eq!(people(&[nameless, nameless]), vec![vec![0, 1]]);
