@@ -419,10 +419,13 @@ pub fn read_returns(files: &[PathBuf]) -> Result<Returned> {
                     Some(same_child) => {
                         answers.push(SchoolAnswer { file: file.clone(), row, record_id: record_id.clone(), same_child })
                     }
-                    None => problems.push(problem(crate::say!(
+                    None => problems.push(ReplyProblem {
+                        code: SCHOOL_ANSWER_NOT_APPLIED,
+                        ..problem(crate::say!(
                         "{record_id}的“{same_zh}”填写为“{typed}”，不是“同一学生”或“不是同一学生”：未采用",
                         "{record_id}: {same_en} {typed:?} is neither “same child” nor “not the same child”: not applied"
-                    ))),
+                    ))
+                    }),
                 }
             }
             for (field, column) in &columns {
@@ -454,6 +457,9 @@ fn lost_digits() -> String {
 
 /// The code of a school's correction `reconcile` could not take (listed in reply_problems.csv).
 const CORRECTION_NOT_APPLIED: &str = "CORRECTION_NOT_APPLIED";
+
+/// The code of a school's 是否同一学生 answer `reconcile` could not take.
+const SCHOOL_ANSWER_NOT_APPLIED: &str = "SCHOOL_ANSWER_NOT_APPLIED";
 
 /// A typed correction as records keep the field, or why it cannot be taken.
 fn correction_value(field: &str, typed: &str) -> std::result::Result<String, String> {
@@ -634,6 +640,9 @@ pub fn reconcile(
         Some(c) => c.kind().label().to_owned(),
         None if code == CORRECTION_NOT_APPLIED => {
             crate::lang::pick("学校更正未采用", "correction not applied").to_owned()
+        }
+        None if code == SCHOOL_ANSWER_NOT_APPLIED => {
+            crate::lang::pick("学校核实结果未采用", "school's answer not applied").to_owned()
         }
         None => code.to_owned(),
     };
@@ -835,8 +844,12 @@ fn apply_school_answers(
     // Each registration's answer; `None` once two workbooks said both (neither is taken).
     let mut given: HashMap<usize, Option<bool>> = HashMap::new();
     for a in answers {
-        let skip =
-            |why: String| ReplyProblem { file: a.file.clone(), row: a.row, code: CORRECTION_NOT_APPLIED, message: why };
+        let skip = |why: String| ReplyProblem {
+            file: a.file.clone(),
+            row: a.row,
+            code: SCHOOL_ANSWER_NOT_APPLIED,
+            message: why,
+        };
         let Some(&k) = index.get(a.record_id.as_str()) else {
             problems.push(skip(crate::say!(
                 "{}的“是否同一学生”未采用：本次查重无此记录",
@@ -1263,6 +1276,7 @@ mod tests {
         let (undecided, problems) = after_schools(twins, &[("F2", true), ("F2", false)]);
         assert_eq!(undecided.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [Keep, SchoolCheck]);
         assert!(problems.iter().any(|p| p.message.contains("前后填写不一致")), "{problems:?}");
+        assert!(problems.iter().all(|p| p.code == SCHOOL_ANSWER_NOT_APPLIED), "{problems:?}");
 
         // A number police say does not exist, on a child the school says is another: kept.
         let other: &[(&str, &str, &str, &[&str])] =

@@ -122,11 +122,20 @@ const ANSWERS: [(&str, &str); 2] = [("同一学生", "same child"), ("不是同�
 pub fn same_child(typed: &str) -> Option<bool> {
     let typed = crate::files::uninert(typed.trim()).trim().trim_end_matches(['。', '.']).to_lowercase();
     match typed.as_str() {
-        "同一学生" | "是同一学生" | "同一人" | "是同一人" | "是" | "same child" | "same" | "yes" => {
-            Some(true)
-        }
-        "不是同一学生" | "非同一学生" | "不是同一人" | "非同一人" | "否" | "不是" | "not the same child"
-        | "not the same" | "no" => Some(false),
+        "同一学生" | "是同一学生" | "同一个学生" | "是同一个学生" | "同一人" | "是同一人" | "是同一个人" | "是"
+        | "same child" | "same" | "yes" => Some(true),
+        "不是同一学生"
+        | "非同一学生"
+        | "不是同一个学生"
+        | "不是同一人"
+        | "不是同一个人"
+        | "非同一人"
+        | "否"
+        | "不是"
+        | "不同"
+        | "not the same child"
+        | "not the same"
+        | "no" => Some(false),
         _ => None,
     }
 }
@@ -340,4 +349,25 @@ fn save(mut workbook: rust_xlsxwriter::Workbook, path: &Path) -> Result<()> {
     let mut file = AtomicFile::create(path)?;
     workbook.save_to_writer(file.writer()).map_err(|e| Error::input(path, format!("writing xlsx: {e}")))?;
     file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schools_answer_is_read_as_typed_never_guessed() {
+        for one in ["同一学生", "是同一个学生", " 是同一人。", "是", "Same child", "yes"] {
+            assert_eq!(same_child(one), Some(true), "{one}");
+        }
+        for two in
+            ["不是同一学生", "不是同一个学生", "非同一人", "否", "不同", "\u{3000}不是\u{3000}", "not the same child"]
+        {
+            assert_eq!(same_child(two), Some(false), "{two}");
+        }
+        for neither in ["", "待核实", "同一学生？不是", "是不是", "一", "同一学生 不是同一学生"]
+        {
+            assert_eq!(same_child(neither), None, "{neither}");
+        }
+    }
 }
