@@ -881,7 +881,19 @@ fn apply_school_answers(
         let answer = answered.get(&k).copied();
         let before = d.action;
         match (answer, d.action) {
-            (_, Action::Held) => {}
+            // Nothing of a held group is decided; the answer stays beside it for when it is.
+            (Some(same), Action::Held) => d.reason.push_str(&if same {
+                crate::say!(
+                    "；学校核实：同一学生（待公安复核后处理）",
+                    "; the school: the same child (to act on once police answer again)"
+                )
+            } else {
+                crate::say!(
+                    "；学校核实：不是同一学生（待公安复核后处理）",
+                    "; the school: not the same child (to act on once police answer again)"
+                )
+            }),
+            (None, Action::Held) => {}
             (Some(true), Action::SchoolCheck) => {
                 d.action = Action::Delete;
                 d.reason.push_str(&crate::say!(
@@ -1292,6 +1304,11 @@ mod tests {
         let (still, problems) = after_schools(held, &[("F1", false), ("F9", true)]);
         assert_eq!(still.iter().map(|(a, _)| *a).collect::<Vec<_>>(), [Held]);
         assert!(problems.iter().any(|p| p.message.contains("F9")), "{problems:?}");
+        // The held group's answer is kept beside it, never dropped unseen.
+        let mut decisions = decisions_of(held);
+        let answer = SchoolAnswer { file: "回执.xlsx".into(), row: 2, record_id: "F1".into(), same_child: false };
+        apply_school_answers(&mut decisions, &[answer], &mut Vec::new());
+        assert!(decisions[0].reason.contains("不是同一学生"), "{}", decisions[0].reason);
     }
 
     fn actions(rows: &[(&str, &str, &str, &[&str])]) -> Vec<Action> {
