@@ -9,6 +9,32 @@ use std::collections::{HashMap, HashSet};
 use common::{generate, on_generated, read_parquet, strings, walk};
 use rust_xlsxwriter::Workbook;
 
+/// Each school's return workbook of a campaign (not the county summaries), with its rows as text.
+fn school_returns(campaign: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<Vec<String>>)> {
+    use calamine::Reader;
+    let workbooks = walk(&campaign.join("returns")).into_iter().filter(|p| !p.to_string_lossy().contains("汇总_"));
+    workbooks
+        .map(|path| {
+            let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+            let range = book.worksheet_range_at(0).unwrap().unwrap();
+            let rows = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+            (path, rows)
+        })
+        .collect()
+}
+
+/// A workbook of `rows` as text, as a school saves the one it filled in; the caller types more.
+fn workbook_of(rows: &[Vec<String>]) -> Workbook {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, value) in row.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
+            sheet.write_string(r as u32, c as u16, value).unwrap();
+        }
+    }
+    book
+}
+
 #[test]
 fn verdicts_come_back_and_every_person_keeps_one_registration() {
     let dir = tempfile::tempdir().unwrap();
@@ -197,7 +223,6 @@ fn verdicts_come_back_and_every_person_keeps_one_registration() {
 /// keeps exactly one registration; every group with a bad one is held, nothing in it decided.
 #[test]
 fn the_whole_loop_decides_clean_groups_and_holds_the_others() {
-    use calamine::Reader;
     let dir = tempfile::tempdir().unwrap();
     let (data, campaign) = (dir.path().join("g"), dir.path().join("campaign"));
     generate(&data, 4000, 29, &["--format", "csv"]);
@@ -269,18 +294,12 @@ fn the_whole_loop_decides_clean_groups_and_holds_the_others() {
     // case of three (Excel keeps 15 digits of it).
     let mut filled = Vec::new();
     let (mut as_text, mut as_number) = (HashMap::new(), HashSet::new());
-    for path in walk(&campaign.join("returns")).into_iter().filter(|p| !p.to_string_lossy().contains("汇总_")) {
-        let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
-        let range = book.worksheet_range_at(0).unwrap().unwrap();
-        let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    for (_, rows) in school_returns(&campaign) {
         let Some(correct_at) = rows[0].iter().position(|h| h == "更正后身份证件号") else { continue };
         let record_at = rows[0].iter().position(|h| h == "记录号").unwrap();
-        let mut out = Workbook::new();
-        let sheet = out.add_worksheet();
+        let mut out = workbook_of(&rows);
+        let sheet = out.worksheet_from_index(0).unwrap();
         for (r, row) in rows.iter().enumerate() {
-            for (c, value) in row.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
-                sheet.write_string(r as u32, c as u16, value).unwrap();
-            }
             let Some(&right) = own_id.get(row[record_at].as_str()) else { continue };
             if r == 0 || row[correct_at - 1] == right || right.ends_with('X') {
                 continue;
@@ -383,7 +402,6 @@ fn the_whole_loop_decides_clean_groups_and_holds_the_others() {
 /// 是否同一学生 in its return workbook. Both registrations stay, as two children.
 #[test]
 fn a_school_that_says_not_the_same_child_keeps_both_registrations() {
-    use calamine::Reader;
     let dir = tempfile::tempdir().unwrap();
     let (data, campaign) = (dir.path().join("g"), dir.path().join("campaign"));
     generate(&data, 3000, 31, &["--format", "csv"]);
@@ -422,21 +440,12 @@ fn a_school_that_says_not_the_same_child_keeps_both_registrations() {
 
     // The second's school answers in the column its workbook offers.
     let mut answered = None;
-    for path in walk(&campaign.join("returns")).into_iter().filter(|p| !p.to_string_lossy().contains("汇总_")) {
-        let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
-        let range = book.worksheet_range_at(0).unwrap().unwrap();
-        let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    for (_, rows) in school_returns(&campaign) {
         let record_at = rows[0].iter().position(|h| h == "记录号").unwrap();
         let Some(r) = rows.iter().position(|row| row.get(record_at) == Some(second)) else { continue };
         let same_at = rows[0].iter().position(|h| h == "是否同一学生").expect("a group's row asks 是否同一学生");
-        let mut out = Workbook::new();
-        let sheet = out.add_worksheet();
-        for (k, row) in rows.iter().enumerate() {
-            for (c, value) in row.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
-                sheet.write_string(k as u32, c as u16, value).unwrap();
-            }
-        }
-        sheet.write_string(r as u32, same_at as u16, "不是同一学生").unwrap();
+        let mut out = workbook_of(&rows);
+        out.worksheet_from_index(0).unwrap().write_string(r as u32, same_at as u16, "不是同一学生").unwrap();
         let copy = dir.path().join("回执.xlsx");
         out.save(&copy).unwrap();
         answered = Some(copy);
