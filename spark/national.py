@@ -246,6 +246,10 @@ def fit(job, records, levels, n, columns):
         chosen = job.spark.createDataFrame(list(enumerate(sample)), schema(("at", INT), ("record", BIGINT)))
         sampled = sent.join(F.broadcast(chosen), "record").orderBy("at")
     u = xueji_spark.read_arrow(job.local("u", "--records", n, table=sampled.toArrow()))
+    # Numbers differing only in the region: all of one birth date and sequence in one part.
+    keys = job.through(sent, "number-keys")
+    keys = keys.repartition(job.args.partitions, "date_sequence")
+    region_only = job.through(keys, "region-only-pairs").agg(F.sum("pairs")).first()[0] or 0
     model = job.local(
         "fit",
         "--records",
@@ -254,6 +258,8 @@ def fit(job, records, levels, n, columns):
         job.arrow_file("u.arrow", u),
         "--value-counts",
         job.arrow_file("value_counts.arrow", counts),
+        "--region-only-pairs",
+        region_only,
         table=patterns,
     )
     return job.driver_file("model.json", model)

@@ -303,7 +303,20 @@ fn a_model_fitted_from_the_counts_of_random_parts_is_the_model_of_one_machine() 
     let u_stage = worker::Stage::U { records: n };
     let u = through_worker(&u_stage, &mut gathered, &settings);
 
-    let model = worker::fit(&patterns, &u, &value_counts, n, &settings).unwrap();
+    // Numbers differing only in the region: keys from random parts, then every birth date and
+    // sequence to one of three parts (a shuffle by it), each counting its own pairs.
+    let keys = in_parts(&mixed, &random_parts(n, &mut rng), &worker::Stage::NumberKeys, &settings);
+    let part_of = ints(&keys, "date_sequence").into_iter().map(|d| (d % 3) as u32);
+    let part_of = UInt32Chunked::from_iter_values("p".into(), part_of);
+    let region_only: i64 = (0..3)
+        .map(|p| {
+            let mut part = keys.filter(&part_of.equal(p)).unwrap();
+            ints(&through_worker(&worker::Stage::RegionOnlyPairs, &mut part, &settings), "pairs")[0]
+        })
+        .sum();
+    assert!(region_only > 0, "namesakes' numbers, a region damaged");
+
+    let model = worker::fit(&patterns, &u, &value_counts, n, region_only as u64, &settings).unwrap();
     assert!(!model.frequencies.names.is_empty(), "names seen twice are kept");
     let json = |m: &xueji::score::Model| serde_json::to_string(m).unwrap();
     assert_eq!(json(&model), json(&one_machine.model), "model.json");

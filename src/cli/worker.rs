@@ -59,9 +59,14 @@ use super::ReadArgs;
 /// u-sample --records N: prints as JSON the records (by index) whose random pairs give u, or
 /// null for all of them (no input).
 /// u --records N: those records, in that order → field, level, count, pairs.
-/// fit --records N --u FILE.arrow --value-counts FILE.arrow: level patterns (<field>_level,
-/// pairs: candidates showing it, numbered: those a number rule found) → model.json on standard
-/// output, the same as `xueji dedupe` fits when the counts are the sums over all parts.
+/// number-keys: records (compared columns) → date_sequence, region: each own number's birth
+/// date and sequence (positions 7–17) and region (1–6).
+/// region-only-pairs: number keys, all of a date_sequence in one part (a shuffle by it) →
+/// pairs: how many pairs of them differ only in the region.
+/// fit --records N --u FILE.arrow --value-counts FILE.arrow --region-only-pairs N: level
+/// patterns (<field>_level, pairs: candidates showing it, numbered: those a number rule found)
+/// → model.json on standard output, the same as `xueji dedupe` fits when the counts are the
+/// sums over all parts.
 /// member-pairs --records N: matches (a, b, probability) → a, b: the pairs of records in one
 /// component that clustering may weigh (score them: their cohesion column).
 /// cluster --records N --members FILE.arrow: matches → the clusters as JSON ({"clusters":
@@ -123,6 +128,9 @@ pub struct Args {
     /// For fit: the value-counts rows of every part.
     #[arg(long, value_name = "FILE.arrow")]
     value_counts: Option<PathBuf>,
+    /// For fit: the sum of region-only-pairs over every part.
+    #[arg(long, value_name = "N")]
+    region_only_pairs: Option<u64>,
     /// For cluster: the score stage's rows for the member pairs.
     #[arg(long, value_name = "FILE.arrow")]
     members: Option<PathBuf>,
@@ -147,6 +155,8 @@ enum Step {
     Compare,
     Score,
     ValueCounts,
+    NumberKeys,
+    RegionOnlyPairs,
     USample,
     U,
     Fit,
@@ -235,6 +245,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Stage::Score(Box::new(Model::load(path)?))
         }
         Step::ValueCounts => Stage::ValueCounts,
+        Step::NumberKeys => Stage::NumberKeys,
+        Step::RegionOnlyPairs => Stage::RegionOnlyPairs,
         Step::USample => {
             println!("{}", serde_json::to_string(&score::u_sample(records()?, settings.u_pairs, settings.seed))?);
             return Ok(());
@@ -242,7 +254,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Step::U => Stage::U { records: records()? },
         Step::Fit => {
             let (u, counts) = (table(&args.u, "u")?, table(&args.value_counts, "value-counts")?);
-            let model = worker::fit(&stdin_table()?, &u, &counts, records()?, &settings)?;
+            let region_only = args.region_only_pairs.context("fit needs --region-only-pairs N")?;
+            let model = worker::fit(&stdin_table()?, &u, &counts, records()?, region_only, &settings)?;
             println!("{}", serde_json::to_string_pretty(&model)?);
             return Ok(());
         }

@@ -730,6 +730,17 @@ impl<'a> Features<'a> {
         (&self.id_valid, &self.id_own)
     }
 
+    /// Each own number's birth date and sequence (positions 7–17) and its region (1–6), as
+    /// integers. Two numbers agreeing on the first and not the second meet at
+    /// [`IdLevel::RegionOnly`]: `score::region_only_pairs` counts how many pairs do.
+    pub fn number_keys(&self) -> Vec<(u64, u32)> {
+        let key = |i: usize| {
+            let id = self.id.get(i).filter(|_| self.id_own[i])?;
+            Some((id.get(6..17)?.parse().ok()?, id.get(..6)?.parse().ok()?))
+        };
+        par_row_chunks(self.len(), |rows| rows.filter_map(key).collect::<Vec<_>>()).concat()
+    }
+
     pub fn len(&self) -> usize {
         self.id_valid.len()
     }

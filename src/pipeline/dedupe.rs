@@ -112,7 +112,8 @@ pub fn dedupe_records_from(
             let all = score::patterns(&levels, |_| true);
             let numbered = score::patterns(&levels, |k| candidates.rules[k] & number_rules != 0);
             let frequencies = saved_frequencies.unwrap_or_default();
-            fit_model(&counts, u_pairs, &numbered, &all, n, settings, frequencies)
+            let region_only = score::region_only_pairs(features.number_keys());
+            fit_model(&counts, u_pairs, region_only, &numbered, &all, n, settings, frequencies)
         }
     };
     watch.next("score", &mut check.timings);
@@ -225,12 +226,15 @@ fn decide_by_labels(review: &Review, pairs: &mut Vec<ScoredPair>, score: impl Fn
 }
 
 /// The model [`dedupe_records`] fits over `records` records: u from the random pairs' level
-/// `u_counts` (`u_pairs` of them, [`score::estimate_u`]) and the candidates, m and λ by EM over
-/// the candidates' level patterns (`numbered`: those a rule keyed on the number found). A
-/// cluster calls it at its driver with the same counts summed over its parts.
+/// `u_counts` (`u_pairs` of them, [`score::estimate_u`]), the pairs of numbers differing only
+/// in the region ([`score::region_only_pairs`]) and the candidates, m and λ by EM over the
+/// candidates' level patterns (`numbered`: those a rule keyed on the number found). A cluster
+/// calls it at its driver with the same counts summed over its parts.
+#[allow(clippy::too_many_arguments)]
 pub fn fit_model(
     u_counts: &[Vec<f64>],
     u_pairs: u64,
+    region_only_pairs: u64,
     numbered: &Patterns,
     all: &Patterns,
     records: usize,
@@ -238,7 +242,7 @@ pub fn fit_model(
     frequencies: SavedFrequencies,
 ) -> Model {
     let all_pairs = records as f64 * (records as f64 - 1.0) / 2.0;
-    let u = score::u_probabilities(u_counts, all, all_pairs);
+    let u = score::u_probabilities(u_counts, all, all_pairs, region_only_pairs);
     let mut model = score::fit(numbered, all, all_pairs, u, u_pairs, settings.em_iterations);
     model.frequencies = frequencies;
     model

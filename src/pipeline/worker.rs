@@ -61,6 +61,12 @@ pub enum Stage {
     /// The records [`score::u_sample`] names, in its order, of a population of `records` → the
     /// level counts of the random pairs u is estimated from ([`u_counts`]).
     U { records: usize },
+    /// Records (the compared columns) → each own number's `date_sequence` and `region`
+    /// ([`number_keys`]).
+    NumberKeys,
+    /// Number keys, all of a `date_sequence` in one part → `pairs`: how many pairs of them
+    /// differ only in the region (summed over the parts: what [`fit`] takes).
+    RegionOnlyPairs,
     /// Matches (`a`, `b`, `probability`) among `records` records → the member pairs a driver's
     /// clustering may weigh ([`member_pairs`]).
     MemberPairs { records: usize },
@@ -86,6 +92,8 @@ pub fn run(stage: &Stage, input: Vec<u8>, settings: &DedupeSettings) -> Result<V
         Stage::Score(model) => score(&table, model, settings.threshold)?,
         Stage::ValueCounts => value_counts(&table)?,
         Stage::U { records } => u_counts(&table, *records, settings.u_pairs, settings.seed)?,
+        Stage::NumberKeys => number_keys(&table)?,
+        Stage::RegionOnlyPairs => region_only_pairs(&table)?,
         Stage::MemberPairs { records } => member_pairs(&table, *records)?,
     };
     for_spark(&mut out)?;
@@ -520,15 +528,39 @@ pub fn u_counts(sampled: &DataFrame, records: usize, samples: usize, seed: u64) 
     )?)
 }
 
+/// Each own number's birth date and sequence (`date_sequence`) and `region`, as
+/// [`Features::number_keys`] gives them.
+pub fn number_keys(records: &DataFrame) -> Result<DataFrame> {
+    require(records, COMPARED)?;
+    let mut records = records.clone();
+    records.rechunk_mut_par();
+    let keys = Features::new(&records)?.number_keys();
+    Ok(DataFrame::new(
+        keys.len(),
+        vec![
+            Column::new("date_sequence".into(), keys.iter().map(|k| k.0 as i64).collect::<Vec<_>>()),
+            Column::new("region".into(), keys.iter().map(|k| k.1 as i32).collect::<Vec<_>>()),
+        ],
+    )?)
+}
+
+/// [`score::region_only_pairs`] of a part's number keys, as one row `pairs`.
+pub fn region_only_pairs(keys: &DataFrame) -> Result<DataFrame> {
+    let (dates, regions) = (words(keys, "date_sequence")?, indices(keys, "region")?);
+    let pairs = score::region_only_pairs(dates.into_iter().zip(regions).collect());
+    Ok(DataFrame::new(1, vec![Column::new("pairs".into(), [pairs as i64])])?)
+}
+
 /// The model `xueji dedupe` fits, from a cluster's sums: `patterns` (each `<field>_level` with
 /// `pairs`, the candidates showing it, and `numbered`, those a number rule found), `u` (rows of
-/// [`u_counts`]), `value_counts` (rows of [`value_counts`] from every part) and the population's
-/// size.
+/// [`u_counts`]), `value_counts` (rows of [`value_counts`] from every part), the population's
+/// size and the sum of [`region_only_pairs`] over the parts.
 pub fn fit(
     patterns: &DataFrame,
     u: &DataFrame,
     value_counts: &DataFrame,
     records: usize,
+    region_only_pairs: u64,
     settings: &DedupeSettings,
 ) -> Result<Model> {
     let mut patterns = patterns.clone();
@@ -569,7 +601,7 @@ pub fn fit(
         })
         .collect();
     let frequencies = Frequencies::saved_from_parts(rows, records as u64);
-    Ok(fit_model(&u_counts, u64::from(u_pairs), &numbered, &all, records, settings, frequencies))
+    Ok(fit_model(&u_counts, u64::from(u_pairs), region_only_pairs, &numbered, &all, records, settings, frequencies))
 }
 
 /// Matches as rows `a`, `b`, `probability` (the score stage's pairs of kind `match`).

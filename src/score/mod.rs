@@ -220,7 +220,16 @@ pub fn count_u(sides: &[Side], samples: usize, seed: u64, all: bool) -> (Vec<Vec
 /// `candidates` (the number rules make every such pair), those contradicted (for the exact
 /// number, the ID conflicts), over all `all_pairs` pairs. The random sample alone could only
 /// say "under one in a million", and that cap outweighed a shared number at province scale.
-pub fn u_probabilities(counts: &[Vec<f64>], candidates: &Patterns, all_pairs: f64) -> Vec<Vec<f64>> {
+/// Strangers whose numbers differ only in the region are counted from the numbers themselves
+/// (`region_only_pairs`): blocking makes few of them (their names differ), so the candidates
+/// hold only a twentieth of those there are, and a namesake born on the same day with the same
+/// sequence in another county weighed as the same child.
+pub fn u_probabilities(
+    counts: &[Vec<f64>],
+    candidates: &Patterns,
+    all_pairs: f64,
+    region_only_pairs: u64,
+) -> Vec<Vec<f64>> {
     let (mut seen, mut contradicted) = (zeroed(), zeroed());
     for (levels, indices, n) in candidates {
         for (f, &l) in indices.iter().enumerate() {
@@ -241,7 +250,9 @@ pub fn u_probabilities(counts: &[Vec<f64>], candidates: &Patterns, all_pairs: f6
             };
             std::iter::once(1.0)
                 .chain((1..c.len()).map(|l| {
-                    if beyond_sample(l) {
+                    if f == ID && IdLevel::ALL[l] == IdLevel::RegionOnly {
+                        (region_only_pairs as f64 + 0.5) / all_pairs
+                    } else if beyond_sample(l) {
                         (contradicted[f][l] + 0.5) / all_pairs
                     } else {
                         ((c[l] + 0.5) / (present + 0.5 * k)).max(FLOOR)
@@ -250,6 +261,18 @@ pub fn u_probabilities(counts: &[Vec<f64>], candidates: &Patterns, all_pairs: f6
                 .collect()
         })
         .collect()
+}
+
+/// How many pairs of the numbers' `keys` (birth date and sequence, region:
+/// `compare::Features::number_keys`) agree on the first and not the second.
+pub fn region_only_pairs(mut keys: Vec<(u64, u32)>) -> u64 {
+    THREAD_POOL.install(|| keys.par_sort_unstable());
+    let pairs = |n: usize| (n * n.saturating_sub(1) / 2) as u64;
+    keys.chunk_by(|x, y| x.0 == y.0)
+        .map(|same_day| {
+            pairs(same_day.len()) - same_day.chunk_by(|x, y| x.1 == y.1).map(|r| pairs(r.len())).sum::<u64>()
+        })
+        .sum()
 }
 
 /// Random-pair hits below which a level's u is beyond what the sample can resolve.
@@ -664,6 +687,21 @@ impl Model {
 mod tests {
     use super::*;
     use crate::compare::{GuardianLevel, NameLevel, GUARDIAN, NAME};
+
+    #[test]
+    fn region_only_pairs_are_one_date_and_sequence_in_two_regions() {
+        let keys = |ids: &[&str]| -> Vec<(u64, u32)> {
+            ids.iter().map(|id| (id[6..17].parse().unwrap(), id[..6].parse().unwrap())).collect()
+        };
+        // Four numbers of one birth date and sequence in three counties: six pairs, less the one
+        // inside 110101.
+        let one_day = ["11010120150315201", "11010120150315201", "11010220150315201", "44030520150315201"];
+        assert_eq!(region_only_pairs(keys(&one_day)), 5);
+        // Another sequence or another day is not the level's.
+        let apart = ["11010120150315201", "11010220150315202", "11010320150316201"];
+        assert_eq!(region_only_pairs(keys(&apart)), 0);
+        assert_eq!(region_only_pairs(Vec::new()), 0);
+    }
 
     #[test]
     fn model_json_numbers_read_back_to_the_bit() {
