@@ -169,9 +169,10 @@ impl Default for BlockingSettings {
                 rule("id", &[Id]),
                 rule("id_one_digit", &[IdOneDigit]),
                 rule("id_spreadsheet", &[IdSpreadsheet]),
-                // The name's first letter or the guardian's phone keeps same-day same-sequence
-                // numbers of other counties apart.
-                rule("id_date_sequence", &[IdDateSequence, NameFirstLetter]),
+                // The name's initials or the guardian's phone keeps same-day same-sequence
+                // numbers of other counties apart: there are 13M such pairs at 10M, and u of
+                // `region_only` is counted from the numbers, not from this rule's pairs.
+                rule("id_date_sequence", &[IdDateSequence, NameInitials]),
                 rule("id_date_sequence_phone", &[IdDateSequence, GuardianPhone]),
                 // A blank name and a new guardian leave the household register to tell them.
                 rule("id_date_sequence_household", &[IdDateSequence, Household]),

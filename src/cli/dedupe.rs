@@ -23,7 +23,7 @@ use super::{InputArgs, ScoringArgs};
 /// "lacking": "birth_date"}, ...], "max_block_size": 500, "nearest": 10}, "threshold": 0.6,
 /// "cohesion": 0.05, "u_pairs": 1000000, "em_iterations": 100, "seed": 1}. A rules list
 /// replaces the defaults: id, id_one_digit, id_spreadsheet, id_date_sequence (+
-/// name_first_letter), id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,
+/// name_initials), id_date_sequence_phone, id_date_sequence_household, pinyin_birth_month,
 /// pinyin_birth_day_month, pinyin_household, initials_birth_sex,
 /// initials_county_birth_year_sex, guardian_phone, stem_birth, household_birth_sex,
 /// no_id_name_sex_birth. Key parts: id, id_one_digit, id_spreadsheet, id_date_sequence, name,
