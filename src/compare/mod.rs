@@ -354,9 +354,11 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
     }
     // In one family a name that does not sound alike is a sibling's, however close it is
     // written (刘宏川/刘宏浩, 张茜/张苒, 杨欣/杨曦心): twins and siblings share the surname, the
-    // guardian and often a character, which a typo of one child's name would share too. What a
+    // guardian and often a character, which a typo of one child's name would share too. On one
+    // number it is a borrowed or misused number (刘佳婷/刘佳怡): clerks slip to homophones, and
+    // the ID conflict sends both to the police and the school rather than deleting one. What a
     // parent's pinyin keyboard slips between (张森/张深) is still one name.
-    if same_family(a, b) && sound_apart(a, b) {
+    if (same_family(a, b) || one_number(a, b)) && sound_apart(a, b) {
         return NameLevel::Different;
     }
     // A one-character slip is the more specific finding; pinyin closeness then catches near
@@ -373,6 +375,11 @@ pub fn name_level(a: &Side, b: &Side) -> NameLevel {
         }
     }
     NameLevel::Different
+}
+
+/// The same number on both, one that tells a person (not a placeholder).
+fn one_number(a: &Side, b: &Side) -> bool {
+    a.id.is_some_and(|x| b.id == Some(x) && !tells_no_one_apart(x))
 }
 
 /// One guardian, by phone or by name: the two records are of one family.
@@ -902,6 +909,20 @@ mod tests {
         assert_eq!(name_level(&named("刘宏川"), &named("刘宏浩")), N::HanClose, "strangers: one character apart");
         let other_phone = Side { guardian_phone: Some("13800000000"), ..of_family("刘宏浩") };
         assert_eq!(name_level(&of_family("刘宏川"), &other_phone), N::Different, "one guardian by name");
+    }
+
+    #[test]
+    fn on_one_number_a_name_that_sounds_apart_is_another_childs() {
+        use NameLevel as N;
+        let numbered = |raw: &'static str, id: &'static str| Side { id: Some(id), ..named(raw) };
+        let number = "211221201503092474";
+        assert_eq!(name_level(&numbered("刘佳婷", number), &numbered("刘佳怡", number)), N::Different, "misuse");
+        assert_eq!(name_level(&numbered("张森", number), &numbered("张深", number)), N::PinyinClose, "a slip");
+        assert_eq!(name_level(&numbered("李娜", number), &numbered("李纳", number)), N::Pinyin, "a homophone");
+        let other = numbered("刘佳怡", "211221201503092454");
+        assert_eq!(name_level(&numbered("刘佳婷", number), &other), N::HanClose, "two numbers: a typo may be");
+        let rounded_away = "2.11E+17";
+        assert_eq!(name_level(&numbered("刘佳婷", rounded_away), &numbered("刘佳怡", rounded_away)), N::HanClose);
     }
 
     /// Twins and borrowed numbers against a typo: the three shapes of issue #26.
