@@ -205,10 +205,11 @@ fields! {
 impl Levels {
     /// Whether the pair agrees on something only the person has, backed by a second fact:
     /// - the number exactly or one slip away;
-    /// - the number's remains (spreadsheet digits, date and sequence without the region), with
-    ///   a name that agrees, or a blank name and the same guardian: twins' numbers keep the same
-    ///   15 digits, two or three children of a county's birthday share them at 10M, and numbers
-    ///   of one date and sequence recur across counties;
+    /// - the number's remains with a name that agrees, or with a blank name: a spreadsheet's
+    ///   digits then need the same guardian (twins' numbers keep the same 15 digits, and two or
+    ///   three children of a county's birthday share them at 10M); date and sequence without
+    ///   the region do not (twins' sequences differ, and their weight is counted from the
+    ///   numbers of one date and sequence in other counties, 13M pairs at 10M);
     /// - the name (exactly, folded, or as a homophone) with the birth date (up to a slip) or the
     ///   guardian: popular names are shared by thousands per cohort, so a name alone is not a
     ///   person.
@@ -221,12 +222,13 @@ impl Levels {
         use NameLevel as N;
         let name_agrees = matches!(self.name, N::Exact | N::Normalized | N::Pinyin);
         let number_remains = matches!(self.id, I::Spreadsheet | I::RegionOnly);
+        let family = matches!(self.guardian, GuardianLevel::Phone | GuardianLevel::Name);
+        let blank_name_told = self.id == I::RegionOnly || family;
         let backed = number_remains
             || matches!(self.birth, B::Exact | B::IdDate | B::OneDay | B::DayMonthSwap | B::YearOff | B::OneDigit)
-            || matches!(self.guardian, GuardianLevel::Phone | GuardianLevel::Name);
-        let family = matches!(self.guardian, GuardianLevel::Phone | GuardianLevel::Name);
+            || family;
         matches!(self.id, I::Exact | I::OneDigit | I::Transposition)
-            || (number_remains && (name_agrees || (self.name == N::Missing && family)))
+            || (number_remains && (name_agrees || (self.name == N::Missing && blank_name_told)))
             || (name_agrees && backed)
     }
 
@@ -1124,6 +1126,8 @@ mod tests {
         let blank = Levels { guardian: GuardianLevel::BothDiffer, ..with(N::Missing, I::Spreadsheet) };
         assert!(blank.decided_apart(), "15 digits a county's birthday shares, no name, another family");
         assert!(!Levels { guardian: GuardianLevel::Phone, ..blank }.decided_apart());
+        // Date and sequence, no name, another guardian: twins' sequences differ, so it is weighed.
+        assert!(!Levels { id: I::RegionOnly, ..blank }.decided_apart(), "a region mistyped, a name left blank");
     }
 
     #[test]
