@@ -221,8 +221,8 @@ pub fn count_u(sides: &[Side], samples: usize, seed: u64, all: bool) -> (Vec<Vec
 /// number, the ID conflicts), over all `all_pairs` pairs. The random sample alone could only
 /// say "under one in a million", and that cap outweighed a shared number at province scale.
 /// Strangers whose numbers differ only in the region are counted from the numbers themselves
-/// (`region_only_pairs`): blocking makes few of them (their names differ), so the candidates
-/// hold only a twentieth of those there are, and a namesake born on the same day with the same
+/// (`region_only_pairs`): blocking makes few of them (it pairs only names that share their
+/// initials), and counted among the candidates, a namesake born on the same day with the same
 /// sequence in another county weighed as the same child.
 pub fn u_probabilities(
     counts: &[Vec<f64>],
@@ -279,9 +279,9 @@ pub fn region_only_pairs(mut keys: Vec<(u64, u32)>) -> u64 {
 const UNRESOLVED: f64 = 5.0;
 
 /// The ID levels at which the number rules make every pair (so the candidates hold all the
-/// non-matches there are at them).
-const AGREEING_NUMBERS: [IdLevel; 5] =
-    [IdLevel::Exact, IdLevel::Spreadsheet, IdLevel::OneDigit, IdLevel::Transposition, IdLevel::RegionOnly];
+/// non-matches there are at them). `region_only` is counted from the numbers instead.
+const AGREEING_NUMBERS: [IdLevel; 4] =
+    [IdLevel::Exact, IdLevel::Spreadsheet, IdLevel::OneDigit, IdLevel::Transposition];
 
 fn add_counts(total: &mut [Vec<f64>], counts: &[Vec<f64>]) {
     for (t, c) in total.iter_mut().zip(counts) {
