@@ -882,17 +882,10 @@ fn apply_school_answers(
         let before = d.action;
         match (answer, d.action) {
             // Nothing of a held group is decided; the answer stays beside it for when it is.
-            (Some(same), Action::Held) => d.reason.push_str(&if same {
-                crate::say!(
-                    "；学校核实：同一学生（待公安复核后处理）",
-                    "; the school: the same child (to act on once police answer again)"
-                )
-            } else {
-                crate::say!(
-                    "；学校核实：不是同一学生（待公安复核后处理）",
-                    "; the school: not the same child (to act on once police answer again)"
-                )
-            }),
+            (Some(same), Action::Held) => {
+                d.reason.push_str(&school_said(same));
+                d.reason.push_str(&crate::say!("（待公安复核后处理）", " (to act on once police answer again)"));
+            }
             (None, Action::Held) => {}
             (Some(true), Action::SchoolCheck) => {
                 d.action = Action::Delete;
@@ -916,16 +909,21 @@ fn apply_school_answers(
                     "; the school of the registration kept says it is not the same child: school to check"
                 ));
             }
-            (Some(same), _) => d.reason.push_str(&if same {
-                crate::say!("；学校核实：同一学生", "; the school: the same child")
-            } else {
-                crate::say!("；学校核实：不是同一学生", "; the school: not the same child")
-            }),
+            (Some(same), _) => d.reason.push_str(&school_said(same)),
             (None, _) => {}
         }
         decided += usize::from(d.action != before);
     }
     decided
+}
+
+/// A school's 是否同一学生 answer as a decision's reason notes it.
+fn school_said(same: bool) -> String {
+    if same {
+        crate::say!("；学校核实：同一学生", "; the school: the same child")
+    } else {
+        crate::say!("；学校核实：不是同一学生", "; the school: not the same child")
+    }
 }
 
 /// Proposes the schools' corrections on the registrations kept (保留 becomes 变更); one on a

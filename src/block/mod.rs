@@ -365,15 +365,7 @@ mod tests {
             ("", "李娜", "li na", 9000, ""),
             ("", "王芳", "wang fang", 9000, "13800000000"),
         ]);
-        let met = |settings: &BlockingSettings| {
-            let index: Vec<u32> = (0..intake.height() as u32).collect();
-            let keys: Vec<(u8, u8, u64)> = key_rows(&intake, none(&intake), settings, &index, Narrowing::All)
-                .unwrap()
-                .into_iter()
-                .map(|r| (r.rule, r.pass, r.key))
-                .collect();
-            meeting(&registry, none(&registry), settings, &ProbeFilter::new(&keys, 1e-4)).unwrap()
-        };
+        let met = |settings: &BlockingSettings| meets(&intake, &registry, settings);
         assert_eq!(met(&BlockingSettings::default()), [true, true, false, true], "one-digit number, pinyin, phone");
         let numbers_only = BlockingSettings {
             rules: vec![Rule { name: "id1".into(), keys: vec![KeyPart::IdOneDigit], lacking: None }],
@@ -399,14 +391,20 @@ mod tests {
             rules: vec![Rule { name: "stem".into(), keys: vec![KeyPart::NameStem, KeyPart::BirthDate], lacking: None }],
             ..BlockingSettings::default()
         };
+        let met = meets(&intake, &registry, &stem);
+        assert_eq!(met, [true, true, false, false, true], "a two-character name has no stem; another birthday");
+    }
+
+    /// Which `registry` records meet some `intake` record under `settings` ([`meeting`] with the
+    /// intake's keys as the probe filter).
+    fn meets(intake: &DataFrame, registry: &DataFrame, settings: &BlockingSettings) -> Vec<bool> {
         let index: Vec<u32> = (0..intake.height() as u32).collect();
-        let keys: Vec<(u8, u8, u64)> = key_rows(&intake, none(&intake), &stem, &index, Narrowing::All)
+        let keys: Vec<(u8, u8, u64)> = key_rows(intake, none(intake), settings, &index, Narrowing::All)
             .unwrap()
             .into_iter()
             .map(|r| (r.rule, r.pass, r.key))
             .collect();
-        let met = meeting(&registry, none(&registry), &stem, &ProbeFilter::new(&keys, 1e-9)).unwrap();
-        assert_eq!(met, [true, true, false, false, true], "a two-character name has no stem; another birthday");
+        meeting(registry, none(registry), settings, &ProbeFilter::new(&keys, 1e-9)).unwrap()
     }
 
     #[test]
