@@ -52,6 +52,19 @@ fn kernels(c: &mut Criterion) {
         b.iter(|| strsim::levenshtein(black_box("欧阳子轩"), black_box("欧阳子宣")))
     });
     group.finish();
+
+    // u(region_only) of a 10M province: its own numbers' birth date and sequence (4,400 days of
+    // 1,000 sequences) and region (100 counties), counted once per dedupe.
+    let mut rng = xueji::rng::Rng::keyed(7, 0, 0);
+    let keys: Vec<(u64, u32)> = (0..10_000_000)
+        .map(|_| (rng.below(4_400) as u64 * 1_000 + rng.below(1_000) as u64, 210_000 + rng.below(100) as u32))
+        .collect();
+    let mut group = c.benchmark_group("fit");
+    group.sample_size(10);
+    group.bench_function("region_only_pairs_10m", |b| {
+        b.iter_batched(|| keys.clone(), |k| xueji::score::region_only_pairs(black_box(k)), BatchSize::LargeInput)
+    });
+    group.finish();
 }
 
 /// The photo audit's per-photo work on the JPEGs under `$XUEJI_PHOTO_BENCH` (for real faces, the
