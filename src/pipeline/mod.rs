@@ -27,9 +27,16 @@ pub fn write_check_outputs(run: &mut CheckRun, out: &Path) -> Result<()> {
 pub fn write_problems(run: &mut CheckRun, out: &Path) -> Result<()> {
     let watch = Stopwatch::start("write problems");
     crate::files::output_dir(out)?;
-    let mut problems = report::problems_frame(&run.records, &run.problems)?;
-    crate::files::write_parquet(&out.join("problems.parquet"), &mut problems)?;
-    crate::files::write_csv(&out.join("problems.csv"), &report::problems_for_people(&problems)?)?;
+    crate::files::write_table_in_parts(
+        &out.join("problems.parquet"),
+        &out.join("problems.csv"),
+        run.problems.len(),
+        |rows| {
+            let problems = report::problems_frame(&run.records, &run.problems[rows])?;
+            let for_people = report::problems_for_people(&problems)?;
+            Ok((problems, for_people))
+        },
+    )?;
     let summary = report::summary_frame(&run.records, &run.problems)?;
     crate::files::write_csv(&out.join("problems_summary.csv"), &summary)?;
     watch.finish(&mut run.timings);
