@@ -56,8 +56,11 @@ fn kernels(c: &mut Criterion) {
     // u(region_only) of a 10M province: its own numbers' birth date and sequence (4,400 days of
     // 1,000 sequences) and region (100 counties), counted once per dedupe.
     let mut rng = xueji::rng::Rng::keyed(7, 0, 0);
-    let keys: Vec<(u64, u32)> = (0..10_000_000)
-        .map(|_| (rng.below(4_400) as u64 * 1_000 + rng.below(1_000) as u64, 210_000 + rng.below(100) as u32))
+    let keys: Vec<u64> = (0..10_000_000)
+        .map(|_| {
+            let date_sequence = rng.below(4_400) as u64 * 1_000 + rng.below(1_000) as u64;
+            xueji::compare::number_key(date_sequence, 210_000 + rng.below(100) as u32)
+        })
         .collect();
     let mut group = c.benchmark_group("fit");
     group.sample_size(10);

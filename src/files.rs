@@ -213,7 +213,8 @@ pub fn write_table_in_parts(
     let mut header = true;
     loop {
         writer.write_batch(&table)?;
-        csv_rows(csv_file.writer(), &for_people, header).map_err(|e| Error::input(csv, format!("cannot write: {e}")))?;
+        csv_rows(csv_file.writer(), &for_people, header)
+            .map_err(|e| Error::input(csv, format!("cannot write: {e}")))?;
         header = false;
         let Some(range) = ranges.next() else { break };
         (table, for_people) = part(range)?;

@@ -535,11 +535,15 @@ pub fn number_keys(records: &DataFrame) -> Result<DataFrame> {
     let mut records = records.clone();
     records.rechunk_mut_par();
     let keys = Features::new(&records)?.number_keys();
+    let region = (1u64 << crate::compare::REGION_BITS) - 1;
     Ok(DataFrame::new(
         keys.len(),
         vec![
-            Column::new("date_sequence".into(), keys.iter().map(|k| k.0 as i64).collect::<Vec<_>>()),
-            Column::new("region".into(), keys.iter().map(|k| k.1 as i32).collect::<Vec<_>>()),
+            Column::new(
+                "date_sequence".into(),
+                keys.iter().map(|k| (k >> crate::compare::REGION_BITS) as i64).collect::<Vec<_>>(),
+            ),
+            Column::new("region".into(), keys.iter().map(|k| (k & region) as i32).collect::<Vec<_>>()),
         ],
     )?)
 }
@@ -547,7 +551,8 @@ pub fn number_keys(records: &DataFrame) -> Result<DataFrame> {
 /// [`score::region_only_pairs`] of a part's number keys, as one row `pairs`.
 pub fn region_only_pairs(keys: &DataFrame) -> Result<DataFrame> {
     let (dates, regions) = (words(keys, "date_sequence")?, indices(keys, "region")?);
-    let pairs = score::region_only_pairs(dates.into_iter().zip(regions).collect());
+    let keys = dates.into_iter().zip(regions).map(|(d, r)| crate::compare::number_key(d, r)).collect();
+    let pairs = score::region_only_pairs(keys);
     Ok(DataFrame::new(1, vec![Column::new("pairs".into(), [pairs as i64])])?)
 }
 

@@ -14,7 +14,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
-use crate::compare::{compare, Features, IdLevel, Levels, Side, Term, BIRTH, FIELDS, ID, LEVELS, M_PRIORS, TERMS};
+use crate::compare::{
+    compare, Features, IdLevel, Levels, Side, Term, BIRTH, FIELDS, ID, LEVELS, M_PRIORS, REGION_BITS, TERMS,
+};
 use crate::normalize::name::pinyin_letters;
 use crate::rng::Rng;
 
@@ -263,15 +265,13 @@ pub fn u_probabilities(
         .collect()
 }
 
-/// How many pairs of the numbers' `keys` (birth date and sequence, region:
-/// `compare::Features::number_keys`) agree on the first and not the second.
-pub fn region_only_pairs(mut keys: Vec<(u64, u32)>) -> u64 {
+/// How many pairs of the numbers' `keys` ([`crate::compare::number_key`]s) agree on the birth
+/// date and sequence and not on the region.
+pub fn region_only_pairs(mut keys: Vec<u64>) -> u64 {
     THREAD_POOL.install(|| keys.par_sort_unstable());
     let pairs = |n: usize| (n * n.saturating_sub(1) / 2) as u64;
-    keys.chunk_by(|x, y| x.0 == y.0)
-        .map(|same_day| {
-            pairs(same_day.len()) - same_day.chunk_by(|x, y| x.1 == y.1).map(|r| pairs(r.len())).sum::<u64>()
-        })
+    keys.chunk_by(|x, y| x >> REGION_BITS == y >> REGION_BITS)
+        .map(|same_day| pairs(same_day.len()) - same_day.chunk_by(|x, y| x == y).map(|r| pairs(r.len())).sum::<u64>())
         .sum()
 }
 
@@ -690,8 +690,10 @@ mod tests {
 
     #[test]
     fn region_only_pairs_are_one_date_and_sequence_in_two_regions() {
-        let keys = |ids: &[&str]| -> Vec<(u64, u32)> {
-            ids.iter().map(|id| (id[6..17].parse().unwrap(), id[..6].parse().unwrap())).collect()
+        let keys = |ids: &[&str]| -> Vec<u64> {
+            ids.iter()
+                .map(|id| crate::compare::number_key(id[6..17].parse().unwrap(), id[..6].parse().unwrap()))
+                .collect()
         };
         // Four numbers of one birth date and sequence in three counties: six pairs, less the one
         // inside 110101.
