@@ -213,14 +213,24 @@ pub fn coded<'a>(name: &str, values: impl IntoIterator<Item = Option<&'a str>>) 
     Ok(Categorical32Chunked::from_str_iter(name.into(), dtype, values)?.into_series())
 }
 
-/// One column from per-chunk pieces, as a single chunk (so that [`Text::of`] can read it).
+/// One column from per-chunk pieces, as a single chunk (so that [`Text::of`] can read it). A
+/// [`REPEATED`] column is coded a piece at a time, in order: never held whole as text (five
+/// normalized codes held as text until the end of normalizing took 0.8 GiB at 10M records).
 pub fn concat<C: IntoSeries>(name: &str, pieces: Vec<C>) -> Result<Column> {
-    let mut pieces = pieces.into_iter().map(IntoSeries::into_series);
-    let Some(mut out) = pieces.next() else {
+    let coded = DataType::from_categories(Categories::global());
+    let code = |piece: Series| {
+        if REPEATED.contains(&name) && piece.dtype() == &DataType::String {
+            piece.cast(&coded)
+        } else {
+            Ok(piece)
+        }
+    };
+    let mut pieces = pieces.into_iter().map(|piece| code(piece.into_series()));
+    let Some(mut out) = pieces.next().transpose()? else {
         return Err(Error::Internal(format!("column {name} has no pieces")));
     };
     for piece in pieces {
-        out.append_owned(piece)?;
+        out.append_owned(piece?)?;
     }
     Ok(out.rechunk().with_name(name.into()).into_column())
 }
@@ -274,6 +284,26 @@ mod tests {
         assert!(absent.contains("no column class_norm (it has school_name, name)"), "{absent}");
         assert!(Ints::of(&coded, "grade_norm").is_err(), "a column a stage needs is never read as no data");
         assert!(Text::optional(&coded, "class_norm").is_err() && Text::optional(&coded, "class_nrom").is_err());
+    }
+
+    #[test]
+    fn a_repeated_column_is_coded_as_its_pieces_join() {
+        let pieces = || {
+            vec![
+                StringChunked::from_iter_options("".into(), [Some("男"), None, Some("女")].into_iter()),
+                StringChunked::from_iter_options("".into(), [Some("女"), Some("男")].into_iter()),
+            ]
+        };
+        let mut coded = DataFrame::new(5, vec![concat("sex_norm", pieces()).unwrap()]).unwrap();
+        let plain = DataFrame::new(5, vec![concat("name_norm", pieces()).unwrap().with_name("sex_norm".into())]).unwrap();
+        assert!(coded.column("sex_norm").unwrap().dtype().is_categorical(), "coded as it is made");
+        assert_eq!(plain.column("sex_norm").unwrap().dtype(), &DataType::String, "names are not repeated text");
+        let (a, b) = (Text::of(&coded, "sex_norm").unwrap(), Text::of(&plain, "sex_norm").unwrap());
+        assert_eq!((0..5).map(|i| a.get(i)).collect::<Vec<_>>(), (0..5).map(|i| b.get(i)).collect::<Vec<_>>());
+        assert_eq!(coded.column("sex_norm").unwrap().n_chunks(), 1, "one chunk, as Text reads");
+        let before = coded.column("sex_norm").unwrap().clone();
+        repeated(&mut coded).unwrap();
+        assert!(coded.column("sex_norm").unwrap().equals_missing(&before), "coding again changes nothing");
     }
 
     #[test]

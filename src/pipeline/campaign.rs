@@ -124,6 +124,9 @@ pub fn run_campaign(inputs: &[PathBuf], campaign: Campaign, out: &Path) -> Resul
     }
     let preflight = check.preflight.clone();
     run.write(out)?;
+    // model.json keeps the name frequencies (a million names at 10M records); nothing after it
+    // reads them.
+    run.model.frequencies = Default::default();
     counts.insert("candidate_pairs", run.candidates.pairs.len() as u64);
     counts.insert("duplicate_pairs", run.pairs.iter().filter(|p| p.kind == PairKind::Match).count() as u64);
     counts.insert("id_conflict_pairs", run.pairs.iter().filter(|p| p.kind == PairKind::IdConflict).count() as u64);
