@@ -295,7 +295,8 @@ mod tests {
             ]
         };
         let mut coded = DataFrame::new(5, vec![concat("sex_norm", pieces()).unwrap()]).unwrap();
-        let plain = DataFrame::new(5, vec![concat("name_norm", pieces()).unwrap().with_name("sex_norm".into())]).unwrap();
+        let plain =
+            DataFrame::new(5, vec![concat("name_norm", pieces()).unwrap().with_name("sex_norm".into())]).unwrap();
         assert!(coded.column("sex_norm").unwrap().dtype().is_categorical(), "coded as it is made");
         assert_eq!(plain.column("sex_norm").unwrap().dtype(), &DataType::String, "names are not repeated text");
         let (a, b) = (Text::of(&coded, "sex_norm").unwrap(), Text::of(&plain, "sex_norm").unwrap());

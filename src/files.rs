@@ -196,9 +196,9 @@ fn parquet_writer<W: Write>(out: W) -> ParquetWriter<W> {
 
 /// A table of `rows` rows written into `parquet` and its copy for people into `csv` (as
 /// [`write_parquet`] and [`write_csv`] would write them) a part at a time: `part` makes the rows
-/// of a range as both tables. Only one part is held at once (a 10M campaign's problems took
-/// 1.3 GiB above its records as one table). The parts are the row groups
-/// [`ParquetWriter::finish`] cuts a whole table into, so the bytes are the same.
+/// of a range as both tables, and only one part is held at once (a 10M campaign's problems as
+/// whole tables made theirs the run's highest stage, 4.30 GiB; 3.88 in parts). The parts are
+/// the row groups [`ParquetWriter::finish`] cuts a whole table into: the bytes are the same.
 pub fn write_table_in_parts(
     parquet: &Path,
     csv: &Path,

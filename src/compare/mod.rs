@@ -9,7 +9,6 @@
 //! spreadsheet kept.
 
 use polars::prelude::DataFrame;
-
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 
