@@ -535,15 +535,17 @@ pub fn number_keys(records: &DataFrame) -> Result<DataFrame> {
     let mut records = records.clone();
     records.rechunk_mut_par();
     let keys = Features::new(&records)?.number_keys();
-    let region = (1u64 << crate::compare::REGION_BITS) - 1;
     Ok(DataFrame::new(
         keys.len(),
         vec![
             Column::new(
                 "date_sequence".into(),
-                keys.iter().map(|k| (k >> crate::compare::REGION_BITS) as i64).collect::<Vec<_>>(),
+                keys.iter().map(|&k| crate::compare::key_date_sequence(k) as i64).collect::<Vec<_>>(),
             ),
-            Column::new("region".into(), keys.iter().map(|k| (k & region) as i32).collect::<Vec<_>>()),
+            Column::new(
+                "region".into(),
+                keys.iter().map(|&k| crate::compare::key_region(k) as i32).collect::<Vec<_>>(),
+            ),
         ],
     )?)
 }

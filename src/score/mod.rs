@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::par_row_chunks;
 use crate::compare::{
-    compare, Features, IdLevel, Levels, Side, Term, BIRTH, FIELDS, ID, LEVELS, M_PRIORS, REGION_BITS, TERMS,
+    compare, key_date_sequence, Features, IdLevel, Levels, Side, Term, BIRTH, FIELDS, ID, LEVELS, M_PRIORS, TERMS,
 };
 use crate::normalize::name::pinyin_letters;
 use crate::rng::Rng;
@@ -270,7 +270,7 @@ pub fn u_probabilities(
 pub fn region_only_pairs(mut keys: Vec<u64>) -> u64 {
     THREAD_POOL.install(|| keys.par_sort_unstable());
     let pairs = |n: usize| (n * n.saturating_sub(1) / 2) as u64;
-    keys.chunk_by(|x, y| x >> REGION_BITS == y >> REGION_BITS)
+    keys.chunk_by(|&x, &y| key_date_sequence(x) == key_date_sequence(y))
         .map(|same_day| pairs(same_day.len()) - same_day.chunk_by(|x, y| x == y).map(|r| pairs(r.len())).sum::<u64>())
         .sum()
 }
